@@ -1,0 +1,40 @@
+"""Project errors: every expected failure is a ZooError that the CLI prints as one line.
+
+Anything that is not a ZooError is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ZooError(Exception):
+    """Base class: the message must be one self-contained line for the user."""
+
+    exit_code = 2
+
+
+class RegistryError(ZooError):
+    """A name is unknown, duplicated, or an entry is malformed."""
+
+
+class ConfigError(ZooError):
+    """registry.toml (or a grid file) is malformed, has an unknown key or a wrong type."""
+
+
+class PluginError(ZooError):
+    """A plugin failed to load or register (raised only in strict mode)."""
+
+
+class DataError(ZooError):
+    """A data file is missing, malformed, or could not be downloaded."""
+
+
+class CheckpointError(ZooError):
+    """A checkpoint is missing, corrupt, or untrusted."""
+
+
+class DeviceError(ZooError):
+    """The requested device does not exist in this Paddle build or on this machine."""
+
+
+class TrainingError(ZooError):
+    """Training could not start or continue."""
