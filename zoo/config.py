@@ -1,0 +1,135 @@
+"""registry.toml: the zoo's catalogue of built-in plugins, default grid and defaults.
+
+Every problem is a ConfigError naming the file and the key, on one line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ConfigError, RegistryError
+from zoo.registry import KINDS, SINGULAR, Registry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on 3.10
+    import tomli as tomllib
+
+REGISTRY_ENV = "ZOO_REGISTRY"
+
+# The grid axes named by the plural kind they select from (devices is not a kind).
+GRID_AXES = {"models": "models", "optimizers": "optimizers", "schedules": "schedules",
+             "regularizers": "regularizers", "launchers": "launchers"}
+GRID_SCHEMA: dict[str, type | tuple[type, ...]] = {
+    "dataset": str, "models": list, "optimizers": list, "schedules": list,
+    "regularizers": list, "launchers": list, "devices": list, "nprocs": int,
+    "epochs": int, "batch_size": int, "seed": int,
+}
+PLUGINS_SCHEMA = {"builtin": list, "disabled": list}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed, type-checked contents of one registry.toml."""
+
+    path: Path
+    builtin: list[str]
+    disabled: list[str]
+    grid: dict[str, Any]
+    defaults: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def overrides(self, kind: str, name: str) -> dict[str, Any]:
+        return dict(self.defaults.get(kind, {}).get(name, {}))
+
+
+def packaged_registry_path() -> Path:
+    return Path(__file__).with_name("registry.toml")
+
+
+def registry_path(explicit: str | os.PathLike | None = None) -> Path:
+    """--registry, then $ZOO_REGISTRY, then the copy shipped inside the package."""
+    chosen = explicit or os.environ.get(REGISTRY_ENV)
+    return Path(chosen) if chosen else packaged_registry_path()
+
+
+def _type_name(t: type | tuple[type, ...]) -> str:
+    return {str: "a string", int: "an integer", list: "a list", dict: "a table"}.get(t, str(t))
+
+
+def _check_table(where: str, table: Any, schema: dict[str, Any], required: bool) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    for key, value in table.items():
+        if key not in schema:
+            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(schema)})")
+        expected = schema[key]
+        if isinstance(value, bool) or not isinstance(value, expected):
+            raise ConfigError(f"{where}.{key} must be {_type_name(expected)}, "
+                              f"got {type(value).__name__} {value!r}")
+        if expected is list and not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}.{key} must be a list of strings")
+        if expected is int and value < 1 and key != "seed":
+            raise ConfigError(f"{where}.{key} must be at least 1, got {value}")
+    missing = [key for key in schema if key not in table] if required else []
+    if missing:
+        raise ConfigError(f"{where}: missing key '{missing[0]}'")
+    return dict(table)
+
+
+def parse_config(path: Path, text: str) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    for key in data:
+        if key not in ("plugins", "grid", "defaults"):
+            raise ConfigError(f"{path}: unknown key '{key}' (known: plugins, grid, defaults)")
+    plugins = _check_table(f"{path}: plugins", data.get("plugins", {}), PLUGINS_SCHEMA, False)
+    grid = _check_table(f"{path}: grid", data.get("grid", {}), GRID_SCHEMA, True)
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{path}: defaults must be a table")
+    for kind, by_name in defaults.items():
+        if kind not in KINDS:
+            raise ConfigError(f"{path}: defaults.{kind}: unknown kind (kinds: {', '.join(KINDS)})")
+        if not isinstance(by_name, dict) or not all(isinstance(v, dict) for v in by_name.values()):
+            raise ConfigError(f"{path}: defaults.{kind} must hold one table per entry")
+    return Config(path, list(plugins.get("builtin", [])), list(plugins.get("disabled", [])),
+                  grid, defaults)
+
+
+def load_config(explicit: str | os.PathLike | None = None) -> Config:
+    """Read and type-check registry.toml (names are checked later, against the registry)."""
+    path = registry_path(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: registry file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read registry file: {exc}") from None
+    return parse_config(path, text)
+
+
+def check_names(config: Config, registry: Registry) -> None:
+    """Every name the file mentions must be registered, every default a known parameter."""
+    where = config.path
+    dataset = config.grid["dataset"]
+    for axis, kind in [("dataset", "datasets")] + list(GRID_AXES.items()):
+        values = [dataset] if axis == "dataset" else config.grid[axis]
+        try:
+            registry.select(kind, values)
+        except RegistryError as exc:
+            raise ConfigError(f"{where}: grid.{axis}: {exc}") from None
+    for kind, by_name in config.defaults.items():
+        for name, params in by_name.items():
+            try:
+                registry.get(kind, name).params(params)
+            except RegistryError as exc:
+                raise ConfigError(f"{where}: defaults.{kind}.{name}: {exc}") from None
+
+
+__all__ = ["Config", "GRID_AXES", "SINGULAR", "check_names", "load_config", "registry_path"]

@@ -1,0 +1,117 @@
+"""The public plugin API of zoo: one hook per kind of entry.
+
+A plugin is any module or object with functions marked ``@zoo.hookimpl`` whose names
+are the hooks below.  Built-in plugins (listed in ``registry.toml``) and third-party
+plugins (entry-point group ``zoo``) are loaded the same way and see the same API.
+
+Every hook is register-callback style: it is called once per plugin, when a command
+first needs the catalogue (never at import time), with a ``register`` callable bound to
+that plugin and that kind.  A hook calls ``register(name, factory, description=...,
+defaults=...)`` once per entry and returns nothing.  If the hook raises, none of that
+plugin's registrations are kept and the plugin is reported as broken.
+
+Factories are called lazily (only when an entry is built), so a plugin module should
+import heavy libraries such as paddle inside its factories, not at module level:
+``zoo list`` must start without importing paddle.  ``defaults`` declares the entry's
+tunable parameters and their default values; it is also the schema that
+``registry.toml`` overrides and ``--set kind.param=value`` are checked against.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from zoo.registry import Register
+
+PROJECT_NAME = "zoo"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def zoo_register_datasets(register: Register) -> None:
+    """Register datasets.
+
+    Called once per plugin when the catalogue is first built.
+
+    :param register: call ``register(name, factory, description=..., defaults=...)``.
+        ``factory(data_dir: str | None, **params)`` must return a ``zoo.data.Dataset``
+        (train / validation / test splits as uint8 arrays plus ``input_shape`` and
+        ``num_classes``).  ``data_dir`` is ``--data-dir`` or ``None``.
+    :returns: nothing.
+    """
+
+
+@hookspec
+def zoo_register_models(register: Register) -> None:
+    """Register model architectures.
+
+    Called once per plugin when the catalogue is first built.
+
+    :param register: call ``register(name, factory, description=..., defaults=...)``.
+        ``factory(input_shape: tuple[int, ...], num_classes: int, **params)`` must
+        return a ``paddle.nn.Layer`` mapping a float32 batch ``[N, *input_shape]`` to
+        logits ``[N, num_classes]``.
+    :returns: nothing.
+    """
+
+
+@hookspec
+def zoo_register_optimizers(register: Register) -> None:
+    """Register optimizers.
+
+    Called once per plugin when the catalogue is first built.
+
+    :param register: call ``register(name, factory, description=..., defaults=...)``.
+        ``factory(parameters, learning_rate, weight_decay, **params)`` must return a
+        ``paddle.optimizer.Optimizer``.  ``learning_rate`` is a float or a
+        ``paddle.optimizer.lr.LRScheduler``; ``weight_decay`` is the regularizer built
+        from the regularizer entry (``None`` for no regularization).  Declare the base
+        learning rate as the ``learning_rate`` default: schedules start from it.
+    :returns: nothing.
+    """
+
+
+@hookspec
+def zoo_register_schedules(register: Register) -> None:
+    """Register learning-rate schedules.
+
+    Called once per plugin when the catalogue is first built.
+
+    :param register: call ``register(name, factory, description=..., defaults=...)``.
+        ``factory(learning_rate: float, total_steps: int, **params)`` must return a
+        ``paddle.optimizer.lr.LRScheduler`` stepped once per optimizer step.
+        ``learning_rate`` is the optimizer's base rate and ``total_steps`` the number
+        of optimizer steps in the whole run.  A factory that also declares a
+        ``build_schedule`` parameter receives ``build_schedule(name, learning_rate,
+        total_steps)`` to wrap another registered schedule (as ``warmup`` does).
+    :returns: nothing.
+    """
+
+
+@hookspec
+def zoo_register_regularizers(register: Register) -> None:
+    """Register weight regularizers.
+
+    Called once per plugin when the catalogue is first built.
+
+    :param register: call ``register(name, factory, description=..., defaults=...)``.
+        ``factory(**params)`` must return a ``paddle.regularizer.WeightDecayRegularizer``
+        or ``None`` (no regularization); it is passed to the optimizer as
+        ``weight_decay``.
+    :returns: nothing.
+    """
+
+
+@hookspec
+def zoo_register_launchers(register: Register) -> None:
+    """Register launch strategies (how training processes are started and watched).
+
+    Called once per plugin when the catalogue is first built.
+
+    :param register: call ``register(name, factory, description=..., defaults=...)``.
+        ``factory(**params)`` must return a ``zoo.launch.Launcher``: an object whose
+        ``run(job, nprocs, workdir, timeout)`` runs ``zoo``'s training for one job in
+        one or more processes and returns the rank-0 result.
+    :returns: nothing.
+    """

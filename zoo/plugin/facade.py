@@ -1,0 +1,122 @@
+"""The typed facade core code uses: a Catalog of loaded plugins and registered entries.
+
+Core code never calls ``pm.hook.*``: it asks the Catalog for entries and builds them.
+Each plugin's hooks are called separately, with a ``register`` bound to that plugin, so
+a hook that raises (or registers a duplicate) loses only its own plugin's entries.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from zoo.config import Config, check_names, load_config
+from zoo.errors import RegistryError, ZooError
+from zoo.plugin.discovery import discover
+from zoo.plugin.manager import PluginInfo, load_plugins, mark_broken, one_line
+from zoo.registry import KINDS, Entry, Registry, make_entry
+
+STRICT_ENV = "ZOO_STRICT_PLUGINS"
+BLOCK_ENV = "ZOO_BLOCK_PLUGINS"
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def strict_mode() -> bool:
+    return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class _Recorder:
+    """The ``register`` callable handed to one plugin's hook for one kind."""
+
+    def __init__(self, kind: str, info: PluginInfo, sink: list[Entry]) -> None:
+        self.kind, self.info, self.sink = kind, info, sink
+
+    def __call__(self, name: str, factory: Callable[..., Any], *, description: str,
+                 defaults: Mapping[str, Any] | None = None) -> None:
+        self.sink.append(make_entry(self.kind, self.info.name, self.info.distribution,
+                                    name, factory, description, defaults))
+
+
+def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool) -> Registry:
+    registry = Registry()
+    by_name = {info.name: info for info in infos}
+    for plugin in [p for p in pm.get_plugins()]:
+        info = by_name[pm.get_name(plugin)]
+        others = [p for p in pm.get_plugins() if p is not plugin]
+        entries: list[Entry] = []
+        try:
+            for kind in KINDS:
+                hook = f"zoo_register_{kind}"
+                if hook in info.hooks:
+                    pm.subset_hook_caller(hook, remove_plugins=others)(
+                        register=_Recorder(kind, info, entries))
+            registry.add_all(entries)
+        except RegistryError as exc:
+            mark_broken(info, str(exc), strict)
+        except Exception as exc:  # a plugin's bug must not take the CLI down
+            mark_broken(info, f"registration failed: {one_line(exc)}", strict)
+    return registry
+
+
+@dataclass
+class Catalog:
+    """Loaded plugins, their entries and the configuration they are used with."""
+
+    config: Config
+    registry: Registry
+    plugins: list[PluginInfo]
+
+    def entry(self, kind: str, name: str) -> Entry:
+        return self.registry.get(kind, name)
+
+    def params(self, kind: str, name: str, overrides: Mapping[str, Any] | None = None) -> dict:
+        """An entry's parameters: plugin defaults < registry.toml defaults < overrides."""
+        entry = self.entry(kind, name)
+        merged = entry.params(self.config.overrides(entry.kind, name))
+        merged.update(entry.params(overrides))
+        return {k: v for k, v in merged.items()}
+
+    def build(self, kind: str, name: str, overrides: Mapping[str, Any] | None = None,
+              **context: Any) -> Any:
+        """Call the entry's factory with its context arguments and merged parameters."""
+        entry = self.entry(kind, name)
+        params = self.params(kind, name, overrides)
+        if entry.kind == "schedules" and "build_schedule" in _parameters(entry.factory):
+            context["build_schedule"] = lambda inner, learning_rate, total_steps: self.build(
+                "schedules", inner, learning_rate=learning_rate, total_steps=total_steps)
+        try:
+            # Context (parameters, the schedule, input shape...) wins over declared defaults.
+            return entry.factory(**{**params, **context})
+        except ZooError:
+            raise
+        except Exception as exc:
+            raise RegistryError(f"building {kind} '{name}' (plugin '{entry.plugin}') failed: "
+                                f"{one_line(exc)}") from exc
+
+
+def _parameters(func: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    try:
+        return inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return {}
+
+
+def load_catalog(registry_file: str | os.PathLike | None = None,
+                 strict: bool | None = None, check: bool = True) -> Catalog:
+    """Build the catalogue: read registry.toml, load plugins, collect their entries."""
+    config = load_config(registry_file)
+    strict = strict_mode() if strict is None else strict
+    blocked = config.disabled + _env_list(BLOCK_ENV)
+    pm, infos = load_plugins(discover(config.builtin), blocked=blocked, strict=strict)
+    registry = _collect(pm, infos, strict)
+    if check:
+        check_names(config, registry)
+    return Catalog(config, registry, infos)

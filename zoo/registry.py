@@ -1,0 +1,175 @@
+"""Typed catalogue entries and the registry that holds them.
+
+Pure Python: it imports neither pluggy nor paddle, so listing and validation stay fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from zoo.errors import RegistryError
+
+KINDS: tuple[str, ...] = ("datasets", "models", "optimizers", "schedules", "regularizers", "launchers")
+SINGULAR = {kind: kind[:-1] for kind in KINDS}
+
+
+def normalize_kind(kind: str) -> str:
+    """Accept 'model' or 'models' (any case) and return the plural kind name."""
+    key = kind.strip().lower()
+    for plural, singular in SINGULAR.items():
+        if key in (plural, singular):
+            return plural
+    raise RegistryError(f"unknown kind '{kind}' (kinds: {', '.join(KINDS)})")
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders 'resnet2' before 'resnet10' (digit runs compare as numbers)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+                 for part in re.split(r"(\d+)", name) if part)
+
+
+class Register(Protocol):
+    """The callable a hook receives; one instance is bound to one plugin and one kind."""
+
+    def __call__(self, name: str, factory: Callable[..., Any], *, description: str,
+                 defaults: Mapping[str, Any] | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered thing: a named factory with documented defaults and an owner."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    description: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    plugin: str = ""
+    distribution: str = ""
+
+    def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults merged with ``overrides``; an unknown or mistyped key is an error."""
+        merged = dict(self.defaults)
+        for key, value in (overrides or {}).items():
+            merged[key] = check_param(self, key, value)
+        return merged
+
+
+def check_param(entry: Entry, key: str, value: Any) -> Any:
+    """Validate one override against the entry's declared defaults (its schema)."""
+    label = f"{SINGULAR[entry.kind]} '{entry.name}'"
+    if key not in entry.defaults:
+        known = ", ".join(sorted(entry.defaults)) or "none"
+        raise RegistryError(f"{label} has no parameter '{key}' (parameters: {known})")
+    default = entry.defaults[key]
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(default, bool) and isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float))
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise RegistryError(f"{label}: parameter '{key}' must be {type(default).__name__}, "
+                            f"got {type(value).__name__} {value!r}")
+    return value
+
+
+def make_entry(kind: str, plugin: str, distribution: str, name: Any, factory: Any,
+               description: Any, defaults: Any) -> Entry:
+    """Check what a plugin passed to ``register`` and freeze it into an Entry."""
+    where = f"plugin '{plugin}' registering a {SINGULAR[kind]}"
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):
+        raise RegistryError(f"{where}: invalid name {name!r} (letters, digits, '_', '-', '.')")
+    if not callable(factory):
+        raise RegistryError(f"{where} '{name}': factory is not callable")
+    if not isinstance(description, str) or not description.strip():
+        raise RegistryError(f"{where} '{name}': description must be a non-empty string")
+    if defaults is not None and not isinstance(defaults, Mapping):
+        raise RegistryError(f"{where} '{name}': defaults must be a mapping")
+    return Entry(kind, name, factory, description.strip().splitlines()[0],
+                 MappingProxyType(dict(defaults or {})), plugin, distribution)
+
+
+def _matches(name: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+class Registry:
+    """All entries by kind and name.  Duplicates are errors, never silent overwrites."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+
+    def add_all(self, entries: Iterable[Entry]) -> None:
+        """Add a plugin's entries all together or not at all."""
+        batch = list(entries)
+        seen: dict[tuple[str, str], Entry] = {}
+        for entry in batch:
+            key = (entry.kind, entry.name)
+            other = seen.get(key) or self._entries[entry.kind].get(entry.name)
+            if other is not None:
+                raise RegistryError(
+                    f"duplicate {SINGULAR[entry.kind]} '{entry.name}': registered by plugin "
+                    f"'{other.plugin}' and by plugin '{entry.plugin}'")
+            seen[key] = entry
+        for entry in batch:
+            self._entries[entry.kind][entry.name] = entry
+
+    def get(self, kind: str, name: str) -> Entry:
+        """The entry ``name`` of ``kind``; an unknown name lists the closest ones."""
+        kind = normalize_kind(kind)
+        try:
+            return self._entries[kind][name]
+        except KeyError:
+            pass
+        known = self.names(kind)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else \
+            f"registered: {', '.join(known) or 'none'}"
+        raise RegistryError(f"unknown {SINGULAR[kind]} '{name}' ({hint})") from None
+
+    def entries(self, kind: str | None = None, include: Iterable[str] = (),
+                exclude: Iterable[str] = ()) -> list[Entry]:
+        """Entries of one kind (or all kinds, in KINDS order) filtered by globs, naturally sorted."""
+        include, exclude = list(include), list(exclude)
+        kinds = [normalize_kind(kind)] if kind else list(KINDS)
+        found = []
+        for k in kinds:
+            for entry in sorted(self._entries[k].values(), key=lambda e: natural_key(e.name)):
+                if include and not _matches(entry.name, include):
+                    continue
+                if exclude and _matches(entry.name, exclude):
+                    continue
+                found.append(entry)
+        return found
+
+    def names(self, kind: str, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> list[str]:
+        return [e.name for e in self.entries(kind, include, exclude)]
+
+    def select(self, kind: str, patterns: Iterable[str]) -> list[str]:
+        """Expand exact names and globs, in the order given, without repeats.
+
+        A pattern that matches nothing is an error (a typo must not shrink a grid silently).
+        """
+        chosen: list[str] = []
+        for pattern in patterns:
+            if any(ch in pattern for ch in "*?["):
+                matched = self.names(kind, include=[pattern])
+                if not matched:
+                    raise RegistryError(f"no {SINGULAR[normalize_kind(kind)]} matches '{pattern}'")
+            else:
+                matched = [self.get(kind, pattern).name]
+            chosen.extend(name for name in matched if name not in chosen)
+        return chosen
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._entries.values())
