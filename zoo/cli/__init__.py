@@ -14,21 +14,6 @@ from zoo import __version__
 from zoo.errors import ZooError
 
 
-class ZooGroup(click.Group):
-    """Turns project errors and plugin warnings into single lines instead of tracebacks."""
-
-    def invoke(self, ctx: click.Context):
-        previous = warnings.showwarning
-        warnings.showwarning = _show_warning
-        try:
-            return super().invoke(ctx)
-        except ZooError as exc:
-            click.echo(f"zoo: error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-        finally:
-            warnings.showwarning = previous
-
-
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, UserWarning) and category.__module__.startswith("zoo"):
         click.echo(f"zoo: warning: {message}", err=True)
@@ -36,7 +21,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
-@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zoo")
 @click.option("--registry", "registry_file", type=click.Path(dir_okay=False), default=None,
               help="registry.toml to use (default: $ZOO_REGISTRY, then the packaged one).")
@@ -58,10 +43,17 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns the exit code instead of raising SystemExit."""
+    """Console entry point: runs a command and returns its exit code.
+
+    Project errors become one ``zoo: error:`` line and plugin warnings one
+    ``zoo: warning:`` line each, never a traceback.
+    """
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
-        cli.main(args=argv, prog_name="zoo", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        code = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
+    except ZooError as exc:
+        click.echo(f"zoo: error: {exc}", err=True)
         return exc.exit_code
     except click.Abort:
         click.echo("zoo: aborted", err=True)
@@ -69,4 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    return 0
+    finally:
+        warnings.showwarning = previous
+    return code if isinstance(code, int) else 0

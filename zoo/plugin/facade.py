@@ -47,9 +47,11 @@ class _Recorder:
 
 def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool) -> Registry:
     registry = Registry()
-    by_name = {info.name: info for info in infos}
-    for plugin in [p for p in pm.get_plugins()]:
-        info = by_name[pm.get_name(plugin)]
+    # In discovery order (built-ins first), so a clash always breaks the later plugin.
+    for info in infos:
+        plugin = pm.get_plugin(info.name) if info.status == "ok" else None
+        if plugin is None:
+            continue
         others = [p for p in pm.get_plugins() if p is not plugin]
         entries: list[Entry] = []
         try:

@@ -1,0 +1,151 @@
+"""Plugin loading: built-ins and throwaway plugins, each failure kind isolated."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import assert_one_line_error, run_zoo
+from zoo.errors import PluginError
+from zoo.plugin import load_catalog
+from zoo.plugin.manager import PluginWarning
+
+GOOD = """
+    import zoo
+
+    def build(input_shape, num_classes, *, width: int = 8):
+        return ("tiny", width)
+
+    @zoo.hookimpl
+    def zoo_register_models(register):
+        register("tiny", build, description="A tiny test model", defaults={"width": 8})
+"""
+
+BROKEN = {
+    "import_error": ("""
+        import zoo
+        import module_that_does_not_exist_anywhere
+    """, "import failed: ModuleNotFoundError"),
+    "bad_signature": ("""
+        import zoo
+
+        @zoo.hookimpl
+        def zoo_register_models(register, colour):
+            register("bad1", len, description="never registered")
+    """, "invalid hooks"),
+    "unknown_hook": ("""
+        import zoo
+
+        @zoo.hookimpl
+        def zoo_register_models(register):
+            register("bad2", len, description="never registered")
+
+        @zoo.hookimpl
+        def zoo_register_widgets(register):
+            pass
+    """, "unknown hook 'zoo_register_widgets'"),
+    "raises_in_hook": ("""
+        import zoo
+
+        @zoo.hookimpl
+        def zoo_register_models(register):
+            register("bad3", len, description="registered before the crash")
+            raise RuntimeError("boom")
+    """, "registration failed: RuntimeError: boom"),
+    "duplicate_name": ("""
+        import zoo
+
+        @zoo.hookimpl
+        def zoo_register_models(register):
+            register("bad4", len, description="would be fine alone")
+            register("cnn", len, description="clashes with the built-in")
+    """, "duplicate model 'cnn': registered by plugin 'zoo.plugins.models'"),
+}
+
+
+def test_builtins_register_every_kind():
+    catalog = load_catalog()
+    for kind, expected in {
+        "datasets": ["mnist"], "models": ["cnn", "mlp"],
+        "optimizers": ["adagrad", "adam", "adamw", "momentum", "rmsprop", "sgd"],
+        "schedules": ["constant", "cosine", "piecewise", "polynomial", "warmup"],
+        "regularizers": ["l1", "l2", "none"], "launchers": ["launch", "single", "spawn"],
+    }.items():
+        assert set(expected) <= set(catalog.registry.names(kind)), kind
+    assert all(p.status == "ok" and p.builtin for p in catalog.plugins)
+
+
+def test_throwaway_plugin_registers_like_a_builtin(plugin_kit):
+    plugin_kit.add("zoo_test_good", GOOD)
+    catalog = load_catalog()
+    entry = catalog.entry("models", "tiny")
+    assert (entry.plugin, entry.description, dict(entry.defaults)) == \
+        ("zoo_test_good", "A tiny test model", {"width": 8})
+    assert catalog.build("models", "tiny", {"width": 3}, input_shape=(1,), num_classes=2) == ("tiny", 3)
+    info = next(p for p in catalog.plugins if p.name == "zoo_test_good")
+    assert (info.status, info.hooks) == ("ok", ["zoo_register_models"])
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_broken_plugin_is_isolated(plugin_kit, kind):
+    source, message = BROKEN[kind]
+    plugin_kit.add("zoo_test_good", GOOD)
+    plugin_kit.add(f"zoo_test_{kind}", source)
+    with pytest.warns(PluginWarning, match=f"zoo_test_{kind}.*{message}"):
+        catalog = load_catalog()
+    info = next(p for p in catalog.plugins if p.name == f"zoo_test_{kind}")
+    assert info.status == "broken" and message in info.error
+    # none of its registrations stay behind, and everyone else still works
+    models = catalog.registry.names("models")
+    assert not any(name.startswith("bad") for name in models)
+    assert {"cnn", "mlp", "tiny"} <= set(models)
+    assert catalog.entry("models", "cnn").plugin == "zoo.plugins.models"
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_strict_mode_makes_broken_plugins_fatal(plugin_kit, monkeypatch, kind):
+    plugin_kit.add(f"zoo_test_{kind}", BROKEN[kind][0])
+    monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match=f"zoo_test_{kind}.*strict mode"):
+        load_catalog()
+
+
+def test_blocked_plugins_are_not_imported(plugin_kit, monkeypatch):
+    plugin_kit.add("zoo_test_import_error", BROKEN["import_error"][0])
+    plugin_kit.add("zoo_test_good", GOOD)
+    monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "zoo_test_import_error, zoo_test_good")
+    catalog = load_catalog()  # no warning: the broken one is never imported
+    status = {p.name: p.status for p in catalog.plugins}
+    assert status["zoo_test_import_error"] == status["zoo_test_good"] == "blocked"
+    assert "tiny" not in catalog.registry.names("models")
+
+
+def test_registry_disabled_list_blocks_plugins(plugin_kit):
+    plugin_kit.add("zoo_test_good", GOOD)
+    plugin_kit.write_registry(disabled=["zoo_test_good"])
+    catalog = load_catalog()
+    assert "tiny" not in catalog.registry.names("models")
+
+
+def test_cli_keeps_working_with_a_broken_plugin(plugin_kit):
+    plugin_kit.add("zoo_test_raises_in_hook", BROKEN["raises_in_hook"][0])
+    plugin_kit.add("zoo_test_good", GOOD)
+    listed = run_zoo("list", "models", env=plugin_kit.env())
+    assert listed.returncode == 0, listed.stderr
+    assert "tiny" in listed.stdout and "cnn" in listed.stdout and "bad3" not in listed.stdout
+    assert "zoo: warning: plugin 'zoo_test_raises_in_hook'" in listed.stderr
+    assert "Traceback" not in listed.stderr
+    plugins = run_zoo("plugins", env=plugin_kit.env())
+    assert plugins.returncode == 0
+    row = next(line for line in plugins.stdout.splitlines() if "zoo_test_raises_in_hook" in line)
+    assert "broken: registration failed: RuntimeError: boom" in row
+    data = json.loads(run_zoo("plugins", "--json", env=plugin_kit.env()).stdout)
+    broken = next(p for p in data if p["name"] == "zoo_test_raises_in_hook")
+    assert broken["status"] == "broken" and "boom" in broken["error"]
+
+
+def test_cli_strict_mode_is_one_line_error(plugin_kit):
+    plugin_kit.add("zoo_test_import_error", BROKEN["import_error"][0])
+    env = plugin_kit.env() | {"ZOO_STRICT_PLUGINS": "1"}
+    assert_one_line_error(run_zoo("list", env=env), "zoo_test_import_error", "strict mode")
