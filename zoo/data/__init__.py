@@ -1,0 +1,31 @@
+"""MNIST data layer: file readers, download, location, splits and batches (numpy only)."""
+
+from __future__ import annotations
+
+from zoo.data.batches import BatchSampler, full_batches, normalize_images
+from zoo.data.download import DEFAULT_MNIST_URL, MNIST_FILES, download_files, mnist_url
+from zoo.data.idx import read_idx_images, read_idx_labels
+from zoo.data.locate import default_cache_dir, find_mnist_files, locate_mnist, resolve_data_dir
+from zoo.data.seedformat import read_seed_json
+from zoo.data.splits import MnistData, Split, load_mnist, split_off
+
+__all__ = [
+    "BatchSampler",
+    "DEFAULT_MNIST_URL",
+    "MNIST_FILES",
+    "MnistData",
+    "Split",
+    "default_cache_dir",
+    "download_files",
+    "find_mnist_files",
+    "full_batches",
+    "load_mnist",
+    "locate_mnist",
+    "mnist_url",
+    "normalize_images",
+    "read_idx_images",
+    "read_idx_labels",
+    "read_seed_json",
+    "resolve_data_dir",
+    "split_off",
+]

@@ -1,0 +1,103 @@
+"""Load MNIST into validated train / val / test splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zoo.data.idx import read_idx_images, read_idx_labels
+from zoo.data.locate import locate_mnist
+from zoo.data.seedformat import read_seed_json
+from zoo.errors import DataError
+
+# The course carves 10,000 of the 60,000 training images off for validation.
+DEFAULT_VAL_FRACTION = 1 / 6
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: == on arrays is ambiguous
+class Split:
+    """One split: uint8 images [N, 28, 28] (0..255) and uint8 labels [N] (0..9)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True, eq=False)
+class MnistData:
+    """The three splits and where they came from (``idx:<dir>`` or ``seed:<file>``)."""
+
+    train: Split
+    val: Split
+    test: Split
+    source: str
+
+
+def load_mnist(
+    data_dir: str | Path | None = None,
+    val_fraction: float | None = None,
+    split_seed: int = 0,
+    download: bool = True,
+    progress: bool = True,
+) -> MnistData:
+    """Load MNIST from ``data_dir`` (see ``locate_mnist``); downloads only into the cache.
+
+    For IDX files the validation split is ``round(N * val_fraction)`` training images
+    (default 1/6) chosen by a permutation seeded with ``split_seed``, so the same
+    inputs always give the same splits. A seed-format file keeps its own
+    train/valid/eval split and ``val_fraction`` is ignored.
+    """
+    fraction = DEFAULT_VAL_FRACTION if val_fraction is None else float(val_fraction)
+    if not 0.0 <= fraction < 1.0:  # checked first so a bad value never triggers a download
+        raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    files = locate_mnist(data_dir, download=download, progress=progress)
+    if "seed" in files:
+        path = files["seed"]
+        parts = [_checked(path, path, images, labels) for images, labels in read_seed_json(path)]
+        return MnistData(parts[0], parts[1], parts[2], source=f"seed:{path}")
+    train_all = _read_pair(files["train-images"], files["train-labels"])
+    test = _read_pair(files["t10k-images"], files["t10k-labels"])
+    train, val = split_off(train_all, fraction, split_seed)
+    if len(train) == 0:
+        raise DataError(
+            f"{files['train-images']}: no training images left after taking "
+            f"{len(val)} of {len(train_all)} for validation"
+        )
+    return MnistData(train, val, test, source=f"idx:{files['train-images'].parent}")
+
+
+def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Deterministically split into (rest, held_out) with ``round(N * fraction)`` held out."""
+    n = len(split)
+    n_held = round(n * fraction)
+    perm = np.random.default_rng(seed).permutation(n)
+    # Sorting keeps each part in file order: the choice is random, the order is not.
+    held = np.sort(perm[:n_held])
+    rest = np.sort(perm[n_held:])
+    return (
+        Split(split.images[rest], split.labels[rest]),
+        Split(split.images[held], split.labels[held]),
+    )
+
+
+def _read_pair(images_path: Path, labels_path: Path) -> Split:
+    images, labels = read_idx_images(images_path), read_idx_labels(labels_path)
+    return _checked(images_path, labels_path, images, labels)
+
+
+def _checked(images_path: Path, labels_path: Path, images: np.ndarray, labels: np.ndarray) -> Split:
+    """Validate shapes and label range; each message names the offending file."""
+    if images.shape[1:] != (28, 28):
+        h, w = images.shape[1:]
+        raise DataError(f"{images_path}: images are {h}x{w}, expected 28x28")
+    if len(images) != len(labels):
+        raise DataError(
+            f"{labels_path}: {len(labels)} labels for {len(images)} images in {images_path.name}"
+        )
+    if len(labels) and labels.max() > 9:
+        raise DataError(f"{labels_path}: labels outside 0-9 (found {int(labels.max())})")
+    return Split(images, labels)
