@@ -1,0 +1,146 @@
+"""End to end: pip-install examples/zoo-lenet as a real third-party plugin, use it, remove it.
+
+The package is installed (once per module) into the environment running the tests, from a
+temporary copy so no build/ or *.egg-info lands in the source tree, and it is always
+uninstalled afterwards.  Everything that has to see it runs in fresh subprocesses, the
+way a user would meet it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "zoo-lenet"
+DIST = "zoo-lenet"
+BUILD_LEFTOVERS = ("build", "dist", "*.egg-info", "__pycache__", ".pytest_cache")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("ZOO_BLOCK_PLUGINS", None)
+    return env
+
+
+def _run(args: list[str], timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:
+    kwargs.setdefault("env", _env())
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def _pip(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return _run([sys.executable, "-m", "pip", *args], timeout=600, **kwargs)
+
+
+def _zoo_json(*args: str) -> list[dict]:
+    result = _run([sys.executable, "-m", "zoo", *args, "--json"], cwd=ROOT)
+    assert result.returncode == 0, f"zoo {' '.join(args)} failed:\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+def _install(src: Path) -> str:
+    """Install ``src``; return how.  Without build isolation first (no index needed), which
+    needs ``wheel`` or setuptools>=70.1 in the environment; else let pip fetch the build
+    backend from its configured indexes (PIP_RETRIES=0: an unreachable one is skipped fast)."""
+    attempts = [("no-build-isolation", ["--no-build-isolation"], {}),
+                ("build-isolation", [], {"PIP_RETRIES": "0"})]
+    outputs = []
+    for how, flags, extra in attempts:
+        result = _pip("install", "--no-deps", *flags, str(src), env={**_env(), **extra})
+        if result.returncode == 0:
+            return how
+        outputs.append(f"--- pip install ({how}) ---\n{result.stdout}\n{result.stderr}")
+    pytest.fail("could not pip-install the example plugin:\n" + "\n".join(outputs))
+
+
+@dataclass
+class Installed:
+    src: Path
+    how: str = ""
+    removed: bool = False
+
+    def uninstall(self) -> None:
+        if not self.removed:
+            self.removed = True
+            result = _pip("uninstall", "-y", DIST)
+            assert result.returncode == 0, f"pip uninstall failed:\n{result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Iterator[Installed]:
+    # One install at a time in this environment (concurrent runs of this module would race).
+    with open(Path(sys.prefix) / ".zoo-example-plugin.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        src = tmp_path_factory.mktemp("example") / EXAMPLE.name
+        shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns(*BUILD_LEFTOVERS))
+        state = Installed(src)
+        _pip("uninstall", "-y", DIST)  # leftovers of an interrupted earlier run
+        try:
+            state.how = _install(src)
+            yield state
+        finally:
+            state.uninstall()
+
+
+def test_installs_from_a_copy_leaving_the_source_clean(installed):
+    assert installed.how in ("no-build-isolation", "build-isolation")
+    leftovers = [p.name for pattern in BUILD_LEFTOVERS[:3] for p in EXAMPLE.glob(pattern)]
+    assert not leftovers, f"build leftovers in {EXAMPLE}: {leftovers}"
+
+
+def test_zoo_list_shows_its_entries(installed):
+    rows = {(r["kind"], r["name"]): r for r in _zoo_json("list")}
+    lenet5, step = rows[("models", "lenet5")], rows[("schedules", "step")]
+    for row in (lenet5, step):
+        assert (row["plugin"], row["distribution"]) == ("lenet", "zoo-lenet")
+    assert lenet5["defaults"] == {"activation": "relu"}
+    assert step["defaults"] == {"step_fraction": 0.33, "gamma": 0.5}
+    assert ("models", "cnn") in rows  # the built-ins are still there
+
+
+def test_zoo_plugins_shows_it_third_party_and_ok(installed):
+    rows = {r["name"]: r for r in _zoo_json("plugins")}
+    lenet = rows["lenet"]
+    assert lenet["type"] == "third-party"
+    assert (lenet["status"], lenet["error"]) == ("ok", "")
+    assert (lenet["distribution"], lenet["version"]) == ("zoo-lenet", "0.1.0")
+    assert (lenet["source"], lenet["hooks"]) == ("zoo_lenet.plugin", ["models", "schedules"])
+
+
+def test_builds_and_trains_in_a_fresh_process(installed):
+    code = """if True:
+        import json, zoo_lenet
+        from zoo.testing import check_entry_builds, check_model_trains, entries_of, load_plugin_catalog
+        catalog = load_plugin_catalog()
+        built = [e.name for e in entries_of("lenet", catalog) if check_entry_builds(e, catalog)]
+        loss = check_model_trains(catalog.entry("models", "lenet5"))
+        print(json.dumps({"built": built, "loss": loss, "file": zoo_lenet.__file__}))
+    """
+    result = _run([sys.executable, "-c", code], cwd=installed.src.parent)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["built"] == ["lenet5", "step"]
+    assert out["loss"] > 0
+    assert "site-packages" in out["file"], f"imported from {out['file']}, not the install"
+
+
+def test_the_example_packages_own_tests_pass(installed):
+    result = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                  cwd=installed.src, timeout=300)
+    assert result.returncode == 0, f"example tests failed:\n{result.stdout}\n{result.stderr}"
+    assert " passed" in result.stdout and "skipped" not in result.stdout
+
+
+def test_uninstall_removes_it(installed):
+    installed.uninstall()
+    assert not [r for r in _zoo_json("list") if r["plugin"] == "lenet"]
+    assert "lenet" not in {r["name"] for r in _zoo_json("plugins")}

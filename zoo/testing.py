@@ -1,0 +1,140 @@
+"""A kit for plugin authors' tests: load the catalogue strictly, build entries, train a step.
+
+Use it from pytest; add this to your ``conftest.py`` for the ``zoo_catalog`` fixture::
+
+    pytest_plugins = ["zoo.testing"]
+
+Importing this module does not import paddle: each check imports it when it runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from zoo.errors import ZooError
+from zoo.plugin import Catalog, load_catalog
+from zoo.registry import Entry
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - pytest is only needed for the fixture
+    pytest = None
+
+__all__ = ["check_entry_builds", "check_model_trains", "entries_of", "load_plugin_catalog"]
+
+
+def load_plugin_catalog() -> Catalog:
+    """The catalogue in strict mode: a plugin that fails to load or register raises."""
+    return load_catalog(strict=True)
+
+
+def entries_of(plugin_name: str, catalog: Catalog | None = None) -> list[Entry]:
+    """Every entry (all kinds) registered by plugin ``plugin_name``, e.g. its entry-point name.
+
+    Raises AssertionError if no plugin of that name was loaded, so a test that loops over
+    the result cannot pass vacuously because the plugin is not installed.
+    """
+    catalog = load_plugin_catalog() if catalog is None else catalog
+    loaded = [p.name for p in catalog.plugins if p.status == "ok"]
+    assert plugin_name in loaded, (f"plugin '{plugin_name}' is not loaded (loaded: "
+                                   f"{', '.join(loaded)}); is its distribution installed?")
+    return [e for e in catalog.registry.entries() if e.plugin == plugin_name]
+
+
+def check_entry_builds(entry: Entry, catalog: Catalog | None = None) -> object:
+    """Build ``entry`` with a small context for its kind and check what it returns.
+
+    models: ``input_shape=(1, 28, 28), num_classes=10`` -> ``paddle.nn.Layer``.
+    optimizers: a tiny Linear's parameters, its ``learning_rate`` default (else 0.01)
+    -> ``paddle.optimizer.Optimizer``.  schedules: ``learning_rate=0.01, total_steps=100``
+    -> ``LRScheduler`` whose rate stays finite over 100 steps.  regularizers: ``None`` or a
+    ``WeightDecayRegularizer``.  launchers: built with no context, must not be ``None``.
+    datasets are NOT built (that may download or need data): only the factory is checked
+    to be callable, and it is returned.  Otherwise returns the built object.
+    Raises AssertionError with the entry's name when anything is wrong.
+    """
+    import paddle
+
+    catalog = load_plugin_catalog() if catalog is None else catalog
+    kind, label = entry.kind, f"{entry.kind[:-1]} '{entry.name}' (plugin '{entry.plugin}')"
+    if kind == "datasets":
+        assert callable(entry.factory), f"{label}: factory is not callable"
+        return entry.factory
+    context: dict[str, Any] = {}
+    if kind == "models":
+        context = {"input_shape": (1, 28, 28), "num_classes": 10}
+    elif kind == "optimizers":
+        lr = catalog.params(kind, entry.name).get("learning_rate", 0.01)
+        context = {"parameters": paddle.nn.Linear(4, 2).parameters(), "learning_rate": lr,
+                   "weight_decay": None}
+    elif kind == "schedules":
+        context = {"learning_rate": 0.01, "total_steps": 100}
+    try:
+        built = catalog.build(kind, entry.name, **context)
+    except ZooError as exc:
+        raise AssertionError(f"{label} failed to build: {exc}") from exc
+    expected: Any = {"models": paddle.nn.Layer, "optimizers": paddle.optimizer.Optimizer,
+                     "schedules": paddle.optimizer.lr.LRScheduler,
+                     "regularizers": (type(None), paddle.regularizer.WeightDecayRegularizer)}
+    if kind in expected:
+        assert isinstance(built, expected[kind]), \
+            f"{label} built {type(built).__name__}, expected {expected[kind]}"
+    else:
+        assert built is not None, f"{label} built None"
+    if kind == "schedules":
+        for step in range(100):
+            lr = float(built.last_lr)
+            assert math.isfinite(lr), f"{label}: learning rate {lr} at step {step}"
+            built.step()
+    return built
+
+
+def check_model_trains(model_factory_or_entry: Entry | Callable[..., Any],
+                       input_shape: tuple[int, ...] = (1, 28, 28), num_classes: int = 10,
+                       batch_size: int = 4) -> float:
+    """Build a model, train it one SGD step on a random batch, and return the loss.
+
+    Accepts an Entry (built with its declared defaults) or ``factory(input_shape,
+    num_classes)``.  Checks: logits are ``[batch_size, num_classes]``, the cross-entropy
+    is finite, every trainable parameter gets a finite gradient, and every one changes.
+    """
+    import numpy as np
+    import paddle
+
+    if isinstance(model_factory_or_entry, Entry):
+        entry = model_factory_or_entry
+        model = entry.factory(input_shape, num_classes, **entry.params())
+    else:
+        model = model_factory_or_entry(input_shape, num_classes)
+    assert isinstance(model, paddle.nn.Layer), f"built {type(model).__name__}, not a Layer"
+    model.train()
+    x = paddle.randn([batch_size, *input_shape], dtype="float32")
+    labels = paddle.randint(0, num_classes, [batch_size], dtype="int64")
+    logits = model(x)
+    assert list(logits.shape) == [batch_size, num_classes], \
+        f"logits shape {list(logits.shape)}, expected {[batch_size, num_classes]}"
+    loss = paddle.nn.functional.cross_entropy(logits, labels)
+    value = float(loss)
+    assert math.isfinite(value), f"loss is {value}"
+    loss.backward()
+    params = {name: p for name, p in model.named_parameters() if not p.stop_gradient}
+    assert params, "the model has no trainable parameters"
+    bad = [name for name, p in params.items()
+           if p.grad is None or not np.isfinite(p.grad.numpy()).all()]
+    assert not bad, f"parameters without a finite gradient: {', '.join(bad)}"
+    before = {name: p.numpy().copy() for name, p in params.items()}
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=list(params.values()))
+    optimizer.step()
+    optimizer.clear_grad()
+    same = [name for name, p in params.items() if np.array_equal(before[name], p.numpy())]
+    assert not same, f"parameters unchanged by an SGD step: {', '.join(same)}"
+    return value
+
+
+if pytest is not None:
+    @pytest.fixture(scope="session")
+    def zoo_catalog() -> Catalog:
+        """The strictly loaded catalogue, shared by the whole test session."""
+        return load_plugin_catalog()
