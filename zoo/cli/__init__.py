@@ -33,10 +33,11 @@ def cli(ctx: click.Context, registry_file: str | None) -> None:
 
 def _register_commands() -> None:
     # Command modules import nothing heavy at module level, so this stays cheap.
-    from zoo.cli import catalog_cmds
+    from zoo.cli import catalog_cmds, train_cmds
 
-    for command in catalog_cmds.COMMANDS:
-        cli.add_command(command)
+    for module in (catalog_cmds, train_cmds):
+        for command in module.COMMANDS:
+            cli.add_command(command)
 
 
 _register_commands()

@@ -1,0 +1,130 @@
+"""``zoo train`` and ``zoo eval``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from zoo.cli.common import catalog_from, echo_json, echo_table
+from zoo.errors import TrainingError
+
+EXIT_CODES = {"ok": 0, "failed": 1, "diverged": 3, "interrupted": 130}
+
+
+def _default_out(model: str, optimizer: str, schedule: str, regularizer: str) -> str:
+    return f"runs/{model}-{optimizer}-{schedule}-{regularizer}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _job_from_options(ctx, opts: dict):
+    from zoo.job import Job, parse_sets
+
+    if opts["resume"]:
+        run_dir = Path(opts["resume"])
+        if not (run_dir / "job.json").is_file():
+            raise TrainingError(f"{run_dir}: not a run directory (no job.json); nothing to resume")
+        job = Job.load(run_dir / "job.json")
+        return Job.from_dict({**job.__dict__, "out": str(run_dir),
+                              "registry_file": ctx.obj["registry_file"] or job.registry_file})
+    out = opts["out"] or _default_out(opts["model"], opts["optimizer"], opts["schedule"],
+                                      opts["regularizer"])
+    job = Job(out=out, model=opts["model"], optimizer=opts["optimizer"], schedule=opts["schedule"],
+              regularizer=opts["regularizer"], dataset=opts["dataset"],
+              params=parse_sets(opts["sets"]), data_dir=opts["data_dir"], epochs=opts["epochs"],
+              batch_size=opts["batch_size"], seed=opts["seed"], device=opts["device"],
+              registry_file=ctx.obj["registry_file"], checkpoint_every=opts["checkpoint_every"],
+              keep=opts["keep"], target_acc=opts["target_acc"])
+    existing = Path(out) / "job.json"
+    if existing.is_file() and Job.load(existing).settings() != job.settings():
+        raise TrainingError(f"{out} holds a run with other settings; choose a new --out, "
+                            f"or resume it with --resume {out}")
+    return job
+
+
+def _check_job(catalog, job) -> None:
+    """Fail on a wrong name or parameter before any data is loaded."""
+    for kind, name in [("datasets", job.dataset), ("models", job.model),
+                       ("optimizers", job.optimizer), ("schedules", job.schedule),
+                       ("regularizers", job.regularizer)]:
+        catalog.params(kind, name, job.overrides(kind))
+
+
+@click.command("train")
+@click.option("--model", default="cnn", show_default=True)
+@click.option("--optimizer", default="adam", show_default=True)
+@click.option("--schedule", default="constant", show_default=True)
+@click.option("--regularizer", default="none", show_default=True)
+@click.option("--dataset", default="mnist", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder with the data files (default: $ZOO_DATA_DIR, then the download cache).")
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, gpu or gpu:N.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default: runs/<combination>-<time>). Reusing one resumes it.")
+@click.option("--set", "sets", multiple=True, metavar="KIND.PARAM=VALUE",
+              help="Override an entry's parameter, e.g. optimizer.learning_rate=0.001.")
+@click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
+              help="Also checkpoint every N steps (0: only at epoch ends).")
+@click.option("--keep", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Checkpoints to keep.")
+@click.option("--target-acc", type=click.FloatRange(0, 1), default=None,
+              help="Record when validation accuracy first reaches this value.")
+@click.option("--resume", type=click.Path(file_okay=False), default=None,
+              help="Continue the run in this directory with the settings it was started with.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def train_command(ctx, quiet, **opts):
+    """Train one combination and write checkpoints, metrics.json and VisualDL logs."""
+    from zoo.cli.console import ConsoleReporter
+    from zoo.train import train
+    from zoo.train.report import StopFlag, stop_on_signals
+
+    catalog = catalog_from(ctx)
+    job = _job_from_options(ctx, opts)
+    _check_job(catalog, job)
+    with stop_on_signals(StopFlag()) as stop:
+        result = train(job, ConsoleReporter(quiet), catalog=catalog, stop=stop)
+    if result.status == "ok":
+        test = result.test or {}
+        click.echo(f"test loss {test.get('loss', float('nan')):.4f} acc {test.get('acc', float('nan')):.4f}"
+                   f"  ({result.elapsed:.1f} s)  metrics: {Path(job.out) / 'metrics.json'}")
+    else:
+        click.echo(f"zoo: run {result.status}: {result.reason} (metrics: "
+                   f"{Path(job.out) / 'metrics.json'})", err=True)
+    return EXIT_CODES.get(result.status, 1)
+
+
+@click.command("eval")
+@click.argument("checkpoint", type=click.Path(exists=False))
+@click.option("--split", type=click.Choice(["test", "val", "train"]), default="test", show_default=True)
+@click.option("--detail", is_flag=True, help="Per-class accuracy and the confusion matrix.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--model", default=None, help="Model of a plain .pdparams file.")
+@click.option("--trust-pickle", is_flag=True,
+              help="Allow loading a plain Paddle .pdparams (a pickle that can run code).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def eval_command(ctx, checkpoint, split, detail, data_dir, model, trust_pickle, as_json):
+    """Evaluate a run, a checkpoint, or a plain .pdparams file on one split."""
+    from zoo.train.restore import evaluate_checkpoint
+
+    catalog = catalog_from(ctx)
+    report = evaluate_checkpoint(catalog, Path(checkpoint), split, data_dir=data_dir,
+                                 model=model, trust=trust_pickle)
+    if as_json:
+        echo_json(report)
+        return 0
+    click.echo(f"{report['checkpoint']}: {split} loss {report['loss']:.4f} "
+               f"acc {report['accuracy']:.4f} ({report['samples']} images)")
+    if detail:
+        rows = [{"class": c, "accuracy": f"{acc:.4f}", "images": sum(row),
+                 **{str(p): n for p, n in enumerate(row)}}
+                for c, (acc, row) in enumerate(zip(report["per_class_accuracy"], report["confusion"]))]
+        echo_table(rows, ["class", "accuracy", "images"] + [str(p) for p in range(len(rows))])
+    return 0
+
+
+COMMANDS = [train_command, eval_command]

@@ -1,0 +1,88 @@
+"""A Job: the plain, picklable description of one training run.
+
+Workers started by any launcher rebuild everything from a Job (and the registry file it
+names), so it holds only strings, numbers and dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import TrainingError
+
+# --set prefixes map to the catalogue kind they override.
+PARAM_KINDS = {"dataset": "datasets", "model": "models", "optimizer": "optimizers",
+               "schedule": "schedules", "regularizer": "regularizers"}
+
+
+@dataclass(frozen=True)
+class Job:
+    out: str
+    model: str = "cnn"
+    optimizer: str = "adam"
+    schedule: str = "constant"
+    regularizer: str = "none"
+    dataset: str = "mnist"
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_dir: str | None = None
+    epochs: int = 5
+    batch_size: int = 100
+    seed: int = 0
+    device: str = "cpu"
+    registry_file: str | None = None
+    checkpoint_every: int = 0
+    keep: int = 3
+    target_acc: float | None = None
+
+    def overrides(self, kind: str) -> dict[str, Any]:
+        return dict(self.params.get(kind, {}))
+
+    def settings(self) -> dict[str, Any]:
+        """What decides the results; two runs with equal settings must agree bit for bit."""
+        data = asdict(self)
+        for key in ("out", "registry_file", "data_dir", "keep", "checkpoint_every"):
+            data.pop(key)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise TrainingError(f"job description has unknown keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: Path) -> Job:
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise TrainingError(f"{path}: cannot read job description: {exc}") from None
+
+
+def parse_sets(items: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``--set optimizer.learning_rate=0.001`` → {"optimizers": {"learning_rate": 0.001}}.
+
+    Values are read as JSON when they parse (numbers, booleans, lists), else as strings.
+    """
+    params: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        prefix, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise TrainingError(f"--set {item!r}: expected KIND.PARAM=VALUE, e.g. optimizer.learning_rate=0.001")
+        if prefix not in PARAM_KINDS:
+            raise TrainingError(f"--set {item!r}: unknown kind '{prefix}' "
+                                f"(one of: {', '.join(PARAM_KINDS)})")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        params.setdefault(PARAM_KINDS[prefix], {})[name] = value
+    return params

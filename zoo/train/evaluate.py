@@ -1,0 +1,41 @@
+"""Loss, accuracy and a confusion matrix of a model on one split, in fixed order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zoo.data import Split, full_batches
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    loss: float
+    accuracy: float
+    samples: int
+    confusion: np.ndarray  # [true, predicted] counts
+
+    def per_class_accuracy(self) -> list[float]:
+        totals = self.confusion.sum(axis=1)
+        return [float(self.confusion[i, i] / totals[i]) if totals[i] else float("nan")
+                for i in range(len(totals))]
+
+
+def evaluate(model, split: Split, num_classes: int, batch_size: int = 1000) -> Evaluation:
+    import paddle
+    import paddle.nn.functional as F
+
+    was_training = model.training
+    model.eval()
+    loss_sum, confusion = 0.0, np.zeros((num_classes, num_classes), dtype=np.int64)
+    with paddle.no_grad():
+        for images, labels in full_batches(split, batch_size):
+            logits = model(paddle.to_tensor(images))
+            loss_sum += float(F.cross_entropy(logits, paddle.to_tensor(labels), reduction="sum"))
+            predicted = logits.argmax(axis=1).numpy()
+            np.add.at(confusion, (labels[:, 0], predicted), 1)
+    if was_training:
+        model.train()
+    n = max(1, len(split))
+    return Evaluation(loss_sum / n, float(np.trace(confusion) / n), len(split), confusion)

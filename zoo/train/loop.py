@@ -1,0 +1,273 @@
+"""One training run of one Job: build, (resume,) train, validate, checkpoint, test.
+
+The same function runs in ``zoo train`` and in every worker of every launcher.  Rank 0
+writes checkpoints, metrics and VisualDL logs; the other ranks only train.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo import checkpoint as ckpt
+from zoo.errors import CheckpointError, TrainingError
+from zoo.job import Job
+from zoo.train import state as train_state
+from zoo.train.evaluate import evaluate
+from zoo.train.logs import ScalarLog, finite_or_none, write_json_atomic
+from zoo.train.report import NullReporter, Reporter, StopFlag
+
+
+@dataclass
+class RunResult:
+    status: str = "running"  # ok | diverged | interrupted | failed
+    reason: str = ""
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    test: dict[str, float] | None = None
+    global_step: int = 0
+    total_steps: int = 0
+    elapsed: float = 0.0  # active seconds over all sessions, evaluation included
+    train_time: float = 0.0  # seconds spent in training steps only
+    images_per_s: float | None = None
+    time_to_target: float | None = None
+    resumed_from: int | None = None
+    device: str = "cpu"
+    world_size: int = 1
+
+    def to_dict(self, job: Job) -> dict[str, Any]:
+        return {"job": asdict(job), **asdict(self)}
+
+
+class _Run:
+    """State shared by the steps of one run (kept out of a long function's locals)."""
+
+    def __init__(self, job: Job, catalog, reporter: Reporter, rank: int, world_size: int):
+        self.job, self.catalog, self.reporter = job, catalog, reporter
+        self.rank, self.world_size = rank, world_size
+        self.out = Path(job.out)
+        self.result = RunResult(world_size=world_size)
+        self.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "time": 0.0}
+
+    @property
+    def leader(self) -> bool:
+        return self.rank == 0
+
+
+def _build(run: _Run):
+    import paddle
+
+    job, catalog = run.job, run.catalog
+    data = catalog.build("datasets", job.dataset, job.overrides("datasets"), data_dir=job.data_dir)
+    from zoo.data import BatchSampler
+
+    try:
+        sampler = BatchSampler(data.train, job.batch_size, seed=job.seed,
+                               rank=run.rank, world_size=run.world_size)
+    except ValueError as exc:
+        raise TrainingError(f"cannot batch the training data: {exc}") from None
+    run.data, run.sampler = data, sampler
+    run.input_shape = (1, *data.train.images.shape[1:])
+    run.num_classes = 10
+    run.result.total_steps = total = sampler.steps_per_epoch * job.epochs
+    paddle.seed(job.seed)
+    run.model = catalog.build("models", job.model, job.overrides("models"),
+                              input_shape=run.input_shape, num_classes=run.num_classes)
+    if not isinstance(run.model, paddle.nn.Layer):
+        raise TrainingError(f"model '{job.model}' factory did not return a paddle.nn.Layer")
+    base_lr = catalog.params("optimizers", job.optimizer, job.overrides("optimizers")).get("learning_rate")
+    if not isinstance(base_lr, (int, float)):
+        raise TrainingError(f"optimizer '{job.optimizer}' declares no numeric learning_rate default")
+    run.scheduler = catalog.build("schedules", job.schedule, job.overrides("schedules"),
+                                  learning_rate=float(base_lr), total_steps=total)
+    regularizer = catalog.build("regularizers", job.regularizer, job.overrides("regularizers"))
+    run.optimizer = catalog.build("optimizers", job.optimizer, job.overrides("optimizers"),
+                                  parameters=run.model.parameters(), learning_rate=run.scheduler,
+                                  weight_decay=regularizer)
+
+
+def _resume(run: _Run) -> int:
+    """Load the newest good checkpoint, if any; returns the global step to continue from."""
+    found = ckpt.latest_checkpoint(run.out)
+    if found is None:
+        return 0
+    path, arrays, state = found
+    if state.get("settings") != run.job.settings():
+        raise CheckpointError(f"{path}: checkpoint was written by a run with other settings; "
+                              f"use a new --out directory")
+    train_state.restore(run.model, run.optimizer, run.scheduler, arrays, state)
+    saved = state["result"]
+    run.result = RunResult(**{**saved, "status": "running", "reason": ""})
+    run.result.resumed_from = state["global_step"]
+    run.sums = dict(state["epoch_sums"])
+    run.reporter.message(f"resumed from {path} (step {state['global_step']})")
+    return int(state["global_step"])
+
+
+def _save(run: _Run, global_step: int) -> bool:
+    """Checkpoint (leader only); False when the state holds NaN/Inf and must not be kept."""
+    if not run.leader:
+        return True
+    arrays, extra = train_state.capture(run.model, run.optimizer)
+    if not ckpt.all_finite(arrays):
+        return False
+    run.result.global_step = global_step
+    state = {**extra, "settings": run.job.settings(), "global_step": global_step,
+             "result": asdict(run.result), "epoch_sums": dict(run.sums)}
+    ckpt.save_checkpoint(run.out, global_step, arrays, state, keep=run.job.keep)
+    return True
+
+
+def _write_metrics(run: _Run) -> None:
+    if run.leader:
+        write_json_atomic(run.out / "metrics.json", run.result.to_dict(run.job))
+
+
+def _stop(run: _Run, status: str, reason: str) -> RunResult:
+    run.result.status, run.result.reason = status, reason
+    _write_metrics(run)
+    return run.result
+
+
+def _mean_over_ranks(run: _Run, loss, acc) -> tuple[float, float]:
+    """Every rank sees the same numbers, so all ranks stop together on a NaN."""
+    if run.world_size == 1:
+        return float(loss), float(acc)
+    import paddle
+    import paddle.distributed as dist
+
+    both = paddle.stack([loss.detach().reshape([]), acc.astype("float32").reshape([])])
+    dist.all_reduce(both)
+    values = (both / run.world_size).numpy()
+    return float(values[0]), float(values[1])
+
+
+def _end_epoch(run: _Run, epoch: int, global_step: int, log: ScalarLog) -> None:
+    sums, result, job = run.sums, run.result, run.job
+    val = evaluate(run.model, run.data.val, run.num_classes)
+    images = sums["seen"] * run.world_size
+    record = {"epoch": epoch + 1, "step": global_step,
+              "train_loss": sums["loss"] / max(1, sums["seen"]),
+              "train_acc": sums["correct"] / max(1, sums["seen"]),
+              "val_loss": val.loss, "val_acc": val.accuracy,
+              "lr": float(run.optimizer.get_lr()),
+              "images_per_s": images / sums["time"] if sums["time"] else None,
+              "seconds": sums["time"]}
+    result.epochs.append(record)
+    result.images_per_s = record["images_per_s"]
+    if job.target_acc is not None and result.time_to_target is None and val.accuracy >= job.target_acc:
+        result.time_to_target = result.elapsed
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
+        log.add(f"epoch/{key}", epoch + 1, record[key])
+    run.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "time": 0.0}
+    run.reporter.epoch_end(record)
+
+
+def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResult:
+    import paddle
+    import paddle.nn.functional as F
+
+    job, result = run.job, run.result
+    net = paddle.DataParallel(run.model) if run.world_size > 1 else run.model
+    net.train()
+    steps_per_epoch = run.sampler.steps_per_epoch
+    global_step = start_step
+    clock = time.perf_counter()
+    for epoch in range(start_step // steps_per_epoch, job.epochs):
+        first = global_step - epoch * steps_per_epoch
+        run.reporter.epoch_start(epoch + 1, job.epochs, first, steps_per_epoch)
+        for images, labels in run.sampler.epoch(epoch, start_step=first):
+            began = time.perf_counter()
+            # Reseeding from the step makes any randomness (dropout) a function of the
+            # step alone, so a resumed run draws exactly what an uninterrupted one did.
+            paddle.seed(job.seed * 1_000_003 + global_step)
+            label = paddle.to_tensor(labels)
+            logits = net(paddle.to_tensor(images))
+            loss = F.cross_entropy(logits, label)
+            acc = paddle.metric.accuracy(logits, label)
+            loss_value, acc_value = _mean_over_ranks(run, loss, acc)
+            if not math.isfinite(loss_value):
+                return _stop(run, "diverged", f"loss is {loss_value} at step {global_step + 1} "
+                                              f"(epoch {epoch + 1})")
+            loss.backward()
+            run.optimizer.step()
+            run.optimizer.clear_grad()
+            lr = float(run.optimizer.get_lr())
+            run.scheduler.step()
+            global_step += 1
+            spent = time.perf_counter() - began
+            n = len(labels)
+            run.sums["loss"] += loss_value * n
+            run.sums["correct"] += acc_value * n
+            run.sums["seen"] += n
+            run.sums["time"] += spent
+            result.train_time += spent
+            log.add("train/loss", global_step, loss_value)
+            log.add("train/acc", global_step, acc_value)
+            log.add("train/lr", global_step, lr)
+            run.reporter.step(global_step - epoch * steps_per_epoch, loss_value, acc_value)
+            now = time.perf_counter()
+            result.elapsed += now - clock
+            clock = now
+            end_of_epoch = global_step % steps_per_epoch == 0
+            if not end_of_epoch and (stop.requested or
+                                     (job.checkpoint_every and global_step % job.checkpoint_every == 0)):
+                if not _save(run, global_step):
+                    return _stop(run, "diverged", f"non-finite parameters at step {global_step}")
+                if stop.requested:
+                    return _stop(run, "interrupted", f"stopped by {stop.reason} at step {global_step}")
+        _end_epoch(run, epoch, global_step, log)
+        now = time.perf_counter()
+        result.elapsed += now - clock
+        clock = now
+        if not _save(run, global_step):
+            return _stop(run, "diverged", f"non-finite parameters at step {global_step}")
+        _write_metrics(run)
+        if stop.requested:
+            return _stop(run, "interrupted", f"stopped by {stop.reason} at step {global_step}")
+    result.global_step = global_step
+    test = evaluate(run.model, run.data.test, run.num_classes)
+    result.test = {"loss": test.loss, "acc": test.accuracy}
+    return _stop(run, "ok", "")
+
+
+def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 0,
+          world_size: int = 1, stop: StopFlag | None = None) -> RunResult:
+    """Run (or resume) ``job``; returns its result, also written to ``out/metrics.json``."""
+    import paddle
+
+    from zoo.device import use_device
+
+    if catalog is None:
+        from zoo.plugin import load_catalog
+
+        catalog = load_catalog(job.registry_file)
+    reporter = reporter or NullReporter()
+    stop = stop or StopFlag()
+    device = use_device(job.device)
+    run = _Run(job, catalog, reporter, rank, world_size)
+    if run.leader:
+        run.out.mkdir(parents=True, exist_ok=True)
+        (run.out / "job.json").write_text(job.to_json())
+    # A private name scope makes Paddle's generated names (and so the optimizer's
+    # accumulator names) independent of whatever else this process built before.
+    with paddle.utils.unique_name.guard():
+        _build(run)
+        start_step = _resume(run)
+        run.result.device = device
+        if start_step >= run.result.total_steps and run.result.test is not None:
+            return _stop(run, "ok", "")
+        reporter.start({"job": job, "steps_per_epoch": run.sampler.steps_per_epoch,
+                        "train": len(run.data.train), "val": len(run.data.val),
+                        "test": len(run.data.test), "device": device, "start_step": start_step})
+        log = ScalarLog(run.out / "vdl" if run.leader else None)
+        try:
+            return _loop(run, log, stop, start_step)
+        finally:
+            log.close()
+            reporter.close()
+
+
+__all__ = ["RunResult", "finite_or_none", "train"]

@@ -1,0 +1,60 @@
+"""Rebuilding a trained model from a checkpoint (ours, or a plain Paddle .pdparams)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zoo import checkpoint as ckpt
+from zoo.errors import CheckpointError
+from zoo.train.state import MODEL_PREFIX
+
+
+def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = False,
+               data_dir: str | None = None):
+    """(model, dataset, settings) for a run dir, checkpoint folder or .pdparams file."""
+    import paddle
+
+    if path.suffix in (".pdparams", ".pdopt"):
+        if model is None:
+            raise CheckpointError(f"{path}: a plain .pdparams file needs --model to say what it holds")
+        arrays = {k: v for k, v in ckpt.load_paddle_state(path, trust=trust).items()
+                  if hasattr(v, "shape")}
+        settings: dict[str, Any] = {"model": model, "dataset": "mnist", "params": {}}
+    else:
+        folder = ckpt.resolve_checkpoint(path)
+        arrays, state = ckpt.load_checkpoint(folder)
+        arrays = {k[len(MODEL_PREFIX):]: v for k, v in arrays.items() if k.startswith(MODEL_PREFIX)}
+        settings, path = state["settings"], folder
+    params = settings.get("params", {})
+    data = catalog.build("datasets", settings["dataset"],
+                         {**params.get("datasets", {}), "progress": False}, data_dir=data_dir)
+    with paddle.utils.unique_name.guard():
+        net = catalog.build("models", settings["model"], params.get("models", {}),
+                            input_shape=(1, *data.train.images.shape[1:]), num_classes=10)
+    own = dict(net.named_parameters())
+    if set(arrays) != set(own):
+        raise CheckpointError(f"{path}: parameters do not match model '{settings['model']}' "
+                              f"(missing {sorted(set(own) - set(arrays))[:3]}, "
+                              f"unexpected {sorted(set(arrays) - set(own))[:3]})")
+    for name, param in own.items():
+        if tuple(arrays[name].shape) != tuple(param.shape):
+            raise CheckpointError(f"{path}: parameter '{name}' has shape {list(arrays[name].shape)}, "
+                                  f"model has {list(param.shape)}")
+        param.set_value(arrays[name])
+    return net, data, settings, path
+
+
+def evaluate_checkpoint(catalog, path: Path, split: str, *, data_dir: str | None = None,
+                        model: str | None = None, trust: bool = False) -> dict[str, Any]:
+    from zoo.train.evaluate import evaluate
+
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or directory")
+    net, data, settings, source = load_model(catalog, path, model=model, trust=trust,
+                                             data_dir=data_dir)
+    result = evaluate(net, getattr(data, split), num_classes=10)
+    return {"checkpoint": str(source), "model": settings["model"], "split": split,
+            "loss": result.loss, "accuracy": result.accuracy, "samples": result.samples,
+            "per_class_accuracy": result.per_class_accuracy(),
+            "confusion": result.confusion.tolist()}
