@@ -19,7 +19,7 @@ from zoo.config import Config, check_names, load_config
 from zoo.errors import RegistryError, ZooError
 from zoo.plugin.discovery import discover
 from zoo.plugin.manager import PluginInfo, load_plugins, mark_broken, one_line
-from zoo.registry import KINDS, Entry, Registry, make_entry
+from zoo.registry import KINDS, Entry, Registry, check_param, make_entry
 
 STRICT_ENV = "ZOO_STRICT_PLUGINS"
 BLOCK_ENV = "ZOO_BLOCK_PLUGINS"
@@ -83,8 +83,9 @@ class Catalog:
         """An entry's parameters: plugin defaults < registry.toml defaults < overrides."""
         entry = self.entry(kind, name)
         merged = entry.params(self.config.overrides(entry.kind, name))
-        merged.update(entry.params(overrides))
-        return {k: v for k, v in merged.items()}
+        merged.update({key: check_param(entry, key, value)
+                       for key, value in (overrides or {}).items()})
+        return merged
 
     def build(self, kind: str, name: str, overrides: Mapping[str, Any] | None = None,
               **context: Any) -> Any:

@@ -1,0 +1,108 @@
+"""registry.toml validation: every bad case is one line naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, assert_one_line_error, registry_text, run_zoo
+from zoo.config import load_config, packaged_registry_path
+from zoo.errors import ConfigError
+from zoo.plugin import load_catalog
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "registry.toml"
+    path.write_text(text)
+    return path
+
+
+BAD_FILES = {
+    "malformed": ("[grid\nmodels = 1", "invalid TOML"),
+    "unknown_top_key": (registry_text(tail="[extras]\na = 1\n"), "unknown key 'extras'"),
+    "unknown_grid_key": (registry_text(grid_extra="modles = ['cnn']"), "grid.modles: unknown key"),
+    "wrong_type": (registry_text().replace("epochs = 1", 'epochs = "one"'),
+                   "grid.epochs must be an integer, got str"),
+    "bool_is_not_int": (registry_text().replace("epochs = 1", "epochs = true"), "grid.epochs must be an integer"),
+    "zero_epochs": (registry_text().replace("epochs = 1", "epochs = 0"), "grid.epochs must be at least 1"),
+    "list_of_non_strings": (registry_text().replace('models = ["mlp", "cnn"]', "models = [1, 2]"),
+                            "grid.models must be a list of strings"),
+    "missing_key": (registry_text().replace("seed = 0\n", ""), "grid: missing key 'seed'"),
+    "plugins_wrong_type": (registry_text().replace("disabled = []", 'disabled = "x"'),
+                           "plugins.disabled must be a list"),
+    "defaults_unknown_kind": (registry_text(tail="[defaults.widgets.x]\na = 1\n"),
+                              "defaults.widgets: unknown kind"),
+}
+
+BAD_NAMES = {
+    "unknown_model": (registry_text().replace('"mlp", "cnn"', '"mlp", "cnnn"'),
+                      "grid.models: unknown model 'cnnn' (did you mean 'cnn'"),
+    "unknown_dataset": (registry_text().replace('dataset = "mnist"', 'dataset = "cifar"'),
+                        "grid.dataset: unknown dataset 'cifar'"),
+    "glob_matches_nothing": (registry_text().replace('optimizers = ["sgd"]', 'optimizers = ["zz*"]'),
+                             "grid.optimizers: no optimizer matches 'zz*'"),
+    "unknown_entry_in_defaults": (registry_text(tail="[defaults.optimizers.sgdd]\nlearning_rate = 0.1\n"),
+                                  "defaults.optimizers.sgdd: unknown optimizer 'sgdd'"),
+    "unknown_param": (registry_text(tail="[defaults.optimizers.sgd]\nlr = 0.1\n"),
+                      "defaults.optimizers.sgd: optimizer 'sgd' has no parameter 'lr'"),
+    "param_wrong_type": (registry_text(tail="[defaults.optimizers.sgd]\nlearning_rate = 'fast'\n"),
+                         "parameter 'learning_rate' must be float, got str"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_file_is_one_line_error_naming_file_and_key(tmp_path, case):
+    text, message = BAD_FILES[case]
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_NAMES))
+def test_names_are_checked_against_the_registry(tmp_path, case):
+    text, message = BAD_NAMES[case]
+    path = write(tmp_path, text)
+    load_config(path)  # types are fine: only the names are wrong
+    with pytest.raises(ConfigError) as info:
+        load_catalog(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="registry file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_cli_reports_a_malformed_registry_in_one_line(tmp_path):
+    path = write(tmp_path, BAD_FILES["unknown_grid_key"][0])
+    assert_one_line_error(run_zoo("--registry", str(path), "list"), str(path), "grid.modles")
+
+
+def test_cli_list_warns_about_unknown_names_but_still_lists(tmp_path):
+    path = write(tmp_path, BAD_NAMES["unknown_model"][0])
+    proc = run_zoo("--registry", str(path), "list", "models")
+    assert proc.returncode == 0 and "cnn" in proc.stdout
+    assert "zoo: warning:" in proc.stderr and "grid.models: unknown model 'cnnn'" in proc.stderr
+
+
+def test_environment_variable_selects_the_registry(tmp_path, monkeypatch):
+    path = write(tmp_path, registry_text(tail="[defaults.optimizers.sgd]\nlearning_rate = 0.5\n"))
+    monkeypatch.setenv("ZOO_REGISTRY", str(path))
+    assert load_catalog().params("optimizers", "sgd") == {"learning_rate": 0.5}
+
+
+def test_registry_defaults_sit_between_plugin_defaults_and_overrides(tmp_path):
+    path = write(tmp_path, registry_text(tail="[defaults.optimizers.momentum]\nmomentum = 0.5\n"))
+    catalog = load_catalog(path)
+    assert catalog.params("optimizers", "momentum") == {"learning_rate": 0.01, "momentum": 0.5}
+    assert catalog.params("optimizers", "momentum", {"momentum": 0.7})["momentum"] == 0.7
+
+
+def test_packaged_registry_is_the_repository_catalogue():
+    assert packaged_registry_path().read_bytes() == (ROOT / "registry.toml").read_bytes()
+    config = load_config(None)
+    assert config.grid["dataset"] == "mnist" and "cnn" in config.grid["models"]
+    assert config.overrides("regularizers", "l2") == {"coeff": 1e-5}
