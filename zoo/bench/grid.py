@@ -1,0 +1,124 @@
+"""Grid expansion: the default grid, a grid file and command-line axes become Cells.
+
+A Cell is one combination with its settings; its ``key`` identifies results in the
+store, so changing a setting (epochs, a parameter) gives new keys rather than silently
+mixing old numbers with new ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo.config import GRID_SCHEMA, _check_table, tomllib
+from zoo.errors import ConfigError, RegistryError
+from zoo.job import Job, parse_sets
+
+AXES = ("models", "optimizers", "schedules", "regularizers", "launchers")
+GRID_FILE_SCHEMA = {**GRID_SCHEMA, "set": list, "repeat": int, "target_acc": float,
+                    "description": str}
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    optimizer: str
+    schedule: str
+    regularizer: str
+    launch: str
+    nprocs: int
+    device: str
+    dataset: str
+    epochs: int
+    batch_size: int
+    seed: int
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    target_acc: float | None = None
+
+    @property
+    def combination(self) -> tuple:
+        """What a table row stands for (device and seed are columns and repeats)."""
+        return (self.model, self.optimizer, self.schedule, self.regularizer, self.launch, self.nprocs)
+
+    @property
+    def key(self) -> str:
+        """Stable id of everything that decides the result except the seed."""
+        data = {k: v for k, v in asdict(self).items() if k != "seed"}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def slug(self) -> str:
+        return (f"{self.model}-{self.optimizer}-{self.schedule}-{self.regularizer}-"
+                f"{self.launch}{self.nprocs}-{self.device.replace(':', '')}-s{self.seed}-{self.key[:6]}")
+
+    def job(self, out: Path, data_dir: str | None, registry_file: str | None,
+            checkpoint_every: int) -> Job:
+        return Job(out=str(out), model=self.model, optimizer=self.optimizer,
+                   schedule=self.schedule, regularizer=self.regularizer, dataset=self.dataset,
+                   params={**self.params, "datasets": {**self.params.get("datasets", {}),
+                                                       "progress": False}},
+                   data_dir=data_dir, epochs=self.epochs, batch_size=self.batch_size,
+                   seed=self.seed, device=self.device, registry_file=registry_file,
+                   checkpoint_every=checkpoint_every, target_acc=self.target_acc)
+
+
+def load_grid_file(path: Path) -> dict[str, Any]:
+    """A named grid (benchmarks/*.toml): a [grid] table with any subset of the keys."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: grid file not found") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read grid file: {' '.join(str(exc).split())}") from None
+    if set(data) - {"grid"}:
+        raise ConfigError(f"{path}: unknown key '{sorted(set(data) - {'grid'})[0]}' (expected [grid])")
+    grid = dict(data.get("grid", {}))
+    if isinstance(grid.get("target_acc"), int):
+        grid["target_acc"] = float(grid["target_acc"])
+    return _check_table(f"{path}: grid", grid, GRID_FILE_SCHEMA, False)
+
+
+def split_list(value: str | None) -> list[str] | None:
+    """'cnn, mlp' -> ['cnn', 'mlp']; None stays None (take it from the grid)."""
+    if value is None:
+        return None
+    items = [part.strip() for part in value.split(",") if part.strip()]
+    if not items:
+        raise ConfigError(f"empty list '{value}'")
+    return items
+
+
+def expand(catalog, settings: dict[str, Any]) -> list[Cell]:
+    """Every combination of the axes in ``settings`` (names and globs), times the repeats."""
+    chosen = {}
+    for axis in AXES:
+        try:
+            chosen[axis] = catalog.registry.select(axis, settings[axis])
+        except RegistryError as exc:
+            raise ConfigError(f"--{axis}: {exc}") from None
+    catalog.entry("datasets", settings["dataset"])
+    params = parse_sets(settings.get("set", []))
+    for kind, values in params.items():  # a wrong --set must fail before anything runs
+        for name in (chosen.get(kind, []) if kind in chosen else [settings["dataset"]]):
+            catalog.params(kind, name, values)
+    devices = list(dict.fromkeys(d.strip().lower() for d in settings["devices"]))
+    cells = []
+    for model in chosen["models"]:
+        for optimizer in chosen["optimizers"]:
+            for schedule in chosen["schedules"]:
+                for regularizer in chosen["regularizers"]:
+                    for launch in chosen["launchers"]:
+                        nprocs = 1 if launch == "single" else settings["nprocs"]
+                        for device in devices:
+                            for repeat in range(settings.get("repeat", 1)):
+                                cells.append(Cell(
+                                    model, optimizer, schedule, regularizer, launch, nprocs,
+                                    device, settings["dataset"], settings["epochs"],
+                                    settings["batch_size"], settings["seed"] + repeat,
+                                    params,
+                                    settings.get("target_acc")))
+    return cells
+

@@ -1,0 +1,109 @@
+"""Result rows -> tables: one row per combination, accuracy and wall time per device.
+
+Repeats (seeds) of a cell become mean ± std.  A cell that did not finish ``ok`` shows its
+status instead of a number, so a diverged run never looks like a real accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+from zoo.registry import natural_key
+
+COMBINATION = ["model", "optimizer", "schedule", "regularizer", "launch", "nprocs"]
+SORT_KEYS = COMBINATION + ["acc", "time", "images_per_s"]
+
+
+def _stats(values: list[float]) -> tuple[float | None, float | None]:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One summary per combination and device: status, accuracy and time over its seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[c] for c in COMBINATION) + (row["device"],), []).append(row)
+    out = []
+    for key, members in groups.items():
+        ok = [m for m in members if m["status"] == "ok"]
+        statuses = sorted({m["status"] for m in members})
+        acc, acc_sd = _stats([m["test_acc"] for m in ok])
+        wall, wall_sd = _stats([m["wall_time"] for m in ok])
+        ips, _ = _stats([m["images_per_s"] for m in ok])
+        ttt, _ = _stats([m["time_to_target"] for m in ok])
+        reasons = sorted({m["reason"] for m in members if m["status"] != "ok" and m["reason"]})
+        out.append({**dict(zip(COMBINATION + ["device"], key)),
+                    "status": "ok" if statuses == ["ok"] else "/".join(statuses),
+                    "runs": len(members), "ok_runs": len(ok), "acc": acc, "acc_std": acc_sd,
+                    "time": wall, "time_std": wall_sd, "images_per_s": ips,
+                    "time_to_target": ttt, "reason": "; ".join(reasons)})
+    return out
+
+
+def _cell_text(summary: dict[str, Any], value: str, spec: str) -> str:
+    if summary["ok_runs"] == 0:
+        return summary["status"]
+    text = format(summary[value], spec)
+    if summary["runs"] > 1:
+        text += f" ± {format(summary[value + '_std'], spec)}"
+    if summary["ok_runs"] < summary["runs"]:
+        text += f" ({summary['ok_runs']}/{summary['runs']} ok)"
+    return text
+
+
+def sort_summaries(summaries: list[dict], sort: str | None) -> list[dict]:
+    if sort in (None, "combination"):
+        return sorted(summaries, key=lambda s: tuple(natural_key(str(s[c])) for c in COMBINATION))
+    descending = sort in ("acc", "images_per_s")
+    missing = -math.inf if descending else math.inf
+    return sorted(summaries, key=lambda s: (s[sort] if isinstance(s[sort], (int, float)) and s[sort] is not None
+                                            else missing), reverse=descending) \
+        if sort in ("acc", "time", "images_per_s") else \
+        sorted(summaries, key=lambda s: natural_key(str(s[sort])))
+
+
+def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows: combination columns, then '<device> acc' and '<device> time' pairs."""
+    devices = sorted({s["device"] for s in summaries}, key=natural_key)
+    rows: dict[tuple, dict[str, str]] = {}
+    order: list[tuple] = []
+    for s in sort_summaries(summaries, sort):
+        key = tuple(s[c] for c in COMBINATION)
+        if key not in rows:
+            rows[key] = {}
+            order.append(key)
+        if s["ok_runs"] == 0 and s["status"] == "skipped":
+            rows[key][s["device"]] = ("skipped", "skipped")
+        else:
+            rows[key][s["device"]] = (_cell_text(s, "acc", ".4f"), _cell_text(s, "time", ".1f"))
+    headers = COMBINATION + [f"{d} {what}" for d in devices for what in ("acc", "time s")]
+    table = [list(map(str, key)) + [v for d in devices for v in rows[key].get(d, ("-", "-"))]
+             for key in order]
+    return headers, table
+
+
+def compare(mine: list[dict], other: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Per combination and device: accuracy and time in both runs and their difference."""
+    index = {tuple(s[c] for c in COMBINATION + ["device"]): s for s in other}
+    headers = COMBINATION + ["device", "acc", "other acc", "Δ acc", "time s", "other time s", "time ratio"]
+    table = []
+    for s in sort_summaries(mine, None):
+        o = index.get(tuple(s[c] for c in COMBINATION + ["device"]))
+
+        def num(x, spec):
+            return "-" if x is None else format(x, spec)
+
+        a, b = s["acc"] if s["ok_runs"] else None, o["acc"] if o and o["ok_runs"] else None
+        ta, tb = s["time"] if s["ok_runs"] else None, o["time"] if o and o["ok_runs"] else None
+        table.append([str(s[c]) for c in COMBINATION] + [
+            s["device"], num(a, ".4f") if a is not None else s["status"],
+            (num(b, ".4f") if b is not None else (o["status"] if o else "absent")),
+            num(a - b, "+.4f") if a is not None and b is not None else "-",
+            num(ta, ".1f"), num(tb, ".1f"),
+            num(ta / tb, ".2f") if ta and tb else "-"])
+    return headers, table

@@ -1,0 +1,98 @@
+"""Entry point of every training process a launcher starts.
+
+``python -m zoo.worker JOB.json``                 one process (launcher ``single``)
+``python -m zoo.worker --spawn N JOB.json``       N processes via paddle.distributed.spawn
+``zoo/scripts/zoo_worker.py JOB.json`` under ``paddle.distributed.launch``: rank from its env
+
+Whatever happens, rank 0 leaves ``metrics.json`` with a final status in the job's out
+directory; the exit code is 0 only for status ``ok``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+EXIT = {"ok": 0, "failed": 1, "diverged": 3, "interrupted": 130}
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGKILL when the parent dies, so a killed sweep leaves no orphans."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _record_failure(job, reason: str) -> None:
+    from zoo.train.logs import write_json_atomic
+    from zoo.train.loop import RunResult
+
+    metrics = Path(job.out) / "metrics.json"
+    write_json_atomic(metrics, RunResult(status="failed", reason=reason).to_dict(job))
+
+
+def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
+    """Train one job in this process; returns the exit code for its status."""
+    from zoo.errors import ZooError
+    from zoo.job import Job
+    from zoo.train import train
+    from zoo.train.progress import FileProgress
+    from zoo.train.report import StopFlag, stop_on_signals
+
+    job = Job.load(Path(job_file))
+    if world_size > 1:
+        import paddle.distributed as dist
+
+        dist.init_parallel_env()
+    try:
+        with stop_on_signals(StopFlag()) as stop:
+            reporter = FileProgress(Path(job.out) / "progress.json") if rank == 0 else None
+            result = train(job, reporter, rank=rank, world_size=world_size, stop=stop)
+        return EXIT.get(result.status, 1)
+    except ZooError as exc:
+        if rank == 0:
+            _record_failure(job, str(exc))
+        print(f"zoo: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the runner records it; the log keeps the traceback
+        traceback.print_exc()
+        if rank == 0:
+            _record_failure(job, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+        return 1
+
+
+def _spawned(job_file: str) -> None:
+    import paddle.distributed as dist
+
+    _die_with_parent()
+    code = run_job(job_file, rank=dist.get_rank(), world_size=dist.get_world_size())
+    if code:
+        sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    _die_with_parent()
+    if args[:1] == ["--spawn"]:
+        import paddle
+        import paddle.distributed as dist
+
+        nprocs, job_file = int(args[1]), args[2]
+        backend = "nccl" if paddle.is_compiled_with_cuda() and "gpu" in paddle.get_device() else "gloo"
+        # Imported by name so the spawned children unpickle zoo.worker._spawned, not __main__'s.
+        from zoo.worker import _spawned as target
+
+        dist.spawn(target, args=(job_file,), nprocs=nprocs, backend=backend)
+        return 0
+    rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
+    world_size = int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))
+    return run_job(args[0], rank=rank, world_size=world_size)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
