@@ -40,7 +40,8 @@ class ConsoleReporter:
         from tqdm import tqdm
 
         self.bar = tqdm(total=steps, initial=first_step, desc=f"epoch {epoch}/{epochs}",
-                        unit="step", leave=False, file=sys.stderr, dynamic_ncols=True)
+                        unit="step", leave=False, file=sys.stderr, dynamic_ncols=True,
+                        disable=None)
 
     def step(self, step_in_epoch: int, loss: float, acc: float) -> None:
         if self.bar is not None:

@@ -1,0 +1,255 @@
+"""``zoo bench`` (the sweep) and ``zoo results`` (its tables)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+import click
+
+from zoo.cli.common import catalog_from, echo_json
+
+FORMATS = ["table", "markdown", "csv", "json"]
+
+
+def _settings(catalog, opts: dict) -> dict:
+    """registry.toml's [grid] < --grid FILE < command-line options."""
+    from zoo.bench.grid import load_grid_file, split_list
+
+    settings = dict(catalog.config.grid)
+    settings.update({"repeat": 1, "set": [], "target_acc": None})
+    if opts["grid"]:
+        settings.update(load_grid_file(Path(opts["grid"])))
+    for axis, option in [("models", "models"), ("optimizers", "optimizers"),
+                         ("schedules", "schedules"), ("regularizers", "regularizers"),
+                         ("launchers", "launch"), ("devices", "devices")]:
+        value = split_list(opts[option])
+        if value is not None:
+            settings[axis] = value
+    for key in ("nprocs", "epochs", "batch_size", "seed", "repeat", "target_acc"):
+        if opts[key] is not None:
+            settings[key] = opts[key]
+    if opts["sets"]:
+        settings["set"] = list(settings.get("set", [])) + list(opts["sets"])
+    return settings
+
+
+def _grid_rows(store) -> tuple[list[dict], int]:
+    """The rows of the sweep last run in this directory (all rows if it recorded none),
+    and how many stored rows are left out because their settings are not in that grid."""
+    rows = store.rows()
+    grid = store.get_meta("grid")
+    if grid is None:
+        return rows, 0
+    keys = {(cell, seed) for cell, seed in grid}
+    kept = [r for r in rows if (r["cell"], r["seed"]) in keys]
+    return kept, len(rows) - len(kept)
+
+
+def _note_left_out(run_dir, count: int) -> None:
+    if count:
+        click.echo(f"note: {count} stored results in {run_dir} are not in its latest grid "
+                   f"(other settings or combinations); --all lists them", err=True)
+
+
+def render(summaries, fmt: str, sort: str | None) -> str:
+    from tabulate import tabulate
+
+    from zoo.bench.tables import pivot, sort_summaries
+
+    if fmt == "json":
+        import json
+
+        return json.dumps(sort_summaries(summaries, sort), indent=2)
+    if fmt == "csv":
+        rows = sort_summaries(summaries, sort)
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        return buffer.getvalue().rstrip("\n")
+    headers, table = pivot(summaries, sort)
+    return tabulate(table, headers=headers, tablefmt="github" if fmt == "markdown" else "simple",
+                    disable_numparse=True)
+
+
+class SweepConsole:
+    """An overall bar over cells and a bar for the current cell (both off with --quiet)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.overall = self.cell = None
+
+    # Progress and per-cell lines go to stderr: stdout carries only the table, so that
+    # `--format json|csv` output parses and `zoo bench ... > table.md` is just the table.
+    def sweep_start(self, total, done):
+        click.echo(f"{total} cells, {done} already finished, {total - done} to run", err=True)
+        if not self.quiet:
+            from tqdm import tqdm
+
+            self.overall = tqdm(total=total, initial=done, desc="cells", unit="cell",
+                                position=0, file=sys.stderr, dynamic_ncols=True, disable=None)
+
+    def cell_start(self, index, cell, resuming):
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if self.cell is not None:
+            self.cell.close()
+        verb = "resuming" if resuming else "running"
+        self.cell = tqdm(total=1, desc=f"{verb} {cell.slug}", unit="step", position=1, leave=False,
+                         file=sys.stderr, dynamic_ncols=True, disable=None)
+
+    def cell_progress(self, progress):
+        if self.cell is not None and not self.cell.disable and progress.get("steps"):
+            self.cell.total = progress["steps"]
+            self.cell.n = progress.get("step", 0)
+            self.cell.set_postfix_str(f"epoch {progress.get('epoch')}/{progress.get('epochs')}",
+                                      refresh=True)
+
+    def cell_end(self, cell, row):
+        line = f"{row['status']:<11} {cell.slug}"
+        if row["status"] == "ok":
+            line += f"  test acc {row['test_acc']:.4f}  {row['wall_time']:.1f} s"
+        elif row["reason"]:
+            line += f"  ({row['reason']})"
+        if self.overall is not None:
+            self.overall.write(line, file=sys.stderr)
+            self.overall.update(1)
+        else:
+            click.echo(line, err=True)
+
+    def close(self):
+        for bar in (self.cell, self.overall):
+            if bar is not None:
+                bar.close()
+
+
+@click.command("bench")
+@click.option("--models", default=None, help="Comma list or globs (default: registry.toml grid).")
+@click.option("--optimizers", default=None)
+@click.option("--schedules", default=None)
+@click.option("--regularizers", default=None)
+@click.option("--launch", default=None, help="Launchers: single, launch, spawn (comma list).")
+@click.option("--devices", default=None, help="cpu, gpu, gpu:N (comma list).")
+@click.option("--grid", type=click.Path(dir_okay=False), default=None, help="A named grid (.toml).")
+@click.option("--nprocs", type=click.IntRange(min=1), default=None, help="Processes per cell for launch/spawn.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Per-process batch size.")
+@click.option("--seed", type=click.IntRange(min=0), default=None)
+@click.option("--repeat", type=click.IntRange(min=1), default=None, help="Seeds per cell (mean ± std).")
+@click.option("--target-acc", type=click.FloatRange(0, 1), default=None,
+              help="Also record the time to reach this validation accuracy.")
+@click.option("--set", "sets", multiple=True, metavar="KIND.PARAM=VALUE")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--out", type=click.Path(file_okay=False), default="runs/bench", show_default=True)
+@click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds before a cell is killed and recorded as timeout.")
+@click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
+              help="Also checkpoint every N steps, so a killed cell loses less.")
+@click.option("--force", is_flag=True, help="Rerun cells that already finished.")
+@click.option("--dry-run", is_flag=True, help="List the cells and exit.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--sort", type=click.Choice(["combination", "acc", "time", "images_per_s", "model",
+                                            "optimizer"]), default=None)
+@click.pass_context
+def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
+    """Train every combination of the grid and tabulate accuracy and wall time per device.
+
+    Exit status: 0 when every cell finished ok or skipped, 1 otherwise, 130 when interrupted.
+    """
+    from zoo.bench.grid import expand
+    from zoo.bench.preflight import check_combinations
+    from zoo.bench.runner import SweepOptions, grid_changes, run_sweep
+    from zoo.bench.store import Store
+    from zoo.bench.tables import summarize
+
+    catalog = catalog_from(ctx)
+    cells = expand(catalog, _settings(catalog, opts))
+    if dry_run:
+        for cell in cells:
+            click.echo(cell.slug)
+        click.echo(f"{len(cells)} cells")
+        return 0
+    check_combinations(catalog, cells)
+    out = Path(opts["out"])
+    if (out / "results.db").exists():
+        new, stale = grid_changes(out / "results.db", cells)
+        if stale:
+            click.echo(f"note: {len(stale)} stored results in {out} do not match this grid "
+                       f"(other settings or combinations); they are kept apart, not mixed in", err=True)
+        if new and len(new) < len(cells):
+            click.echo(f"note: {len(new)} new cells in this grid", err=True)
+    options = SweepOptions(out=out, data_dir=opts["data_dir"], registry_file=ctx.obj["registry_file"],
+                           cell_timeout=opts["cell_timeout"], force=opts["force"],
+                           checkpoint_every=opts["checkpoint_every"])
+    summary = run_sweep(catalog, cells, options, SweepConsole(quiet))
+    store = Store(out / "results.db")
+    keys = {(c.key, c.seed) for c in cells}
+    rows = [r for r in store.rows() if (r["cell"], r["seed"]) in keys]
+    store.close()
+    click.echo(render(summarize(rows), fmt, sort))
+    if summary.interrupted:
+        click.echo("zoo: interrupted; run the same command again to resume", err=True)
+    return summary.exit_code
+
+
+@click.command("results")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--sort", type=click.Choice(["combination", "acc", "time", "images_per_s", "model",
+                                            "optimizer"]), default=None)
+@click.option("--compare", "other", type=click.Path(file_okay=False), default=None,
+              help="Another run directory to compare with.")
+@click.option("--all", "show_all", is_flag=True, help="Every stored row, one per cell and seed.")
+def results_command(run_dir, fmt, sort, other, show_all):
+    """Show the results of a bench run (also while it is running)."""
+    from tabulate import tabulate
+
+    from zoo.bench.store import open_existing
+    from zoo.bench.tables import compare, summarize
+
+    store = open_existing(Path(run_dir))
+    all_rows = store.rows()
+    # Results of an older grid (other epochs, parameters...) share combinations with the
+    # current one; summarizing them together would average different settings.
+    rows, left_out = _grid_rows(store)
+    store.close()
+    if show_all:
+        rows = all_rows
+        echo_json(rows) if fmt == "json" else click.echo(tabulate(
+            [[r["slug"], r["status"], r["test_acc"], r["wall_time"], r["reason"]] for r in rows],
+            headers=["cell", "status", "test acc", "wall s", "reason"]))
+        return 0
+    if other:
+        other_store = open_existing(Path(other))
+        other_rows, other_left_out = _grid_rows(other_store)
+        other_store.close()
+        _note_left_out(run_dir, left_out)
+        _note_left_out(other, other_left_out)
+        headers, table = compare(summarize(rows), summarize(other_rows))
+        if fmt in ("json", "csv"):
+            data = [dict(zip(headers, row)) for row in table]
+            if fmt == "json":
+                echo_json(data)
+            else:
+                buffer = io.StringIO()
+                writer = csv.writer(buffer)
+                writer.writerow(headers)
+                writer.writerows(table)
+                click.echo(buffer.getvalue().rstrip("\n"))
+        else:
+            click.echo(tabulate(table, headers=headers, disable_numparse=True,
+                                tablefmt="github" if fmt == "markdown" else "simple"))
+        return 0
+    _note_left_out(run_dir, left_out)
+    click.echo(render(summarize(rows), fmt, sort))
+    return 0
+
+
+COMMANDS = [bench_command, results_command]
