@@ -23,7 +23,8 @@ def check_device(name: str) -> str:
 
     wanted = name.strip().lower()
     if not re.fullmatch(r"cpu|gpu(:\d+)?", wanted):
-        raise DeviceError(f"unknown device '{name}' (use cpu, gpu or gpu:N)")
+        raise DeviceError(f"unknown device '{name}' (use cpu, gpu or gpu:N; "
+                          f"available: {', '.join(available_devices())})")
     if wanted == "cpu":
         return "cpu"
     canonical = "gpu:0" if wanted == "gpu" else wanted

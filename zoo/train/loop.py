@@ -230,6 +230,9 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
     result.global_step = global_step
     test = evaluate(run.model, run.data.test, run.num_classes)
     result.test = {"loss": test.loss, "acc": test.accuracy}
+    # Rewrite the final checkpoint with the test result in it, so that running a finished
+    # run again returns at once instead of re-evaluating (see ``train``).
+    _save(run, global_step)
     return _stop(run, "ok", "")
 
 
@@ -248,14 +251,16 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
     stop = stop or StopFlag()
     device = use_device(job.device)
     run = _Run(job, catalog, reporter, rank, world_size)
-    if run.leader:
-        run.out.mkdir(parents=True, exist_ok=True)
-        (run.out / "job.json").write_text(job.to_json())
     # A private name scope makes Paddle's generated names (and so the optimizer's
     # accumulator names) independent of whatever else this process built before.
     with paddle.utils.unique_name.guard():
         _build(run)
         start_step = _resume(run)
+        # Only now: a job that cannot be built (bad data dir...) leaves no run dir behind,
+        # and one refused by _resume never overwrites the job.json of the run it met.
+        if run.leader:
+            run.out.mkdir(parents=True, exist_ok=True)
+            (run.out / "job.json").write_text(job.to_json())
         run.result.device = device
         if start_step >= run.result.total_steps and run.result.test is not None:
             return _stop(run, "ok", "")

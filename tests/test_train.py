@@ -1,0 +1,325 @@
+"""`zoo train` / `zoo eval` and the training loop on real (small) MNIST: what a run
+writes, re-running and refusing runs, evaluation, pickle safety, divergence, and the
+one-line errors for bad devices, names, parameters and data directories."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
+from zoo import checkpoint as ckpt
+from zoo.job import Job
+from zoo.plugin import load_catalog
+from zoo.train import train
+
+DATA = ["--data-dir", str(SMALL_MNIST), "--set", "dataset.progress=false"]
+SMALL_CNN = ["--set", "model.channels=4"]
+EPOCH_KEYS = {"epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+              "images_per_s", "seconds"}
+
+
+def tree_state(path: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of every file below ``path``: shows whether anything was rewritten."""
+    return {str(p.relative_to(path)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def assert_checkpoints_finite(out: Path) -> list[int]:
+    steps = []
+    for path in ckpt.list_checkpoints(out):
+        arrays, _ = ckpt.load_checkpoint(path)
+        assert arrays and ckpt.all_finite(arrays), path
+        steps.append(int(path.name.split("-")[1]))
+    return steps
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One real `zoo train` run: cnn (4 channels) / adam / 2 epochs on the 1000-image subset."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    proc = run_zoo("train", *DATA, *SMALL_CNN, "--epochs", "2", "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+# --- what a run writes ---------------------------------------------------------------
+
+def test_cli_train_prints_epochs_and_test(finished_run):
+    out, proc = finished_run
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("training cnn / adam / constant / none on mnist (833 train, 167 val, 500 test) on cpu")
+    assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"]
+    test_lines = [line for line in lines if line.startswith("test loss")]
+    assert len(test_lines) == 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    loss, acc = map(float, re.match(r"test loss (\S+) acc (\S+)", test_lines[0]).groups())
+    assert loss == round(metrics["test"]["loss"], 4) and acc == round(metrics["test"]["acc"], 4)
+    epoch2 = next(line for line in lines if line.startswith("epoch 2/2"))
+    assert f"val loss {metrics['epochs'][1]['val_loss']:.4f} acc {metrics['epochs'][1]['val_acc']:.4f}" in epoch2
+    assert "Traceback" not in proc.stderr
+
+
+def test_metrics_job_and_visualdl_files(finished_run):
+    out, _ = finished_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["reason"] == ""
+    assert metrics["global_step"] == metrics["total_steps"] == 18
+    assert metrics["device"] == "cpu" and metrics["resumed_from"] is None
+    epochs = metrics["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2] and [e["step"] for e in epochs] == [9, 18]
+    for e in epochs:
+        assert set(e) == EPOCH_KEYS
+        assert all(math.isfinite(e[k]) for k in ("train_loss", "val_loss"))
+        assert 0 <= e["train_acc"] <= 1 and 0 <= e["val_acc"] <= 1
+        assert e["lr"] == 0.01 and e["images_per_s"] > 0 and e["seconds"] > 0
+    # It learns: 2 epochs over 833 images get well above chance (10%).
+    assert epochs[1]["train_loss"] < epochs[0]["train_loss"] and epochs[1]["val_acc"] > 0.4
+    assert set(metrics["test"]) == {"loss", "acc"} and 0.4 < metrics["test"]["acc"] <= 1
+    assert metrics["elapsed"] >= metrics["train_time"] > 0
+
+    job = Job.load(out / "job.json")
+    assert job == Job.from_dict(metrics["job"])
+    assert (job.model, job.optimizer, job.epochs, job.params["models"]) == ("cnn", "adam", 2, {"channels": 4})
+    assert [p.name for p in ckpt.list_checkpoints(out)] == ["step-000000009", "step-000000018"]
+
+    from visualdl import LogReader
+
+    logs = sorted((out / "vdl").glob("vdlrecords.*.log"))
+    assert len(logs) == 1 and logs[0].stat().st_size > 0
+    reader = LogReader(file_path=str(logs[0]))
+    assert {"train/loss", "train/lr", "epoch/val_acc", "epoch/val_loss"} <= set(reader.get_tags()["scalar"])
+    assert len(reader.get_data("scalar", "train/loss")) == 18
+    val_acc = [(r.id, r.value) for r in reader.get_data("scalar", "epoch/val_acc")]
+    assert [i for i, _ in val_acc] == [1, 2]
+    assert np.allclose([v for _, v in val_acc], [e["val_acc"] for e in epochs], atol=1e-6)
+
+
+def test_rerunning_a_finished_run_returns_ok_without_training(finished_run, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(finished_run[0], out)
+    before, metrics_before = tree_state(out), json.loads((out / "metrics.json").read_text())
+    proc = run_zoo("train", *DATA, *SMALL_CNN, "--epochs", "2", "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert not [line for line in proc.stdout.splitlines() if line.startswith(("epoch ", "training "))]
+    assert "resumed from" in proc.stdout and "test loss" in proc.stdout
+    after = tree_state(out)
+    # Nothing trained or evaluated again: checkpoints and VisualDL logs are untouched.
+    assert {k: v for k, v in after.items() if k != "metrics.json" and k != "job.json"} == \
+           {k: v for k, v in before.items() if k != "metrics.json" and k != "job.json"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "ok"
+    assert metrics["epochs"] == metrics_before["epochs"] and metrics["test"] == metrics_before["test"]
+
+
+def test_same_out_with_other_settings_is_one_line_error(finished_run):
+    out, _ = finished_run
+    before = tree_state(out)
+    proc = run_zoo("train", *DATA, *SMALL_CNN, "--epochs", "3", "--out", str(out), "--quiet")
+    assert_one_line_error(proc, str(out), "other settings", "--resume")
+    assert tree_state(out) == before
+
+
+# --- zoo eval --------------------------------------------------------------------------
+
+def test_eval_run_dir_matches_metrics(finished_run):
+    out, _ = finished_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    proc = run_zoo("eval", str(out), "--data-dir", str(SMALL_MNIST), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["split"] == "test" and report["samples"] == 500
+    assert report["checkpoint"] == str(out / "checkpoints" / "step-000000018")
+    assert abs(report["loss"] - metrics["test"]["loss"]) < 1e-6
+    assert abs(report["accuracy"] - metrics["test"]["acc"]) < 1e-6
+
+
+def test_eval_val_split_with_detail(finished_run):
+    out, _ = finished_run
+    last = json.loads((out / "metrics.json").read_text())["epochs"][-1]
+    proc = run_zoo("eval", str(out), "--data-dir", str(SMALL_MNIST), "--split", "val", "--detail")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert f"val loss {last['val_loss']:.4f} acc {last['val_acc']:.4f} (167 images)" in lines[0]
+    rows = [line.split() for line in lines if re.match(r"\s*\d+\s+\d\.\d{4}\s", line)]
+    assert [int(r[0]) for r in rows] == list(range(10))
+    assert sum(int(r[2]) for r in rows) == 167
+    for r in rows:  # accuracy = diagonal count / images of the class
+        images, diagonal = int(r[2]), int(r[3 + int(r[0])])
+        assert sum(map(int, r[3:])) == images
+        assert abs(float(r[1]) - diagonal / images) < 1e-4
+
+
+@pytest.fixture(scope="module")
+def plain_pdparams(tmp_path_factory):
+    """A plain Paddle state dict of a default cnn and its loss/accuracy on the test split."""
+    import paddle
+
+    from zoo.train.evaluate import evaluate
+
+    catalog = load_catalog()
+    paddle.seed(7)
+    net = catalog.build("models", "cnn", input_shape=(1, 28, 28), num_classes=10)
+    path = tmp_path_factory.mktemp("pdparams") / "model.pdparams"
+    paddle.save(net.state_dict(), str(path))
+    data = catalog.build("datasets", "mnist", {"progress": False}, data_dir=str(SMALL_MNIST))
+    return path, evaluate(net, data.test, 10)
+
+
+def test_plain_pdparams_needs_trust_pickle(plain_pdparams):
+    path, _ = plain_pdparams
+    proc = run_zoo("eval", str(path), "--model", "cnn", "--data-dir", str(SMALL_MNIST))
+    assert_one_line_error(proc, "refusing to load", "--trust-pickle")
+    assert proc.stdout == ""
+
+
+def test_plain_pdparams_evaluated_with_trust_pickle(plain_pdparams):
+    path, expected = plain_pdparams
+    proc = run_zoo("eval", str(path), "--trust-pickle", "--model", "cnn",
+                   "--data-dir", str(SMALL_MNIST), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["model"] == "cnn" and report["samples"] == 500
+    assert abs(report["loss"] - expected.loss) < 1e-6
+    assert abs(report["accuracy"] - expected.accuracy) < 1e-6
+
+
+class _Evil:
+    marker = ""
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))  # unpickling creates the marker file
+
+
+def test_malicious_pdparams_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = _Evil()
+    evil.marker = str(marker)
+    path = tmp_path / "evil.pdparams"
+    path.write_bytes(pickle.dumps({"conv1.weight": evil}))
+    proc = run_zoo("eval", str(path), "--model", "cnn", "--data-dir", str(SMALL_MNIST))
+    assert_one_line_error(proc, "refusing to load", "--trust-pickle")
+    assert not marker.exists()
+    # The file really is hostile: trusting it runs its code (and then fails cleanly).
+    proc = run_zoo("eval", str(path), "--model", "cnn", "--trust-pickle", "--data-dir", str(SMALL_MNIST))
+    assert_one_line_error(proc, "cannot load")
+    assert marker.exists()
+
+
+# --- one-line errors before any training -------------------------------------------------
+
+@pytest.mark.parametrize("device, needles", [
+    ("gpu", ["'gpu'", "no CUDA support", "available: cpu"]),
+    ("tpu", ["unknown device 'tpu'", "available: cpu"]),
+])
+def test_unavailable_device_is_one_line_error(device, needles, tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *DATA, *SMALL_CNN, "--device", device, "--out", str(out), "--quiet")
+    assert_one_line_error(proc, *needles)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--model", "nope"], ["unknown model 'nope'", "cnn, mlp"]),
+    (["--optimizer", "adamx"], ["unknown optimizer 'adamx'"]),
+    (["--set", "model.nope=3"], ["model 'cnn' has no parameter 'nope'"]),
+    (["--set", "model.channels=abc"], ["'channels' must be int"]),
+    (["--set", "learning_rate=0.1"], ["expected KIND.PARAM=VALUE"]),
+    (["--set", "optimiser.learning_rate=0.1"], ["unknown kind 'optimiser'"]),
+    (["--data-dir", "/nonexistent"], ["/nonexistent", "does not exist"]),
+])
+def test_bad_names_parameters_and_data_dir_are_one_line_errors(args, needles, tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", "--data-dir", str(SMALL_MNIST), *args, "--out", str(out), "--quiet")
+    assert_one_line_error(proc, *needles)
+    assert proc.stdout == ""  # not even the "training ..." line: nothing started
+    assert not out.exists()
+
+
+# --- divergence ----------------------------------------------------------------------------
+
+NAN_PLUGIN = """
+    import zoo
+
+
+    def build_nanmlp(input_shape, num_classes, *, nan_from: int = 5, poison: str = "output"):
+        import math
+
+        import paddle
+        from zoo.plugins.nets import MLP
+
+        class NanMLP(MLP):
+            # From the nan_from-th call on, either the logits are NaN ("output") or a
+            # weight that takes no part in the output is set to NaN ("weights").
+            def __init__(self):
+                super().__init__(input_shape, num_classes, (16, 8))
+                self.spare = self.create_parameter([3])
+                self.calls = 0
+
+            def forward(self, x):
+                self.calls += 1
+                out = super().forward(x)
+                if self.calls >= nan_from:
+                    if poison == "output":
+                        return out * float("nan")
+                    self.spare.set_value(paddle.full([3], math.nan))
+                return out
+
+        return NanMLP()
+
+
+    @zoo.hookimpl
+    def zoo_register_models(register):
+        register("nanmlp", build_nanmlp, description="MLP that turns NaN",
+                 defaults={"nan_from": 5, "poison": "output"})
+"""
+
+
+def test_nan_model_diverges_via_cli_exit_3(plugin_kit, tmp_path):
+    plugin_kit.add("nan_plugin", NAN_PLUGIN)
+    out = tmp_path / "run"
+    proc = run_zoo("train", *DATA, "--model", "nanmlp", "--optimizer", "sgd", "--epochs", "2",
+                   "--checkpoint-every", "2", "--out", str(out), "--quiet", env=plugin_kit.env())
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "zoo: run diverged: loss is nan at step 5 (epoch 1)" in proc.stderr
+    assert "test loss" not in proc.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and "step 5" in metrics["reason"]
+    assert metrics["test"] is None
+    assert assert_checkpoints_finite(out) == [2, 4]
+
+
+def test_nan_weights_are_never_checkpointed(plugin_kit, tmp_path):
+    plugin_kit.add("nan_plugin", NAN_PLUGIN)
+    job = Job(out=str(tmp_path), model="nanmlp", optimizer="sgd",
+              params={"models": {"poison": "weights"}, "datasets": {"progress": False}},
+              data_dir=str(SMALL_MNIST), epochs=2, checkpoint_every=2)
+    result = train(job, catalog=load_catalog(plugin_kit.registry))
+    # The loss stays finite; the checkpoint due at step 6 finds the NaN and is refused.
+    assert result.status == "diverged"
+    assert result.reason == "non-finite parameters at step 6"
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
+    assert assert_checkpoints_finite(tmp_path) == [2, 4]
+
+
+def test_real_divergence_with_huge_learning_rate(tmp_path):
+    job = Job(out=str(tmp_path), model="mlp", optimizer="sgd",
+              params={"models": {"hidden1": 32, "hidden2": 16}, "optimizers": {"learning_rate": 1e6},
+                      "datasets": {"progress": False}},
+              data_dir=str(SMALL_MNIST), epochs=2, checkpoint_every=1)
+    result = train(job, catalog=load_catalog())
+    assert result.status == "diverged", result
+    assert re.fullmatch(r"loss is (nan|inf) at step \d+ \(epoch 1\)", result.reason)
+    step = int(result.reason.split("step ")[1].split()[0])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and metrics["reason"] == result.reason
+    assert metrics["test"] is None and metrics["epochs"] == []
+    assert assert_checkpoints_finite(tmp_path) == list(range(max(1, step - 3), step))
