@@ -5,6 +5,7 @@ one-line errors for bad devices, names, parameters and data directories."""
 from __future__ import annotations
 
 import json
+import os
 import math
 import pickle
 import re
@@ -132,7 +133,8 @@ def test_same_out_with_other_settings_is_one_line_error(finished_run):
 def test_eval_run_dir_matches_metrics(finished_run):
     out, _ = finished_run
     metrics = json.loads((out / "metrics.json").read_text())
-    proc = run_zoo("eval", str(out), "--data-dir", str(SMALL_MNIST), "--json")
+    # no --data-dir: a run is evaluated on the data it was trained on (its job.json)
+    proc = run_zoo("eval", str(out), "--json", env={**os.environ, "ZOO_DATA_DIR": "/nonexistent"})
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["split"] == "test" and report["samples"] == 500

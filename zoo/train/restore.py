@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,10 @@ def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = F
     else:
         folder = ckpt.resolve_checkpoint(path)
         arrays, state = ckpt.load_checkpoint(folder)
+        job_file = folder.parent.parent / "job.json"
+        if data_dir is None and job_file.is_file():
+            # evaluate on the data the run was trained on unless told otherwise
+            data_dir = json.loads(job_file.read_text()).get("data_dir")
         arrays = {k[len(MODEL_PREFIX):]: v for k, v in arrays.items() if k.startswith(MODEL_PREFIX)}
         settings, path = state["settings"], folder
     params = settings.get("params", {})
