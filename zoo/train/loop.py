@@ -18,6 +18,7 @@ from zoo.job import Job
 from zoo.train import state as train_state
 from zoo.train.evaluate import evaluate
 from zoo.train.logs import ScalarLog, finite_or_none, write_json_atomic
+from zoo.train.ranks import any_rank, mean_over_ranks, write_replica_digest
 from zoo.train.report import NullReporter, Reporter, StopFlag
 
 
@@ -131,55 +132,6 @@ def _stop(run: _Run, status: str, reason: str) -> RunResult:
     return run.result
 
 
-def _mean_over_ranks(run: _Run, loss, acc, stop: StopFlag) -> tuple[float, float, bool | None]:
-    """Every rank sees the same numbers, so all ranks stop together on a NaN or a signal.
-
-    The third value is the ranks' agreed stop decision (None with one process, where the
-    live flag is read instead): a signal that lands on one rank after this all-reduce
-    waits for the next step, so no rank leaves while another waits for it.
-    """
-    if run.world_size == 1:
-        return float(loss), float(acc), None
-    import paddle
-    import paddle.distributed as dist
-
-    flag = paddle.to_tensor(float(stop.requested), dtype="float32").reshape([])
-    values = paddle.stack([loss.detach().reshape([]), acc.astype("float32").reshape([]), flag])
-    dist.all_reduce(values)
-    values = (values / run.world_size).numpy()
-    agreed = bool(values[2] > 0)
-    if agreed:
-        stop.request("a signal to another rank")
-    return float(values[0]), float(values[1]), agreed
-
-
-def _any_rank(run: _Run, stop: StopFlag) -> bool:
-    """Agree on stopping at an epoch end, where no step's all-reduce carries the flag."""
-    if run.world_size > 1:
-        import paddle
-        import paddle.distributed as dist
-
-        flag = paddle.to_tensor([float(stop.requested)], dtype="float32")
-        dist.all_reduce(flag)
-        if float(flag.numpy()[0]) > 0:
-            stop.request("a signal to another rank")
-    return stop.requested
-
-
-def _write_replica_digest(run: _Run) -> None:
-    """Each rank's final parameters as one sha256, so replicas can be checked for equality."""
-    if run.world_size == 1:
-        return
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name, param in run.model.named_parameters():
-        digest.update(name.encode())
-        digest.update(param.numpy().tobytes())
-    write_json_atomic(run.out / "replicas" / f"rank-{run.rank}.json",
-                      {"rank": run.rank, "world_size": run.world_size, "sha256": digest.hexdigest()})
-
-
 def _end_epoch(run: _Run, epoch: int, global_step: int, log: ScalarLog) -> None:
     sums, result, job = run.sums, run.result, run.job
     val = evaluate(run.model, run.data.val, run.num_classes)
@@ -223,7 +175,7 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
             logits = net(paddle.to_tensor(images))
             loss = F.cross_entropy(logits, label)
             acc = paddle.metric.accuracy(logits, label)
-            loss_value, acc_value, agreed_stop = _mean_over_ranks(run, loss, acc, stop)
+            loss_value, acc_value, agreed_stop = mean_over_ranks(run, loss, acc, stop)
             if not math.isfinite(loss_value):
                 return _stop(run, "diverged", f"loss is {loss_value} at step {global_step + 1} "
                                               f"(epoch {epoch + 1})")
@@ -262,10 +214,10 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
         if not _save(run, global_step):
             return _stop(run, "diverged", f"non-finite parameters at step {global_step}")
         _write_metrics(run)
-        if _any_rank(run, stop):
+        if any_rank(run, stop):
             return _stop(run, "interrupted", f"stopped by {stop.reason} at step {global_step}")
     result.global_step = global_step
-    _write_replica_digest(run)
+    write_replica_digest(run)
     test = evaluate(run.model, run.data.test, run.num_classes)
     result.test = {"loss": test.loss, "acc": test.accuracy}
     # Rewrite the final checkpoint with the test result in it, so that running a finished

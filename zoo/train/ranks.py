@@ -1,0 +1,58 @@
+"""What data-parallel ranks must agree on: step metrics, when to stop, final parameters.
+
+With one process every function here is (nearly) free, so the loop calls them always.
+"""
+
+from __future__ import annotations
+
+from zoo.train.logs import write_json_atomic
+from zoo.train.report import StopFlag
+
+
+def mean_over_ranks(run, loss, acc, stop: StopFlag) -> tuple[float, float, bool | None]:
+    """Every rank sees the same numbers, so all ranks stop together on a NaN or a signal.
+
+    The third value is the ranks' agreed stop decision (None with one process, where the
+    live flag is read instead): a signal that lands on one rank after this all-reduce
+    waits for the next step, so no rank leaves while another waits for it.
+    """
+    if run.world_size == 1:
+        return float(loss), float(acc), None
+    import paddle
+    import paddle.distributed as dist
+
+    flag = paddle.to_tensor(float(stop.requested), dtype="float32").reshape([])
+    values = paddle.stack([loss.detach().reshape([]), acc.astype("float32").reshape([]), flag])
+    dist.all_reduce(values)
+    values = (values / run.world_size).numpy()
+    agreed = bool(values[2] > 0)
+    if agreed:
+        stop.request("a signal to another rank")
+    return float(values[0]), float(values[1]), agreed
+
+
+def any_rank(run, stop: StopFlag) -> bool:
+    """Agree on stopping at an epoch end, where no step's all-reduce carries the flag."""
+    if run.world_size > 1:
+        import paddle
+        import paddle.distributed as dist
+
+        flag = paddle.to_tensor([float(stop.requested)], dtype="float32")
+        dist.all_reduce(flag)
+        if float(flag.numpy()[0]) > 0:
+            stop.request("a signal to another rank")
+    return stop.requested
+
+
+def write_replica_digest(run) -> None:
+    """Each rank's final parameters as one sha256, so replicas can be checked for equality."""
+    if run.world_size == 1:
+        return
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, param in run.model.named_parameters():
+        digest.update(name.encode())
+        digest.update(param.numpy().tobytes())
+    write_json_atomic(run.out / "replicas" / f"rank-{run.rank}.json",
+                      {"rank": run.rank, "world_size": run.world_size, "sha256": digest.hexdigest()})
