@@ -47,7 +47,7 @@ def setup() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     _say(f"installing zoo with paddlepaddle{'-gpu' if flavour == 'gpu' else ''} (first time takes a few minutes)")
     # Recent setuptools and wheel let pip build the example plugin without fetching them again.
-    steps = [[PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip", "setuptools>=70.1", "wheel"],
+    steps = [[PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip", "setuptools>=77", "wheel"],
              [PYTHON, "-m", "pip", "install", "-q", "-e", f"{ROOT}[{flavour},test]"]]
     for step in steps:
         if _run(step) != 0:
