@@ -218,8 +218,10 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
             return _stop(run, "interrupted", f"stopped by {stop.reason} at step {global_step}")
     result.global_step = global_step
     write_replica_digest(run)
+    began = time.perf_counter()
     test = evaluate(run.model, run.data.test, run.num_classes)
     result.test = {"loss": test.loss, "acc": test.accuracy}
+    result.elapsed += time.perf_counter() - began
     # Rewrite the final checkpoint with the test result in it, so that running a finished
     # run again returns at once instead of re-evaluating (see ``train``).
     _save(run, global_step)
