@@ -8,6 +8,7 @@ timeout or Ctrl-C can stop the whole group, grandchildren included, leaving no o
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,6 +94,27 @@ def _kill_group(proc: subprocess.Popen, grace: float) -> None:
         return
 
 
+def _session_dying_with(parent: int) -> Callable[[], None]:
+    """preexec_fn: a new session (so the group can be killed) that gets SIGKILL when the
+    runner dies.  The workers set this themselves, but ``paddle.distributed.launch`` does
+    not: without it a killed runner left the launch process and its workers training on."""
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        prctl = None
+
+    def setup() -> None:
+        os.setsid()
+        if prctl is not None:
+            prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the runner died before prctl took effect
+                os._exit(1)
+
+    return setup
+
+
 def run_watched(cmd: list[str], log_file: Path, timeout: float | None = None,
                 should_stop: Callable[[], bool] = lambda: False,
                 on_poll: Callable[[], None] = lambda: None, grace: float = 30.0,
@@ -102,7 +124,7 @@ def run_watched(cmd: list[str], log_file: Path, timeout: float | None = None,
     began = time.monotonic()
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env)
+                                preexec_fn=_session_dying_with(os.getpid()), env=env)
         timed_out = stopped = False
         try:
             while True:
@@ -143,4 +165,13 @@ def last_error_line(log_file: Path, limit: int = 64_000) -> str:
     for line in reversed(lines):
         if "Error" in line or "error:" in line or "Killed" in line:
             return line[:300]
-    return lines[-1][:300] if lines else ""
+    # Else the last line that is not noise: Python warnings (paddle's "No ccache found"
+    # and its "warnings.warn(...)" source line) and glog INFO/WARNING lines said nothing
+    # about why a worker died, yet used to become the reason of every exit-code failure.
+    for line in reversed(lines):
+        if not (_NOISE.search(line) or line.startswith("warnings.warn(")):
+            return line[:300]
+    return ""
+
+
+_NOISE = re.compile(r"Warning: |^[IW]\d{4} \d\d:\d\d:\d\d")

@@ -44,6 +44,11 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
     from zoo.train.progress import FileProgress
     from zoo.train.report import StopFlag, stop_on_signals
 
+    # Importing paddle installs its own SIGINT/SIGTERM handlers (a fatal "Termination
+    # signal" abort); import it first so that stop_on_signals below replaces them and a
+    # stopped sweep gets a clean checkpoint and status "interrupted", not a core dump.
+    import paddle  # noqa: F401
+
     job = Job.load(Path(job_file))
     if world_size > 1:
         import paddle.distributed as dist
@@ -87,7 +92,23 @@ def main(argv: list[str] | None = None) -> int:
         # Imported by name so the spawned children unpickle zoo.worker._spawned, not __main__'s.
         from zoo.worker import _spawned as target
 
-        dist.spawn(target, args=(job_file,), nprocs=nprocs, backend=backend)
+        # The ranks share this process group, so a runner's SIGTERM/SIGINT reaches them
+        # directly and they stop cleanly.  This process must not die of it first (paddle's
+        # handler aborts, and PDEATHSIG would then SIGKILL the ranks mid-checkpoint): it
+        # passes the signal on and waits for them.
+        children = []
+
+        def forward(signum, frame):
+            for process in children:
+                if process.is_alive():
+                    os.kill(process.pid, signum)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, forward)
+        context = dist.spawn(target, args=(job_file,), nprocs=nprocs, backend=backend, join=False)
+        children.extend(context.processes)
+        while not context.join():
+            pass
         return 0
     rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
     world_size = int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))

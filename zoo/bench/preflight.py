@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from zoo.bench.grid import Cell
 from zoo.errors import ConfigError, DeviceError, ZooError
 
@@ -36,6 +38,9 @@ def check_combinations(catalog, cells: list[Cell]) -> None:
                 except ZooError as exc:
                     raise ConfigError(f"impossible combination {cell.model}/{cell.optimizer}/"
                                       f"{cell.schedule}/{cell.regularizer}: {exc}") from None
+        if not re.fullmatch(r"cpu|gpu(:\d+)?", cell.device):
+            # a typo is an error now; only a well-formed device this machine lacks is skipped
+            raise ConfigError(f"--devices: unknown device '{cell.device}' (use cpu, gpu or gpu:N)")
         launcher = catalog.build("launchers", cell.launch)
         problem = launcher.problem(cell.nprocs, cell.device)
         if problem:

@@ -142,6 +142,8 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     summary = SweepSummary()
     try:
+        # What `zoo results` shows: this grid, not older rows with other settings.
+        store.set_meta("grid", [[c.key, c.seed] for c in cells])
         if options.force:
             store.delete(cells)
         todo = [c for c in cells if (store.row(c) or {}).get("status") not in FINISHED]
@@ -187,8 +189,10 @@ def _run_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: Sto
     launcher = catalog.build("launchers", cell.launch)
     command = launcher.command(job_file, cell.nprocs, cell.device, cell_dir / "logs")
     metrics_file = cell_dir / "metrics.json"
-    if metrics_file.exists() and not resuming:
-        metrics_file.unlink()
+    # Also when resuming (the worker restores its results from the checkpoint, never from
+    # this file): a stale "interrupted" left by the last session would otherwise become
+    # this session's status if the worker dies before writing its own.
+    metrics_file.unlink(missing_ok=True)
     began = time.monotonic()
     outcome = run_watched(command, cell_dir / "worker.log", timeout=options.cell_timeout,
                           should_stop=lambda: bool(stop.signal),

@@ -56,6 +56,10 @@ class StopFlag:
 @contextmanager
 def stop_on_signals(flag: StopFlag):
     """SIGINT/SIGTERM ask for a clean stop instead of killing the run mid-update."""
+    # Importing paddle installs its own SIGTERM handler (which aborts the process), so
+    # paddle must be imported before ours is put in place, never after.
+    import paddle  # noqa: F401
+
     names = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
     previous = {sig: signal.getsignal(sig) for sig in names}
 

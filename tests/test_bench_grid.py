@@ -1,0 +1,125 @@
+"""zoo bench, before anything trains: grid expansion, merging, and refusing bad grids."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import assert_one_line_error
+from tests.test_bench_helpers import TINY, bench, faulty_kit
+from zoo.bench.grid import expand
+from zoo.errors import ZooError
+
+AXIS_OPTIONS = ("models", "optimizers", "schedules", "regularizers", "launch", "devices", "grid",
+                "nprocs", "epochs", "batch_size", "seed", "repeat", "target_acc")
+
+
+@pytest.fixture
+def catalog(monkeypatch):
+    from zoo.plugin import load_catalog
+
+    monkeypatch.delenv("ZOO_REGISTRY", raising=False)
+    return load_catalog()
+
+
+def settings(catalog, **given):
+    """What `zoo bench` builds from its options (registry.toml < --grid FILE < options)."""
+    from zoo.cli.bench_cmds import _settings
+
+    opts = dict.fromkeys(AXIS_OPTIONS)
+    opts["sets"] = given.pop("sets", ())
+    opts.update(given)
+    return _settings(catalog, opts)
+
+
+def combos(cells):
+    return [(c.model, c.optimizer, c.schedule, c.regularizer, c.launch, c.nprocs, c.device, c.seed)
+            for c in cells]
+
+
+def test_default_grid_comes_from_registry_toml(catalog):
+    cells = expand(catalog, settings(catalog))
+    grid = catalog.config.grid
+    assert [(c.model, c.optimizer) for c in cells] == [
+        (m, o) for m in grid["models"] for o in grid["optimizers"]]
+    assert {(c.schedule, c.regularizer, c.launch, c.device, c.epochs, c.batch_size, c.seed)
+            for c in cells} == {("constant", "none", "single", "cpu", grid["epochs"],
+                                 grid["batch_size"], grid["seed"])}
+    assert len({c.key for c in cells}) == len(cells)
+
+
+def test_comma_lists_and_globs_keep_order_and_drop_duplicates(catalog):
+    cells = expand(catalog, settings(catalog, models="cnn, mlp", optimizers="sgd,ada*,adam",
+                                     launch="single,spawn", nprocs=2, devices="cpu,CPU"))
+    # models outermost in the order given; a glob expands in natural order; 'adam' again
+    # (matched by the glob already) is not repeated; a duplicate device counts once
+    optimizers = ["sgd", "adagrad", "adam", "adamw"]
+    assert combos(cells) == [(m, o, "constant", "none", launch, n, "cpu", 0)
+                             for m in ("cnn", "mlp") for o in optimizers
+                             for launch, n in (("single", 1), ("spawn", 2))]
+
+
+def test_repeat_gives_consecutive_seeds_of_the_same_cell(catalog):
+    cells = expand(catalog, settings(catalog, models="mlp", optimizers="sgd", seed=5, repeat=3))
+    assert [c.seed for c in cells] == [5, 6, 7]
+    assert len({c.key for c in cells}) == 1  # the key is everything but the seed
+    assert len({c.slug for c in cells}) == 3
+
+
+def test_grid_file_merges_between_registry_and_options(catalog, tmp_path):
+    grid = tmp_path / "course.toml"
+    grid.write_text('[grid]\nmodels = ["cnn"]\noptimizers = ["momentum", "adam"]\nepochs = 3\n'
+                    'repeat = 2\nset = ["model.channels=4"]\n')
+    cells = expand(catalog, settings(catalog, grid=str(grid), optimizers="adam",
+                                     sets=("optimizer.learning_rate=0.001",)))
+    assert combos(cells) == [("cnn", "adam", "constant", "none", "single", 1, "cpu", s) for s in (0, 1)]
+    assert {c.epochs for c in cells} == {3}  # from the file
+    assert {c.batch_size for c in cells} == {catalog.config.grid["batch_size"]}  # registry.toml
+    assert cells[0].params == {"models": {"channels": 4}, "optimizers": {"learning_rate": 0.001}}
+    assert expand(catalog, settings(catalog, grid=str(grid)))[0].key != cells[0].key
+
+
+def test_unknown_names_and_parameters_are_refused_in_process(catalog):
+    for given, needle in [({"models": "nosuchnet"}, "nosuchnet"),
+                          ({"optimizers": "zz*"}, "zz*"),
+                          ({"models": "mlp", "sets": ("model.nosuch=1",)}, "nosuch")]:
+        with pytest.raises(ZooError) as info:
+            expand(catalog, settings(catalog, **given))
+        assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("args, needles", [
+    (("--models", "nosuchnet"), ("nosuchnet",)),
+    (("--optimizers", "zz*"), ("zz*",)),
+    (("--models", "mlp", "--set", "model.channels=4"), ("channels",)),
+    (("--models", "mlp", "--optimizers", "adamw", "--regularizers", "l2"), ("adamw", "l2")),
+    (("--models", "mlp", "--devices", "cpu,gpux"), ("gpux",)),
+    (("--launch", "single,launch", "--grid", "nonexistent.toml"), ("nonexistent.toml",)),
+])
+def test_bad_grids_fail_in_one_line_before_training(tmp_path, args, needles):
+    out = tmp_path / "b"
+    proc = bench(out, *args)
+    assert_one_line_error(proc, *needles)
+    assert proc.returncode == 2
+    assert not (out / "results.db").exists() and not (out / "cells").exists()
+
+
+def test_a_model_whose_factory_always_raises_is_refused_before_training(tmp_path, monkeypatch):
+    kit = faulty_kit(tmp_path, monkeypatch)
+    out = tmp_path / "b"
+    proc = bench(out, "--models", "mlp,broken_factory", *TINY, env=kit.env())
+    assert_one_line_error(proc, "broken_factory", "exploded")
+    assert not (out / "results.db").exists()
+
+
+def test_dry_run_lists_the_cells_and_trains_nothing(tmp_path):
+    out = tmp_path / "b"
+    proc = bench(out, "--models", "mlp,cnn", "--optimizers", "ada*", "--repeat", "2", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "12 cells"
+    slugs = lines[:-1]
+    assert len(slugs) == len(set(slugs)) == 12
+    assert slugs[0].startswith("mlp-adagrad-constant-none-single1-cpu-s0-")
+    assert slugs[1].startswith("mlp-adagrad-constant-none-single1-cpu-s1-")
+    assert slugs[-1].startswith("cnn-adamw-constant-none-single1-cpu-s1-")
+    assert not out.exists()
