@@ -285,7 +285,8 @@ SLOW_PLUGIN = """
 """
 
 
-def test_cli_sigint_then_resume_is_bitwise_equal(plugin_kit, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig):
     plugin_kit.add("slowmlp_plugin", SLOW_PLUGIN)
     out = tmp_path / "run"
     args = ["--model", "slowmlp", "--optimizer", "adam", "--schedule", "cosine",
@@ -299,16 +300,16 @@ def test_cli_sigint_then_resume_is_bitwise_equal(plugin_kit, tmp_path):
             lines.append(line)
             if line.startswith("epoch 1/3"):
                 time.sleep(0.35)  # a few 0.1 s steps into epoch 2: most likely mid-epoch
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(sig)
                 break
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, (lines, stdout, stderr)
-    assert "zoo: run interrupted: stopped by SIGINT at step" in stderr
+    assert f"zoo: run interrupted: stopped by {sig.name} at step" in stderr
     assert "Traceback" not in stderr
-    stopped_at = int(stderr.split("SIGINT at step ")[1].split()[0])
+    stopped_at = int(stderr.split(f"{sig.name} at step ")[1].split()[0])
     assert STEPS_PER_EPOCH <= stopped_at < 3 * STEPS_PER_EPOCH
     assert ckpt.list_checkpoints(out)[-1].name == ckpt.checkpoint_name(stopped_at)
 
