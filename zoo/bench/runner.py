@@ -23,7 +23,8 @@ from zoo.bench.grid import Cell
 from zoo.bench.preflight import device_problem
 from zoo.bench.store import FINISHED, Store
 from zoo.errors import ZooError
-from zoo.launch import last_error_line, run_watched
+from zoo.launch import last_error_line
+from zoo.process import ForkServer, ForkServerError, Outcome, run_watched
 from zoo.train.progress import read_progress
 
 
@@ -44,6 +45,7 @@ class SweepOptions:
     force: bool = False
     checkpoint_every: int = 0
     grace: float = 30.0
+    warm_start: bool = True  # fork `single` cells from a process that has paddle imported
 
 
 @dataclass
@@ -134,6 +136,44 @@ def _read_metrics(path: Path) -> dict | None:
         return None
 
 
+class _Starter:
+    """Starts a cell's processes: forked from the warm server where it can, else fresh."""
+
+    def __init__(self, options: SweepOptions) -> None:
+        self.options = options
+        self.server: ForkServer | None = None
+        self.broken = not options.warm_start
+
+    def prepare(self, launchers: list) -> None:
+        """Start the server before the first cell, so no cell's wall time includes it."""
+        if any(launcher.forkable for launcher in launchers) and not self.broken:
+            try:
+                self.server = ForkServer(self.options.out / "forkserver.log")
+            except ForkServerError:
+                self.broken = True
+
+    def run(self, launcher, job_file: Path, cell_dir: Path, cell: Cell, **watching) -> Outcome:
+        log = cell_dir / "worker.log"
+        if launcher.forkable and not self.broken:
+            try:
+                if self.server is None:
+                    self.server = ForkServer(self.options.out / "forkserver.log")
+                return self.server.run(job_file, log, **watching)
+            except ForkServerError as exc:
+                # The cell resumes from its checkpoint in a fresh process; later cells too.
+                with open(log, "a") as handle:
+                    handle.write(f"zoo: {exc}; running this cell in a fresh process\n")
+                self.close()
+                self.broken = True
+        command = launcher.command(job_file, cell.nprocs, cell.device, cell_dir / "logs")
+        return run_watched(command, log, **watching)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+
 def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: SweepReporter) -> SweepSummary:
     lock = _lock(options.out)
     store = Store(options.out / "results.db")
@@ -141,6 +181,7 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
     stop = _Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     summary = SweepSummary()
+    starter = _Starter(options)
     try:
         # What `zoo results` shows: this grid, not older rows with other settings.
         store.set_meta("grid", [[c.key, c.seed] for c in cells])
@@ -148,16 +189,18 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
             store.delete(cells)
         todo = [c for c in cells if (store.row(c) or {}).get("status") not in FINISHED]
         reporter.sweep_start(len(cells), len(cells) - len(todo))
+        starter.prepare([catalog.build("launchers", name) for name in {c.launch for c in todo}])
         for index, cell in enumerate(todo):
             if stop.signal:
                 break
-            _run_cell(catalog, cell, index, options, store, env, stop, reporter)
+            _run_cell(catalog, cell, index, options, store, env, stop, reporter, starter)
         summary.interrupted = bool(stop.signal)
         for row in store.rows():
             if any(row["cell"] == c.key and row["seed"] == c.seed for c in cells):
                 summary.statuses[row["status"]] = summary.statuses.get(row["status"], 0) + 1
         return summary
     finally:
+        starter.close()
         for sig, old in previous.items():
             signal.signal(sig, old)
         reporter.close()
@@ -166,7 +209,7 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
 
 
 def _run_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: Store,
-              env: dict, stop: _Stop, reporter: SweepReporter) -> None:
+              env: dict, stop: _Stop, reporter: SweepReporter, starter: _Starter) -> None:
     cell_dir = options.out / "cells" / cell.slug
     previous = store.row(cell)
     if options.force and cell_dir.exists():
@@ -187,14 +230,13 @@ def _run_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: Sto
     store.record(cell, status="running", reason="", started_at=started, ended_at=None,
                  cell_dir=str(cell_dir), **env)
     launcher = catalog.build("launchers", cell.launch)
-    command = launcher.command(job_file, cell.nprocs, cell.device, cell_dir / "logs")
     metrics_file = cell_dir / "metrics.json"
     # Also when resuming (the worker restores its results from the checkpoint, never from
     # this file): a stale "interrupted" left by the last session would otherwise become
     # this session's status if the worker dies before writing its own.
     metrics_file.unlink(missing_ok=True)
     began = time.monotonic()
-    outcome = run_watched(command, cell_dir / "worker.log", timeout=options.cell_timeout,
+    outcome = starter.run(launcher, job_file, cell_dir, cell, timeout=options.cell_timeout,
                           should_stop=lambda: bool(stop.signal),
                           on_poll=lambda: reporter.cell_progress(read_progress(cell_dir / "progress.json") or {}),
                           grace=options.grace)

@@ -152,6 +152,9 @@ class SweepConsole:
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
               help="Also checkpoint every N steps, so a killed cell loses less.")
 @click.option("--force", is_flag=True, help="Rerun cells that already finished.")
+@click.option("--cold-start", is_flag=True,
+              help="Start every cell as a fresh process (default: fork single cells from a "
+                   "warm process that has paddle imported).")
 @click.option("--dry-run", is_flag=True, help="List the cells and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -187,7 +190,8 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
             click.echo(f"note: {len(new)} new cells in this grid", err=True)
     options = SweepOptions(out=out, data_dir=opts["data_dir"], registry_file=ctx.obj["registry_file"],
                            cell_timeout=opts["cell_timeout"], force=opts["force"],
-                           checkpoint_every=opts["checkpoint_every"])
+                           checkpoint_every=opts["checkpoint_every"],
+                           warm_start=not opts["cold_start"])
     summary = run_sweep(catalog, cells, options, SweepConsole(quiet))
     store = Store(out / "results.db")
     keys = {(c.key, c.seed) for c in cells}

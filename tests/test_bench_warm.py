@@ -1,0 +1,63 @@
+"""Warm start: `single` cells forked from a process that has paddle imported must give
+exactly what a fresh process gives, and a dead fork server must cost no finished work."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import numpy as np
+
+from tests.conftest import ROOT
+from tests.test_bench_helpers import (
+    TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree,
+    marked, metrics, processes_with, wait_for,
+)
+from zoo import checkpoint as ckpt
+
+
+def final_arrays(run):
+    return ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])[0]
+
+
+def test_warm_and_cold_cells_are_bitwise_equal(tmp_path):
+    warm, cold = tmp_path / "warm", tmp_path / "cold"
+    args = ("--models", "mlp", "--optimizers", "adam,momentum", *TINY)
+    assert bench(warm, *args).returncode == 0
+    assert bench(cold, *args, "--cold-start").returncode == 0
+    assert (warm / "forkserver.log").exists() and not (cold / "forkserver.log").exists()
+    for optimizer in ("adam", "momentum"):
+        a, b = cell_dir(warm, f"mlp-{optimizer}"), cell_dir(cold, f"mlp-{optimizer}")
+        got, want = final_arrays(a), final_arrays(b)
+        assert got.keys() == want.keys()
+        assert all(np.array_equal(got[k], want[k]) for k in got)
+        assert metrics(a)["test"] == metrics(b)["test"]
+
+
+def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch):
+    kit = faulty_kit(tmp_path, monkeypatch)
+    env = marked(kit.env())
+    out = tmp_path / "run"
+    proc = subprocess.Popen(bench_cmd(out, "--models", "slow", "--optimizers", "sgd,adam", *TINY,
+                                      "--checkpoint-every", "2"),
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        slow = wait_for(lambda: next((out / "cells").glob("slow-sgd-*"), None)
+                        if (out / "cells").exists() else None, 120, "the slow cell", proc)
+        wait_for(lambda: ckpt.list_checkpoints(slow), 120, "a checkpoint of the slow cell", proc)
+        server = [line.split(":")[0] for line in processes_with("zoo.forkserver")
+                  if env["ZOO_TEST_MARK"] in open(f"/proc/{line.split(':')[0]}/environ", "rb").read().decode(errors="replace")]
+        assert server, "no fork server running"
+        for pid in server:
+            os.kill(int(pid), signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        kill_tree(proc)
+    assert proc.returncode == 0, stderr[-3000:]
+    rows = {r["optimizer"]: r for r in db_rows(out)}
+    assert rows["sgd"]["status"] == "ok" and rows["adam"]["status"] == "ok"
+    assert metrics(slow)["resumed_from"] is not None  # continued, not started over
+    assert "running this cell in a fresh process" in (slow / "worker.log").read_text()
+    assert_no_processes(env["ZOO_TEST_MARK"])
