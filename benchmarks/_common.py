@@ -1,0 +1,101 @@
+"""Shared helpers of the benchmark scripts: machine description, data dir, RESULTS.md sections.
+
+Imported by the scripts in this folder (their folder is first on sys.path when run as
+``python benchmarks/NAME.py``).  Kept free of paddle so startup.py stays honest.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
+# Taken when this module is imported, i.e. when a script starts, before it adds load.
+LOAD_AT_START = os.getloadavg()[0]
+NOISE_NOTE = ("The machine was busy when this run started (1-minute load above 0.5 on "
+              "2 cores): the numbers are noisy.")
+
+
+def default_data_dir() -> str:
+    """$ZOO_DATA_DIR, else ../shared/data/mnist-5k next to the repo, else the tiny test set."""
+    if os.environ.get("ZOO_DATA_DIR"):
+        return os.environ["ZOO_DATA_DIR"]
+    shared = REPO.parent / "shared" / "data" / "mnist-5k"
+    return str(shared if shared.is_dir() else REPO / "tests" / "data" / "mnist-small")
+
+
+def median(values) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _ram_gib() -> str:
+    try:
+        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        return f"{kib / 2**20:.1f} GiB"
+    except (OSError, AttributeError):
+        return "?"
+
+
+def _paddle_version() -> str:
+    # Asked in a child so that importing this module never imports paddle.
+    out = subprocess.run([sys.executable, "-c", "import paddle; print(paddle.__version__)"],
+                         capture_output=True, text=True, check=False)
+    return out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else "?"
+
+
+def machine() -> str:
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                         text=True, check=False).stdout.strip() or "?"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return (f"- machine: {_cpu_model()}, {os.cpu_count()} cores, {_ram_gib()} RAM\n"
+            f"- Python {platform.python_version()}, Paddle {_paddle_version()}, "
+            f"git {rev}{' (+ uncommitted changes)' if dirty else ''}, "
+            f"{time.strftime('%Y-%m-%d %H:%M %Z')}\n"
+            f"- 1-minute load average at the start: {LOAD_AT_START:.2f}; at the end: "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the ``## name`` section of RESULTS.md; other sections are kept.
+
+    Under a lock, because several scripts may finish at the same time.
+    """
+    noise = f"- {NOISE_NOTE}\n" if LOAD_AT_START > 0.5 else ""
+    section = f"## {name}\n\n{machine()}\n{noise}\n{body.strip()}\n"
+    with open(Path(tempfile.gettempdir()) / "zoo-benchmarks-results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n" \
+            "Each section is rewritten by the script of the same name (see README.md).\n"
+        pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+        if pattern.search(text):
+            text = pattern.sub(lambda _: section + "\n", text, count=1)
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+        tmp = RESULTS.with_suffix(".tmp")
+        tmp.write_text(text.rstrip("\n") + "\n")
+        os.replace(tmp, RESULTS)
+    print(f"wrote section '{name}' of {RESULTS}")
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
