@@ -123,6 +123,7 @@ def test_a_changed_grid_is_noted_and_kept_apart(changed):
     out, _, second = changed
     assert second.returncode == 0, second.stderr[-3000:]
     assert "1 stored results" in second.stderr and "do not match" in second.stderr
+    assert ": epochs 1 -> 2" in second.stderr  # says what changed, per result
     assert "1 cells, 0 already finished, 1 to run" in second.stderr
     (summary,) = json.loads(second.stdout)
     rows = {r["epochs"]: r for r in db_rows(out)}

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ConfigError, RegistryError
-from zoo.registry import KINDS, SINGULAR, Registry
+from zoo.registry import KINDS, Registry
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,10 +57,11 @@ def registry_path(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
-    return {str: "a string", int: "an integer", list: "a list", dict: "a table"}.get(t, str(t))
+    return {str: "a string", int: "an integer", float: "a number", list: "a list",
+            dict: "a table"}.get(t, str(t))
 
 
-def _check_table(where: str, table: Any, schema: dict[str, Any], required: bool) -> dict:
+def check_table(where: str, table: Any, schema: dict[str, Any], required: bool) -> dict:
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
     for key, value in table.items():
@@ -88,8 +89,8 @@ def parse_config(path: Path, text: str) -> Config:
     for key in data:
         if key not in ("plugins", "grid", "defaults"):
             raise ConfigError(f"{path}: unknown key '{key}' (known: plugins, grid, defaults)")
-    plugins = _check_table(f"{path}: plugins", data.get("plugins", {}), PLUGINS_SCHEMA, False)
-    grid = _check_table(f"{path}: grid", data.get("grid", {}), GRID_SCHEMA, True)
+    plugins = check_table(f"{path}: plugins", data.get("plugins", {}), PLUGINS_SCHEMA, False)
+    grid = check_table(f"{path}: grid", data.get("grid", {}), GRID_SCHEMA, True)
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise ConfigError(f"{path}: defaults must be a table")
@@ -132,4 +133,4 @@ def check_names(config: Config, registry: Registry) -> None:
                 raise ConfigError(f"{where}: defaults.{kind}.{name}: {exc}") from None
 
 
-__all__ = ["Config", "GRID_AXES", "SINGULAR", "check_names", "load_config", "registry_path"]
+__all__ = ["Config", "GRID_AXES", "check_names", "check_table", "load_config", "registry_path"]

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zoo.config import GRID_SCHEMA, _check_table, tomllib
+from zoo.config import GRID_SCHEMA, check_table, tomllib
 from zoo.errors import ConfigError, RegistryError
 from zoo.job import Job, parse_sets
 
@@ -78,7 +78,7 @@ def load_grid_file(path: Path) -> dict[str, Any]:
     grid = dict(data.get("grid", {}))
     if isinstance(grid.get("target_acc"), int):
         grid["target_acc"] = float(grid["target_acc"])
-    return _check_table(f"{path}: grid", grid, GRID_FILE_SCHEMA, False)
+    return check_table(f"{path}: grid", grid, GRID_FILE_SCHEMA, False)
 
 
 def split_list(value: str | None) -> list[str] | None:

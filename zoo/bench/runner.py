@@ -259,3 +259,26 @@ def grid_changes(db: Path, cells: list[Cell]) -> tuple[list[Cell], list[dict]]:
     wanted = {(c.key, c.seed) for c in cells}
     return [c for c in cells if (c.key, c.seed) not in have], \
         [r for r in rows if (r["cell"], r["seed"]) not in wanted]
+
+
+def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> list[str]:
+    """One line per stored result that no longer matches: what changed, or that it left."""
+    import json as _json
+
+    by_place = {(c.model, c.optimizer, c.schedule, c.regularizer, c.launch, c.nprocs, c.device,
+                 c.seed): c for c in cells}
+    lines = []
+    for row in stale[:limit]:
+        cell = by_place.get(tuple(row[k] for k in ("model", "optimizer", "schedule", "regularizer",
+                                                   "launch", "nprocs", "device", "seed")))
+        if cell is None:
+            lines.append(f"{row['slug']}: no longer in the grid")
+            continue
+        changed = [f"{k} {row[k]} -> {getattr(cell, k)}"
+                   for k in ("dataset", "epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
+        if _json.loads(row["params"]) != cell.params:
+            changed.append(f"params {row['params']} -> {_json.dumps(cell.params, sort_keys=True)}")
+        lines.append(f"{row['slug']}: {', '.join(changed) or 'settings changed'}")
+    if len(stale) > limit:
+        lines.append(f"... and {len(stale) - limit} more")
+    return lines

@@ -168,7 +168,7 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     """
     from zoo.bench.grid import expand
     from zoo.bench.preflight import check_combinations
-    from zoo.bench.runner import SweepOptions, grid_changes, run_sweep
+    from zoo.bench.runner import SweepOptions, describe_changes, grid_changes, run_sweep
     from zoo.bench.store import Store
     from zoo.bench.tables import summarize
 
@@ -184,10 +184,13 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     if (out / "results.db").exists():
         new, stale = grid_changes(out / "results.db", cells)
         if stale:
-            click.echo(f"note: {len(stale)} stored results in {out} do not match this grid "
-                       f"(other settings or combinations); they are kept apart, not mixed in", err=True)
+            click.echo(f"note: {len(stale)} stored results in {out} do not match this grid; "
+                       f"they are kept apart, not mixed in:", err=True)
+            for line in describe_changes(stale, cells):
+                click.echo(f"  {line}", err=True)
         if new and len(new) < len(cells):
-            click.echo(f"note: {len(new)} new cells in this grid", err=True)
+            click.echo(f"note: {len(new)} new cells in this grid: "
+                       f"{', '.join(c.slug for c in new[:10])}{' ...' if len(new) > 10 else ''}", err=True)
     options = SweepOptions(out=out, data_dir=opts["data_dir"], registry_file=ctx.obj["registry_file"],
                            cell_timeout=opts["cell_timeout"], force=opts["force"],
                            checkpoint_every=opts["checkpoint_every"],

@@ -134,18 +134,20 @@ def _stop(run: _Run, status: str, reason: str) -> RunResult:
 
 def _end_epoch(run: _Run, epoch: int, global_step: int, log: ScalarLog) -> None:
     sums, result, job = run.sums, run.result, run.job
-    val = evaluate(run.model, run.data.val, run.num_classes)
+    # Replicas are identical, so only the leader evaluates: on a shared machine the other
+    # ranks repeating it would only slow it down (they wait at the next collective).
+    val = evaluate(run.model, run.data.val, run.num_classes) if run.leader else None
     images = sums["seen"] * run.world_size
     record = {"epoch": epoch + 1, "step": global_step,
               "train_loss": sums["loss"] / max(1, sums["seen"]),
               "train_acc": sums["correct"] / max(1, sums["seen"]),
-              "val_loss": val.loss, "val_acc": val.accuracy,
+              "val_loss": val.loss if val else None, "val_acc": val.accuracy if val else None,
               "lr": float(run.optimizer.get_lr()),
               "images_per_s": images / sums["time"] if sums["time"] else None,
               "seconds": sums["time"]}
     result.epochs.append(record)
     result.images_per_s = record["images_per_s"]
-    if job.target_acc is not None and result.time_to_target is None and val.accuracy >= job.target_acc:
+    if val and job.target_acc is not None and result.time_to_target is None and val.accuracy >= job.target_acc:
         result.time_to_target = result.elapsed
     for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
         log.add(f"epoch/{key}", epoch + 1, record[key])
@@ -218,10 +220,11 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
             return _stop(run, "interrupted", f"stopped by {stop.reason} at step {global_step}")
     result.global_step = global_step
     write_replica_digest(run)
-    began = time.perf_counter()
-    test = evaluate(run.model, run.data.test, run.num_classes)
-    result.test = {"loss": test.loss, "acc": test.accuracy}
-    result.elapsed += time.perf_counter() - began
+    if run.leader:
+        began = time.perf_counter()
+        test = evaluate(run.model, run.data.test, run.num_classes)
+        result.test = {"loss": test.loss, "acc": test.accuracy}
+        result.elapsed += time.perf_counter() - began
     # Rewrite the final checkpoint with the test result in it, so that running a finished
     # run again returns at once instead of re-evaluating (see ``train``).
     _save(run, global_step)
