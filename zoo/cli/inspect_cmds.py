@@ -209,8 +209,10 @@ def board_command(logdir, port, host, start_timeout):
         reader.join(timeout=2)
         return next((line for line in reversed(tail) if line.strip()), "(no output)")
 
-    # SIGTERM raises KeyboardInterrupt, so it unwinds exactly like Ctrl-C.
+    # SIGTERM raises KeyboardInterrupt, so it unwinds exactly like Ctrl-C.  SIGINT is set
+    # explicitly: a process started in the background by a shell inherits it ignored.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         deadline = time.monotonic() + start_timeout
         while not _answers(probe, port):
@@ -230,6 +232,7 @@ def board_command(logdir, port, host, start_timeout):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut cleanup
         _stop(proc)  # no-op when it already exited; never leave a server behind
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     # A signal sent to our whole process group can reach VisualDL first: that is a stop too.
     if code not in (0, -signal.SIGTERM, -signal.SIGINT):
         raise ZooError(f"VisualDL exited with code {code}: {last_line()}")
