@@ -228,10 +228,12 @@ def results_command(run_dir, fmt, sort, other, show_all):
     rows, left_out = _grid_rows(store)
     store.close()
     if show_all:
-        rows = all_rows
-        echo_json(rows) if fmt == "json" else click.echo(tabulate(
-            [[r["slug"], r["status"], r["test_acc"], r["wall_time"], r["reason"]] for r in rows],
-            headers=["cell", "status", "test acc", "wall s", "reason"]))
+        if fmt == "json":
+            echo_json(all_rows)
+        else:
+            click.echo(tabulate(
+                [[r["slug"], r["status"], r["test_acc"], r["wall_time"], r["reason"]] for r in all_rows],
+                headers=["cell", "status", "test acc", "wall s", "reason"]))
         return 0
     if other:
         other_store = open_existing(Path(other))
