@@ -19,10 +19,28 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
+def _busy_fraction(seconds: float = 1.0) -> float:
+    """Share of all cores' time spent busy over ``seconds``, from /proc/stat.
+
+    The load average would remember the previous benchmark script for a minute; this
+    says whether something else is running right now."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+
+
 # Taken when this module is imported, i.e. when a script starts, before it adds load.
-LOAD_AT_START = os.getloadavg()[0]
-NOISE_NOTE = ("The machine was busy when this run started (1-minute load above 0.5 on "
-              "2 cores): the numbers are noisy.")
+BUSY_AT_START = _busy_fraction()
+NOISE_NOTE = ("Other work was running when this script started (over 25% of the CPU "
+              "busy): the numbers are noisy.")
 
 
 def default_data_dir() -> str:
@@ -71,8 +89,7 @@ def machine() -> str:
             f"- Python {platform.python_version()}, Paddle {_paddle_version()}, "
             f"git {rev}{' (+ uncommitted changes)' if dirty else ''}, "
             f"{time.strftime('%Y-%m-%d %H:%M %Z')}\n"
-            f"- 1-minute load average at the start: {LOAD_AT_START:.2f}; at the end: "
-            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            f"- CPU busy before the script started: {BUSY_AT_START:.0%}")
 
 
 def write_section(name: str, body: str) -> None:
@@ -80,7 +97,7 @@ def write_section(name: str, body: str) -> None:
 
     Under a lock, because several scripts may finish at the same time.
     """
-    noise = f"- {NOISE_NOTE}\n" if LOAD_AT_START > 0.5 else ""
+    noise = f"- {NOISE_NOTE}\n" if BUSY_AT_START > 0.25 else ""
     section = f"## {name}\n\n{machine()}\n{noise}\n{body.strip()}\n"
     with open(Path(tempfile.gettempdir()) / "zoo-benchmarks-results.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
