@@ -102,5 +102,5 @@ def test_spawn_and_launch_with_one_process_and_a_missing_gpu(one_proc):
         assert not list((out / "cells").glob(f"mlp-sgd-constant-none-{launch}1-gpu0-s0-*/job.json"))
     # both devices are columns; the gpu ones say skipped, never a number
     header, _, *body = proc.stdout.splitlines()
-    assert "cpu acc" in header and "gpu:0 acc" in header
+    assert "cpu test acc" in header and "gpu:0 test acc" in header
     assert len(body) == 2 and all(line.split()[-2:] == ["skipped", "skipped"] for line in body)

@@ -81,7 +81,7 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[lis
             rows[key][s["device"]] = ("skipped", "skipped")
         else:
             rows[key][s["device"]] = (_cell_text(s, "acc", ".4f"), _cell_text(s, "time", ".1f"))
-    headers = COMBINATION + [f"{d} {what}" for d in devices for what in ("acc", "time s")]
+    headers = COMBINATION + [f"{d} {what}" for d in devices for what in ("test acc", "time s")]
     table = [list(map(str, key)) + [v for d in devices for v in rows[key].get(d, ("-", "-"))]
              for key in order]
     return headers, table
