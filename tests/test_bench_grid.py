@@ -123,3 +123,26 @@ def test_dry_run_lists_the_cells_and_trains_nothing(tmp_path):
     assert slugs[1].startswith("mlp-adagrad-constant-none-single1-cpu-s1-")
     assert slugs[-1].startswith("cnn-adamw-constant-none-single1-cpu-s1-")
     assert not out.exists()
+
+
+def test_a_set_applies_to_the_entries_that_have_the_parameter(catalog):
+    base = expand(catalog, settings(catalog, models="mlp", optimizers="sgd,momentum",
+                                    regularizers="none,l2"))
+    cells = expand(catalog, settings(catalog, models="mlp", optimizers="sgd,momentum",
+                                     regularizers="none,l2",
+                                     sets=("optimizer.momentum=0.8", "regularizer.coeff=0.0001")))
+    params = {(c.optimizer, c.regularizer): c.params for c in cells}
+    assert params[("sgd", "none")] == {}
+    assert params[("momentum", "none")] == {"optimizers": {"momentum": 0.8}}
+    assert params[("sgd", "l2")] == {"regularizers": {"coeff": 0.0001}}
+    assert params[("momentum", "l2")] == {"optimizers": {"momentum": 0.8},
+                                          "regularizers": {"coeff": 0.0001}}
+    # a cell the --set does not touch keeps its key, so its stored result stays valid
+    same = {c.slug: c.key for c in base}
+    assert [c.key == same.get(c.slug) for c in cells] == [not c.params for c in cells]
+    with pytest.raises(ZooError, match="no selected optimizer has a parameter 'momentum'"):
+        expand(catalog, settings(catalog, models="mlp", optimizers="sgd,adam",
+                                 sets=("optimizer.momentum=0.8",)))
+    with pytest.raises(ZooError, match="'momentum' must be float"):
+        expand(catalog, settings(catalog, models="mlp", optimizers="sgd,momentum",
+                                 sets=('optimizer.momentum="fast"',)))

@@ -100,10 +100,7 @@ def expand(catalog, settings: dict[str, Any]) -> list[Cell]:
         except RegistryError as exc:
             raise ConfigError(f"--{axis}: {exc}") from None
     catalog.entry("datasets", settings["dataset"])
-    params = parse_sets(settings.get("set", []))
-    for kind, values in params.items():  # a wrong --set must fail before anything runs
-        for name in (chosen.get(kind, []) if kind in chosen else [settings["dataset"]]):
-            catalog.params(kind, name, values)
+    params = _checked_sets(catalog, parse_sets(settings.get("set", [])), chosen, settings["dataset"])
     devices = list(dict.fromkeys(d.strip().lower() for d in settings["devices"]))
     cells = []
     for model in chosen["models"]:
@@ -118,7 +115,39 @@ def expand(catalog, settings: dict[str, Any]) -> list[Cell]:
                                     model, optimizer, schedule, regularizer, launch, nprocs,
                                     device, settings["dataset"], settings["epochs"],
                                     settings["batch_size"], settings["seed"] + repeat,
-                                    params,
+                                    _params_for(catalog, params, {
+                                        "datasets": settings["dataset"], "models": model,
+                                        "optimizers": optimizer, "schedules": schedule,
+                                        "regularizers": regularizer}),
                                     settings.get("target_acc")))
     return cells
+
+
+def _checked_sets(catalog, params: dict, chosen: dict, dataset: str) -> dict:
+    """A ``--set kind.key`` must fit at least one selected entry of its kind, and every
+    entry that has the key must accept the value: a typo fails before anything runs."""
+    for kind, values in params.items():
+        names = chosen.get(kind) or [dataset]
+        for key, value in values.items():
+            takers = [n for n in names if key in catalog.entry(kind, n).defaults]
+            if not takers:
+                raise ConfigError(f"--set {kind[:-1]}.{key}: no selected {kind[:-1]} has a "
+                                  f"parameter '{key}' ({', '.join(names)})")
+            for name in takers:
+                catalog.params(kind, name, {key: value})
+    return params
+
+
+def _params_for(catalog, params: dict, names: dict[str, str]) -> dict:
+    """The part of the --set values that applies to this cell's entries.
+
+    ``--set optimizer.momentum=0.8`` over sgd and momentum changes the momentum cells
+    only; an sgd cell keeps the key (and so the stored results) of a run without it."""
+    mine = {}
+    for kind, values in params.items():
+        defaults = catalog.entry(kind, names[kind]).defaults
+        applicable = {k: v for k, v in values.items() if k in defaults}
+        if applicable:
+            mine[kind] = applicable
+    return mine
 
