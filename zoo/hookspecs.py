@@ -110,8 +110,11 @@ def zoo_register_launchers(register: Register) -> None:
     Called once per plugin when the catalogue is first built.
 
     :param register: call ``register(name, factory, description=..., defaults=...)``.
-        ``factory(**params)`` must return a ``zoo.launch.Launcher``: an object whose
-        ``run(job, nprocs, workdir, timeout)`` runs ``zoo``'s training for one job in
-        one or more processes and returns the rank-0 result.
+        ``factory(**params)`` must return a ``zoo.launch.Launcher`` (subclass it): its
+        ``command(job_file, nprocs, device, log_dir) -> list[str]`` is the command line
+        that trains the job in ``job_file`` with ``nprocs`` processes, each running
+        ``zoo.worker`` (which reads the rank from Paddle's environment variables), and
+        ``problem(nprocs, device) -> str | None`` says why it cannot run that, if it can't.
+        The runner starts the command in a process group of its own and watches it.
     :returns: nothing.
     """
