@@ -539,3 +539,11 @@ def test_no_paddle_and_lazy_tqdm_in_data_package():
                 assert not any(n.split(".")[0] == "paddle" for n in names), path
         top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
         assert not any("tqdm" in ast.dump(n) for n in top), path
+
+
+def test_mnist_data_is_a_dataset_with_shape_and_classes():
+    from tests.conftest import SMALL_MNIST
+    from zoo.data import load_mnist
+
+    data = load_mnist(SMALL_MNIST, progress=False)
+    assert data.input_shape == (1, 28, 28) and data.num_classes == 10

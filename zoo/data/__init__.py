@@ -7,11 +7,12 @@ from zoo.data.download import DEFAULT_MNIST_URL, MNIST_FILES, download_files, mn
 from zoo.data.idx import read_idx_images, read_idx_labels
 from zoo.data.locate import default_cache_dir, find_mnist_files, locate_mnist, resolve_data_dir
 from zoo.data.seedformat import read_seed_json
-from zoo.data.splits import MnistData, Split, load_mnist, split_off
+from zoo.data.splits import Dataset, MnistData, Split, load_mnist, split_off
 
 __all__ = [
     "BatchSampler",
     "DEFAULT_MNIST_URL",
+    "Dataset",
     "MNIST_FILES",
     "MnistData",
     "Split",

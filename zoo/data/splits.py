@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -27,6 +28,20 @@ class Split:
         return len(self.labels)
 
 
+class Dataset(Protocol):
+    """What a dataset factory returns (see ``zoo_register_datasets``)."""
+
+    train: Split
+    val: Split
+    test: Split
+
+    @property
+    def input_shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def num_classes(self) -> int: ...
+
+
 @dataclass(frozen=True, eq=False)
 class MnistData:
     """The three splits and where they came from (``idx:<dir>`` or ``seed:<file>``)."""
@@ -35,6 +50,15 @@ class MnistData:
     val: Split
     test: Split
     source: str
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One grey channel: (1, 28, 28)."""
+        return (1, *self.train.images.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return 10
 
 
 def load_mnist(

@@ -70,8 +70,8 @@ def _build(run: _Run):
     except ValueError as exc:
         raise TrainingError(f"cannot batch the training data: {exc}") from None
     run.data, run.sampler = data, sampler
-    run.input_shape = (1, *data.train.images.shape[1:])
-    run.num_classes = 10
+    run.input_shape = tuple(data.input_shape)
+    run.num_classes = int(data.num_classes)
     run.result.total_steps = total = sampler.steps_per_epoch * job.epochs
     paddle.seed(job.seed)
     run.model = catalog.build("models", job.model, job.overrides("models"),

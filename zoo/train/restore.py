@@ -36,7 +36,7 @@ def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = F
                          {**params.get("datasets", {}), "progress": False}, data_dir=data_dir)
     with paddle.utils.unique_name.guard():
         net = catalog.build("models", settings["model"], params.get("models", {}),
-                            input_shape=(1, *data.train.images.shape[1:]), num_classes=10)
+                            input_shape=tuple(data.input_shape), num_classes=int(data.num_classes))
     own = dict(net.named_parameters())
     if set(arrays) != set(own):
         raise CheckpointError(f"{path}: parameters do not match model '{settings['model']}' "
@@ -58,7 +58,7 @@ def evaluate_checkpoint(catalog, path: Path, split: str, *, data_dir: str | None
         raise CheckpointError(f"{path}: no such file or directory")
     net, data, settings, source = load_model(catalog, path, model=model, trust=trust,
                                              data_dir=data_dir)
-    result = evaluate(net, getattr(data, split), num_classes=10)
+    result = evaluate(net, getattr(data, split), num_classes=int(data.num_classes))
     return {"checkpoint": str(source), "model": settings["model"], "split": split,
             "loss": result.loss, "accuracy": result.accuracy, "samples": result.samples,
             "per_class_accuracy": result.per_class_accuracy(),
