@@ -10,22 +10,15 @@ directory; the exit code is 0 only for status ``ok``.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
 import traceback
 from pathlib import Path
 
+from zoo.process import die_with_parent
+
 EXIT = {"ok": 0, "failed": 1, "diverged": 3, "interrupted": 130}
-
-
-def _die_with_parent() -> None:
-    """Linux: get SIGKILL when the parent dies, so a killed sweep leaves no orphans."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _record_failure(job, reason: str) -> None:
@@ -74,7 +67,7 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
 def _spawned(job_file: str) -> None:
     import paddle.distributed as dist
 
-    _die_with_parent()
+    die_with_parent()
     code = run_job(job_file, rank=dist.get_rank(), world_size=dist.get_world_size())
     if code:
         sys.exit(code)
@@ -82,7 +75,7 @@ def _spawned(job_file: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    _die_with_parent()
+    die_with_parent()
     if args[:1] == ["--spawn"]:
         import paddle
         import paddle.distributed as dist
