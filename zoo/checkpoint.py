@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from zoo.errors import CheckpointError
+from zoo.errors import CheckpointError, one_line
 
 FORMAT = "zoo-checkpoint/1"
 ARRAYS, STATE, MANIFEST = "arrays.npz", "state.json", "manifest.json"
@@ -30,11 +30,6 @@ _STEP_RE = re.compile(r"^step-(\d{9,})$")
 
 class CheckpointWarning(UserWarning):
     """A newer checkpoint was skipped (corrupt/incomplete) or an old one could not be pruned."""
-
-
-def _oneline(exc: BaseException | str) -> str:
-    # numpy/zipfile messages may span lines; the CLI contract is one line per error.
-    return " ".join(str(exc).split())
 
 
 def checkpoint_name(step: int) -> str:
@@ -122,7 +117,7 @@ def save_checkpoint(out_dir: Path, step: int, arrays: dict[str, np.ndarray], sta
     try:  # serialize before touching the disk so a bad state leaves nothing behind
         state_bytes = json.dumps(state, indent=1).encode("utf-8")
     except (TypeError, ValueError) as e:
-        raise CheckpointError(f"checkpoint state is not JSON-serializable: {_oneline(e)}") from None
+        raise CheckpointError(f"checkpoint state is not JSON-serializable: {one_line(e)}") from None
 
     ckpt_dir, name, pid = Path(out_dir) / "checkpoints", checkpoint_name(step), os.getpid()
     final, tmp, aside = ckpt_dir / name, ckpt_dir / f".tmp-{name}-{pid}", ckpt_dir / f".tmp-old-{name}-{pid}"
@@ -145,7 +140,7 @@ def save_checkpoint(out_dir: Path, step: int, arrays: dict[str, np.ndarray], sta
         shutil.rmtree(tmp, ignore_errors=True)
         if aside.exists() and not final.exists():
             os.rename(aside, final)  # put the previous copy of this step back
-        raise CheckpointError(f"cannot write checkpoint {final}: {_oneline(e)}") from None
+        raise CheckpointError(f"cannot write checkpoint {final}: {one_line(e)}") from None
     shutil.rmtree(aside, ignore_errors=True)
     _prune(ckpt_dir, final, step, keep)
     return final
@@ -169,7 +164,7 @@ def _prune(ckpt_dir: Path, new: Path, step: int, keep: int) -> None:
             try:
                 shutil.rmtree(path)
             except OSError as e:
-                warnings.warn(f"could not prune {path}: {_oneline(e)}", CheckpointWarning, stacklevel=3)
+                warnings.warn(f"could not prune {path}: {one_line(e)}", CheckpointWarning, stacklevel=3)
 
 
 def _verify(path: Path) -> dict:
@@ -184,7 +179,7 @@ def _verify(path: Path) -> dict:
     except FileNotFoundError:
         raise fail(f"{MANIFEST} missing (incomplete save?)") from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise fail(f"{MANIFEST} unreadable or not valid JSON ({_oneline(e)})") from None
+        raise fail(f"{MANIFEST} unreadable or not valid JSON ({one_line(e)})") from None
     fmt = manifest.get("format") if isinstance(manifest, dict) else None
     if fmt != FORMAT:
         raise fail(f"unknown manifest format {fmt!r} (expected {FORMAT!r})")
@@ -218,7 +213,7 @@ def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     except (OSError, ValueError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as e:
         # ValueError: object arrays refused by allow_pickle=False, bad JSON; Type/AttributeError:
         # a plain .npy where a zip was expected (an ndarray is no context manager).
-        raise CheckpointError(f"checkpoint {path}: cannot load ({_oneline(e)})") from None
+        raise CheckpointError(f"checkpoint {path}: cannot load ({one_line(e)})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path}: {STATE} is not a JSON object")
     return arrays, state
@@ -306,7 +301,7 @@ def load_paddle_state(path: Path, trust: bool = False) -> dict[str, Any]:
     try:
         obj = paddle.load(str(path))
     except Exception as e:  # paddle raises assorted types for unreadable files
-        raise CheckpointError(f"cannot load {path}: {_oneline(e)}") from None
+        raise CheckpointError(f"cannot load {path}: {one_line(e)}") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} does not hold a state dict (got {type(obj).__name__})")
 

@@ -38,3 +38,8 @@ class DeviceError(ZooError):
 
 class TrainingError(ZooError):
     """Training could not start or continue."""
+
+
+def one_line(value: object) -> str:
+    """A message folded onto one line (library messages may span several)."""
+    return " ".join(str(value).split()) or type(value).__name__

@@ -31,7 +31,7 @@ def _record_failure(job, reason: str) -> None:
 
 def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
     """Train one job in this process; returns the exit code for its status."""
-    from zoo.errors import ZooError
+    from zoo.errors import ZooError, one_line
     from zoo.job import Job
     from zoo.train import train
     from zoo.train.progress import FileProgress
@@ -60,7 +60,7 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
     except Exception as exc:  # the runner records it; the log keeps the traceback
         traceback.print_exc()
         if rank == 0:
-            _record_failure(job, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+            _record_failure(job, f"{type(exc).__name__}: {one_line(exc)}")
         return 1
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.config import GRID_SCHEMA, check_table, tomllib
-from zoo.errors import ConfigError, RegistryError
+from zoo.errors import ConfigError, RegistryError, one_line
 from zoo.job import Job, parse_sets
 
 AXES = ("models", "optimizers", "schedules", "regularizers", "launchers")
@@ -72,7 +72,7 @@ def load_grid_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"{path}: grid file not found") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read grid file: {' '.join(str(exc).split())}") from None
+        raise ConfigError(f"{path}: cannot read grid file: {one_line(exc)}") from None
     if set(data) - {"grid"}:
         raise ConfigError(f"{path}: unknown key '{sorted(set(data) - {'grid'})[0]}' (expected [grid])")
     grid = dict(data.get("grid", {}))

@@ -195,8 +195,9 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
                 break
             _run_cell(catalog, cell, index, options, store, env, stop, reporter, starter)
         summary.interrupted = bool(stop.signal)
+        wanted = {(c.key, c.seed) for c in cells}
         for row in store.rows():
-            if any(row["cell"] == c.key and row["seed"] == c.seed for c in cells):
+            if (row["cell"], row["seed"]) in wanted:
                 summary.statuses[row["status"]] = summary.statuses.get(row["status"], 0) + 1
         return summary
     finally:
@@ -263,8 +264,6 @@ def grid_changes(db: Path, cells: list[Cell]) -> tuple[list[Cell], list[dict]]:
 
 def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> list[str]:
     """One line per stored result that no longer matches: what changed, or that it left."""
-    import json as _json
-
     by_place = {(c.model, c.optimizer, c.schedule, c.regularizer, c.launch, c.nprocs, c.device,
                  c.seed): c for c in cells}
     lines = []
@@ -276,8 +275,8 @@ def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> l
             continue
         changed = [f"{k} {row[k]} -> {getattr(cell, k)}"
                    for k in ("dataset", "epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
-        if _json.loads(row["params"]) != cell.params:
-            changed.append(f"params {row['params']} -> {_json.dumps(cell.params, sort_keys=True)}")
+        if json.loads(row["params"]) != cell.params:
+            changed.append(f"params {row['params']} -> {json.dumps(cell.params, sort_keys=True)}")
         lines.append(f"{row['slug']}: {', '.join(changed) or 'settings changed'}")
     if len(stale) > limit:
         lines.append(f"... and {len(stale) - limit} more")

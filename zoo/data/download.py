@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError
+from zoo.errors import DataError, one_line
 
 # The official MNIST files and their md5 sums.
 MNIST_FILES: dict[str, str] = {
@@ -116,16 +116,16 @@ def _fetch(url: str, out: Any, name: str, progress: bool, timeout: float) -> str
                     bar.close()
     except urllib.error.HTTPError as exc:
         exc.close()  # it holds the response socket open otherwise
-        raise _Failure(f"HTTP {exc.code} {_one_line(exc.reason)}") from None
+        raise _Failure(f"HTTP {exc.code} {one_line(exc.reason)}") from None
     except urllib.error.URLError as exc:
-        raise _Failure(_one_line(exc.reason)) from None
+        raise _Failure(one_line(exc.reason)) from None
     except ValueError as exc:  # malformed URL, e.g. a bad $ZOO_MNIST_URL
-        raise _Failure(_one_line(exc)) from None
+        raise _Failure(one_line(exc)) from None
     except http.client.IncompleteRead as exc:
         raise _Failure(f"transfer interrupted after {received + len(exc.partial)} bytes") from None
     except (http.client.HTTPException, OSError) as exc:
         # Timeouts, resets and disconnects mid-transfer land here.
-        raise _Failure(f"transfer interrupted after {received} bytes: {_one_line(exc)}") from None
+        raise _Failure(f"transfer interrupted after {received} bytes: {one_line(exc)}") from None
     # http.client's read(n) returns b"" on an early close instead of raising,
     # so a short body has to be detected against Content-Length here.
     if length is not None and received != length:
@@ -153,7 +153,3 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _one_line(value: object) -> str:
-    return " ".join(str(value).split()) or type(value).__name__

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.errors import DataError
+from zoo.errors import DataError, one_line
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
@@ -39,7 +39,7 @@ def read_file_bytes(path: str | Path) -> bytes:
         # gzip raises EOFError for a stream cut off mid-way (e.g. an interrupted copy).
         raise DataError(f"{path}: truncated gzip stream (file is incomplete)") from None
     except (OSError, zlib.error) as exc:
-        raise DataError(f"{path}: corrupt gzip data ({_one_line(exc)})") from None
+        raise DataError(f"{path}: corrupt gzip data ({one_line(exc)})") from None
 
 
 def read_idx_images(path: str | Path) -> np.ndarray:
@@ -82,7 +82,3 @@ def _check_size(path: str | Path, data: bytes, offset: int, expected: int, what:
         )
     if body > expected:
         raise DataError(f"{path}: {body - expected} unexpected bytes after {what}")
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -15,6 +15,7 @@ import pluggy
 
 from zoo import hookspecs
 from zoo.errors import PluginError
+from zoo.errors import one_line as base_one_line
 from zoo.plugin.discovery import Candidate
 
 
@@ -42,8 +43,7 @@ class PluginInfo:
 
 
 def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "(no message)"
-    return f"{type(exc).__name__}: {text}"
+    return f"{type(exc).__name__}: {base_one_line(exc) if str(exc).strip() else '(no message)'}"
 
 
 def mark_broken(info: PluginInfo, problem: str, strict: bool) -> None:
@@ -93,5 +93,5 @@ def load_plugins(candidates: Iterable[Candidate], blocked: Iterable[str] = (),
         except (pluggy.PluginValidationError, ValueError) as exc:
             if pm.is_registered(plugin):
                 pm.unregister(plugin)
-            mark_broken(info, f"invalid hooks: {' '.join(str(exc).split())}", strict)
+            mark_broken(info, f"invalid hooks: {base_one_line(exc)}", strict)
     return pm, infos
