@@ -30,6 +30,15 @@ GRID_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "epochs": int, "batch_size": int, "seed": int,
 }
 PLUGINS_SCHEMA = {"builtin": list, "disabled": list}
+GRID_LISTS = {"models", "optimizers", "schedules", "regularizers", "launchers", "devices"}
+# Seeds reach numpy's and Paddle's generators; Paddle takes a signed 64-bit seed.
+MAX_SEED = 2**63 - 1
+# The same limits hold for registry.toml's [grid], a grid file and the command line:
+# (lowest, highest, lowest excluded).  A value outside them is a typo, not a big job.
+BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "nprocs": (1, 64, False), "epochs": (1, 100_000, False), "batch_size": (1, 1_000_000, False),
+    "seed": (0, MAX_SEED, False), "repeat": (1, 1_000, False), "target_acc": (0.0, 1.0, True),
+}
 
 
 @dataclass(frozen=True)
@@ -73,12 +82,23 @@ def check_table(where: str, table: Any, schema: dict[str, Any], required: bool) 
                               f"got {type(value).__name__} {value!r}")
         if expected is list and not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}.{key} must be a list of strings")
-        if expected is int and value < 1 and key != "seed":
-            raise ConfigError(f"{where}.{key} must be at least 1, got {value}")
+        if expected is list and not value and key in GRID_LISTS:
+            raise ConfigError(f"{where}.{key} must not be empty (it would give no cells)")
+        check_bound(f"{where}.{key}", key, value)
     missing = [key for key in schema if key not in table] if required else []
     if missing:
         raise ConfigError(f"{where}: missing key '{missing[0]}'")
     return dict(table)
+
+
+def check_bound(where: str, key: str, value: Any) -> None:
+    """A number outside BOUNDS[key] is a ConfigError naming ``where``."""
+    if key not in BOUNDS or not isinstance(value, (int, float)):
+        return
+    low, high, low_open = BOUNDS[key]
+    if value > high or value < low or (low_open and value == low):
+        shown = f"({low:g}, {high:g}]" if low_open else f"[{low:g}, {high:g}]"
+        raise ConfigError(f"{where} must be in {shown}, got {value!r}")
 
 
 def parse_config(path: Path, text: str) -> Config:

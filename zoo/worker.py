@@ -17,8 +17,7 @@ import traceback
 from pathlib import Path
 
 from zoo.process import die_with_parent
-
-EXIT = {"ok": 0, "failed": 1, "diverged": 3, "interrupted": 130}
+from zoo.status import ExitCode
 
 
 def _record_failure(job, reason: str) -> None:
@@ -51,7 +50,7 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
         with stop_on_signals(StopFlag()) as stop:
             reporter = FileProgress(Path(job.out) / "progress.json") if rank == 0 else None
             result = train(job, reporter, rank=rank, world_size=world_size, stop=stop)
-        return EXIT.get(result.status, 1)
+        return int(ExitCode.of_run(result.status))
     except ZooError as exc:
         if rank == 0:
             _record_failure(job, str(exc))

@@ -1,19 +1,21 @@
 """Grid expansion: the default grid, a grid file and command-line axes become Cells.
 
-A Cell is one combination with its settings; its ``key`` identifies results in the
-store, so changing a setting (epochs, a parameter) gives new keys rather than silently
-mixing old numbers with new ones.
+A Cell is one combination with its settings and, once the preflight has resolved the
+data, its result identity (``zoo.identity``); its ``key`` identifies results in the
+store, so changing anything that changes the numbers (epochs, a parameter, a default in
+registry.toml, the data, a plugin's version) gives new keys rather than silently showing
+old numbers for new settings.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from zoo.config import GRID_SCHEMA, check_table, tomllib
+from zoo.config import GRID_SCHEMA, MAX_SEED, check_table, tomllib
 from zoo.errors import ConfigError, RegistryError, one_line
 from zoo.job import Job, parse_sets
 
@@ -37,6 +39,7 @@ class Cell:
     seed: int
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     target_acc: float | None = None
+    identity: dict[str, Any] = field(default_factory=dict)  # see with_identities()
 
     @property
     def combination(self) -> tuple:
@@ -53,6 +56,13 @@ class Cell:
     def slug(self) -> str:
         return (f"{self.model}-{self.optimizer}-{self.schedule}-{self.regularizer}-"
                 f"{self.launch}{self.nprocs}-{self.device.replace(':', '')}-s{self.seed}-{self.key[:6]}")
+
+    @property
+    def names(self) -> dict[str, str]:
+        """The entry of each kind this cell builds."""
+        return {"datasets": self.dataset, "models": self.model, "optimizers": self.optimizer,
+                "schedules": self.schedule, "regularizers": self.regularizer,
+                "launchers": self.launch}
 
     def job(self, out: Path, data_dir: str | None, registry_file: str | None,
             checkpoint_every: int) -> Job:
@@ -81,6 +91,16 @@ def load_grid_file(path: Path) -> dict[str, Any]:
     return check_table(f"{path}: grid", grid, GRID_FILE_SCHEMA, False)
 
 
+def with_identities(catalog, cells: list[Cell], fingerprints: dict[str, str]) -> list[Cell]:
+    """Cells carrying their result identity; ``fingerprints`` by ``data_key`` of the cell."""
+    from zoo.bench.preflight import data_key
+    from zoo.identity import identity
+
+    return [replace(c, identity=identity(catalog, c.names, c.params,
+                                         fingerprints[data_key(c.dataset, c.params.get("datasets"))]))
+            for c in cells]
+
+
 def split_list(value: str | None) -> list[str] | None:
     """'cnn, mlp' -> ['cnn', 'mlp']; None stays None (take it from the grid)."""
     if value is None:
@@ -102,6 +122,10 @@ def expand(catalog, settings: dict[str, Any]) -> list[Cell]:
     catalog.entry("datasets", settings["dataset"])
     params = _checked_sets(catalog, parse_sets(settings.get("set", [])), chosen, settings["dataset"])
     devices = list(dict.fromkeys(d.strip().lower() for d in settings["devices"]))
+    repeat = settings.get("repeat", 1)
+    if settings["seed"] + repeat - 1 > MAX_SEED:
+        raise ConfigError(f"seed {settings['seed']} with repeat {repeat} goes past the largest "
+                          f"seed {MAX_SEED}")
     cells = []
     for model in chosen["models"]:
         for optimizer in chosen["optimizers"]:

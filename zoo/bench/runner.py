@@ -1,13 +1,17 @@
 """The sweep: run every cell through its launcher, record each outcome, survive anything.
 
-Finished cells are skipped on a rerun; an interrupted or killed cell resumes from its
-last checkpoint; a cell that fails, diverges, dies or hangs is recorded and the sweep
-goes on.  Only this module decides statuses; the CLI only draws them.
+A cell with a result (ok, diverged, skipped) is kept on a rerun; one without (failed,
+timeout, interrupted, or a row left ``running`` by a killed runner) runs again and
+resumes from its last checkpoint; a cell that fails, diverges, dies or hangs is recorded
+and the sweep goes on.  Only this module decides statuses; the CLI only draws them.
+
+A row's times are what the cell itself recorded (its active time and start-up time, kept
+in its checkpoints across sessions), never the runner's clock, so a killed and resumed
+sweep, or a store rebuilt from the cells' checkpoints, shows the same honest times.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import platform
 import shutil
@@ -20,11 +24,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from zoo.bench.grid import Cell
-from zoo.bench.preflight import device_problem
-from zoo.bench.store import FINISHED, Store
+from zoo.bench.preflight import Preflight, data_key
+from zoo.bench.store import Store
 from zoo.errors import ZooError
+from zoo.paths import lock_dir
+from zoo.status import FINAL, ExitCode, Status
 from zoo.launch import last_error_line
 from zoo.process import ForkServer, ForkServerError, Outcome, run_watched
+from zoo.train.loop import LAUNCH_FILE
 from zoo.train.progress import read_progress
 
 
@@ -46,6 +53,8 @@ class SweepOptions:
     checkpoint_every: int = 0
     grace: float = 30.0
     warm_start: bool = True  # fork `single` cells from a process that has paddle imported
+    retry: frozenset[Status] = frozenset()  # final statuses to run again (--retry)
+    preflight: Preflight | None = None  # resolved data and devices (zoo.bench.preflight)
 
 
 @dataclass
@@ -54,11 +63,11 @@ class SweepSummary:
     interrupted: bool = False
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         if self.interrupted:
-            return 130
-        bad = {s for s in self.statuses if s not in ("ok", "skipped")}
-        return 1 if bad else 0
+            return ExitCode.INTERRUPTED
+        bad = set(self.statuses) - {Status.OK, Status.SKIPPED}
+        return ExitCode.FAILED if bad else ExitCode.OK
 
 
 def _now() -> str:
@@ -67,19 +76,14 @@ def _now() -> str:
 
 def _environment() -> dict[str, str]:
     from zoo import __version__
+    from zoo.identity import paddle_version
 
-    try:
-        import paddle
-
-        paddle_version = paddle.__version__
-    except ImportError:
-        paddle_version = "?"
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              cwd=Path(__file__).resolve().parents[2], timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         rev = ""
-    return {"paddle_version": paddle_version, "host": platform.node(),
+    return {"paddle_version": paddle_version(), "host": platform.node(),
             "zoo_version": __version__, "git_rev": rev or "unknown"}
 
 
@@ -91,42 +95,40 @@ class _Stop:
         self.signal = signal.Signals(signum).name
 
 
-def _lock(out: Path):
-    out.mkdir(parents=True, exist_ok=True)
-    handle = open(out / ".lock", "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise ZooError(f"{out} is in use by another zoo bench; wait for it or choose another --out") from None
-    return handle
-
-
-def _classify(outcome, metrics: dict | None, timeout: float | None, log: Path) -> tuple[str, str]:
+def classify(outcome, metrics: dict | None, timeout: float | None, log: Path) -> tuple[Status, str]:
+    """A cell's status from how its processes ended and what its leader recorded."""
     if outcome.timed_out:
-        return "timeout", f"exceeded --cell-timeout {timeout:g} s; process group killed"
+        return Status.TIMEOUT, f"exceeded --cell-timeout {timeout:g} s; process group killed"
     if outcome.stopped:
-        return "interrupted", "sweep interrupted; rerun to resume"
+        return Status.INTERRUPTED, "sweep interrupted; rerun to resume"
     status = (metrics or {}).get("status")
-    if status in ("ok", "diverged", "failed", "interrupted") and not (status == "ok" and outcome.returncode):
-        return status, (metrics or {}).get("reason", "")
+    ended = {Status.OK, Status.DIVERGED, Status.FAILED, Status.INTERRUPTED}
+    if status in ended and not (status == Status.OK and outcome.returncode):
+        return Status(status), (metrics or {}).get("reason", "")
     code = outcome.returncode
     how = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0
            else f"exited with code {code}")
     detail = last_error_line(log)
-    return "failed", f"worker {how}" + (f": {detail}" if detail else "")
+    return Status.FAILED, f"worker {how}" + (f": {detail}" if detail else "")
 
 
-def _result_values(metrics: dict | None) -> dict[str, Any]:
+def result_values(metrics: dict | None) -> dict[str, Any]:
+    """The store's result columns from a cell's metrics.json (empty if it left none)."""
     if not metrics:
         return {}
     last = (metrics.get("epochs") or [{}])[-1]
     test = metrics.get("test") or {}
-    return {"epochs_done": len(metrics.get("epochs") or []), "train_loss": last.get("train_loss"),
-            "train_acc": last.get("train_acc"), "val_loss": last.get("val_loss"),
-            "val_acc": last.get("val_acc"), "test_loss": test.get("loss"), "test_acc": test.get("acc"),
-            "train_time": metrics.get("train_time"), "images_per_s": metrics.get("images_per_s"),
-            "time_to_target": metrics.get("time_to_target")}
+    values = {"epochs_done": len(metrics.get("epochs") or []), "train_loss": last.get("train_loss"),
+              "train_acc": last.get("train_acc"), "val_loss": last.get("val_loss"),
+              "val_acc": last.get("val_acc"), "test_loss": test.get("loss"),
+              "test_acc": test.get("acc"), "train_time": metrics.get("train_time"),
+              "images_per_s": metrics.get("images_per_s"),
+              "time_to_target": metrics.get("time_to_target")}
+    if isinstance(metrics.get("elapsed"), (int, float)):
+        # The cell's own account, summed over every session that contributed to it.
+        startup = float(metrics.get("startup") or 0.0)
+        values.update(wall_time=float(metrics["elapsed"]) + startup, startup_time=startup)
+    return values
 
 
 def _read_metrics(path: Path) -> dict | None:
@@ -175,7 +177,7 @@ class _Starter:
 
 
 def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: SweepReporter) -> SweepSummary:
-    lock = _lock(options.out)
+    lock = lock_dir(options.out, "zoo bench")
     store = Store(options.out / "results.db")
     env = _environment()
     stop = _Stop()
@@ -187,9 +189,10 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
         store.set_meta("grid", [[c.key, c.seed] for c in cells])
         if options.force:
             store.delete(cells)
-        todo = [c for c in cells if (store.row(c) or {}).get("status") not in FINISHED]
+        kept = FINAL - options.retry
+        todo = [c for c in cells if (store.row(c) or {}).get("status") not in kept]
         reporter.sweep_start(len(cells), len(cells) - len(todo))
-        starter.prepare([catalog.build("launchers", name) for name in {c.launch for c in todo}])
+        starter.prepare([catalog.build("launchers", name) for name in sorted({c.launch for c in todo})])
         for index, cell in enumerate(todo):
             if stop.signal:
                 break
@@ -198,7 +201,8 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
         wanted = {(c.key, c.seed) for c in cells}
         for row in store.rows():
             if (row["cell"], row["seed"]) in wanted:
-                summary.statuses[row["status"]] = summary.statuses.get(row["status"], 0) + 1
+                status = Status(row["status"])
+                summary.statuses[status] = summary.statuses.get(status, 0) + 1
         return summary
     finally:
         starter.close()
@@ -211,42 +215,56 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
 
 def _run_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: Store,
               env: dict, stop: _Stop, reporter: SweepReporter, starter: _Starter) -> None:
-    cell_dir = options.out / "cells" / cell.slug
+    cell_dir = (options.out / "cells" / cell.slug).absolute()
     previous = store.row(cell)
     if options.force and cell_dir.exists():
         shutil.rmtree(cell_dir)
     started = _now()
-    problem = device_problem(cell.device)
+    info = options.preflight.data[data_key(cell.dataset, cell.params.get("datasets"))] \
+        if options.preflight else None
+    common = {"started_at": started, "cell_dir": str(cell_dir),
+              "num_classes": info.num_classes if info else None, **env}
+    problem = options.preflight.device_problems.get(cell.device) if options.preflight else None
     if problem:
-        store.record(cell, status="skipped", reason=problem, started_at=started, ended_at=_now(),
-                     cell_dir=str(cell_dir), **env)
+        store.record(cell, status=Status.SKIPPED, reason=problem, ended_at=_now(), **common)
         reporter.cell_end(cell, store.row(cell))
         return
     resuming = previous is not None and (cell_dir / "checkpoints").is_dir()
     reporter.cell_start(index, cell, resuming)
     cell_dir.mkdir(parents=True, exist_ok=True)
-    job = cell.job(cell_dir, options.data_dir, options.registry_file, options.checkpoint_every)
+    # Workers read the folder the preflight resolved, so none of them downloads again.
+    data_dir = info.data_dir if info and info.data_dir else options.data_dir
+    job = cell.job(cell_dir, data_dir, options.registry_file, options.checkpoint_every)
     job_file = cell_dir / "job.json"
     job_file.write_text(job.to_json())
-    store.record(cell, status="running", reason="", started_at=started, ended_at=None,
-                 cell_dir=str(cell_dir), **env)
+    store.record(cell, status=Status.RUNNING, reason="", ended_at=None, **common)
     launcher = catalog.build("launchers", cell.launch)
     metrics_file = cell_dir / "metrics.json"
     # Also when resuming (the worker restores its results from the checkpoint, never from
     # this file): a stale "interrupted" left by the last session would otherwise become
     # this session's status if the worker dies before writing its own.
     metrics_file.unlink(missing_ok=True)
-    began = time.monotonic()
+    # The worker counts its start-up from here (zoo.train.loop reads it).
+    write_launch_time(cell_dir)
     outcome = starter.run(launcher, job_file, cell_dir, cell, timeout=options.cell_timeout,
                           should_stop=lambda: bool(stop.signal),
                           on_poll=lambda: reporter.cell_progress(read_progress(cell_dir / "progress.json") or {}),
                           grace=options.grace)
     metrics = _read_metrics(metrics_file)
-    status, reason = _classify(outcome, metrics, options.cell_timeout, cell_dir / "worker.log")
-    wall = time.monotonic() - began + float((previous or {}).get("wall_time") or 0.0)
-    store.record(cell, status=status, reason=reason, wall_time=wall, ended_at=_now(),
-                 **_result_values(metrics))
+    status, reason = classify(outcome, metrics, options.cell_timeout, cell_dir / "worker.log")
+    values = result_values(metrics)
+    # A cell that left no account of itself (killed) shows what this session saw; one that
+    # was cut off at --cell-timeout cost the whole timeout, whatever it recorded before.
+    if status is Status.TIMEOUT or "wall_time" not in values:
+        values["wall_time"] = outcome.seconds
+    store.record(cell, status=status, reason=reason, ended_at=_now(), **values)
     reporter.cell_end(cell, store.row(cell))
+
+
+def write_launch_time(cell_dir: Path) -> None:
+    from zoo.train.logs import write_json_atomic
+
+    write_json_atomic(cell_dir / LAUNCH_FILE, {"launched_at": time.time()})
 
 
 def grid_changes(db: Path, cells: list[Cell]) -> tuple[list[Cell], list[dict]]:
@@ -264,19 +282,21 @@ def grid_changes(db: Path, cells: list[Cell]) -> tuple[list[Cell], list[dict]]:
 
 def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> list[str]:
     """One line per stored result that no longer matches: what changed, or that it left."""
-    by_place = {(c.model, c.optimizer, c.schedule, c.regularizer, c.launch, c.nprocs, c.device,
-                 c.seed): c for c in cells}
+    from zoo.identity import differences
+
+    place = ("model", "optimizer", "schedule", "regularizer", "launch", "nprocs", "device", "seed")
+    by_place = {tuple(getattr(c, k) for k in place): c for c in cells}
     lines = []
     for row in stale[:limit]:
-        cell = by_place.get(tuple(row[k] for k in ("model", "optimizer", "schedule", "regularizer",
-                                                   "launch", "nprocs", "device", "seed")))
+        cell = by_place.get(tuple(row[k] for k in place))
         if cell is None:
             lines.append(f"{row['slug']}: no longer in the grid")
             continue
         changed = [f"{k} {row[k]} -> {getattr(cell, k)}"
                    for k in ("dataset", "epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
-        if json.loads(row["params"]) != cell.params:
-            changed.append(f"params {row['params']} -> {json.dumps(cell.params, sort_keys=True)}")
+        # The resolved parameters in the identity also cover --set and registry.toml.
+        changed += differences(json.loads(row["identity"]) if row.get("identity") else None,
+                               cell.identity)
         lines.append(f"{row['slug']}: {', '.join(changed) or 'settings changed'}")
     if len(stale) > limit:
         lines.append(f"... and {len(stale) - limit} more")

@@ -1,61 +1,109 @@
 """The results store: one SQLite row per cell and seed, written in transactions.
 
 SQLite survives a killed process without losing committed rows, and ``zoo results``
-can read it while a sweep is still running.
+can read it while a sweep is still running.  Every SQLite failure (a corrupt file, a
+lock held too long, a full disk) is a one-line StoreError; the result it was about is
+never lost, because each cell keeps its own metrics and checkpoints in its folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from zoo.bench.grid import Cell
+from zoo.errors import ZooError, one_line
 
 AXIS_COLUMNS = ["model", "optimizer", "schedule", "regularizer", "launch", "nprocs", "device",
                 "dataset", "epochs", "batch_size", "seed"]
 RESULT_COLUMNS = ["status", "reason", "epochs_done", "train_loss", "train_acc", "val_loss",
-                  "val_acc", "test_loss", "test_acc", "wall_time", "train_time", "images_per_s",
-                  "time_to_target", "paddle_version", "host", "zoo_version", "git_rev",
-                  "started_at", "ended_at", "cell_dir"]
-FINISHED = ("ok", "diverged", "failed", "timeout", "skipped")
+                  "val_acc", "test_loss", "test_acc", "wall_time", "train_time", "startup_time",
+                  "images_per_s", "time_to_target", "num_classes", "paddle_version", "host",
+                  "zoo_version", "git_rev", "started_at", "ended_at", "cell_dir"]
+TEXT_COLUMNS = {"status", "reason", "paddle_version", "host", "zoo_version", "git_rev",
+                "started_at", "ended_at", "cell_dir", "epochs_done"}
+INTEGER_COLUMNS = {"nprocs", "epochs", "batch_size", "seed", "num_classes"}
+# Seconds a write waits for another connection's lock before it is an error.
+TIMEOUT_ENV = "ZOO_STORE_TIMEOUT"
 
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS results (
-    cell TEXT NOT NULL,
-    slug TEXT NOT NULL,
-    {", ".join(f"{c} {'INTEGER' if c in ('nprocs', 'epochs', 'batch_size', 'seed') else 'TEXT'}"
-               for c in AXIS_COLUMNS)},
-    params TEXT NOT NULL,
-    target_acc REAL,
-    {", ".join(f"{c} {'REAL' if c not in ('status', 'reason', 'paddle_version', 'host', 'zoo_version', 'git_rev', 'started_at', 'ended_at', 'cell_dir', 'epochs_done') else 'TEXT'}"
-               for c in RESULT_COLUMNS)},
-    PRIMARY KEY (cell, seed)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+
+def _type(column: str) -> str:
+    return "INTEGER" if column in INTEGER_COLUMNS else "TEXT" if column in TEXT_COLUMNS else "REAL"
+
+
+# Columns added after the first release are added to older stores when they are opened.
+COLUMNS = {"cell": "TEXT NOT NULL", "slug": "TEXT NOT NULL",
+           **{c: _type(c) for c in AXIS_COLUMNS}, "params": "TEXT NOT NULL",
+           "target_acc": "REAL", "identity": "TEXT", **{c: _type(c) for c in RESULT_COLUMNS}}
+SCHEMA = (f"CREATE TABLE IF NOT EXISTS results ("
+          f"{', '.join(f'{name} {kind}' for name, kind in COLUMNS.items())}, "
+          f"PRIMARY KEY (cell, seed));"
+          "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+
+
+class StoreError(ZooError):
+    """The results database cannot be opened, read or written."""
+
+
+def _timeout() -> float:
+    raw = os.environ.get(TIMEOUT_ENV, "30")
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        raise StoreError(f"${TIMEOUT_ENV} must be a number of seconds, got {raw!r}") from None
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        self.readonly = readonly
+        self.db = self._guard("open", lambda: self._connect(readonly))
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            db = _open_readonly(self.path)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(self.path), timeout=_timeout(), isolation_level=None)
+        db.row_factory = sqlite3.Row
+        if not readonly:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+            for name, kind in COLUMNS.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE results ADD COLUMN {name} {kind.replace(' NOT NULL', '')}")
+        db.execute("SELECT count(*) FROM results").fetchone()  # a foreign file fails here
+        return db
+
+    def _guard(self, action: str, work):
+        try:
+            return work()
+        except sqlite3.Error as exc:
+            problem = one_line(exc)
+            if "locked" in problem or "busy" in problem:
+                problem += " (another process holds the database; wait for it, or raise " \
+                           f"${TIMEOUT_ENV})"
+            raise StoreError(f"{self.path}: cannot {action} the results database: {problem}") from None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot {action} the results database: "
+                             f"{exc.strerror or one_line(exc)}") from None
 
     def close(self) -> None:
         self.db.close()
 
     def rows(self) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.db.execute("SELECT * FROM results ORDER BY rowid")]
+        return self._guard("read", lambda: [dict(row) for row in
+                                            self.db.execute("SELECT * FROM results ORDER BY rowid")])
 
     def row(self, cell: Cell) -> dict[str, Any] | None:
-        found = self.db.execute("SELECT * FROM results WHERE cell = ? AND seed = ?",
-                                (cell.key, cell.seed)).fetchone()
+        found = self._guard("read", lambda: self.db.execute(
+            "SELECT * FROM results WHERE cell = ? AND seed = ?", (cell.key, cell.seed)).fetchone())
         return dict(found) if found else None
 
     def record(self, cell: Cell, **values: Any) -> None:
@@ -66,40 +114,59 @@ class Store:
         axes = {c: getattr(cell, c) for c in AXIS_COLUMNS}
         data = {"cell": cell.key, "slug": cell.slug, **axes,
                 "params": json.dumps(cell.params, sort_keys=True), "target_acc": cell.target_acc,
-                **values}
+                "identity": json.dumps(cell.identity, sort_keys=True), **values}
         columns = ", ".join(data)
         marks = ", ".join("?" for _ in data)
         updates = ", ".join(f"{c} = excluded.{c}" for c in values) or "slug = excluded.slug"
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute(f"INSERT INTO results ({columns}) VALUES ({marks}) "
-                            f"ON CONFLICT (cell, seed) DO UPDATE SET {updates}", list(data.values()))
+
+        def write():
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.execute(f"INSERT INTO results ({columns}) VALUES ({marks}) "
+                                f"ON CONFLICT (cell, seed) DO UPDATE SET {updates}", list(data.values()))
+        self._guard("write", write)
 
     def delete(self, cells: Iterable[Cell]) -> None:
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany("DELETE FROM results WHERE cell = ? AND seed = ?",
-                                [(c.key, c.seed) for c in cells])
+        keys = [(c.key, c.seed) for c in cells]
+
+        def work():
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executemany("DELETE FROM results WHERE cell = ? AND seed = ?", keys)
+        self._guard("write", work)
 
     def get_meta(self, key: str) -> Any:
-        found = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        found = self._guard("read", lambda: self.db.execute(
+            "SELECT value FROM meta WHERE key = ?", (key,)).fetchone())
         return json.loads(found[0]) if found else None
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self.db:
-            self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
-                            "DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
+        def work():
+            with self.db:
+                self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                                "DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
+        self._guard("write", work)
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """Read without writing anything: not the database, not a -wal or -shm file.
+
+    ``mode=ro`` still shares the live sweep's WAL, so a running sweep's newest rows are
+    seen.  Where that cannot work (a read-only copy whose WAL index cannot be created),
+    ``immutable=1`` reads the file as it stands, which is right for a copy nobody writes.
+    """
+    uri = f"file:{quote(str(path.resolve()))}"
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=_timeout())
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True)
 
 
 def open_existing(run_dir: Path) -> Store:
-    from zoo.errors import ZooError
-
+    """The store of a finished or running sweep, opened read-only."""
     path = run_dir / "results.db"
     if not path.is_file():
-        raise ZooError(f"{run_dir}: no results.db here (not a zoo bench run directory)")
-    try:
-        store = Store(path)
-        store.rows()
-    except sqlite3.DatabaseError as exc:
-        raise ZooError(f"{path}: not a readable results database ({exc})") from None
-    return store
+        raise StoreError(f"{run_dir}: no results.db here (not a zoo bench run directory)")
+    return Store(path, readonly=True)

@@ -1,7 +1,9 @@
 """Result rows -> tables: one row per combination, accuracy and wall time per device.
 
 Repeats (seeds) of a cell become mean ± std.  A cell that did not finish ``ok`` shows its
-status instead of a number, so a diverged run never looks like a real accuracy.
+status instead of a number, so a diverged run never looks like a real accuracy, and an
+accuracy no better than guessing is marked ``chance`` with the reason, so a run that
+learned nothing never looks like a result either.
 """
 
 from __future__ import annotations
@@ -14,6 +16,18 @@ from zoo.registry import natural_key
 
 COMBINATION = ["model", "optimizer", "schedule", "regularizer", "launch", "nprocs"]
 SORT_KEYS = COMBINATION + ["acc", "time", "images_per_s"]
+CHANCE_MARGIN = 0.02  # within 2 points of 1/classes: the model learned (next to) nothing
+
+
+def chance_reason(acc: float | None, num_classes: int | None) -> str:
+    """Why ``acc`` is no real result, or "" when it beats guessing by a margin."""
+    if acc is None or not num_classes:
+        return ""
+    chance = 1 / num_classes
+    if acc >= chance + CHANCE_MARGIN:
+        return ""
+    return (f"accuracy {acc:.4f} is within {CHANCE_MARGIN * 100:g} points of chance "
+            f"({chance:.4f} for {num_classes} classes)")
 
 
 def _stats(values: list[float]) -> tuple[float | None, float | None]:
@@ -37,15 +51,21 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ips, _ = _stats([m["images_per_s"] for m in ok])
         ttt, _ = _stats([m["time_to_target"] for m in ok])
         reasons = sorted({m["reason"] for m in members if m["status"] != "ok" and m["reason"]})
+        chance = chance_reason(acc, max((m.get("num_classes") or 0 for m in members), default=0))
         out.append({**dict(zip(COMBINATION + ["device"], key)),
                     "status": "ok" if statuses == ["ok"] else "/".join(statuses),
                     "runs": len(members), "ok_runs": len(ok), "acc": acc, "acc_std": acc_sd,
                     "time": wall, "time_std": wall_sd, "images_per_s": ips,
-                    "time_to_target": ttt, "reason": "; ".join(reasons)})
+                    "time_to_target": ttt, "chance": bool(chance),
+                    "reason": "; ".join(reasons + ([chance] if chance else []))})
     return out
 
 
-def _cell_text(summary: dict[str, Any], value: str, spec: str) -> str:
+def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
+    """A value as a table shows it: its status when no run is ok, else the (mean) value
+    with ± std over seeds, how many seeds were ok when not all, and a chance mark."""
+    if summary is None:
+        return "absent"
     if summary["ok_runs"] == 0:
         return summary["status"]
     text = format(summary[value], spec)
@@ -53,6 +73,8 @@ def _cell_text(summary: dict[str, Any], value: str, spec: str) -> str:
         text += f" ± {format(summary[value + '_std'], spec)}"
     if summary["ok_runs"] < summary["runs"]:
         text += f" ({summary['ok_runs']}/{summary['runs']} ok)"
+    if value == "acc" and summary.get("chance"):
+        text += " (chance)"
     return text
 
 
@@ -71,6 +93,7 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[lis
     """Headers and rows: combination columns, then '<device> acc' and '<device> time' pairs."""
     devices = sorted({s["device"] for s in summaries}, key=natural_key)
     rows: dict[tuple, dict[str, str]] = {}
+    notes: dict[tuple, list[str]] = {}
     order: list[tuple] = []
     for s in sort_summaries(summaries, sort):
         key = tuple(s[c] for c in COMBINATION)
@@ -80,10 +103,16 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[lis
         if s["ok_runs"] == 0 and s["status"] == "skipped":
             rows[key][s["device"]] = ("skipped", "skipped")
         else:
-            rows[key][s["device"]] = (_cell_text(s, "acc", ".4f"), _cell_text(s, "time", ".1f"))
+            rows[key][s["device"]] = (cell_text(s, "acc", ".4f"), cell_text(s, "time", ".1f"))
+        if s["reason"]:
+            notes.setdefault(key, []).append(s["reason"] if len(devices) == 1
+                                             else f"{s['device']}: {s['reason']}")
     headers = COMBINATION + [f"{d} {what}" for d in devices for what in ("test acc", "time s")]
     table = [list(map(str, key)) + [v for d in devices for v in rows[key].get(d, ("-", "-"))]
              for key in order]
+    if notes:
+        headers.append("reason")
+        table = [row + ["; ".join(notes.get(key, []))] for row, key in zip(table, order)]
     return headers, table
 
 
@@ -101,8 +130,7 @@ def compare(mine: list[dict], other: list[dict]) -> tuple[list[str], list[list[s
         a, b = s["acc"] if s["ok_runs"] else None, o["acc"] if o and o["ok_runs"] else None
         ta, tb = s["time"] if s["ok_runs"] else None, o["time"] if o and o["ok_runs"] else None
         table.append([str(s[c]) for c in COMBINATION] + [
-            s["device"], num(a, ".4f") if a is not None else s["status"],
-            (num(b, ".4f") if b is not None else (o["status"] if o else "absent")),
+            s["device"], cell_text(s, "acc", ".4f"), cell_text(o, "acc", ".4f"),
             num(a - b, "+.4f") if a is not None and b is not None else "-",
             num(ta, ".1f"), num(tb, ".1f"),
             num(ta / tb, ".2f") if ta and tb else "-"])

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import click
 
-from zoo.cli.common import catalog_from, echo_json
+from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT
+from zoo.cli.common import bounded, catalog_from, echo_json
+from zoo.status import RETRYABLE_ON_REQUEST as RETRYABLE
+from zoo.status import Status
 
 FORMATS = ["table", "markdown", "csv", "json"]
 
@@ -36,6 +39,17 @@ def _settings(catalog, opts: dict) -> dict:
     return settings
 
 
+def _absolute(path: str | None) -> str | None:
+    # Cells run in their own folders: a relative path would point somewhere else there.
+    return str(Path(path).absolute()) if path else None
+
+
+def data_line(info) -> str:
+    train, val, test = info.sizes
+    return (f"data: {info.source} ({train} train / {val} val / {test} test images, "
+            f"fingerprint {info.fingerprint[:12]})")
+
+
 def _grid_rows(store) -> tuple[list[dict], int]:
     """The rows of the sweep last run in this directory (all rows if it recorded none),
     and how many stored rows are left out because their settings are not in that grid."""
@@ -52,6 +66,19 @@ def _note_left_out(run_dir, count: int) -> None:
     if count:
         click.echo(f"note: {count} stored results in {run_dir} are not in its latest grid "
                    f"(other settings or combinations); --all lists them", err=True)
+
+
+def _note_reruns(rows: list[dict]) -> None:
+    """Cells with no result run again when the sweep is rerun: say how many, and why."""
+    from collections import Counter
+
+    from zoo.status import FINAL
+
+    pending = Counter(r["status"] for r in rows if r["status"] not in FINAL)
+    if pending:
+        kinds = ", ".join(f"{n} {status}" for status, n in sorted(pending.items()))
+        click.echo(f"note: {sum(pending.values())} cells have no result yet ({kinds}); the same "
+                   f"zoo bench command reruns them (resuming from their checkpoints)", err=True)
 
 
 def render(summaries, fmt: str, sort: str | None) -> str:
@@ -137,12 +164,12 @@ class SweepConsole:
 @click.option("--launch", default=None, help="Launchers: single, launch, spawn (comma list).")
 @click.option("--devices", default=None, help="cpu, gpu, gpu:N (comma list).")
 @click.option("--grid", type=click.Path(dir_okay=False), default=None, help="A named grid (.toml).")
-@click.option("--nprocs", type=click.IntRange(min=1), default=None, help="Processes per cell for launch/spawn.")
-@click.option("--epochs", type=click.IntRange(min=1), default=None)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Per-process batch size.")
-@click.option("--seed", type=click.IntRange(min=0), default=None)
-@click.option("--repeat", type=click.IntRange(min=1), default=None, help="Seeds per cell (mean ± std).")
-@click.option("--target-acc", type=click.FloatRange(0, 1), default=None,
+@click.option("--nprocs", type=bounded("nprocs"), default=None, help="Processes per cell for launch/spawn.")
+@click.option("--epochs", type=bounded("epochs"), default=None)
+@click.option("--batch-size", type=bounded("batch_size"), default=None, help="Per-process batch size.")
+@click.option("--seed", type=bounded("seed"), default=None)
+@click.option("--repeat", type=bounded("repeat"), default=None, help="Seeds per cell (mean ± std).")
+@click.option("--target-acc", type=bounded("target_acc"), default=None,
               help="Also record the time to reach this validation accuracy.")
 @click.option("--set", "sets", multiple=True, metavar="KIND.PARAM=VALUE")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
@@ -151,7 +178,13 @@ class SweepConsole:
               help="Seconds before a cell is killed and recorded as timeout.")
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
               help="Also checkpoint every N steps, so a killed cell loses less.")
-@click.option("--force", is_flag=True, help="Rerun cells that already finished.")
+@click.option("--force", is_flag=True, help="Rerun every cell, also those with a result.")
+@click.option("--retry", multiple=True, type=click.Choice(sorted(s.value for s in RETRYABLE)),
+              help="Also rerun cells that ended with this status (failed, timeout and "
+                   "interrupted cells always rerun).")
+@click.option("--preflight-timeout", type=click.FloatRange(min=0, min_open=True),
+              default=DEFAULT_STEP_TIMEOUT, show_default=True,
+              help="Seconds each preflight step (loading the data, building one entry) may take.")
 @click.option("--cold-start", is_flag=True,
               help="Start every cell as a fresh process (default: fork single cells from a "
                    "warm process that has paddle imported).")
@@ -166,11 +199,12 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
 
     Exit status: 0 when every cell finished ok or skipped, 1 otherwise, 130 when interrupted.
     """
-    from zoo.bench.grid import expand
-    from zoo.bench.preflight import check_combinations
+    from zoo.bench.grid import expand, with_identities
+    from zoo.bench.preflight import preflight
     from zoo.bench.runner import SweepOptions, describe_changes, grid_changes, run_sweep
     from zoo.bench.store import Store
     from zoo.bench.tables import summarize
+    from zoo.paths import make_dir
 
     catalog = catalog_from(ctx)
     cells = expand(catalog, _settings(catalog, opts))
@@ -179,8 +213,9 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
             click.echo(cell.slug)
         click.echo(f"{len(cells)} cells")
         return 0
-    check_combinations(catalog, cells)
-    out = Path(opts["out"])
+    out = make_dir(Path(opts["out"]).absolute(), "--out")
+    checked = preflight(catalog, cells, opts["data_dir"], opts["preflight_timeout"])
+    cells = with_identities(catalog, cells, {key: info.fingerprint for key, info in checked.data.items()})
     if (out / "results.db").exists():
         new, stale = grid_changes(out / "results.db", cells)
         if stale:
@@ -191,15 +226,19 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
         if new and len(new) < len(cells):
             click.echo(f"note: {len(new)} new cells in this grid: "
                        f"{', '.join(c.slug for c in new[:10])}{' ...' if len(new) > 10 else ''}", err=True)
-    options = SweepOptions(out=out, data_dir=opts["data_dir"], registry_file=ctx.obj["registry_file"],
+    options = SweepOptions(out=out, data_dir=_absolute(opts["data_dir"]),
+                           registry_file=_absolute(ctx.obj["registry_file"]),
                            cell_timeout=opts["cell_timeout"], force=opts["force"],
                            checkpoint_every=opts["checkpoint_every"],
-                           warm_start=not opts["cold_start"])
+                           warm_start=not opts["cold_start"],
+                           retry=frozenset(Status(s) for s in opts["retry"]), preflight=checked)
     summary = run_sweep(catalog, cells, options, SweepConsole(quiet))
-    store = Store(out / "results.db")
+    store = Store(out / "results.db", readonly=True)
     keys = {(c.key, c.seed) for c in cells}
     rows = [r for r in store.rows() if (r["cell"], r["seed"]) in keys]
     store.close()
+    for info in checked.data.values():
+        click.echo(data_line(info), err=True)
     click.echo(render(summarize(rows), fmt, sort))
     if summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
@@ -257,6 +296,7 @@ def results_command(run_dir, fmt, sort, other, show_all):
                                 tablefmt="github" if fmt == "markdown" else "simple"))
         return 0
     _note_left_out(run_dir, left_out)
+    _note_reruns(rows)
     click.echo(render(summarize(rows), fmt, sort))
     return 0
 

@@ -10,6 +10,16 @@ import click
 from zoo.errors import ConfigError
 
 
+def bounded(key: str) -> click.ParamType:
+    """A click type with the same limits as the grid files (zoo.config.BOUNDS)."""
+    from zoo.config import BOUNDS
+
+    low, high, low_open = BOUNDS[key]
+    if isinstance(low, float):
+        return click.FloatRange(low, high, min_open=low_open)
+    return click.IntRange(int(low), int(high), min_open=low_open)
+
+
 def catalog_from(ctx: click.Context, check: bool = True):
     """Load plugins on first use (never at import time), once per command."""
     from zoo.plugin import load_catalog

@@ -6,11 +6,12 @@ import time
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
-from zoo.cli.common import catalog_from, echo_json, echo_table
+from zoo.cli.common import bounded, catalog_from, echo_json, echo_table
 from zoo.errors import TrainingError
+from zoo.status import ExitCode
 
-EXIT_CODES = {"ok": 0, "failed": 1, "diverged": 3, "interrupted": 130}
 
 
 def _default_out(model: str, optimizer: str, schedule: str, regularizer: str) -> str:
@@ -25,7 +26,14 @@ def _job_from_options(ctx, opts: dict):
         if not (run_dir / "job.json").is_file():
             raise TrainingError(f"{run_dir}: not a run directory (no job.json); nothing to resume")
         job = Job.load(run_dir / "job.json")
-        return Job.from_dict({**job.__dict__, "out": str(run_dir),
+        given = {name for name in opts
+                 if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
+        _refuse_conflicts(job, opts, given, run_dir)
+        # Where the data is, and how often to checkpoint, do not change a result (the
+        # data's content is checked against the run's identity when it resumes).
+        changes = {field: opts[field] for field in ("data_dir", "checkpoint_every", "keep")
+                   if field in given}
+        return Job.from_dict({**job.__dict__, **changes, "out": str(run_dir),
                               "registry_file": ctx.obj["registry_file"] or job.registry_file})
     out = opts["out"] or _default_out(opts["model"], opts["optimizer"], opts["schedule"],
                                       opts["regularizer"])
@@ -40,6 +48,28 @@ def _job_from_options(ctx, opts: dict):
         raise TrainingError(f"{out} holds a run with other settings; choose a new --out, "
                             f"or resume it with --resume {out}")
     return job
+
+
+# Options that decide a run's result: on --resume they must agree with the run's own.
+RESULT_OPTIONS = ("model", "optimizer", "schedule", "regularizer", "dataset", "epochs",
+                  "batch_size", "seed", "device", "target_acc")
+
+
+def _refuse_conflicts(job, opts: dict, given: set[str], run_dir: Path) -> None:
+    """A resumed run continues exactly as it began, or not at all (its numbers must equal
+    an uninterrupted run's); a contradicting option is an error, never silently ignored."""
+    from zoo.job import parse_sets
+
+    conflicts = [f"--{name.replace('_', '-')} {opts[name]} (the run has {getattr(job, name)})"
+                 for name in RESULT_OPTIONS if name in given and opts[name] != getattr(job, name)]
+    if "sets" in given and parse_sets(opts["sets"]) != job.params:
+        conflicts.append(f"--set {' '.join(opts['sets'])} (the run has {job.params or 'none'})")
+    if "out" in given and Path(opts["out"]).absolute() != run_dir.absolute():
+        conflicts.append(f"--out {opts['out']} (resuming {run_dir})")
+    if conflicts:
+        raise TrainingError(f"--resume {run_dir} continues the run with its own settings; "
+                            f"these options contradict them: {'; '.join(conflicts)}. "
+                            f"Start a new run (another --out) to train with other settings")
 
 
 def _check_job(catalog, job) -> None:
@@ -58,9 +88,9 @@ def _check_job(catalog, job) -> None:
 @click.option("--dataset", default="mnist", show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Folder with the data files (default: $ZOO_DATA_DIR, then the download cache).")
-@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--epochs", type=bounded("epochs"), default=5, show_default=True)
+@click.option("--batch-size", type=bounded("batch_size"), default=100, show_default=True)
+@click.option("--seed", type=bounded("seed"), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, gpu or gpu:N.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run directory (default: runs/<combination>-<time>). Reusing one resumes it.")
@@ -70,7 +100,7 @@ def _check_job(catalog, job) -> None:
               help="Also checkpoint every N steps (0: only at epoch ends).")
 @click.option("--keep", type=click.IntRange(min=1), default=3, show_default=True,
               help="Checkpoints to keep.")
-@click.option("--target-acc", type=click.FloatRange(0, 1), default=None,
+@click.option("--target-acc", type=bounded("target_acc"), default=None,
               help="Record when validation accuracy first reaches this value.")
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory with the settings it was started with.")
@@ -94,7 +124,7 @@ def train_command(ctx, quiet, **opts):
     else:
         click.echo(f"zoo: run {result.status}: {result.reason} (metrics: "
                    f"{Path(job.out) / 'metrics.json'})", err=True)
-    return EXIT_CODES.get(result.status, 1)
+    return int(ExitCode.of_run(result.status))
 
 
 @click.command("eval")

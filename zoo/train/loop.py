@@ -6,6 +6,8 @@ writes checkpoints, metrics and VisualDL logs; the other ranks only train.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,11 +17,14 @@ from typing import Any
 from zoo import checkpoint as ckpt
 from zoo.errors import CheckpointError, TrainingError
 from zoo.job import Job
+from zoo.paths import lock_dir
 from zoo.train import state as train_state
 from zoo.train.evaluate import evaluate
 from zoo.train.logs import ScalarLog, finite_or_none, write_json_atomic
 from zoo.train.ranks import any_rank, mean_over_ranks, write_replica_digest
 from zoo.train.report import NullReporter, Reporter, StopFlag
+
+LAUNCH_FILE = "launch.json"  # {"launched_at": unix time}, written by the sweep runner
 
 
 @dataclass
@@ -31,6 +36,7 @@ class RunResult:
     global_step: int = 0
     total_steps: int = 0
     elapsed: float = 0.0  # active seconds over all sessions, evaluation included
+    startup: float = 0.0  # seconds from launch to the first step, over all sessions
     train_time: float = 0.0  # seconds spent in training steps only
     images_per_s: float | None = None
     time_to_target: float | None = None
@@ -78,6 +84,7 @@ def _build(run: _Run):
                               input_shape=run.input_shape, num_classes=run.num_classes)
     if not isinstance(run.model, paddle.nn.Layer):
         raise TrainingError(f"model '{job.model}' factory did not return a paddle.nn.Layer")
+    run.identity = _identity(run, data)
     base_lr = catalog.params("optimizers", job.optimizer, job.overrides("optimizers")).get("learning_rate")
     if not isinstance(base_lr, (int, float)):
         raise TrainingError(f"optimizer '{job.optimizer}' declares no numeric learning_rate default")
@@ -89,15 +96,30 @@ def _build(run: _Run):
                                   weight_decay=regularizer)
 
 
+def _identity(run: _Run, data) -> dict:
+    """This run's result identity: settings, resolved parameters, data and code."""
+    from zoo.data.fingerprint import fingerprint
+    from zoo.identity import identity
+
+    job = run.job
+    names = {"datasets": job.dataset, "models": job.model, "optimizers": job.optimizer,
+             "schedules": job.schedule, "regularizers": job.regularizer}
+    return identity(run.catalog, names, job.params, fingerprint(data), job.settings())
+
+
 def _resume(run: _Run) -> int:
     """Load the newest good checkpoint, if any; returns the global step to continue from."""
+    from zoo.identity import differences
+
     found = ckpt.latest_checkpoint(run.out)
     if found is None:
         return 0
     path, arrays, state = found
-    if state.get("settings") != run.job.settings():
-        raise CheckpointError(f"{path}: checkpoint was written by a run with other settings; "
-                              f"use a new --out directory")
+    if state.get("identity") != run.identity:
+        changed = differences(state.get("identity"), run.identity)
+        raise CheckpointError(f"{run.out} holds a run with other settings, data or code: "
+                              f"{'; '.join(changed[:6])}{' ...' if len(changed) > 6 else ''}; "
+                              f"choose a new --out (its checkpoint: {path.name})")
     train_state.restore(run.model, run.optimizer, run.scheduler, arrays, state)
     saved = state["result"]
     run.result = RunResult(**{**saved, "status": "running", "reason": ""})
@@ -115,7 +137,8 @@ def _save(run: _Run, global_step: int) -> bool:
     if not ckpt.all_finite(arrays):
         return False
     run.result.global_step = global_step
-    state = {**extra, "settings": run.job.settings(), "global_step": global_step,
+    state = {**extra, "settings": run.job.settings(), "identity": run.identity,
+             "global_step": global_step,
              "result": asdict(run.result), "epoch_sums": dict(run.sums)}
     ckpt.save_checkpoint(run.out, global_step, arrays, state, keep=run.job.keep)
     return True
@@ -231,6 +254,18 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
     return _stop(run, "ok", "")
 
 
+def _startup_seconds(run: _Run) -> float:
+    """This session's start-up, from the launch time a runner left in the run folder.
+
+    A plain ``zoo train`` has no runner: its start-up is not counted (0).
+    """
+    try:
+        launched = json.loads((run.out / LAUNCH_FILE).read_text())["launched_at"]
+        return max(0.0, time.time() - float(launched)) if run.leader else 0.0
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
 def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 0,
           world_size: int = 1, stop: StopFlag | None = None) -> RunResult:
     """Run (or resume) ``job``; returns its result, also written to ``out/metrics.json``."""
@@ -248,17 +283,19 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
     run = _Run(job, catalog, reporter, rank, world_size)
     # A private name scope makes Paddle's generated names (and so the optimizer's
     # accumulator names) independent of whatever else this process built before.
-    with paddle.utils.unique_name.guard():
+    with paddle.utils.unique_name.guard(), contextlib.ExitStack() as held:
         _build(run)
-        start_step = _resume(run)
-        # Only now: a job that cannot be built (bad data dir...) leaves no run dir behind,
-        # and one refused by _resume never overwrites the job.json of the run it met.
+        # Only now: a job that cannot be built (bad data dir...) leaves no run dir behind.
         if run.leader:
-            run.out.mkdir(parents=True, exist_ok=True)
+            held.enter_context(lock_dir(run.out, "zoo train (or a sweep cell)"))
+        start_step = _resume(run)
+        # One refused by _resume never overwrites the job.json of the run it met.
+        if run.leader:
             (run.out / "job.json").write_text(job.to_json())
         run.result.device = device
         if start_step >= run.result.total_steps and run.result.test is not None:
             return _stop(run, "ok", "")
+        run.result.startup += _startup_seconds(run)
         reporter.start({"job": job, "steps_per_epoch": run.sampler.steps_per_epoch,
                         "train": len(run.data.train), "val": len(run.data.val),
                         "test": len(run.data.test), "device": device, "start_step": start_step})

@@ -1,0 +1,49 @@
+"""The statuses a run or a sweep cell ends with, and the exit codes they map to.
+
+One place, so the worker, the runner, the store, the tables and the CLI can never disagree
+on what a status means.  Values are plain strings on disk (metrics.json, results.db).
+"""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+
+
+class Status(str, Enum):
+    RUNNING = "running"  # a row whose runner has not recorded an end (yet, or ever: killed)
+    OK = "ok"
+    DIVERGED = "diverged"  # a NaN or infinite loss, or non-finite parameters
+    FAILED = "failed"  # it raised, or a worker died
+    TIMEOUT = "timeout"  # over --cell-timeout; its process group was killed
+    INTERRUPTED = "interrupted"  # stopped by a signal, after a checkpoint
+    SKIPPED = "skipped"  # could not run here (a device this machine lacks)
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @property
+    def has_result(self) -> bool:
+        """Final unless asked otherwise: a rerun keeps it.  The others are retried."""
+        return self in FINAL
+
+
+FINAL = frozenset({Status.OK, Status.DIVERGED, Status.SKIPPED})
+# A rerun may also retry these when asked (`zoo bench --retry diverged`).
+RETRYABLE_ON_REQUEST = frozenset({Status.DIVERGED, Status.SKIPPED})
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # a run failed; for a sweep: any cell diverged, failed or timed out
+    USAGE = 2  # a one-line error before anything ran (bad input)
+    DIVERGED = 3
+    INTERRUPTED = 130
+
+    @classmethod
+    def of_run(cls, status: Status | str) -> ExitCode:
+        """The exit code of one run (``zoo train``, a worker) that ended with ``status``."""
+        return {Status.OK: cls.OK, Status.DIVERGED: cls.DIVERGED,
+                Status.INTERRUPTED: cls.INTERRUPTED}.get(Status(status), cls.FAILED)
