@@ -1,0 +1,426 @@
+"""Trustworthy numbers: a stored result is shown again only for exactly the identity it
+was computed with (parameters after every layer of defaults, the data's content, the
+code), cells without a result are retried, times are the cells' own, and every bad input
+is one line.  Each test here was written against a defect found by attacking the runner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, SMALL_MNIST, assert_one_line_error, registry_text
+from tests.data.make_subset import read_idx, write_idx
+from tests.test_bench_helpers import (
+    TINY, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree, metrics, wait_for, zoo,
+)
+from zoo import checkpoint as ckpt
+
+ONE = ("--models", "mlp", "--optimizers", "sgd", *TINY)
+
+
+def copy_data(tmp_path: Path, name: str, drop_train: int = 0) -> Path:
+    """A copy of the small MNIST; ``drop_train`` > 0 leaves out its last training images."""
+    folder = tmp_path / name
+    shutil.copytree(SMALL_MNIST, folder, ignore=shutil.ignore_patterns("README*"))
+    if drop_train:
+        for base in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+            write_idx(folder / base, read_idx(folder / base)[:-drop_train])
+    return folder
+
+
+def test_another_data_folder_with_other_content_never_reuses_a_result(tmp_path):
+    out = tmp_path / "b"
+    first = bench(out, *ONE)
+    assert first.returncode == 0, first.stderr[-3000:]
+    (old,) = db_rows(out)
+    moved = bench(out, *ONE, "--data-dir", str(copy_data(tmp_path, "copy")))
+    # the same files elsewhere are the same data: the result stands
+    assert moved.returncode == 0 and "1 cells, 1 already finished, 0 to run" in moved.stderr
+    other = bench(out, *ONE, "--data-dir", str(copy_data(tmp_path, "fewer", drop_train=100)))
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert "1 cells, 0 already finished, 1 to run" in other.stderr
+    assert "data fingerprint" in other.stderr  # says what changed
+    assert "fewer" in other.stderr.split("data: ")[-1]  # the data line names the folder read
+    (new,) = [r for r in db_rows(out) if r["cell"] != old["cell"]]
+    assert len(db_rows(out)) == 2 and new["num_classes"] == 10
+    # the table shows the new data's number only, never the old one's
+    shown = json.loads(zoo("results", str(out), "--format", "json").stdout)
+    assert [s["acc"] for s in shown] == [new["test_acc"]]
+
+
+def test_zoo_train_refuses_to_resume_on_other_data_naming_the_difference(tmp_path):
+    run = tmp_path / "run"
+    base = ("train", "--model", "mlp", "--optimizer", "sgd", "--epochs", "1", "--quiet",
+            "--out", str(run), *TINY)
+    first = zoo(*base, "--data-dir", str(SMALL_MNIST))
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = zoo(*base, "--data-dir", str(copy_data(tmp_path, "fewer", drop_train=100)))
+    assert_one_line_error(again, "data fingerprint", "choose a new --out")
+    same = zoo(*base, "--data-dir", str(copy_data(tmp_path, "copy")))
+    assert same.returncode == 0, same.stderr[-3000:]  # finished: returns at once
+
+
+def test_a_changed_registry_default_is_a_new_result(tmp_path):
+    registry = tmp_path / "registry.toml"
+    env = {**os.environ, "ZOO_REGISTRY": str(registry)}
+    out = tmp_path / "b"
+    registry.write_text(registry_text(tail="[defaults.optimizers.sgd]\nlearning_rate = 0.01\n"))
+    assert bench(out, *ONE, env=env).returncode == 0
+    registry.write_text(registry_text(tail="[defaults.optimizers.sgd]\nlearning_rate = 0.05\n"))
+    second = bench(out, *ONE, env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "1 cells, 0 already finished, 1 to run" in second.stderr
+    assert "params.optimizers.learning_rate 0.01 -> 0.05" in second.stderr
+    identities = [json.loads(r["identity"]) for r in db_rows(out)]
+    assert sorted(i["params"]["optimizers"]["learning_rate"] for i in identities) == [0.01, 0.05]
+
+
+def test_wall_time_is_the_cells_own_after_a_killed_runner_and_a_rebuilt_store(tmp_path, monkeypatch):
+    kit = faulty_kit(tmp_path, monkeypatch)
+    out = tmp_path / "b"
+    # `slow` sleeps 0.25 s in each of its 18 training steps: at least 4.5 s of work
+    args = ("--models", "slow", "--epochs", "2", "--checkpoint-every", "2", *TINY)
+    runner = subprocess.Popen(bench_cmd(out, *args), env=kit.env(), cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_for(lambda: list((out / "cells").glob("slow-*/checkpoints/step-000000006")), 120,
+                 "a checkpoint at step 6", runner)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=30)
+    finally:
+        kill_tree(runner)
+    assert db_rows(out)[0]["status"] == "running"
+    rerun = bench(out, *args, env=kit.env())
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    (row,) = db_rows(out)
+    done = metrics(cell_dir(out, "slow"))
+    assert done["resumed_from"] >= 6
+    assert row["wall_time"] >= 18 * 0.25  # not just the second session's share
+    assert row["wall_time"] == pytest.approx(done["elapsed"] + done["startup"])
+    assert row["startup_time"] > 0
+    # the store lost: rebuilt from the cells' own checkpoints, with the same times
+    (out / "results.db").unlink()
+    rebuilt = bench(out, *args, env=kit.env())
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    (again,) = db_rows(out)
+    assert again["wall_time"] == row["wall_time"] and again["test_acc"] == row["test_acc"]
+
+
+HANGING = '''
+import time
+
+import zoo
+
+
+def build(input_shape, num_classes):
+    while True:
+        time.sleep(0.5)
+
+
+@zoo.hookimpl
+def zoo_register_models(register):
+    register("hang_factory", build, description="a factory that never returns")
+'''
+
+
+def test_a_factory_that_never_returns_fails_preflight_in_one_line(plugin_kit):
+    plugin_kit.add("zoo_hanging_factory", HANGING)
+    out = plugin_kit.dir.parent / "b"
+    proc = subprocess.run(bench_cmd(out, "--models", "hang_factory,mlp", "--preflight-timeout", "3"),
+                          env=plugin_kit.env(), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert_one_line_error(proc, "building model 'hang_factory'", "within 3 s")
+    assert not (out / "results.db").exists()
+
+
+def test_missing_data_is_one_error_before_any_cell_and_a_fixed_rerun_runs(tmp_path):
+    out, empty = tmp_path / "b", tmp_path / "empty"
+    empty.mkdir()
+    proc = bench(out, *ONE, "--data-dir", str(empty))
+    assert_one_line_error(proc, str(empty))
+    assert not (out / "results.db").exists()  # no cell was recorded failed for it
+    fixed = bench(out, *ONE)
+    assert fixed.returncode == 0 and db_rows(out)[0]["status"] == "ok"
+
+
+DIE_AFTER_CHECKPOINT = '''
+import os, signal
+
+import zoo
+
+
+def build(input_shape, num_classes, *, hidden: int = 16):
+    import paddle
+
+    c, h, w = input_shape
+
+    class Net(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.fc = paddle.nn.Linear(c * h * w, num_classes)
+            self.calls = 0
+
+        def forward(self, x):
+            if self.training:
+                self.calls += 1
+                marker = os.environ.get("ZOO_TEST_OOM_ONCE", "")
+                # as the OOM killer would: SIGKILL, once, after checkpoints exist
+                if self.calls == 3 and marker and os.path.exists(marker):
+                    os.remove(marker)
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return self.fc(paddle.flatten(x, 1))
+
+    return Net()
+
+
+@zoo.hookimpl
+def zoo_register_models(register):
+    register("oom_once", build, description="SIGKILLed once at its third step",
+             defaults={"hidden": 16})
+'''
+
+
+def test_a_killed_cell_is_retried_from_its_checkpoint_on_a_rerun(plugin_kit):
+    plugin_kit.add("zoo_oom_once", DIE_AFTER_CHECKPOINT)
+    out = plugin_kit.dir.parent / "b"
+    marker = plugin_kit.dir.parent / "oom-marker"
+    marker.write_text("")
+    env = {**plugin_kit.env(), "ZOO_TEST_OOM_ONCE": str(marker)}
+    args = ("--models", "oom_once", "--checkpoint-every", "2")
+    first = bench(out, *args, env=env)
+    assert first.returncode == 1
+    (row,) = db_rows(out)
+    assert row["status"] == "failed" and "SIGKILL" in row["reason"]
+    status = zoo("results", str(out))
+    assert "1 cells have no result yet (1 failed)" in status.stderr
+    second = bench(out, *args, env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "1 cells, 0 already finished, 1 to run" in second.stderr
+    (row,) = db_rows(out)
+    assert row["status"] == "ok" and metrics(cell_dir(out, "oom_once"))["resumed_from"] == 2
+    third = bench(out, *args, env=env)
+    assert "1 cells, 1 already finished, 0 to run" in third.stderr
+
+
+def test_diverged_cells_stay_final_unless_retried(tmp_path, monkeypatch):
+    kit = faulty_kit(tmp_path, monkeypatch)
+    out = tmp_path / "b"
+    args = ("--models", "bad_nan", *TINY)
+    assert bench(out, *args, env=kit.env()).returncode == 1
+    again = bench(out, *args, env=kit.env())
+    assert "1 cells, 1 already finished, 0 to run" in again.stderr
+    retried = bench(out, *args, "--retry", "diverged", env=kit.env())
+    assert "1 cells, 0 already finished, 1 to run" in retried.stderr
+    assert db_rows(out)[0]["status"] == "diverged"
+
+
+def test_a_corrupt_results_database_is_a_one_line_error(tmp_path):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "results.db").write_bytes(b"this is not a database" * 100)
+    assert_one_line_error(bench(out, *ONE), "results.db", "cannot open")
+    assert_one_line_error(zoo("results", str(out)), "results.db")
+
+
+def test_a_lock_held_mid_cell_is_one_line_and_the_rerun_records_without_retraining(
+        tmp_path, monkeypatch):
+    kit = faulty_kit(tmp_path, monkeypatch)
+    out = tmp_path / "b"
+    args = ("--models", "slow", *TINY)
+    env = {**kit.env(), "ZOO_STORE_TIMEOUT": "1"}
+    runner = subprocess.Popen(bench_cmd(out, *args), env=env, cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    holder = None
+    try:
+        wait_for(lambda: (out / "cells").is_dir() and list((out / "cells").glob("slow-*/job.json")),
+                 120, "the cell to start", runner)
+        holder = sqlite3.connect(str(out / "results.db"), isolation_level=None, timeout=30)
+        holder.execute("BEGIN EXCLUSIVE")
+        _, stderr = runner.communicate(timeout=300)
+    finally:
+        kill_tree(runner)
+        if holder is not None:
+            holder.rollback()
+            holder.close()
+    assert runner.returncode == 2 and "Traceback" not in stderr, stderr[-3000:]
+    assert [line for line in stderr.splitlines() if line.startswith("zoo: error:")][0].count(
+        "locked") == 1
+    run = cell_dir(out, "slow")
+    stamps = {p.name: p.stat().st_mtime_ns for p in ckpt.list_checkpoints(run)}
+    rerun = bench(out, *args, env=kit.env())
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert db_rows(out)[0]["status"] == "ok"
+    assert {p.name: p.stat().st_mtime_ns for p in ckpt.list_checkpoints(run)} == stamps
+
+
+def test_a_full_disk_is_a_store_error(tmp_path):
+    from zoo.bench.grid import Cell
+    from zoo.bench.store import Store, StoreError
+
+    store = Store(tmp_path / "results.db")
+    store.db.execute("PRAGMA max_page_count = 4")  # what a full disk looks like to SQLite
+    with pytest.raises(StoreError, match="full"):
+        for seed in range(200):
+            store.record(Cell("m", "o", "s", "r", "single", 1, "cpu", "d", 1, 1, seed,
+                              {"x": {"y": "z" * 500}}), status="ok", reason="")
+    store.close()
+
+
+def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
+    out = tmp_path / "b"
+    assert bench(out, *ONE).returncode == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+
+    def snapshot():
+        return {p.relative_to(copy).as_posix(): p.read_bytes() for p in sorted(copy.rglob("*"))
+                if p.is_file()}
+
+    before = snapshot()
+    for path in [copy, *copy.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        shown = zoo("results", str(copy))
+        assert shown.returncode == 0, shown.stderr
+        assert "mlp" in shown.stdout
+        assert snapshot() == before  # no -wal, no -shm, no changed byte
+    finally:
+        for path in [copy, *copy.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_two_zoo_train_on_one_run_directory_are_refused(tmp_path, monkeypatch):
+    kit = faulty_kit(tmp_path, monkeypatch)
+    run = tmp_path / "run"
+    args = ["train", "--model", "slow", "--optimizer", "sgd", "--epochs", "2", "--quiet",
+            "--data-dir", str(SMALL_MNIST), "--out", str(run), *TINY]
+    first = subprocess.Popen([sys.executable, "-m", "zoo", *args], env=kit.env(), cwd=ROOT,
+                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    try:
+        wait_for(lambda: (run / "job.json").exists(), 120, "the first run to start", first)
+        second = zoo(*args, env=kit.env())
+        assert_one_line_error(second, "in use by another zoo train")
+        _, stderr = first.communicate(timeout=300)
+        assert first.returncode == 0, stderr[-3000:]
+    finally:
+        kill_tree(first)
+
+
+@pytest.mark.parametrize("line, needle", [
+    ("seed = -3", "seed must be in"), ("target_acc = 5.0", "target_acc must be in"),
+    ("devices = []", "devices must not be empty"), ("repeat = 1000000000", "repeat must be in"),
+    ("nprocs = 100000", "nprocs must be in"), ("epochs = 0", "epochs must be in"),
+])
+def test_grid_files_are_held_to_the_same_bounds_as_flags(tmp_path, line, needle):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(f"[grid]\n{line}\n")
+    proc = bench(tmp_path / "b", *ONE, "--grid", str(grid), "--dry-run")
+    assert_one_line_error(proc, str(grid), needle)
+
+
+@pytest.mark.parametrize("args", [("--nprocs", "100000"), ("--repeat", "0"),
+                                  ("--seed", str(2**63)), ("--target-acc", "0")])
+def test_flags_outside_their_bounds_are_refused(tmp_path, args):
+    proc = bench(tmp_path / "b", *ONE, *args, "--dry-run")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "Invalid value" in proc.stderr
+
+
+def test_resume_with_a_contradicting_option_lists_the_conflicts(tmp_path):
+    run = tmp_path / "run"
+    first = zoo("train", "--model", "mlp", "--optimizer", "sgd", "--epochs", "1", "--quiet",
+                "--data-dir", str(SMALL_MNIST), "--out", str(run), *TINY)
+    assert first.returncode == 0, first.stderr[-3000:]
+    proc = zoo("train", "--resume", str(run), "--epochs", "3", "--optimizer", "adam")
+    assert_one_line_error(proc, "--epochs 3 (the run has 1)", "--optimizer adam (the run has sgd)")
+    fine = zoo("train", "--resume", str(run), "--quiet", "--epochs", "1")
+    assert fine.returncode == 0, fine.stderr[-3000:]
+
+
+@pytest.mark.parametrize("make", ["below_a_file", "too_long", "not_utf8"])
+def test_an_out_that_cannot_be_created_is_one_line(tmp_path, make):
+    if make == "below_a_file":
+        (tmp_path / "file").write_text("")
+        out, needle = tmp_path / "file" / "b", "a parent of it is a file"
+    elif make == "too_long":
+        out, needle = tmp_path / ("x" * 300), "cannot create it"
+    else:
+        out, needle = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9")), "not valid UTF-8"
+    proc = subprocess.run([os.fsencode(sys.executable), b"-m", b"zoo", b"bench", b"--out",
+                           os.fsencode(out), *[a.encode() for a in ONE], b"--quiet",
+                           b"--data-dir", os.fsencode(SMALL_MNIST)],
+                          capture_output=True, cwd=ROOT, timeout=120)
+    stderr = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 2 and "Traceback" not in stderr, stderr[-3000:]
+    (error,) = [line for line in stderr.splitlines() if line.startswith("zoo: error:")]
+    assert needle in error
+    if make == "not_utf8":
+        assert not os.path.exists(out)
+
+
+def test_a_train_run_writes_no_out_folder_for_an_impossible_out(tmp_path):
+    (tmp_path / "file").write_text("")
+    proc = zoo("train", "--model", "mlp", "--epochs", "1", "--quiet", "--data-dir",
+               str(SMALL_MNIST), "--out", str(tmp_path / "file" / "run"), *TINY)
+    assert_one_line_error(proc, "a parent of it is a file")
+
+
+def test_store_migrates_an_older_results_database(tmp_path):
+    """A results.db from before the identity column opens, and its rows are kept apart."""
+    from zoo.bench.store import Store
+
+    path = tmp_path / "results.db"
+    con = sqlite3.connect(str(path))
+    con.executescript(textwrap.dedent("""\
+        CREATE TABLE results (cell TEXT NOT NULL, slug TEXT NOT NULL, model TEXT, seed INTEGER,
+                              params TEXT NOT NULL, status TEXT, PRIMARY KEY (cell, seed));
+        INSERT INTO results VALUES ('abc', 'old-slug', 'mlp', 0, '{}', 'ok');"""))
+    con.close()
+    store = Store(path)
+    (row,) = store.rows()
+    assert row["identity"] is None and row["status"] == "ok" and "wall_time" in row
+    store.close()
+
+
+def test_chance_level_numbers_are_flagged_with_the_reason():
+    from zoo.bench.tables import pivot, summarize
+
+    rows = [{"model": "m", "optimizer": o, "schedule": "s", "regularizer": "r", "launch": "single",
+             "nprocs": 1, "device": "cpu", "status": "ok", "reason": "", "test_acc": acc,
+             "wall_time": 1.0, "images_per_s": 10.0, "time_to_target": None, "num_classes": 10}
+            for o, acc in (("adam", 0.0982), ("sgd", 0.9)) ]
+    summaries = {s["optimizer"]: s for s in summarize(rows)}
+    assert summaries["adam"]["chance"] and "chance (0.1000 for 10 classes)" in summaries["adam"]["reason"]
+    assert not summaries["sgd"]["chance"] and summaries["sgd"]["reason"] == ""
+    headers, table = pivot(list(summaries.values()))
+    by = {row[1]: dict(zip(headers, row)) for row in table}
+    assert by["adam"]["cpu test acc"] == "0.0982 (chance)" and "chance" in by["adam"]["reason"]
+    assert by["sgd"]["cpu test acc"] == "0.9000" and by["sgd"]["reason"] == ""
+
+
+def test_compare_marks_partial_failures():
+    from zoo.bench.tables import compare, summarize
+
+    def row(seed, status, acc):
+        return {"model": "m", "optimizer": "o", "schedule": "s", "regularizer": "r",
+                "launch": "single", "nprocs": 1, "device": "cpu", "seed": seed, "status": status,
+                "reason": "loss is nan" if status != "ok" else "", "test_acc": acc,
+                "wall_time": 1.0 if acc else None, "images_per_s": None, "time_to_target": None,
+                "num_classes": 10}
+
+    mine = summarize([row(0, "ok", 0.9), row(1, "diverged", None)])
+    other = summarize([row(0, "ok", 0.8)])
+    headers, (line,) = compare(mine, other)
+    shown = dict(zip(headers, line))
+    assert shown["acc"] == "0.9000 ± 0.0000 (1/2 ok)" and shown["other acc"] == "0.8000"
