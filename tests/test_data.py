@@ -33,7 +33,7 @@ from zoo.data import (
 from zoo.errors import DataError
 
 HERE = Path(__file__).resolve().parent
-SMALL = HERE / "data" / "mnist-small"
+SMALL = HERE.parent / "zoo" / "data" / "mnist_sample"
 SEED_SMALL = HERE / "data" / "seed-small" / "mnist.json.gz"
 SHARED_5K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-5k"
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
