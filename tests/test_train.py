@@ -245,6 +245,59 @@ def test_bad_names_parameters_and_data_dir_are_one_line_errors(args, needles, tm
     assert not out.exists()
 
 
+# --- offline: the packaged sample --------------------------------------------------------
+
+TINY_MLP = ["--model", "mlp", "--optimizer", "sgd", "--set", "model.hidden1=32",
+            "--set", "model.hidden2=16", "--epochs", "1", "--quiet"]
+
+
+def offline_env(tmp_path: Path) -> dict[str, str]:
+    """No data folder named, an empty download cache and a mirror that refuses connections."""
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "ZOO_MNIST_URL": f"http://127.0.0.1:{port}/",
+           "XDG_CACHE_HOME": str(tmp_path / "empty-cache")}
+    env.pop("ZOO_DATA_DIR", None)
+    return env
+
+
+def test_offline_train_falls_back_to_the_sample_with_one_warning(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, "--set", "dataset.progress=false", "--out", str(out),
+                   env=offline_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("zoo: warning:")]
+    assert len(warnings) == 1, proc.stderr
+    for needle in ("MNIST could not be found or downloaded", "Connection refused",
+                   "1,000-image sample shipped with zoo", "not representative"):
+        assert needle in warnings[0], warnings[0]
+    assert "(833 train, 167 val, 500 test)" in proc.stdout
+    assert json.loads((out / "metrics.json").read_text())["status"] == "ok"
+
+
+def test_offline_train_without_fallback_is_one_line_error(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, "--set", "dataset.progress=false",
+                   "--set", "dataset.sample_fallback=false", "--out", str(out),
+                   env=offline_env(tmp_path))
+    assert_one_line_error(proc, "train-images-idx3-ubyte.gz", "download from", "failed", "--data-dir")
+    assert "zoo: warning:" not in proc.stderr
+    assert not out.exists()
+
+
+def test_mnist_sample_dataset_trains_through_the_cli(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, "--dataset", "mnist-sample", "--out", str(out),
+                   env=offline_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "zoo: warning:" not in proc.stderr  # chosen on purpose: nothing to warn about
+    assert "on mnist-sample (833 train, 167 val, 500 test)" in proc.stdout
+
+
 # --- divergence ----------------------------------------------------------------------------
 
 NAN_PLUGIN = """

@@ -9,7 +9,8 @@ from typing import Protocol
 import numpy as np
 
 from zoo.data.idx import read_idx_images, read_idx_labels
-from zoo.data.locate import locate_mnist
+from zoo.data.locate import MnistUnavailable, find_mnist_files, locate_mnist
+from zoo.data.sample import MNIST_SAMPLE_DIR, warn_sample_fallback
 from zoo.data.seedformat import read_seed_json
 from zoo.errors import DataError
 
@@ -29,7 +30,12 @@ class Split:
 
 
 class Dataset(Protocol):
-    """What a dataset factory returns (see ``zoo_register_datasets``)."""
+    """What a dataset factory returns (see ``zoo_register_datasets``).
+
+    A dataset may also have ``data_dir``, the absolute folder its files were loaded from
+    (``None`` when it has no folder); a sweep passes it to its workers so they load the
+    very same files.
+    """
 
     train: Split
     val: Split
@@ -44,12 +50,17 @@ class Dataset(Protocol):
 
 @dataclass(frozen=True, eq=False)
 class MnistData:
-    """The three splits and where they came from (``idx:<dir>`` or ``seed:<file>``)."""
+    """The three splits and where they came from (``idx:<dir>`` or ``seed:<file>``).
+
+    ``data_dir`` is the absolute folder whose files were loaded: after a fallback, the
+    packaged sample's, not the cache that was asked for.
+    """
 
     train: Split
     val: Split
     test: Split
     source: str
+    data_dir: str | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -67,6 +78,7 @@ def load_mnist(
     split_seed: int = 0,
     download: bool = True,
     progress: bool = True,
+    sample_fallback: bool = False,
 ) -> MnistData:
     """Load MNIST from ``data_dir`` (see ``locate_mnist``); downloads only into the cache.
 
@@ -74,15 +86,25 @@ def load_mnist(
     (default 1/6) chosen by a permutation seeded with ``split_seed``, so the same
     inputs always give the same splits. A seed-format file keeps its own
     train/valid/eval split and ``val_fraction`` is ignored.
+
+    With ``sample_fallback``, when no folder was named and MNIST is neither cached nor
+    downloadable, the packaged sample is loaded instead, with a ``SampleDataWarning``.
     """
     fraction = DEFAULT_VAL_FRACTION if val_fraction is None else float(val_fraction)
     if not 0.0 <= fraction < 1.0:  # checked first so a bad value never triggers a download
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    files = locate_mnist(data_dir, download=download, progress=progress)
+    try:
+        files = locate_mnist(data_dir, download=download, progress=progress)
+    except MnistUnavailable as exc:
+        if not sample_fallback:
+            raise
+        warn_sample_fallback(exc)
+        files = find_mnist_files(MNIST_SAMPLE_DIR)
     if "seed" in files:
         path = files["seed"]
         parts = [_checked(path, path, images, labels) for images, labels in read_seed_json(path)]
-        return MnistData(parts[0], parts[1], parts[2], source=f"seed:{path}")
+        return MnistData(parts[0], parts[1], parts[2], source=f"seed:{path}",
+                         data_dir=str(path.parent.absolute()))
     train_all = _read_pair(files["train-images"], files["train-labels"])
     test = _read_pair(files["t10k-images"], files["t10k-labels"])
     train, val = split_off(train_all, fraction, split_seed)
@@ -91,7 +113,8 @@ def load_mnist(
             f"{files['train-images']}: no training images left after taking "
             f"{len(val)} of {len(train_all)} for validation"
         )
-    return MnistData(train, val, test, source=f"idx:{files['train-images'].parent}")
+    folder = files["train-images"].parent
+    return MnistData(train, val, test, source=f"idx:{folder}", data_dir=str(folder.absolute()))
 
 
 def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
