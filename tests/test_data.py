@@ -185,6 +185,23 @@ def test_wrong_image_size(tmp_path):
     assert_data_error(e, TRAIN_IMAGES, "27x27, expected 28x28")
 
 
+@pytest.mark.parametrize("role", ["t10k", "train"])
+def test_empty_split_file_is_an_error_at_load(tmp_path, role):
+    d = copy_small(tmp_path / "data")
+    write_gz(d / f"{role}-images-idx3-ubyte.gz", idx_bytes(np.zeros((0, 28, 28))))
+    write_gz(d / f"{role}-labels-idx1-ubyte.gz", idx_bytes(np.zeros(0)))
+    with pytest.raises(DataError) as e:
+        load_mnist(d, progress=False)
+    assert_data_error(e, f"{role}-images-idx3-ubyte.gz", "(0 images)")
+
+
+def test_val_fraction_zero_is_no_validation_split():
+    data = load_mnist(SMALL, val_fraction=0, progress=False)
+    assert (len(data.train), len(data.val), len(data.test)) == (1000, 0, 500)
+    assert data.val.images.shape == (0, 28, 28)
+    assert np.array_equal(data.train.labels, read_idx_labels(SMALL / TRAIN_LABELS))
+
+
 # ---------------------------------------------------------------- seed format
 
 

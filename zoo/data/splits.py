@@ -32,9 +32,9 @@ class Split:
 class Dataset(Protocol):
     """What a dataset factory returns (see ``zoo_register_datasets``).
 
-    A dataset may also have ``data_dir``, the absolute folder its files were loaded from
-    (``None`` when it has no folder); a sweep passes it to its workers so they load the
-    very same files.
+    An empty ``val`` split means "no validation": training skips it. A dataset may also
+    have ``data_dir``, the absolute folder its files were loaded from (``None`` when it
+    has no folder); a sweep passes it to its workers so they load the very same files.
     """
 
     train: Split
@@ -84,8 +84,8 @@ def load_mnist(
 
     For IDX files the validation split is ``round(N * val_fraction)`` training images
     (default 1/6) chosen by a permutation seeded with ``split_seed``, so the same
-    inputs always give the same splits. A seed-format file keeps its own
-    train/valid/eval split and ``val_fraction`` is ignored.
+    inputs always give the same splits; ``val_fraction=0`` means no validation split.
+    A seed-format file keeps its own train/valid/eval split and ``val_fraction`` is ignored.
 
     With ``sample_fallback``, when no folder was named and MNIST is neither cached nor
     downloadable, the packaged sample is loaded instead, with a ``SampleDataWarning``.
@@ -103,10 +103,15 @@ def load_mnist(
     if "seed" in files:
         path = files["seed"]
         parts = [_checked(path, path, images, labels) for images, labels in read_seed_json(path)]
+        _require(path, parts[0], "training images")
+        _require(path, parts[2], "test images (eval)")
         return MnistData(parts[0], parts[1], parts[2], source=f"seed:{path}",
                          data_dir=str(path.parent.absolute()))
     train_all = _read_pair(files["train-images"], files["train-labels"])
     test = _read_pair(files["t10k-images"], files["t10k-labels"])
+    _require(files["train-images"], train_all, "training images")
+    # Caught here, not after a whole epoch of training that then cannot be tested.
+    _require(files["t10k-images"], test, "test images")
     train, val = split_off(train_all, fraction, split_seed)
     if len(train) == 0:
         raise DataError(
@@ -129,6 +134,11 @@ def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
         Split(split.images[rest], split.labels[rest]),
         Split(split.images[held], split.labels[held]),
     )
+
+
+def _require(path: Path, split: Split, what: str) -> None:
+    if len(split) == 0:
+        raise DataError(f"{path}: holds no {what} (0 images)")
 
 
 def _read_pair(images_path: Path, labels_path: Path) -> Split:
