@@ -342,6 +342,18 @@ def test_split_determinism():
     assert (len(rest), len(held)) == (4167, 833)
 
 
+def test_split_and_batch_seeds_take_any_non_negative_integer():
+    for seed in (2**62, 2**63 - 1, 2**64 + 5):
+        a, b = (load_mnist(SMALL, split_seed=seed, progress=False) for _ in range(2))
+        assert np.array_equal(a.val.labels, b.val.labels)
+        orders = [BatchSampler(a.train, 100, seed=seed).order(3) for _ in range(2)]
+        assert np.array_equal(*orders) and sorted(orders[0]) == list(range(len(a.train)))
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(DataError) as e:
+            load_mnist(SMALL, split_seed=bad, progress=False)
+        assert_data_error(e, "split_seed must be a non-negative integer")
+
+
 @pytest.mark.skipif(not SHARED_5K.is_dir(), reason="../shared/data/mnist-5k not available")
 def test_shared_5k_sizes():
     data = load_mnist(SHARED_5K, progress=False)

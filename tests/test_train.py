@@ -370,6 +370,24 @@ def test_fewer_images_than_one_global_batch_is_one_line_error(tmp_path):
     assert "\n" not in str(exc.value) and not (tmp_path / "run").exists()
 
 
+# --- seeds ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [2**45, 2**63 - 1])  # where paddle.seed overflowed; the largest valid
+def test_large_seeds_train(tmp_path, seed):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, *DATA, "--seed", str(seed), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["job"]["seed"] == seed
+
+
+def test_seed_beyond_the_valid_range_is_one_line_error(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, *DATA, "--seed", str(2**63), "--out", str(out))
+    assert_one_line_error(proc, "seed must be an integer in [0, 2**63 - 1]", str(2**63))
+    assert not out.exists()
+
+
 # --- divergence ----------------------------------------------------------------------------
 
 NAN_PLUGIN = """

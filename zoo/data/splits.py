@@ -91,8 +91,11 @@ def load_mnist(
     downloadable, the packaged sample is loaded instead, with a ``SampleDataWarning``.
     """
     fraction = DEFAULT_VAL_FRACTION if val_fraction is None else float(val_fraction)
-    if not 0.0 <= fraction < 1.0:  # checked first so a bad value never triggers a download
+    # Both checked first so a bad value never triggers a download.
+    if not 0.0 <= fraction < 1.0:
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
+        raise DataError(f"split_seed must be a non-negative integer, got {split_seed!r}")
     try:
         files = locate_mnist(data_dir, download=download, progress=progress)
     except MnistUnavailable as exc:

@@ -61,6 +61,9 @@ def _build(run: _Run):
     import paddle
 
     job, catalog = run.job, run.catalog
+    # results.db stores seeds as signed 64-bit SQLite integers (paddle.seed would take < 2**64).
+    if isinstance(job.seed, bool) or not isinstance(job.seed, int) or not 0 <= job.seed < 2**63:
+        raise TrainingError(f"seed must be an integer in [0, 2**63 - 1], got {job.seed!r}")
     data = catalog.build("datasets", job.dataset, job.overrides("datasets"), data_dir=job.data_dir)
     from zoo.data import BatchSampler
 
@@ -180,7 +183,9 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
             began = time.perf_counter()
             # Reseeding from the step makes any randomness (dropout) a function of the
             # step alone, so a resumed run draws exactly what an uninterrupted one did.
-            paddle.seed(job.seed * 1_000_003 + global_step)
+            # paddle.seed takes [0, 2**64): the modulo leaves every value that worked
+            # before unchanged (bit-exact resume of existing runs) and ends the overflow.
+            paddle.seed((job.seed * 1_000_003 + global_step) % 2**64)
             label = paddle.to_tensor(labels)
             logits = net(paddle.to_tensor(images))
             loss = F.cross_entropy(logits, label)
