@@ -44,11 +44,11 @@ NOISE_NOTE = ("Other work was running when this script started (over 25% of the 
 
 
 def default_data_dir() -> str:
-    """$ZOO_DATA_DIR, else ../shared/data/mnist-5k next to the repo, else the tiny test set."""
+    """$ZOO_DATA_DIR, else ../shared/data/mnist-5k next to the repo, else the packaged sample."""
     if os.environ.get("ZOO_DATA_DIR"):
         return os.environ["ZOO_DATA_DIR"]
     shared = REPO.parent / "shared" / "data" / "mnist-5k"
-    return str(shared if shared.is_dir() else REPO / "tests" / "data" / "mnist-small")
+    return str(shared if shared.is_dir() else REPO / "zoo" / "data" / "mnist_sample")
 
 
 def median(values) -> float:

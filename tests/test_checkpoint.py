@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from zoo.checkpoint import (
     save_checkpoint,
 )
 from zoo.errors import CheckpointError
+from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
 
 
 def _arrays(seed: int = 0) -> dict[str, np.ndarray]:
@@ -194,6 +197,110 @@ def test_nasty_npz_refused(tmp_path: Path, kind: str) -> None:
     (path / "manifest.json").write_text(json.dumps({"format": ck.FORMAT, "step": 7, "files": files}))
     with pytest.raises(CheckpointError, match="step-000000007.*cannot load"):
         load_checkpoint(path)
+
+
+def _rewrite_manifest(path: Path) -> None:
+    """Make the manifest agree with the files again, so that only the content can be wrong."""
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"] = {n: {"sha256": ck._sha256(path / n), "bytes": (path / n).stat().st_size}
+                         for n in ("arrays.npz", "state.json")}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _rewrite_member(path: Path, shape=None, compress: bool = False, member: int = 0) -> str:
+    """Give one .npy member of arrays.npz a header declaring ``shape`` (its data unchanged)."""
+    npz = path / "arrays.npz"
+    with zipfile.ZipFile(npz) as zf:
+        members = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    name, raw = members[member]
+    fp = io.BytesIO(raw)
+    assert np.lib.format.read_magic(fp) == (1, 0)
+    old_shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                  "fortran_order": fortran,
+                                                  "shape": old_shape if shape is None else shape})
+    members[member] = (name, header.getvalue() + raw[fp.tell():])
+    with zipfile.ZipFile(npz, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as zf:
+        for n, data in members:
+            zf.writestr(n, data)
+    _rewrite_manifest(path)
+    return name
+
+
+HUGE = (2**40,)  # 4 TiB of float32: numpy's own loader tries to allocate it and dies
+
+
+@pytest.mark.parametrize("shape, compress, needle", [
+    (HUGE, False, "header declares shape (1099511627776,)"),
+    ((2**31, 2**31), False, "header declares shape"),
+    ((2,), False, "header declares shape (2,)"),  # smaller than the data is a lie too
+    (None, True, "is compressed"),
+], ids=["huge", "huge-2d", "too-small", "compressed"])
+def test_dishonest_array_headers_refused_before_reading(tmp_path: Path, shape, compress, needle) -> None:
+    good, bad = _save_steps(tmp_path, [50, 100])
+    name = _rewrite_member(bad, shape, compress)
+    assert name == "model/linear.weight.npy"
+    ck._verify(bad)  # the manifest matches: only the header check can catch it
+    with pytest.raises(CheckpointError) as exc:
+        load_checkpoint(bad)
+    msg = str(exc.value)
+    assert "step-000000100" in msg and "cannot load" in msg and needle in msg and "\n" not in msg
+    with pytest.warns(CheckpointWarning) as record:
+        found = latest_checkpoint(tmp_path)
+    assert found is not None and found[0] == good and found[2] == {"step": 50}
+    msgs = [str(w.message) for w in record if issubclass(w.category, CheckpointWarning)]
+    assert len(msgs) == 1 and needle in msgs[0] and "using" in msgs[0]
+    with pytest.warns(CheckpointWarning):
+        assert resolve_checkpoint(tmp_path) == good
+
+
+def test_honest_rewritten_npz_still_loads(tmp_path: Path) -> None:
+    # The helper above changes nothing but what it is asked to: the checks are not too strict.
+    (path,) = _save_steps(tmp_path, [3])
+    _rewrite_member(path, shape=None)
+    _assert_same(_arrays(3), load_checkpoint(path)[0])
+    fortran = {"f": np.asfortranarray(np.arange(12.0).reshape(3, 4)), "empty": np.zeros((0, 5)),
+               "big_endian": np.arange(4, dtype=">i4"), "scalar": np.float32(2.5)}
+    loaded, _ = load_checkpoint(save_checkpoint(tmp_path, 4, fortran, {}))
+    _assert_same(fortran, loaded)
+    assert all(a.flags.writeable for a in loaded.values())
+
+
+def test_prune_does_not_count_a_dishonest_checkpoint_as_good(tmp_path: Path) -> None:
+    p10, p20 = _save_steps(tmp_path, [10, 20])
+    _rewrite_member(p20, HUGE)
+    # resumed from 10 (20 is bad) and saved 15 with keep=2: 10 must stay, 20 stays to inspect
+    save_checkpoint(tmp_path, 15, _arrays(15), {}, keep=2)
+    assert [p.name for p in list_checkpoints(tmp_path)] == \
+        ["step-000000010", "step-000000015", "step-000000020"]
+
+
+TINY_RUN = ["--model", "mlp", "--optimizer", "sgd", "--set", "model.hidden1=32", "--set",
+            "model.hidden2=16", "--epochs", "2", "--data-dir", str(SMALL_MNIST),
+            "--set", "dataset.progress=false", "--quiet"]
+
+
+def test_dishonest_checkpoint_via_cli_eval_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert run_zoo("train", *TINY_RUN, "--out", str(out)).returncode == 0
+    first, last = list_checkpoints(out)
+    assert (first.name, last.name) == ("step-000000009", "step-000000018")
+    _rewrite_member(last, HUGE)
+    assert_one_line_error(run_zoo("eval", str(last)), str(last), "header declares shape")
+    proc = run_zoo("eval", str(out), "--json")  # a run dir: its newest good checkpoint
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["checkpoint"] == str(first)
+    assert "zoo: warning: skipped checkpoint" in proc.stderr and "Traceback" not in proc.stderr
+    # Running the finished run again resumes from the good checkpoint and finishes.
+    proc = run_zoo("train", *TINY_RUN, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if line.startswith("zoo: warning:")]
+    assert len(warned) == 1 and str(last) in warned[0] and f"using {first} instead" in warned[0]
+    assert "resumed from" in proc.stdout and "(step 9)" in proc.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["global_step"] == 18 and metrics["resumed_from"] == 9
+    load_checkpoint(last)  # rewritten honestly by the resumed run
 
 
 def test_resolve_checkpoint(tmp_path: Path) -> None:

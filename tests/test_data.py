@@ -11,16 +11,21 @@ import shutil
 import socket
 import struct
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from zoo.data import (
+    MNIST_SAMPLE_DIR,
     BatchSampler,
+    MnistUnavailable,
+    SampleDataWarning,
     Split,
     download_files,
     find_mnist_files,
+    fingerprint,
     full_batches,
     load_mnist,
     normalize_images,
@@ -33,7 +38,7 @@ from zoo.data import (
 from zoo.errors import DataError
 
 HERE = Path(__file__).resolve().parent
-SMALL = HERE / "data" / "mnist-small"
+SMALL = HERE.parent / "zoo" / "data" / "mnist_sample"
 SEED_SMALL = HERE / "data" / "seed-small" / "mnist.json.gz"
 SHARED_5K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-5k"
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -180,6 +185,23 @@ def test_wrong_image_size(tmp_path):
     assert_data_error(e, TRAIN_IMAGES, "27x27, expected 28x28")
 
 
+@pytest.mark.parametrize("role", ["t10k", "train"])
+def test_empty_split_file_is_an_error_at_load(tmp_path, role):
+    d = copy_small(tmp_path / "data")
+    write_gz(d / f"{role}-images-idx3-ubyte.gz", idx_bytes(np.zeros((0, 28, 28))))
+    write_gz(d / f"{role}-labels-idx1-ubyte.gz", idx_bytes(np.zeros(0)))
+    with pytest.raises(DataError) as e:
+        load_mnist(d, progress=False)
+    assert_data_error(e, f"{role}-images-idx3-ubyte.gz", "(0 images)")
+
+
+def test_val_fraction_zero_is_no_validation_split():
+    data = load_mnist(SMALL, val_fraction=0, progress=False)
+    assert (len(data.train), len(data.val), len(data.test)) == (1000, 0, 500)
+    assert data.val.images.shape == (0, 28, 28)
+    assert np.array_equal(data.train.labels, read_idx_labels(SMALL / TRAIN_LABELS))
+
+
 # ---------------------------------------------------------------- seed format
 
 
@@ -318,6 +340,18 @@ def test_split_determinism():
     zeros = Split(np.zeros((5000, 28, 28), np.uint8), np.zeros(5000, np.uint8))
     rest, held = split_off(zeros, 1 / 6, 0)
     assert (len(rest), len(held)) == (4167, 833)
+
+
+def test_split_and_batch_seeds_take_any_non_negative_integer():
+    for seed in (2**62, 2**63 - 1, 2**64 + 5):
+        a, b = (load_mnist(SMALL, split_seed=seed, progress=False) for _ in range(2))
+        assert np.array_equal(a.val.labels, b.val.labels)
+        orders = [BatchSampler(a.train, 100, seed=seed).order(3) for _ in range(2)]
+        assert np.array_equal(*orders) and sorted(orders[0]) == list(range(len(a.train)))
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(DataError) as e:
+            load_mnist(SMALL, split_seed=bad, progress=False)
+        assert_data_error(e, "split_seed must be a non-negative integer")
 
 
 @pytest.mark.skipif(not SHARED_5K.is_dir(), reason="../shared/data/mnist-5k not available")
@@ -525,6 +559,7 @@ def test_load_downloads_into_cache_only(server, tmp_path, monkeypatch):
     data = load_mnist(progress=False)
     cache = tmp_path / "xdg-cache" / "zoo" / "mnist"
     assert data.source == f"idx:{cache}" and len(data.train) == 833
+    assert data.data_dir == str(cache)
     assert sorted(p.name for p in cache.iterdir()) == sorted(FOUR)
 
 
@@ -547,3 +582,147 @@ def test_mnist_data_is_a_dataset_with_shape_and_classes():
 
     data = load_mnist(SMALL_MNIST, progress=False)
     assert data.input_shape == (1, 28, 28) and data.num_classes == 10
+
+
+# ---------------------------------------------------------------- the packaged sample and fallback
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+def test_mnist_sample_entry_is_always_the_packaged_folder():
+    from zoo.plugin import load_catalog
+
+    catalog = load_catalog()
+    entry = catalog.entry("datasets", "mnist-sample")
+    assert "1,000/500" in entry.description and "not representative" in entry.description
+    for data_dir in (None, "/nonexistent"):  # a --data-dir does not redirect it
+        data = catalog.build("datasets", "mnist-sample", data_dir=data_dir)
+        assert (len(data.train), len(data.val), len(data.test)) == (833, 167, 500)
+        assert data.data_dir == str(MNIST_SAMPLE_DIR) == str(SMALL)
+    half = catalog.build("datasets", "mnist-sample", {"val_fraction": 0.5})
+    assert (len(half.train), len(half.val)) == (500, 500)
+
+
+def _warnings_of(record, category) -> list[str]:
+    return [str(w.message) for w in record if issubclass(w.category, category)]
+
+
+@pytest.mark.parametrize("how", ["download fails", "download disabled"])
+def test_offline_mnist_falls_back_to_the_sample_with_one_warning(monkeypatch, how):
+    monkeypatch.setenv("ZOO_MNIST_URL", closed_port_url())
+    with pytest.warns(SampleDataWarning) as record:
+        data = load_mnist(progress=False, download=how == "download fails", sample_fallback=True)
+    (message,) = _warnings_of(record, SampleDataWarning)
+    reason = "failed" if how == "download fails" else "downloading is disabled"
+    for needle in ("could not be found or downloaded", reason, "1,000-image sample shipped with zoo",
+                   "not representative", "sample_fallback=false"):
+        assert needle in message, message
+    assert "\n" not in message
+    assert data.data_dir == str(MNIST_SAMPLE_DIR) and data.source == f"idx:{MNIST_SAMPLE_DIR}"
+    assert fingerprint(data) == fingerprint(load_mnist(MNIST_SAMPLE_DIR, progress=False))
+
+
+def test_offline_mnist_without_fallback_is_the_old_error(monkeypatch):
+    monkeypatch.setenv("ZOO_MNIST_URL", closed_port_url())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no warning either
+        with pytest.raises(MnistUnavailable) as e:
+            load_mnist(progress=False)  # the library default: no fallback
+    assert_data_error(e, TRAIN_IMAGES, "download from", "failed", "--data-dir")
+
+
+def test_a_named_folder_never_falls_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_MNIST_URL", closed_port_url())
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError) as e:
+            load_mnist(empty, progress=False, sample_fallback=True)
+        assert_data_error(e, str(empty), "no MNIST data")
+        monkeypatch.setenv("ZOO_DATA_DIR", str(empty))
+        with pytest.raises(DataError) as e:
+            load_mnist(progress=False, sample_fallback=True)
+        assert_data_error(e, str(empty), "no MNIST data")
+
+
+def test_broken_files_in_the_cache_never_fall_back(tmp_path, monkeypatch):
+    # Files that exist but are damaged are a problem to fix, not to paper over.
+    cache = copy_small(tmp_path / "xdg-cache" / "zoo" / "mnist")
+    (cache / TRAIN_LABELS).write_bytes(b"<html>not found</html>")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError) as e:
+            load_mnist(progress=False, sample_fallback=True)
+    assert_data_error(e, str(cache / TRAIN_LABELS), "not a gzip file")
+
+
+def test_data_dir_is_the_absolute_folder_loaded(tmp_path, monkeypatch):
+    copy_small(tmp_path / "rel")
+    monkeypatch.chdir(tmp_path)
+    assert load_mnist("rel", progress=False).data_dir == str(tmp_path / "rel")
+    monkeypatch.setenv("ZOO_DATA_DIR", "rel")
+    assert load_mnist(progress=False).data_dir == str(tmp_path / "rel")
+    assert load_mnist(SEED_SMALL.parent, progress=False).data_dir == str(SEED_SMALL.parent)
+
+
+# ---------------------------------------------------------------- fingerprint
+
+
+# The packaged sample's fingerprint with the default split. Pinned because stored results
+# are identified by it: an accidental change in how it is computed must not go unnoticed.
+SAMPLE_FINGERPRINT = "a872fe4f0d636464573cecb15805b452106605181d58adb75ec90eecb47a8385"
+
+
+def test_fingerprint_is_pinned_and_independent_of_location_and_gzip(tmp_path):
+    reference = fingerprint(load_mnist(SMALL, progress=False))
+    assert reference == SAMPLE_FINGERPRINT
+    assert fingerprint(load_mnist(copy_small(tmp_path / "copy"), progress=False)) == reference
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for name in FOUR:
+        (plain / name[:-3]).write_bytes(gzip.decompress((SMALL / name).read_bytes()))
+    data = load_mnist(plain, progress=False)
+    assert data.data_dir == str(plain) and fingerprint(data) == reference
+
+
+@pytest.mark.parametrize("name", FOUR)
+def test_fingerprint_changes_with_any_file_content(tmp_path, name):
+    d = copy_small(tmp_path / "data")
+    payload = bytearray(gzip.decompress((d / name).read_bytes()))
+    offset = 8 if "labels" in name else 16
+    payload[offset + 3] = (payload[offset + 3] + 1) % 10  # one label or pixel, still valid
+    write_gz(d / name, bytes(payload))
+    assert fingerprint(load_mnist(d, progress=False)) != SAMPLE_FINGERPRINT
+
+
+@pytest.mark.parametrize("settings", [{"val_fraction": 0.2}, {"val_fraction": 0.0}, {"split_seed": 1}])
+def test_fingerprint_changes_with_the_split_settings(settings):
+    assert fingerprint(load_mnist(SMALL, progress=False, **settings)) != SAMPLE_FINGERPRINT
+
+
+def test_fingerprint_covers_shape_class_count_and_dtype():
+    data = load_mnist(SMALL, progress=False)
+
+    class Other:  # the same arrays, declared differently
+        train, val, test = data.train, data.val, data.test
+        input_shape, num_classes = data.input_shape, 11
+
+    assert fingerprint(Other()) != SAMPLE_FINGERPRINT
+    Other.num_classes, Other.input_shape = 10, (28, 28)
+    assert fingerprint(Other()) != SAMPLE_FINGERPRINT
+    Other.input_shape = (1, 28, 28)
+    assert fingerprint(Other()) == SAMPLE_FINGERPRINT
+    Other.test = Split(data.test.images, data.test.labels.astype(np.int64))
+    assert fingerprint(Other()) != SAMPLE_FINGERPRINT
+    Other.test = Split(data.test.images, data.test.labels.astype(">u8"))
+    big_endian = fingerprint(Other())
+    Other.test = Split(data.test.images, data.test.labels.astype("<u8"))
+    assert fingerprint(Other()) == big_endian  # equal values, only stored differently
+    Other.test = Split(data.test.images, np.array([None] * 500, dtype=object))
+    with pytest.raises(DataError, match="test.labels holds Python objects"):
+        fingerprint(Other())

@@ -36,13 +36,27 @@ def test_wheel_layout(wheel):
         assert needed in names
     packaged = zipfile.ZipFile(wheel).read("zoo/registry.toml")
     assert packaged == (ROOT / "registry.toml").read_bytes()
+    # The mnist-sample dataset (and mnist's offline fallback) travels byte for byte,
+    # with the README that carries its licence and attribution.
+    sample = ROOT / "zoo" / "data" / "mnist_sample"
+    shipped = sorted(p.name for p in sample.iterdir())
+    assert "README.md" in shipped and len([n for n in shipped if n.endswith("-ubyte.gz")]) == 4
+    for name in shipped:
+        assert zipfile.ZipFile(wheel).read(f"zoo/data/mnist_sample/{name}") == (sample / name).read_bytes()
 
 
-def test_installed_copy_lists_its_builtins(wheel, tmp_path):
-    target = tmp_path / "site"
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory):
+    """The wheel installed into a folder of its own, away from the source tree."""
+    target = tmp_path_factory.mktemp("installed") / "site"
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
                            str(target), str(wheel)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    return target
+
+
+def test_installed_copy_lists_its_builtins(installed, tmp_path):
+    target = installed
     env = {**os.environ, "PYTHONPATH": str(target)}
     env.pop("ZOO_REGISTRY", None)
     code = "import json, zoo; from zoo.cli import main; print(zoo.__file__); main(['list', '--json'])"
@@ -54,3 +68,17 @@ def test_installed_copy_lists_its_builtins(wheel, tmp_path):
     plugins = {row["plugin"] for row in json.loads(rest)}
     assert plugins == {"zoo.plugins.datasets", "zoo.plugins.models", "zoo.plugins.optimizers",
                        "zoo.plugins.schedules", "zoo.plugins.regularizers", "zoo.plugins.launchers"}
+
+
+def test_installed_copy_loads_its_sample(installed, tmp_path):
+    target = installed
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    env.pop("ZOO_REGISTRY", None)
+    code = ("from zoo.plugin import load_catalog; "
+            "d = load_catalog().build('datasets', 'mnist-sample'); "
+            "print(d.data_dir, len(d.train) + len(d.val), len(d.test))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    folder, train, test = out.stdout.split()
+    assert folder == str(target / "zoo" / "data" / "mnist_sample") and (train, test) == ("1000", "500")

@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
 from zoo import checkpoint as ckpt
+from zoo.errors import TrainingError
 from zoo.job import Job
 from zoo.plugin import load_catalog
 from zoo.train import train
@@ -242,6 +243,148 @@ def test_bad_names_parameters_and_data_dir_are_one_line_errors(args, needles, tm
     proc = run_zoo("train", "--data-dir", str(SMALL_MNIST), *args, "--out", str(out), "--quiet")
     assert_one_line_error(proc, *needles)
     assert proc.stdout == ""  # not even the "training ..." line: nothing started
+    assert not out.exists()
+
+
+# --- offline: the packaged sample --------------------------------------------------------
+
+TINY_MLP = ["--model", "mlp", "--optimizer", "sgd", "--set", "model.hidden1=32",
+            "--set", "model.hidden2=16", "--epochs", "1", "--quiet"]
+
+
+def offline_env(tmp_path: Path) -> dict[str, str]:
+    """No data folder named, an empty download cache and a mirror that refuses connections."""
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "ZOO_MNIST_URL": f"http://127.0.0.1:{port}/",
+           "XDG_CACHE_HOME": str(tmp_path / "empty-cache")}
+    env.pop("ZOO_DATA_DIR", None)
+    return env
+
+
+def test_offline_train_falls_back_to_the_sample_with_one_warning(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, "--set", "dataset.progress=false", "--out", str(out),
+                   env=offline_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("zoo: warning:")]
+    assert len(warnings) == 1, proc.stderr
+    for needle in ("MNIST could not be found or downloaded", "Connection refused",
+                   "1,000-image sample shipped with zoo", "not representative"):
+        assert needle in warnings[0], warnings[0]
+    assert "(833 train, 167 val, 500 test)" in proc.stdout
+    assert json.loads((out / "metrics.json").read_text())["status"] == "ok"
+
+
+def test_offline_train_without_fallback_is_one_line_error(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, "--set", "dataset.progress=false",
+                   "--set", "dataset.sample_fallback=false", "--out", str(out),
+                   env=offline_env(tmp_path))
+    assert_one_line_error(proc, "train-images-idx3-ubyte.gz", "download from", "failed", "--data-dir")
+    assert "zoo: warning:" not in proc.stderr
+    assert not out.exists()
+
+
+def test_mnist_sample_dataset_trains_through_the_cli(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, "--dataset", "mnist-sample", "--out", str(out),
+                   env=offline_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "zoo: warning:" not in proc.stderr  # chosen on purpose: nothing to warn about
+    assert "on mnist-sample (833 train, 167 val, 500 test)" in proc.stdout
+
+
+# --- empty splits ----------------------------------------------------------------------------
+
+def data_with_empty(tmp_path: Path, role: str) -> Path:
+    """The sample with one images/labels pair replaced by valid IDX files of 0 images."""
+    import gzip
+    import struct
+
+    d = tmp_path / "data"
+    shutil.copytree(SMALL_MNIST, d)
+    gzip_idx = lambda *header: gzip.compress(struct.pack(f">{len(header)}I", *header))
+    (d / f"{role}-images-idx3-ubyte.gz").write_bytes(gzip_idx(0x803, 0, 28, 28))
+    (d / f"{role}-labels-idx1-ubyte.gz").write_bytes(gzip_idx(0x801, 0))
+    return d
+
+
+@pytest.mark.parametrize("role, needle", [("t10k", "holds no test images"),
+                                          ("train", "holds no training images")])
+def test_empty_split_file_is_one_line_error_before_training(tmp_path, role, needle):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, "--data-dir", str(data_with_empty(tmp_path, role)),
+                   "--out", str(out))
+    assert_one_line_error(proc, f"{role}-images-idx3-ubyte.gz", needle)
+    assert proc.stdout == "" and not out.exists()  # nothing trained, no run left "running"
+
+
+def test_val_fraction_zero_trains_without_validation(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, *DATA, "--set", "dataset.val_fraction=0", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "(1000 train, 0 val, 500 test)" in proc.stdout
+    assert "val loss - acc -" in next(line for line in proc.stdout.splitlines() if line.startswith("epoch 1/1"))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and 0 < metrics["test"]["acc"] <= 1
+    (epoch,) = metrics["epochs"]
+    assert epoch["val_loss"] is None and epoch["val_acc"] is None and epoch["train_loss"] > 0
+    from visualdl import LogReader
+
+    (log,) = (out / "vdl").glob("vdlrecords.*.log")
+    tags = set(LogReader(file_path=str(log)).get_tags()["scalar"])
+    assert {"epoch/train_loss", "epoch/lr"} <= tags and not {t for t in tags if "val" in t}
+    # There is no validation split to evaluate on, and saying so is not a crash.
+    assert_one_line_error(run_zoo("eval", str(out), "--split", "val"), "nothing to evaluate")
+
+
+def test_target_acc_without_validation_is_one_line_error_before_training(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, *DATA, "--set", "dataset.val_fraction=0",
+                   "--target-acc", "0.5", "--out", str(out))
+    assert_one_line_error(proc, "target accuracy 0.5", "validation split", "val_fraction=0")
+    assert proc.stdout == "" and not out.exists()
+
+
+def test_no_training_images_left_is_one_line_error(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, *DATA, "--set", "dataset.val_fraction=0.9999", "--out", str(out))
+    assert_one_line_error(proc, "no training images left after taking 1000 of 1000")
+    assert not out.exists()
+
+
+def test_fewer_images_than_one_global_batch_is_one_line_error(tmp_path):
+    # Two ranks cannot share a partial global batch equally (833 < 2 x 500), so it is refused
+    # while building, before any process group or step is needed.
+    job = Job(out=str(tmp_path / "run"), model="mlp", optimizer="sgd", batch_size=500,
+              params={"models": {"hidden1": 32, "hidden2": 16}, "datasets": {"progress": False}},
+              data_dir=str(SMALL_MNIST), epochs=1)
+    with pytest.raises(TrainingError) as exc:
+        train(job, catalog=load_catalog(), rank=0, world_size=2)
+    assert "cannot batch the training data: 833 samples give no full global batch" in str(exc.value)
+    assert "\n" not in str(exc.value) and not (tmp_path / "run").exists()
+
+
+# --- seeds ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [2**45, 2**63 - 1])  # where paddle.seed overflowed; the largest valid
+def test_large_seeds_train(tmp_path, seed):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, *DATA, "--seed", str(seed), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["job"]["seed"] == seed
+
+
+def test_seed_beyond_the_valid_range_is_one_line_error(tmp_path):
+    out = tmp_path / "run"
+    proc = run_zoo("train", *TINY_MLP, *DATA, "--seed", str(2**63), "--out", str(out))
+    assert_one_line_error(proc, "seed must be an integer in [0, 2**63 - 1]", str(2**63))
     assert not out.exists()
 
 

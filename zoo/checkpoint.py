@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from zoo.errors import CheckpointError, one_line
 FORMAT = "zoo-checkpoint/1"
 ARRAYS, STATE, MANIFEST = "arrays.npz", "state.json", "manifest.json"
 _STEP_RE = re.compile(r"^step-(\d{9,})$")
+_CHUNK = 1 << 20
 
 
 class CheckpointWarning(UserWarning):
@@ -154,7 +156,7 @@ def _prune(ckpt_dir: Path, new: Path, step: int, keep: int) -> None:
         if path == new:
             continue
         try:
-            _verify(path)
+            _verify_all(path)
             valid = True
         except CheckpointError:
             valid = False
@@ -202,17 +204,86 @@ def _verify(path: Path) -> dict:
     return manifest
 
 
+def _npz(path: Path, load: bool) -> dict[str, np.ndarray]:
+    """Check every member's .npy header against its size; with ``load``, also read the arrays.
+
+    A checksum only proves the file is the one the manifest describes, not that its
+    headers are honest: a header declaring a huge shape would make numpy allocate it
+    before noticing the data is missing. Here a member's declared size must equal the
+    bytes it holds, and those cannot exceed the file, so nothing bigger is ever allocated.
+    """
+    npz = path / ARRAYS
+    try:
+        limit = npz.stat().st_size
+        arrays: dict[str, np.ndarray] = {}
+        with zipfile.ZipFile(npz) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as member:
+                    dtype, shape, fortran, nbytes = _npy_header(info, member, limit)
+                    if load:
+                        arrays[info.filename[:-len(".npy")]] = _npy_data(member, dtype, shape, fortran, nbytes)
+        return arrays
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, MemoryError) as e:
+        # ValueError: malformed or dishonest headers (ours and numpy's), object arrays.
+        raise CheckpointError(f"checkpoint {path}: cannot load ({one_line(e)})") from None
+
+
+def _npy_header(info: zipfile.ZipInfo, member, limit: int) -> tuple[np.dtype, tuple[int, ...], bool, int]:
+    name = info.filename
+    if not name.endswith(".npy"):
+        raise ValueError(f"{ARRAYS} member {name!r} is not a .npy array")
+    # save_checkpoint stores members uncompressed: a stored member cannot claim to be
+    # larger than the file around it, which bounds every allocation below.
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+        raise ValueError(f"{name} is compressed (zoo stores arrays uncompressed)")
+    if info.file_size > limit:
+        raise ValueError(f"{name} claims {info.file_size} bytes, more than the {limit}-byte file")
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f"{name} has unsupported .npy format version {version}")
+    if dtype.hasobject:
+        raise ValueError(f"{name} holds Python objects, which would need pickle")
+    nbytes = info.file_size - member.tell()
+    declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    if declared != nbytes:
+        raise ValueError(f"{name} header declares shape {shape} of {dtype} ({declared} bytes) "
+                         f"but holds {nbytes} bytes of data")
+    return dtype, shape, fortran, nbytes
+
+
+def _npy_data(member, dtype: np.dtype, shape: tuple[int, ...], fortran: bool, nbytes: int) -> np.ndarray:
+    if dtype.itemsize == 0:  # nothing to read; a buffer cannot be viewed as a 0-byte dtype
+        return np.empty(shape, dtype, order="F" if fortran else "C")
+    buffer = np.empty(nbytes, np.uint8)
+    view, done = memoryview(buffer), 0
+    while done < nbytes:
+        # In slices: a zip member's readinto reads into a temporary bytes of the full size.
+        got = member.readinto(view[done:done + _CHUNK])
+        if not got:
+            raise ValueError(f"member data ends after {done} of {nbytes} bytes")
+        done += got
+    return buffer.view(dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _verify_all(path: Path) -> dict:
+    """``_verify`` plus the array headers: everything short of reading the arrays."""
+    manifest = _verify(path)
+    _npz(path, load=False)
+    return manifest
+
+
 def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     """Verify and load one checkpoint folder -> (arrays, state). Never unpickles."""
     path = Path(path)
     _verify(path)
+    arrays = _npz(path, load=True)
     try:
-        with np.load(path / ARRAYS, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
         state = json.loads((path / STATE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as e:
-        # ValueError: object arrays refused by allow_pickle=False, bad JSON; Type/AttributeError:
-        # a plain .npy where a zip was expected (an ndarray is no context manager).
+    except (OSError, ValueError) as e:
         raise CheckpointError(f"checkpoint {path}: cannot load ({one_line(e)})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path}: {STATE} is not a JSON object")
@@ -277,7 +348,7 @@ def resolve_checkpoint(path: Path) -> Path:
     if path.is_dir() and (_STEP_RE.match(path.name) or (path / MANIFEST).exists()):
         return path
     for ckpt_dir in (path / "checkpoints", path):
-        found = _newest_valid(ckpt_dir, _verify) if _scan(ckpt_dir) else None
+        found = _newest_valid(ckpt_dir, _verify_all) if _scan(ckpt_dir) else None
         if found is not None:
             return found[0]
     raise CheckpointError(f"no checkpoint found at {path} (expected a run dir, its checkpoints/ or a step-NNNNNNNNN folder)")

@@ -37,7 +37,16 @@ def zoo_register_datasets(register: Register) -> None:
     :param register: call ``register(name, factory, description=..., defaults=...)``.
         ``factory(data_dir: str | None, **params)`` must return a ``zoo.data.Dataset``
         (train / validation / test splits as uint8 arrays plus ``input_shape`` and
-        ``num_classes``).  ``data_dir`` is ``--data-dir`` or ``None``.
+        ``num_classes``).  ``data_dir`` is ``--data-dir`` or ``None``.  An empty
+        validation split means "no validation": training skips it.
+        The dataset may also have a ``data_dir`` attribute: the absolute folder (a str)
+        whose files it actually loaded, which can differ from the folder asked for
+        (``mnist`` falls back to the sample shipped with zoo when offline), or ``None``
+        for a dataset with no folder.  A sweep builds the dataset once and passes that
+        folder as ``data_dir`` to all of its workers, so they load the same files and never
+        download or fall back on their own: given its own ``data_dir`` back, a factory
+        must load the same files.
+        ``zoo.data.fingerprint(dataset)`` identifies the loaded content.
     :returns: nothing.
     """
 

@@ -3,10 +3,11 @@
     python tests/data/make_subset.py --idx-dir ../shared/data/mnist-5k \
         --seed-file ../shared/data/seed-format/mnist.json.gz
 
-mnist-small/: the first 100 images of each class of the training files (in file
-order, 1,000 in all) and the first 500 test images, as gzip'd IDX files.
-seed-small/mnist.json.gz: the first 200 / 50 / 50 train / valid / eval entries of a
-seed-format file, floats copied unchanged.
+zoo/data/mnist_sample/ (the packaged ``mnist-sample`` dataset): the first 100 images of
+each class of the training files (in file order, 1,000 in all) and the first 500 test
+images, as gzip'd IDX files.
+tests/data/seed-small/mnist.json.gz: the first 200 / 50 / 50 train / valid / eval entries
+of a seed-format file, floats copied unchanged.
 Output is byte-for-byte reproducible (gzip mtime 0). Standalone: numpy only.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+SAMPLE_DIR = HERE.parents[1] / "zoo" / "data" / "mnist_sample"
 PER_CLASS = 100
 N_TEST = 500
 SEED_COUNTS = (200, 50, 50)
@@ -67,14 +69,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--idx-dir", type=Path, help="folder with the four MNIST IDX .gz files")
     parser.add_argument("--seed-file", type=Path, help="a seed-format mnist.json.gz")
-    parser.add_argument("--out", type=Path, default=HERE, help="output folder (default: here)")
+    parser.add_argument("--idx-out", type=Path, default=SAMPLE_DIR,
+                        help="output folder of the IDX sample (default: zoo/data/mnist_sample)")
+    parser.add_argument("--seed-out", type=Path, default=HERE / "seed-small",
+                        help="output folder of the seed-format sample (default: tests/data/seed-small)")
     args = parser.parse_args()
     if args.idx_dir is None and args.seed_file is None:
         parser.error("give --idx-dir and/or --seed-file")
     if args.idx_dir is not None:
-        make_idx_subset(args.idx_dir, args.out / "mnist-small")
+        make_idx_subset(args.idx_dir, args.idx_out)
     if args.seed_file is not None:
-        make_seed_subset(args.seed_file, args.out / "seed-small")
+        make_seed_subset(args.seed_file, args.seed_out)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,14 @@ def find_mnist_files(directory: str | Path) -> dict[str, Path]:
     )
 
 
+class MnistUnavailable(DataError):
+    """No data folder was named, and MNIST is neither in the cache nor downloadable.
+
+    Its own type because only this case may fall back to the packaged sample: a folder
+    the user named, or files that exist but are broken, must stay errors.
+    """
+
+
 def locate_mnist(
     explicit: str | Path | None, download: bool = True, progress: bool = True
 ) -> dict[str, Path]:
@@ -73,11 +81,14 @@ def locate_mnist(
     if from_user or (directory.is_dir() and _scan(directory)[0] is not None):
         return find_mnist_files(directory)
     if not download:
-        raise DataError(
+        raise MnistUnavailable(
             f"{directory}: no MNIST files in the cache and downloading is disabled; "
             f"put the {len(MNIST_FILES)} files ({', '.join(MNIST_FILES)}) there, or pass --data-dir"
         )
-    download_files(directory, mnist_url(), MNIST_FILES, progress=progress)
+    try:
+        download_files(directory, mnist_url(), MNIST_FILES, progress=progress)
+    except DataError as exc:
+        raise MnistUnavailable(str(exc)) from None
     return find_mnist_files(directory)
 
 

@@ -9,7 +9,8 @@ from typing import Protocol
 import numpy as np
 
 from zoo.data.idx import read_idx_images, read_idx_labels
-from zoo.data.locate import locate_mnist
+from zoo.data.locate import MnistUnavailable, find_mnist_files, locate_mnist
+from zoo.data.sample import MNIST_SAMPLE_DIR, warn_sample_fallback
 from zoo.data.seedformat import read_seed_json
 from zoo.errors import DataError
 
@@ -29,7 +30,12 @@ class Split:
 
 
 class Dataset(Protocol):
-    """What a dataset factory returns (see ``zoo_register_datasets``)."""
+    """What a dataset factory returns (see ``zoo_register_datasets``).
+
+    An empty ``val`` split means "no validation": training skips it. A dataset may also
+    have ``data_dir``, the absolute folder its files were loaded from (``None`` when it
+    has no folder); a sweep passes it to its workers so they load the very same files.
+    """
 
     train: Split
     val: Split
@@ -44,12 +50,17 @@ class Dataset(Protocol):
 
 @dataclass(frozen=True, eq=False)
 class MnistData:
-    """The three splits and where they came from (``idx:<dir>`` or ``seed:<file>``)."""
+    """The three splits and where they came from (``idx:<dir>`` or ``seed:<file>``).
+
+    ``data_dir`` is the absolute folder whose files were loaded: after a fallback, the
+    packaged sample's, not the cache that was asked for.
+    """
 
     train: Split
     val: Split
     test: Split
     source: str
+    data_dir: str | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -67,31 +78,51 @@ def load_mnist(
     split_seed: int = 0,
     download: bool = True,
     progress: bool = True,
+    sample_fallback: bool = False,
 ) -> MnistData:
     """Load MNIST from ``data_dir`` (see ``locate_mnist``); downloads only into the cache.
 
     For IDX files the validation split is ``round(N * val_fraction)`` training images
     (default 1/6) chosen by a permutation seeded with ``split_seed``, so the same
-    inputs always give the same splits. A seed-format file keeps its own
-    train/valid/eval split and ``val_fraction`` is ignored.
+    inputs always give the same splits; ``val_fraction=0`` means no validation split.
+    A seed-format file keeps its own train/valid/eval split and ``val_fraction`` is ignored.
+
+    With ``sample_fallback``, when no folder was named and MNIST is neither cached nor
+    downloadable, the packaged sample is loaded instead, with a ``SampleDataWarning``.
     """
     fraction = DEFAULT_VAL_FRACTION if val_fraction is None else float(val_fraction)
-    if not 0.0 <= fraction < 1.0:  # checked first so a bad value never triggers a download
+    # Both checked first so a bad value never triggers a download.
+    if not 0.0 <= fraction < 1.0:
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    files = locate_mnist(data_dir, download=download, progress=progress)
+    if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
+        raise DataError(f"split_seed must be a non-negative integer, got {split_seed!r}")
+    try:
+        files = locate_mnist(data_dir, download=download, progress=progress)
+    except MnistUnavailable as exc:
+        if not sample_fallback:
+            raise
+        warn_sample_fallback(exc)
+        files = find_mnist_files(MNIST_SAMPLE_DIR)
     if "seed" in files:
         path = files["seed"]
         parts = [_checked(path, path, images, labels) for images, labels in read_seed_json(path)]
-        return MnistData(parts[0], parts[1], parts[2], source=f"seed:{path}")
+        _require(path, parts[0], "training images")
+        _require(path, parts[2], "test images (eval)")
+        return MnistData(parts[0], parts[1], parts[2], source=f"seed:{path}",
+                         data_dir=str(path.parent.absolute()))
     train_all = _read_pair(files["train-images"], files["train-labels"])
     test = _read_pair(files["t10k-images"], files["t10k-labels"])
+    _require(files["train-images"], train_all, "training images")
+    # Caught here, not after a whole epoch of training that then cannot be tested.
+    _require(files["t10k-images"], test, "test images")
     train, val = split_off(train_all, fraction, split_seed)
     if len(train) == 0:
         raise DataError(
             f"{files['train-images']}: no training images left after taking "
             f"{len(val)} of {len(train_all)} for validation"
         )
-    return MnistData(train, val, test, source=f"idx:{files['train-images'].parent}")
+    folder = files["train-images"].parent
+    return MnistData(train, val, test, source=f"idx:{folder}", data_dir=str(folder.absolute()))
 
 
 def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -106,6 +137,11 @@ def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
         Split(split.images[rest], split.labels[rest]),
         Split(split.images[held], split.labels[held]),
     )
+
+
+def _require(path: Path, split: Split, what: str) -> None:
+    if len(split) == 0:
+        raise DataError(f"{path}: holds no {what} (0 images)")
 
 
 def _read_pair(images_path: Path, labels_path: Path) -> Split:

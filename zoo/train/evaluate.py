@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zoo.data import Split, full_batches
+from zoo.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ def evaluate(model, split: Split, num_classes: int, batch_size: int = 500) -> Ev
     import paddle
     import paddle.nn.functional as F
 
+    if len(split) == 0:  # a loss or accuracy of nothing would be a made-up number
+        raise DataError("nothing to evaluate: the split holds no images "
+                        "(the validation split is empty with dataset.val_fraction=0)")
     was_training = model.training
     model.eval()
     loss_sum, confusion = 0.0, np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -42,5 +46,5 @@ def evaluate(model, split: Split, num_classes: int, batch_size: int = 500) -> Ev
             np.add.at(confusion, (labels[:, 0], predicted), 1)
     if was_training:
         model.train()
-    n = max(1, len(split))
-    return Evaluation(loss_sum / n, float(np.trace(confusion) / n), len(split), confusion)
+    n = len(split)
+    return Evaluation(loss_sum / n, float(np.trace(confusion) / n), n, confusion)

@@ -67,6 +67,9 @@ def _build(run: _Run):
     import paddle
 
     job, catalog = run.job, run.catalog
+    # results.db stores seeds as signed 64-bit SQLite integers (paddle.seed would take < 2**64).
+    if isinstance(job.seed, bool) or not isinstance(job.seed, int) or not 0 <= job.seed < 2**63:
+        raise TrainingError(f"seed must be an integer in [0, 2**63 - 1], got {job.seed!r}")
     data = catalog.build("datasets", job.dataset, job.overrides("datasets"), data_dir=job.data_dir)
     from zoo.data import BatchSampler
 
@@ -75,6 +78,11 @@ def _build(run: _Run):
                                rank=run.rank, world_size=run.world_size)
     except ValueError as exc:
         raise TrainingError(f"cannot batch the training data: {exc}") from None
+    if len(data.test) == 0:  # found now, not after training when the test has nothing to run on
+        raise TrainingError(f"dataset '{job.dataset}' has an empty test split")
+    if job.target_acc is not None and len(data.val) == 0:
+        raise TrainingError(f"target accuracy {job.target_acc} is measured on the validation split, "
+                            "and there is none (dataset.val_fraction=0)")
     run.data, run.sampler = data, sampler
     run.input_shape = tuple(data.input_shape)
     run.num_classes = int(data.num_classes)
@@ -159,7 +167,9 @@ def _end_epoch(run: _Run, epoch: int, global_step: int, log: ScalarLog) -> None:
     sums, result, job = run.sums, run.result, run.job
     # Replicas are identical, so only the leader evaluates: on a shared machine the other
     # ranks repeating it would only slow it down (they wait at the next collective).
-    val = evaluate(run.model, run.data.val, run.num_classes) if run.leader else None
+    # An empty validation split (val_fraction=0) means no validation at all.
+    validate = run.leader and len(run.data.val) > 0
+    val = evaluate(run.model, run.data.val, run.num_classes) if validate else None
     images = sums["seen"] * run.world_size
     record = {"epoch": epoch + 1, "step": global_step,
               "train_loss": sums["loss"] / max(1, sums["seen"]),
@@ -173,7 +183,8 @@ def _end_epoch(run: _Run, epoch: int, global_step: int, log: ScalarLog) -> None:
     if val and job.target_acc is not None and result.time_to_target is None and val.accuracy >= job.target_acc:
         result.time_to_target = result.elapsed
     for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
-        log.add(f"epoch/{key}", epoch + 1, record[key])
+        if record[key] is not None:
+            log.add(f"epoch/{key}", epoch + 1, record[key])
     run.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "time": 0.0}
     run.reporter.epoch_end(record)
 
@@ -195,7 +206,9 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
             began = time.perf_counter()
             # Reseeding from the step makes any randomness (dropout) a function of the
             # step alone, so a resumed run draws exactly what an uninterrupted one did.
-            paddle.seed(job.seed * 1_000_003 + global_step)
+            # paddle.seed takes [0, 2**64): the modulo leaves every value that worked
+            # before unchanged (bit-exact resume of existing runs) and ends the overflow.
+            paddle.seed((job.seed * 1_000_003 + global_step) % 2**64)
             label = paddle.to_tensor(labels)
             logits = net(paddle.to_tensor(images))
             loss = F.cross_entropy(logits, label)
