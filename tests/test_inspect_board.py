@@ -122,7 +122,7 @@ def test_inspect_content_statistics_on_real_data():
     proc = run_zoo("inspect", "cnn", "--content", "--data-dir", str(SMALL_MNIST), "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert "mnist-small" in data["data"]
+    assert SMALL_MNIST.name in data["data"]
     layers = {layer["name"]: layer for layer in data["layers"]}
     relu = layers["relu1"]
     assert 0 < relu["zero_fraction"] < 1 and relu["mean"] > 0 and relu["std"] > 0
