@@ -27,10 +27,7 @@ def build_mnist_sample(data_dir=None, *, val_fraction: float = 1 / 6, split_seed
 @zoo.hookimpl
 def zoo_register_datasets(register):
     register("mnist", build_mnist,
-             description="MNIST digits (IDX files or the course's mnist.json.gz), 28x28, 10 classes",
-             defaults={"val_fraction": 1 / 6, "split_seed": 0, "download": True, "progress": True,
-                       "sample_fallback": True})
+             description="MNIST digits (IDX files or the course's mnist.json.gz), 28x28, 10 classes")
     register("mnist-sample", build_mnist_sample,
              description="1,000/500 train/test MNIST sample shipped with zoo; offline smoke tests, "
-                         "accuracies not representative",
-             defaults={"val_fraction": 1 / 6, "split_seed": 0, "progress": True})
+                         "accuracies not representative")

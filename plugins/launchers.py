@@ -25,9 +25,7 @@ def build_spawn():
 
 @zoo.hookimpl
 def zoo_register_launchers(register):
-    register("single", build_single, description="One process on one device", defaults={})
+    register("single", build_single, description="One process on one device")
     register("launch", build_launch,
-             description="python -m paddle.distributed.launch --nproc_per_node N (worker logs per rank)",
-             defaults={"master_port": 0})
-    register("spawn", build_spawn, description="paddle.distributed.spawn(train, nprocs=N)",
-             defaults={})
+             description="python -m paddle.distributed.launch --nproc_per_node N (worker logs per rank)")
+    register("spawn", build_spawn, description="paddle.distributed.spawn(train, nprocs=N)")

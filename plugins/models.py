@@ -21,8 +21,6 @@ def build_mlp(input_shape, num_classes, *, hidden1: int = 256, hidden2: int = 12
 @zoo.hookimpl
 def zoo_register_models(register):
     register("cnn", build_cnn,
-             description="Course CNN: 2x (Conv k5 p2 -> ReLU -> MaxPool 2), Linear 980->10",
-             defaults={"channels": 20, "kernel_size": 5})
+             description="Course CNN: 2x (Conv k5 p2 -> ReLU -> MaxPool 2), Linear 980->10")
     register("mlp", build_mlp,
-             description="MLP over flat pixels with two hidden layers",
-             defaults={"hidden1": 256, "hidden2": 128, "activation": "relu"})
+             description="MLP over flat pixels with two hidden layers")

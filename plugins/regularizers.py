@@ -23,8 +23,6 @@ def build_l1(*, coeff: float = 1e-5):
 
 @zoo.hookimpl
 def zoo_register_regularizers(register):
-    register("none", build_none, description="No regularization", defaults={})
-    register("l2", build_l2, description="L2 weight decay through the optimizer (course: 1e-5)",
-             defaults={"coeff": 1e-5})
-    register("l1", build_l1, description="L1 weight decay through the optimizer",
-             defaults={"coeff": 1e-5})
+    register("none", build_none, description="No regularization")
+    register("l2", build_l2, description="L2 weight decay through the optimizer (course: 1e-5)")
+    register("l1", build_l1, description="L1 weight decay through the optimizer")

@@ -56,15 +56,11 @@ def build_warmup(learning_rate, total_steps, build_schedule, *, fraction: float 
 
 @zoo.hookimpl
 def zoo_register_schedules(register):
-    register("constant", build_constant, description="Constant learning rate", defaults={})
+    register("constant", build_constant, description="Constant learning rate")
     register("polynomial", build_polynomial,
-             description="Linear decay from the base rate to end_lr over the run (course: 0.01 -> 0.001)",
-             defaults={"end_lr": 0.001, "power": 1.0})
-    register("cosine", build_cosine, description="Cosine annealing to eta_min over the run",
-             defaults={"eta_min": 0.0})
+             description="Linear decay from the base rate to end_lr over the run (course: 0.01 -> 0.001)")
+    register("cosine", build_cosine, description="Cosine annealing to eta_min over the run")
     register("piecewise", build_piecewise,
-             description="Multiply the rate by gamma at fractions of the run",
-             defaults={"milestones": [0.5, 0.75], "gamma": 0.1})
+             description="Multiply the rate by gamma at fractions of the run")
     register("warmup", build_warmup,
-             description="Linear warmup over a fraction of the run, then another schedule",
-             defaults={"fraction": 0.1, "start_lr": 0.0, "then": "constant"})
+             description="Linear warmup over a fraction of the run, then another schedule")

@@ -26,7 +26,7 @@ def registry_text(builtin=BUILTINS, grid_extra="", disabled=(), tail="") -> str:
         disabled = [{disabled_list}]
 
         [grid]
-        dataset = "mnist"
+        datasets = ["mnist"]
         models = ["mlp", "cnn"]
         optimizers = ["sgd"]
         schedules = ["constant"]

@@ -61,7 +61,7 @@ def test_each_fault_gets_its_status_while_the_other_cells_finish(tmp_path, monke
             assert row["test_acc"] is None
     # the table never shows a number for a cell that did not finish ok
     # columns are two or more spaces apart; the last one holds the reasons
-    table = {line.split()[0]: re.split(r"\s{2,}", line)[6:8] for line in proc.stdout.splitlines()[2:]}
+    table = {line.split()[1]: re.split(r"\s{2,}", line)[7:9] for line in proc.stdout.splitlines()[2:]}
     assert table["mlp"][0].startswith("0.")
     for model, (state, _) in status.items():
         if model != "mlp":

@@ -9,7 +9,8 @@ from tests.test_bench_helpers import TINY, bench, faulty_kit
 from zoo.bench.grid import expand
 from zoo.errors import ZooError
 
-AXIS_OPTIONS = ("models", "optimizers", "schedules", "regularizers", "launch", "devices", "grid",
+AXIS_OPTIONS = ("datasets", "models", "optimizers", "schedules", "regularizers", "launchers",
+                "devices", "grid",
                 "nprocs", "epochs", "batch_size", "seed", "repeat", "target_acc")
 
 
@@ -23,12 +24,12 @@ def catalog(monkeypatch):
 
 def settings(catalog, **given):
     """What `zoo bench` builds from its options (registry.toml < --grid FILE < options)."""
-    from zoo.cli.bench_cmds import _settings
+    from zoo.cli.bench_cmds import merged_grid
 
     opts = dict.fromkeys(AXIS_OPTIONS)
     opts["sets"] = given.pop("sets", ())
     opts.update(given)
-    return _settings(catalog, opts)
+    return merged_grid(catalog, opts)
 
 
 def combos(cells):
@@ -49,7 +50,7 @@ def test_default_grid_comes_from_registry_toml(catalog):
 
 def test_comma_lists_and_globs_keep_order_and_drop_duplicates(catalog):
     cells = expand(catalog, settings(catalog, models="cnn, mlp", optimizers="sgd,ada*,adam",
-                                     launch="single,spawn", nprocs=2, devices="cpu,CPU"))
+                                     launchers="single,spawn", nprocs=2, devices="cpu,CPU"))
     # models outermost in the order given; a glob expands in natural order; 'adam' again
     # (matched by the glob already) is not repeated; a duplicate device counts once
     optimizers = ["sgd", "adagrad", "adam", "adamw"]
@@ -119,9 +120,9 @@ def test_dry_run_lists_the_cells_and_trains_nothing(tmp_path):
     assert lines[-1] == "12 cells"
     slugs = lines[:-1]
     assert len(slugs) == len(set(slugs)) == 12
-    assert slugs[0].startswith("mlp-adagrad-constant-none-single1-cpu-s0-")
-    assert slugs[1].startswith("mlp-adagrad-constant-none-single1-cpu-s1-")
-    assert slugs[-1].startswith("cnn-adamw-constant-none-single1-cpu-s1-")
+    assert slugs[0].startswith("mnist-mlp-adagrad-constant-none-single1-cpu-s0-")
+    assert slugs[1].startswith("mnist-mlp-adagrad-constant-none-single1-cpu-s1-")
+    assert slugs[-1].startswith("mnist-cnn-adamw-constant-none-single1-cpu-s1-")
     assert not out.exists()
 
 

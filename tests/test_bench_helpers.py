@@ -36,7 +36,7 @@ MARK = "ZOO_TEST_MARK"
 #                 file it deletes it and os._exit(9)s at its first step
 #   broken_factory  its factory always raises (preflight must refuse the sweep)
 FAULTY_PLUGIN = '''
-import os, signal, sys, time
+import functools, os, signal, sys, time
 
 import zoo
 
@@ -96,7 +96,9 @@ def zoo_register_models(register):
                  defaults={"hidden1": 32, "hidden2": 16, "delay": 0.0})
     register("broken_factory", _factory("broken_factory"), description="always raises",
              defaults={"hidden1": 32, "hidden2": 16, "delay": 0.0})
-    register("slow", _factory("slow"), description="sleeps every training step",
+    # partial(): a factory's signature is where its defaults are declared
+    register("slow", functools.partial(_factory("slow"), delay=0.25),
+             description="sleeps every training step",
              defaults={"hidden1": 32, "hidden2": 16, "delay": 0.25})
 '''
 
@@ -145,7 +147,7 @@ def one(rows: list[dict], **match) -> dict:
 
 
 def cell_dir(out: Path, prefix: str) -> Path:
-    found = sorted((out / "cells").glob(prefix + "-*"))
+    found = sorted((out / "cells").glob(f"*{prefix}-*"))
     assert len(found) == 1, (prefix, found)
     return found[0]
 

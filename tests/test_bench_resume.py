@@ -38,7 +38,7 @@ def _start(out, env, *args):
 
 def _checkpoint_of(out, prefix):
     def find():
-        dirs = list((out / "cells").glob(f"{prefix}-*/checkpoints/step-*"))
+        dirs = list((out / "cells").glob(f"*{prefix}-*/checkpoints/step-*"))
         return dirs if dirs else None
     return find
 
@@ -81,7 +81,7 @@ def _interrupt(out, env, *launch):
     runner = _start(out, env, *launch)
     try:
         def mid_epoch():
-            progress = list((out / "cells").glob("slow-*/progress.json"))
+            progress = list((out / "cells").glob("*slow-*/progress.json"))
             return progress and '"step": 0' not in progress[0].read_text() and progress[0]
         wait_for(mid_epoch, 120, "training to start", runner)
         runner.send_signal(signal.SIGINT)

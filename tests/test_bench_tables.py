@@ -51,7 +51,7 @@ def _table(stdout):
     """Plain table -> {(model, optimizer): the accuracy and time cells after the combination}."""
     lines = stdout.splitlines()
     assert set(lines[1]) <= {"-", " "}, stdout
-    return {tuple(_columns(line)[:2]): _columns(line)[6:8] for line in lines[2:]}
+    return {tuple(_columns(line)[1:3]): _columns(line)[7:9] for line in lines[2:]}
 
 
 def test_json_output_is_the_whole_stdout_with_statuses_not_numbers(sweep):
@@ -102,8 +102,8 @@ def test_markdown_csv_and_sorting(sweep):
     accs = [s["acc"] for s in json.loads(by_acc.stdout)]
     assert accs[2:] == [None, None] and accs[0] >= accs[1]
     table = zoo("results", str(out), "--sort", "acc").stdout.splitlines()[2:]
-    assert [line.split()[0] for line in table] == ["mlp", "mlp", "bad_nan", "bad_nan"]
-    assert float(_columns(table[0])[6].split()[0]) == accs[0]
+    assert [line.split()[1] for line in table] == ["mlp", "mlp", "bad_nan", "bad_nan"]
+    assert float(_columns(table[0])[7].split()[0]) == accs[0]
 
 
 def test_repeat_shows_mean_and_std(sweep, tmp_path, kit_env):
@@ -114,7 +114,7 @@ def test_repeat_shows_mean_and_std(sweep, tmp_path, kit_env):
     assert "2 cells, 1 already finished, 1 to run" in proc.stderr  # seed 0 was stored
     assert "3 stored results" in proc.stderr  # the other combinations are not this grid
     (line,) = proc.stdout.splitlines()[2:]
-    acc, plus, std = _columns(line)[6].split()[:3]
+    acc, plus, std = _columns(line)[7].split()[:3]
     assert plus == "±" and float(std) >= 0
     seeds = [r["test_acc"] for r in db_rows(out) if (r["model"], r["optimizer"]) == ("mlp", "sgd")]
     assert len(seeds) == 2 and math.isclose(float(acc), sum(seeds) / 2, abs_tol=1e-4)

@@ -44,7 +44,7 @@ def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch):
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
-        slow = wait_for(lambda: next((out / "cells").glob("slow-sgd-*"), None)
+        slow = wait_for(lambda: next((out / "cells").glob("*slow-sgd-*"), None)
                         if (out / "cells").exists() else None, 120, "the slow cell", proc)
         wait_for(lambda: ckpt.list_checkpoints(slow), 120, "a checkpoint of the slow cell", proc)
         server = [line.split(":")[0] for line in processes_with("zoo.forkserver")

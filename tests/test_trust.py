@@ -94,7 +94,7 @@ def test_wall_time_is_the_cells_own_after_a_killed_runner_and_a_rebuilt_store(tm
     runner = subprocess.Popen(bench_cmd(out, *args), env=kit.env(), cwd=ROOT, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        wait_for(lambda: list((out / "cells").glob("slow-*/checkpoints/step-000000006")), 120,
+        wait_for(lambda: list((out / "cells").glob("*slow-*/checkpoints/step-000000006")), 120,
                  "a checkpoint at step 6", runner)
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait(timeout=30)
@@ -242,7 +242,7 @@ def test_a_lock_held_mid_cell_is_one_line_and_the_rerun_records_without_retraini
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     holder = None
     try:
-        wait_for(lambda: (out / "cells").is_dir() and list((out / "cells").glob("slow-*/job.json")),
+        wait_for(lambda: (out / "cells").is_dir() and list((out / "cells").glob("*slow-*/job.json")),
                  120, "the cell to start", runner)
         holder = sqlite3.connect(str(out / "results.db"), isolation_level=None, timeout=30)
         holder.execute("BEGIN EXCLUSIVE")
@@ -271,8 +271,10 @@ def test_a_full_disk_is_a_store_error(tmp_path):
     store.db.execute("PRAGMA max_page_count = 4")  # what a full disk looks like to SQLite
     with pytest.raises(StoreError, match="full"):
         for seed in range(200):
-            store.record(Cell("m", "o", "s", "r", "single", 1, "cpu", "d", 1, 1, seed,
-                              {"x": {"y": "z" * 500}}), status="ok", reason="")
+            store.record(Cell(dataset="d", model="m", optimizer="o", schedule="s",
+                              regularizer="r", launch="single", nprocs=1, device="cpu", epochs=1,
+                              batch_size=1, seed=seed, params={"x": {"y": "z" * 500}}),
+                         status="ok", reason="")
     store.close()
 
 
@@ -396,7 +398,7 @@ def test_store_migrates_an_older_results_database(tmp_path):
 def test_chance_level_numbers_are_flagged_with_the_reason():
     from zoo.bench.tables import pivot, summarize
 
-    rows = [{"model": "m", "optimizer": o, "schedule": "s", "regularizer": "r", "launch": "single",
+    rows = [{"dataset": "d", "model": "m", "optimizer": o, "schedule": "s", "regularizer": "r", "launch": "single",
              "nprocs": 1, "device": "cpu", "status": "ok", "reason": "", "test_acc": acc,
              "wall_time": 1.0, "images_per_s": 10.0, "time_to_target": None, "num_classes": 10}
             for o, acc in (("adam", 0.0982), ("sgd", 0.9)) ]
@@ -404,7 +406,7 @@ def test_chance_level_numbers_are_flagged_with_the_reason():
     assert summaries["adam"]["chance"] and "chance (0.1000 for 10 classes)" in summaries["adam"]["reason"]
     assert not summaries["sgd"]["chance"] and summaries["sgd"]["reason"] == ""
     headers, table = pivot(list(summaries.values()))
-    by = {row[1]: dict(zip(headers, row)) for row in table}
+    by = {row[2]: dict(zip(headers, row)) for row in table}
     assert by["adam"]["cpu test acc"] == "0.0982 (chance)" and "chance" in by["adam"]["reason"]
     assert by["sgd"]["cpu test acc"] == "0.9000" and by["sgd"]["reason"] == ""
 
@@ -413,7 +415,7 @@ def test_compare_marks_partial_failures():
     from zoo.bench.tables import compare, summarize
 
     def row(seed, status, acc):
-        return {"model": "m", "optimizer": "o", "schedule": "s", "regularizer": "r",
+        return {"dataset": "d", "model": "m", "optimizer": "o", "schedule": "s", "regularizer": "r",
                 "launch": "single", "nprocs": 1, "device": "cpu", "seed": seed, "status": status,
                 "reason": "loss is nan" if status != "ok" else "", "test_acc": acc,
                 "wall_time": 1.0 if acc else None, "images_per_s": None, "time_to_target": None,

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zoo import kinds
 from zoo.errors import ConfigError, RegistryError
-from zoo.registry import KINDS, Registry
+from zoo.registry import Registry
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,16 +22,14 @@ else:  # pragma: no cover - exercised only on 3.10
 
 REGISTRY_ENV = "ZOO_REGISTRY"
 
-# The grid axes named by the plural kind they select from (devices is not a kind).
-GRID_AXES = {"models": "models", "optimizers": "optimizers", "schedules": "schedules",
-             "regularizers": "regularizers", "launchers": "launchers"}
+# registry.toml's [grid]: one list of names or globs per swept kind (zoo.kinds), then the
+# devices and the numbers every cell shares.
 GRID_SCHEMA: dict[str, type | tuple[type, ...]] = {
-    "dataset": str, "models": list, "optimizers": list, "schedules": list,
-    "regularizers": list, "launchers": list, "devices": list, "nprocs": int,
+    **{kind.axis: list for kind in kinds.swept()}, "devices": list, "nprocs": int,
     "epochs": int, "batch_size": int, "seed": int,
 }
 PLUGINS_SCHEMA = {"builtin": list, "disabled": list}
-GRID_LISTS = {"models", "optimizers", "schedules", "regularizers", "launchers", "devices"}
+GRID_LISTS = {*(kind.axis for kind in kinds.swept()), "devices"}
 # Seeds reach numpy's and Paddle's generators; Paddle takes a signed 64-bit seed.
 MAX_SEED = 2**63 - 1
 # The same limits hold for registry.toml's [grid], a grid file and the command line:
@@ -91,6 +90,14 @@ def check_table(where: str, table: Any, schema: dict[str, Any], required: bool) 
     return dict(table)
 
 
+def legacy_grid(grid: Any) -> Any:
+    """Before datasets were an axis, a grid named one: ``dataset = "mnist"``."""
+    if isinstance(grid, dict) and isinstance(grid.get("dataset"), str) and "datasets" not in grid:
+        grid = {("datasets" if key == "dataset" else key): ([value] if key == "dataset" else value)
+                for key, value in grid.items()}
+    return grid
+
+
 def check_bound(where: str, key: str, value: Any) -> None:
     """A number outside BOUNDS[key] is a ConfigError naming ``where``."""
     if key not in BOUNDS or not isinstance(value, (int, float)):
@@ -110,13 +117,14 @@ def parse_config(path: Path, text: str) -> Config:
         if key not in ("plugins", "grid", "defaults"):
             raise ConfigError(f"{path}: unknown key '{key}' (known: plugins, grid, defaults)")
     plugins = check_table(f"{path}: plugins", data.get("plugins", {}), PLUGINS_SCHEMA, False)
-    grid = check_table(f"{path}: grid", data.get("grid", {}), GRID_SCHEMA, True)
+    grid = check_table(f"{path}: grid", legacy_grid(data.get("grid", {})), GRID_SCHEMA, True)
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise ConfigError(f"{path}: defaults must be a table")
     for kind, by_name in defaults.items():
-        if kind not in KINDS:
-            raise ConfigError(f"{path}: defaults.{kind}: unknown kind (kinds: {', '.join(KINDS)})")
+        if kind not in kinds.kind_names():
+            raise ConfigError(f"{path}: defaults.{kind}: unknown kind "
+                              f"(kinds: {', '.join(kinds.kind_names())})")
         if not isinstance(by_name, dict) or not all(isinstance(v, dict) for v in by_name.values()):
             raise ConfigError(f"{path}: defaults.{kind} must hold one table per entry")
     return Config(path, list(plugins.get("builtin", [])), list(plugins.get("disabled", [])),
@@ -138,13 +146,11 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
 def check_names(config: Config, registry: Registry) -> None:
     """Every name the file mentions must be registered, every default a known parameter."""
     where = config.path
-    dataset = config.grid["dataset"]
-    for axis, kind in [("dataset", "datasets")] + list(GRID_AXES.items()):
-        values = [dataset] if axis == "dataset" else config.grid[axis]
+    for kind in kinds.swept():
         try:
-            registry.select(kind, values)
+            registry.select(kind.name, config.grid[kind.axis])
         except RegistryError as exc:
-            raise ConfigError(f"{where}: grid.{axis}: {exc}") from None
+            raise ConfigError(f"{where}: grid.{kind.axis}: {exc}") from None
     for kind, by_name in config.defaults.items():
         for name, params in by_name.items():
             try:
@@ -153,4 +159,4 @@ def check_names(config: Config, registry: Registry) -> None:
                 raise ConfigError(f"{where}: defaults.{kind}.{name}: {exc}") from None
 
 
-__all__ = ["Config", "GRID_AXES", "check_names", "check_table", "load_config", "registry_path"]
+__all__ = ["Config", "check_names", "check_table", "load_config", "registry_path"]

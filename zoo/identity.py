@@ -91,7 +91,8 @@ def differences(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[s
     order = {"settings": 0, "data": 1, "params": 2, "code": 3}
     changed = []
     for key in sorted(set(before) | set(after), key=lambda k: (order.get(k.split(".")[0], 4), k)):
-        if before.get(key, "(none)") == after.get(key, "(none)") or key.startswith(tuple(swapped)):
+        if before.get(key, "(none)") == after.get(key, "(none)") or \
+                any(f"{key}.".startswith(prefix) for prefix in swapped):
             continue
         label = "data fingerprint" if key == "data" else key
         changed.append(f"{label} {_show(before.get(key))} -> {_show(after.get(key))}")

@@ -7,38 +7,28 @@ names), so it holds only strings, numbers and dicts.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, field, fields, make_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
+from zoo import kinds
 from zoo.errors import TrainingError
 
-# --set prefixes map to the catalogue kind they override.
-PARAM_KINDS = {"dataset": "datasets", "model": "models", "optimizer": "optimizers",
-               "schedule": "schedules", "regularizer": "regularizers"}
+# --set prefixes: the singular name of every kind (zoo.kinds).
+PARAM_KINDS = {kind.singular: kind.name for kind in kinds.KINDS}
 
 
-@dataclass(frozen=True)
-class Job:
+class _JobMethods:
     out: str
-    model: str = "cnn"
-    optimizer: str = "adam"
-    schedule: str = "constant"
-    regularizer: str = "none"
-    dataset: str = "mnist"
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    data_dir: str | None = None
-    epochs: int = 5
-    batch_size: int = 100
-    seed: int = 0
-    device: str = "cpu"
-    registry_file: str | None = None
-    checkpoint_every: int = 0
-    keep: int = 3
-    target_acc: float | None = None
+    params: dict[str, dict[str, Any]]
 
     def overrides(self, kind: str) -> dict[str, Any]:
         return dict(self.params.get(kind, {}))
+
+    @property
+    def names(self) -> dict[str, str]:
+        """The entry of each trained kind, by plural kind name."""
+        return {kind.name: getattr(self, kind.field) for kind in kinds.trained()}
 
     def settings(self) -> dict[str, Any]:
         """What decides the results; two runs with equal settings must agree bit for bit."""
@@ -51,7 +41,7 @@ class Job:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Job:
+    def from_dict(cls, data: dict[str, Any]) -> "Job":
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -59,11 +49,30 @@ class Job:
         return cls(**data)
 
     @classmethod
-    def load(cls, path: Path) -> Job:
+    def load(cls, path: Path) -> "Job":
         try:
             return cls.from_dict(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError) as exc:
             raise TrainingError(f"{path}: cannot read job description: {exc}") from None
+
+
+# A Job: the plain, picklable description of one training run.  Its fields are the out
+# folder, one field per trained kind (zoo.kinds; `zoo train`'s defaults), then the rest.
+Job = make_dataclass("Job", [
+    ("out", str),
+    *[(kind.field, str, field(default=kind.default)) for kind in kinds.trained()],
+    ("params", dict, field(default_factory=dict)),
+    ("data_dir", Optional[str], None),
+    ("epochs", int, 5),
+    ("batch_size", int, 100),
+    ("seed", int, 0),
+    ("device", str, "cpu"),
+    ("registry_file", Optional[str], None),
+    ("checkpoint_every", int, 0),
+    ("keep", int, 3),
+    ("target_acc", Optional[float], None),
+], bases=(_JobMethods,), frozen=True)
+Job.__module__ = __name__  # pickles and reprs as zoo.job.Job
 
 
 def parse_sets(items: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:

@@ -7,25 +7,27 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from zoo import kinds
 from zoo.errors import RegistryError
-
-KINDS: tuple[str, ...] = ("datasets", "models", "optimizers", "schedules", "regularizers", "launchers")
-SINGULAR = {kind: kind[:-1] for kind in KINDS}
 
 
 def normalize_kind(kind: str) -> str:
     """Accept 'model' or 'models' (any case) and return the plural kind name."""
-    key = kind.strip().lower()
-    for plural, singular in SINGULAR.items():
-        if key in (plural, singular):
-            return plural
-    raise RegistryError(f"unknown kind '{kind}' (kinds: {', '.join(KINDS)})")
+    try:
+        return kinds.get(kind).name
+    except KeyError:
+        raise RegistryError(f"unknown kind '{kind}' (kinds: {', '.join(kinds.kind_names())})") from None
+
+
+def singular(kind: str) -> str:
+    return kinds.get(kind).singular
 
 
 def natural_key(name: str) -> tuple:
@@ -63,7 +65,7 @@ class Entry:
 
 def check_param(entry: Entry, key: str, value: Any) -> Any:
     """Validate one override against the entry's declared defaults (its schema)."""
-    label = f"{SINGULAR[entry.kind]} '{entry.name}'"
+    label = f"{singular(entry.kind)} '{entry.name}'"
     if key not in entry.defaults:
         known = ", ".join(sorted(entry.defaults)) or "none"
         raise RegistryError(f"{label} has no parameter '{key}' (parameters: {known})")
@@ -86,7 +88,7 @@ def check_param(entry: Entry, key: str, value: Any) -> Any:
 def make_entry(kind: str, plugin: str, distribution: str, name: Any, factory: Any,
                description: Any, defaults: Any) -> Entry:
     """Check what a plugin passed to ``register`` and freeze it into an Entry."""
-    where = f"plugin '{plugin}' registering a {SINGULAR[kind]}"
+    where = f"plugin '{plugin}' registering a {singular(kind)}"
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):
         raise RegistryError(f"{where}: invalid name {name!r} (letters, digits, '_', '-', '.')")
     if not callable(factory):
@@ -95,8 +97,64 @@ def make_entry(kind: str, plugin: str, distribution: str, name: Any, factory: An
         raise RegistryError(f"{where} '{name}': description must be a non-empty string")
     if defaults is not None and not isinstance(defaults, Mapping):
         raise RegistryError(f"{where} '{name}': defaults must be a mapping")
+    problem = defaults_problem(factory, defaults)
+    if problem:
+        raise RegistryError(f"{where} '{name}': {problem}")
+    if defaults is None:
+        defaults = signature_defaults(factory)
     return Entry(kind, name, factory, description.strip().splitlines()[0],
-                 MappingProxyType(dict(defaults or {})), plugin, distribution)
+                 MappingProxyType(dict(defaults)), plugin, distribution)
+
+
+def _signature(factory: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(factory)
+    except (TypeError, ValueError):  # some builtins and C callables have none
+        return None
+
+
+def signature_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    """A factory's tunable parameters: its keyword-only parameters and their defaults.
+
+    They are the one place a plugin declares its defaults; ``register(...)`` derives them
+    from here unless it is given ``defaults`` (needed for a factory taking ``**params``).
+    """
+    sig = _signature(factory)
+    if sig is None:
+        return {}
+    return {p.name: _plain(p.default) for p in sig.parameters.values()
+            if p.kind is p.KEYWORD_ONLY and p.default is not p.empty}
+
+
+def _plain(value: Any) -> Any:
+    # A tuple default reads back from TOML or --set as a list: compare and show it as one.
+    return list(value) if isinstance(value, tuple) else value
+
+
+def defaults_problem(factory: Callable[..., Any], defaults: Mapping[str, Any] | None) -> str:
+    """Why declared ``defaults`` disagree with the factory's signature ("" if they agree).
+
+    Every keyword-only default must be declared with the same value, and every declared
+    parameter must be one the factory accepts, so the two can never drift apart.
+    """
+    sig = _signature(factory)
+    if defaults is None or sig is None:
+        return ""
+    params = sig.parameters
+    own = signature_defaults(factory)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    for key, value in own.items():
+        if key not in defaults:
+            return f"defaults lack the factory's parameter '{key}' (default {value!r})"
+        if _plain(defaults[key]) != value:
+            return (f"defaults say {key}={defaults[key]!r} but the factory's signature says "
+                    f"{key}={value!r}")
+    for key in defaults:
+        accepted = key in params and params[key].kind in (params[key].KEYWORD_ONLY,
+                                                          params[key].POSITIONAL_OR_KEYWORD)
+        if not accepted and not takes_any:
+            return f"defaults name '{key}', which the factory does not accept"
+    return ""
 
 
 def _matches(name: str, patterns: Iterable[str]) -> bool:
@@ -107,7 +165,7 @@ class Registry:
     """All entries by kind and name.  Duplicates are errors, never silent overwrites."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in kinds.kind_names()}
 
     def add_all(self, entries: Iterable[Entry]) -> None:
         """Add a plugin's entries all together or not at all."""
@@ -118,7 +176,7 @@ class Registry:
             other = seen.get(key) or self._entries[entry.kind].get(entry.name)
             if other is not None:
                 raise RegistryError(
-                    f"duplicate {SINGULAR[entry.kind]} '{entry.name}': registered by plugin "
+                    f"duplicate {singular(entry.kind)} '{entry.name}': registered by plugin "
                     f"'{other.plugin}' and by plugin '{entry.plugin}'")
             seen[key] = entry
         for entry in batch:
@@ -135,15 +193,15 @@ class Registry:
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else \
             f"registered: {', '.join(known) or 'none'}"
-        raise RegistryError(f"unknown {SINGULAR[kind]} '{name}' ({hint})") from None
+        raise RegistryError(f"unknown {singular(kind)} '{name}' ({hint})") from None
 
     def entries(self, kind: str | None = None, include: Iterable[str] = (),
                 exclude: Iterable[str] = ()) -> list[Entry]:
-        """Entries of one kind (or all kinds, in KINDS order) filtered by globs, naturally sorted."""
+        """Entries of one kind (or all kinds, in the table's order) filtered by globs, naturally sorted."""
         include, exclude = list(include), list(exclude)
-        kinds = [normalize_kind(kind)] if kind else list(KINDS)
+        chosen = [normalize_kind(kind)] if kind else list(kinds.kind_names())
         found = []
-        for k in kinds:
+        for k in chosen:
             for entry in sorted(self._entries[k].values(), key=lambda e: natural_key(e.name)):
                 if include and not _matches(entry.name, include):
                     continue
@@ -165,7 +223,7 @@ class Registry:
             if any(ch in pattern for ch in "*?["):
                 matched = self.names(kind, include=[pattern])
                 if not matched:
-                    raise RegistryError(f"no {SINGULAR[normalize_kind(kind)]} matches '{pattern}'")
+                    raise RegistryError(f"no {singular(kind)} matches '{pattern}'")
             else:
                 matched = [self.get(kind, pattern).name]
             chosen.extend(name for name in matched if name not in chosen)

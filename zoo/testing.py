@@ -22,7 +22,8 @@ try:
 except ImportError:  # pragma: no cover - pytest is only needed for the fixture
     pytest = None
 
-__all__ = ["check_entry_builds", "check_model_trains", "entries_of", "load_plugin_catalog"]
+__all__ = ["check_entry_builds", "check_entry_defaults", "check_model_trains", "entries_of",
+           "load_plugin_catalog"]
 
 
 def load_plugin_catalog() -> Catalog:
@@ -89,6 +90,20 @@ def check_entry_builds(entry: Entry, catalog: Catalog | None = None) -> object:
             assert math.isfinite(lr), f"{label}: learning rate {lr} at step {step}"
             built.step()
     return built
+
+
+def check_entry_defaults(entry: Entry) -> dict[str, Any]:
+    """The entry's declared defaults agree with its factory's signature; returns them.
+
+    A factory's keyword-only parameters are where its defaults live.  ``register`` already
+    refuses a disagreement; this check lets a plugin's own tests say so too, and catches
+    an Entry built by hand.  Raises AssertionError naming the parameter.
+    """
+    from zoo.registry import defaults_problem
+
+    problem = defaults_problem(entry.factory, entry.defaults)
+    assert not problem, f"{entry.kind[:-1]} '{entry.name}' (plugin '{entry.plugin}'): {problem}"
+    return dict(entry.defaults)
 
 
 def check_model_trains(model_factory_or_entry: Entry | Callable[..., Any],

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from zoo.process import die_with_parent
-from zoo.status import ExitCode
+from zoo.status import ExitCode, Status
 
 
 def _record_failure(job, reason: str) -> None:
@@ -25,7 +25,7 @@ def _record_failure(job, reason: str) -> None:
     from zoo.train.loop import RunResult
 
     metrics = Path(job.out) / "metrics.json"
-    write_json_atomic(metrics, RunResult(status="failed", reason=reason).to_dict(job))
+    write_json_atomic(metrics, RunResult(status=Status.FAILED, reason=reason).to_dict(job))
 
 
 def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
@@ -55,12 +55,12 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
         if rank == 0:
             _record_failure(job, str(exc))
         print(f"zoo: error: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     except Exception as exc:  # the runner records it; the log keeps the traceback
         traceback.print_exc()
         if rank == 0:
             _record_failure(job, f"{type(exc).__name__}: {one_line(exc)}")
-        return 1
+        return ExitCode.FAILED
 
 
 def _spawned(job_file: str) -> None:

@@ -11,40 +11,36 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+import itertools
+from dataclasses import asdict, field, make_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
+from zoo import kinds
 from zoo.config import GRID_SCHEMA, MAX_SEED, check_table, tomllib
 from zoo.errors import ConfigError, RegistryError, one_line
 from zoo.job import Job, parse_sets
 
-AXES = ("models", "optimizers", "schedules", "regularizers", "launchers")
 GRID_FILE_SCHEMA = {**GRID_SCHEMA, "set": list, "repeat": int, "target_acc": float,
                     "description": str}
 
 
-@dataclass(frozen=True)
-class Cell:
-    model: str
-    optimizer: str
-    schedule: str
-    regularizer: str
-    launch: str
+class _CellMethods:
+    seed: int
     nprocs: int
     device: str
-    dataset: str
-    epochs: int
-    batch_size: int
-    seed: int
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    target_acc: float | None = None
-    identity: dict[str, Any] = field(default_factory=dict)  # see with_identities()
+    launch: str
+    params: dict[str, dict[str, Any]]
+
+    @property
+    def names(self) -> dict[str, str]:
+        """The entry of each swept kind this cell builds, by plural kind name."""
+        return {kind.name: getattr(self, kind.field) for kind in kinds.swept()}
 
     @property
     def combination(self) -> tuple:
         """What a table row stands for (device and seed are columns and repeats)."""
-        return (self.model, self.optimizer, self.schedule, self.regularizer, self.launch, self.nprocs)
+        return (*self.names.values(), self.nprocs)
 
     @property
     def key(self) -> str:
@@ -54,25 +50,32 @@ class Cell:
 
     @property
     def slug(self) -> str:
-        return (f"{self.model}-{self.optimizer}-{self.schedule}-{self.regularizer}-"
-                f"{self.launch}{self.nprocs}-{self.device.replace(':', '')}-s{self.seed}-{self.key[:6]}")
-
-    @property
-    def names(self) -> dict[str, str]:
-        """The entry of each kind this cell builds."""
-        return {"datasets": self.dataset, "models": self.model, "optimizers": self.optimizer,
-                "schedules": self.schedule, "regularizers": self.regularizer,
-                "launchers": self.launch}
+        """The cell's folder name: readable, and unique through the key's head."""
+        entries = [name for kind, name in self.names.items() if kind != "launchers"]
+        return "-".join([*entries, f"{self.launch}{self.nprocs}", self.device.replace(":", ""),
+                         f"s{self.seed}", self.key[:6]])
 
     def job(self, out: Path, data_dir: str | None, registry_file: str | None,
             checkpoint_every: int) -> Job:
-        return Job(out=str(out), model=self.model, optimizer=self.optimizer,
-                   schedule=self.schedule, regularizer=self.regularizer, dataset=self.dataset,
-                   params={**self.params, "datasets": {**self.params.get("datasets", {}),
-                                                       "progress": False}},
-                   data_dir=data_dir, epochs=self.epochs, batch_size=self.batch_size,
-                   seed=self.seed, device=self.device, registry_file=registry_file,
-                   checkpoint_every=checkpoint_every, target_acc=self.target_acc)
+        trained = {kind.field: getattr(self, kind.field) for kind in kinds.trained()}
+        # A worker never draws a download bar: the preflight already resolved the data.
+        params = {**self.params, "datasets": {**self.params.get("datasets", {}), "progress": False}}
+        return Job(out=str(out), **trained, params=params, data_dir=data_dir, epochs=self.epochs,
+                   batch_size=self.batch_size, seed=self.seed, device=self.device,
+                   registry_file=registry_file, checkpoint_every=checkpoint_every,
+                   target_acc=self.target_acc)
+
+
+# A Cell is one combination of the grid: one field per swept kind (zoo.kinds), then the
+# settings every cell of a sweep shares, its seed, and its identity (with_identities()).
+Cell = make_dataclass("Cell", [
+    *[(kind.field, str) for kind in kinds.swept()],
+    ("nprocs", int), ("device", str), ("epochs", int), ("batch_size", int), ("seed", int),
+    ("params", dict, field(default_factory=dict)),
+    ("target_acc", Optional[float], None),
+    ("identity", dict, field(default_factory=dict)),
+], bases=(_CellMethods,), frozen=True)
+Cell.__module__ = __name__
 
 
 def load_grid_file(path: Path) -> dict[str, Any]:
@@ -111,52 +114,47 @@ def split_list(value: str | None) -> list[str] | None:
     return items
 
 
-def expand(catalog, settings: dict[str, Any]) -> list[Cell]:
-    """Every combination of the axes in ``settings`` (names and globs), times the repeats."""
+def expand(catalog, grid: dict[str, Any]) -> list[Cell]:
+    """Every combination of the axes in ``grid`` (names and globs), times the repeats."""
     chosen = {}
-    for axis in AXES:
+    for kind in kinds.swept():
         try:
-            chosen[axis] = catalog.registry.select(axis, settings[axis])
+            chosen[kind.name] = catalog.registry.select(kind.name, grid[kind.axis])
         except RegistryError as exc:
-            raise ConfigError(f"--{axis}: {exc}") from None
-    catalog.entry("datasets", settings["dataset"])
-    params = _checked_sets(catalog, parse_sets(settings.get("set", [])), chosen, settings["dataset"])
-    devices = list(dict.fromkeys(d.strip().lower() for d in settings["devices"]))
-    repeat = settings.get("repeat", 1)
-    if settings["seed"] + repeat - 1 > MAX_SEED:
-        raise ConfigError(f"seed {settings['seed']} with repeat {repeat} goes past the largest "
+            raise ConfigError(f"{kind.flag}: {exc}") from None
+    params = _checked_sets(catalog, parse_sets(grid.get("set", [])), chosen)
+    devices = list(dict.fromkeys(d.strip().lower() for d in grid["devices"]))
+    repeat = grid.get("repeat", 1)
+    if grid["seed"] + repeat - 1 > MAX_SEED:
+        raise ConfigError(f"seed {grid['seed']} with repeat {repeat} goes past the largest "
                           f"seed {MAX_SEED}")
+    one_process = {name for name in chosen["launchers"]
+                   if catalog.build("launchers", name).max_nprocs == 1}
     cells = []
-    for model in chosen["models"]:
-        for optimizer in chosen["optimizers"]:
-            for schedule in chosen["schedules"]:
-                for regularizer in chosen["regularizers"]:
-                    for launch in chosen["launchers"]:
-                        nprocs = 1 if launch == "single" else settings["nprocs"]
-                        for device in devices:
-                            for repeat in range(settings.get("repeat", 1)):
-                                cells.append(Cell(
-                                    model, optimizer, schedule, regularizer, launch, nprocs,
-                                    device, settings["dataset"], settings["epochs"],
-                                    settings["batch_size"], settings["seed"] + repeat,
-                                    _params_for(catalog, params, {
-                                        "datasets": settings["dataset"], "models": model,
-                                        "optimizers": optimizer, "schedules": schedule,
-                                        "regularizers": regularizer}),
-                                    settings.get("target_acc")))
+    for names in itertools.product(*chosen.values()):
+        entries = dict(zip(chosen, names))
+        fields = {kind.field: entries[kind.name] for kind in kinds.swept()}
+        # A one-process launcher is every grid's single-process baseline, whatever --nprocs.
+        nprocs = 1 if entries["launchers"] in one_process else grid["nprocs"]
+        for device, offset in itertools.product(devices, range(repeat)):
+            cells.append(Cell(**fields, nprocs=nprocs, device=device, epochs=grid["epochs"],
+                              batch_size=grid["batch_size"], seed=grid["seed"] + offset,
+                              params=_params_for(catalog, params, entries),
+                              target_acc=grid.get("target_acc")))
     return cells
 
 
-def _checked_sets(catalog, params: dict, chosen: dict, dataset: str) -> dict:
+def _checked_sets(catalog, params: dict, chosen: dict) -> dict:
     """A ``--set kind.key`` must fit at least one selected entry of its kind, and every
     entry that has the key must accept the value: a typo fails before anything runs."""
     for kind, values in params.items():
-        names = chosen.get(kind) or [dataset]
+        names = chosen[kind]
         for key, value in values.items():
             takers = [n for n in names if key in catalog.entry(kind, n).defaults]
             if not takers:
-                raise ConfigError(f"--set {kind[:-1]}.{key}: no selected {kind[:-1]} has a "
-                                  f"parameter '{key}' ({', '.join(names)})")
+                raise ConfigError(f"--set {kinds.get(kind).singular}.{key}: no selected "
+                                  f"{kinds.get(kind).singular} has a parameter '{key}' "
+                                  f"({', '.join(names)})")
             for name in takers:
                 catalog.params(kind, name, {key: value})
     return params

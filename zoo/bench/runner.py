@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from zoo import kinds
 from zoo.bench.grid import Cell
 from zoo.bench.preflight import Preflight, data_key
 from zoo.bench.store import Store
@@ -284,7 +285,7 @@ def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> l
     """One line per stored result that no longer matches: what changed, or that it left."""
     from zoo.identity import differences
 
-    place = ("model", "optimizer", "schedule", "regularizer", "launch", "nprocs", "device", "seed")
+    place = (*(kind.field for kind in kinds.swept()), "nprocs", "device", "seed")
     by_place = {tuple(getattr(c, k) for k in place): c for c in cells}
     lines = []
     for row in stale[:limit]:
@@ -293,7 +294,7 @@ def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> l
             lines.append(f"{row['slug']}: no longer in the grid")
             continue
         changed = [f"{k} {row[k]} -> {getattr(cell, k)}"
-                   for k in ("dataset", "epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
+                   for k in ("epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
         # The resolved parameters in the identity also cover --set and registry.toml.
         changed += differences(json.loads(row["identity"]) if row.get("identity") else None,
                                cell.identity)

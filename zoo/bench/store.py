@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from zoo import kinds
 from zoo.bench.grid import Cell
 from zoo.errors import ZooError, one_line
 
-AXIS_COLUMNS = ["model", "optimizer", "schedule", "regularizer", "launch", "nprocs", "device",
-                "dataset", "epochs", "batch_size", "seed"]
+# One column per swept kind (zoo.kinds), then what every cell of a sweep shares, and the seed.
+AXIS_COLUMNS = [kind.field for kind in kinds.swept()] + ["nprocs", "device", "epochs",
+                                                         "batch_size", "seed"]
 RESULT_COLUMNS = ["status", "reason", "epochs_done", "train_loss", "train_acc", "val_loss",
                   "val_acc", "test_loss", "test_acc", "wall_time", "train_time", "startup_time",
                   "images_per_s", "time_to_target", "num_classes", "paddle_version", "host",

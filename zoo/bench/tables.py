@@ -12,9 +12,12 @@ import math
 import statistics
 from typing import Any
 
+from zoo import kinds
 from zoo.registry import natural_key
+from zoo.status import Status
 
-COMBINATION = ["model", "optimizer", "schedule", "regularizer", "launch", "nprocs"]
+# What a table row stands for: the entry of each swept kind (zoo.kinds) and the processes.
+COMBINATION = [kind.field for kind in kinds.swept()] + ["nprocs"]
 SORT_KEYS = COMBINATION + ["acc", "time", "images_per_s"]
 CHANCE_MARGIN = 0.02  # within 2 points of 1/classes: the model learned (next to) nothing
 
@@ -44,16 +47,16 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         groups.setdefault(tuple(row[c] for c in COMBINATION) + (row["device"],), []).append(row)
     out = []
     for key, members in groups.items():
-        ok = [m for m in members if m["status"] == "ok"]
+        ok = [m for m in members if m["status"] == Status.OK]
         statuses = sorted({m["status"] for m in members})
         acc, acc_sd = _stats([m["test_acc"] for m in ok])
         wall, wall_sd = _stats([m["wall_time"] for m in ok])
         ips, _ = _stats([m["images_per_s"] for m in ok])
         ttt, _ = _stats([m["time_to_target"] for m in ok])
-        reasons = sorted({m["reason"] for m in members if m["status"] != "ok" and m["reason"]})
+        reasons = sorted({m["reason"] for m in members if m["status"] != Status.OK and m["reason"]})
         chance = chance_reason(acc, max((m.get("num_classes") or 0 for m in members), default=0))
         out.append({**dict(zip(COMBINATION + ["device"], key)),
-                    "status": "ok" if statuses == ["ok"] else "/".join(statuses),
+                    "status": Status.OK.value if statuses == [Status.OK] else "/".join(statuses),
                     "runs": len(members), "ok_runs": len(ok), "acc": acc, "acc_std": acc_sd,
                     "time": wall, "time_std": wall_sd, "images_per_s": ips,
                     "time_to_target": ttt, "chance": bool(chance),
@@ -100,8 +103,8 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[lis
         if key not in rows:
             rows[key] = {}
             order.append(key)
-        if s["ok_runs"] == 0 and s["status"] == "skipped":
-            rows[key][s["device"]] = ("skipped", "skipped")
+        if s["ok_runs"] == 0 and s["status"] == Status.SKIPPED:
+            rows[key][s["device"]] = (Status.SKIPPED.value, Status.SKIPPED.value)
         else:
             rows[key][s["device"]] = (cell_text(s, "acc", ".4f"), cell_text(s, "time", ".1f"))
         if s["reason"]:

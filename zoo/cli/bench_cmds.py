@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from zoo import kinds
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT
 from zoo.cli.common import bounded, catalog_from, echo_json
 from zoo.status import RETRYABLE_ON_REQUEST as RETRYABLE
@@ -17,26 +18,33 @@ from zoo.status import Status
 FORMATS = ["table", "markdown", "csv", "json"]
 
 
-def _settings(catalog, opts: dict) -> dict:
-    """registry.toml's [grid] < --grid FILE < command-line options."""
+def merged_grid(catalog, opts: dict) -> dict:
+    """The sweep's grid: registry.toml's [grid] < --grid FILE < command-line options."""
     from zoo.bench.grid import load_grid_file, split_list
 
-    settings = dict(catalog.config.grid)
-    settings.update({"repeat": 1, "set": [], "target_acc": None})
+    grid = dict(catalog.config.grid)
+    grid.update({"repeat": 1, "set": [], "target_acc": None})
     if opts["grid"]:
-        settings.update(load_grid_file(Path(opts["grid"])))
-    for axis, option in [("models", "models"), ("optimizers", "optimizers"),
-                         ("schedules", "schedules"), ("regularizers", "regularizers"),
-                         ("launchers", "launch"), ("devices", "devices")]:
-        value = split_list(opts[option])
+        grid.update(load_grid_file(Path(opts["grid"])))
+    for axis in [*(kind.axis for kind in kinds.swept()), "devices"]:
+        value = split_list(opts[axis])
         if value is not None:
-            settings[axis] = value
+            grid[axis] = value
     for key in ("nprocs", "epochs", "batch_size", "seed", "repeat", "target_acc"):
         if opts[key] is not None:
-            settings[key] = opts[key]
+            grid[key] = opts[key]
     if opts["sets"]:
-        settings["set"] = list(settings.get("set", [])) + list(opts["sets"])
-    return settings
+        grid["set"] = list(grid.get("set", [])) + list(opts["sets"])
+    return grid
+
+
+def axis_options(command):
+    """One option per swept kind (zoo.kinds): names or globs, comma separated."""
+    for kind in reversed(kinds.swept()):
+        command = click.option(kind.flag, kind.axis, default=None, metavar="NAMES",
+                               help=f"{kind.name.capitalize()}: comma list of names or globs "
+                                    f"(default: registry.toml's [grid]).")(command)
+    return command
 
 
 def _absolute(path: str | None) -> str | None:
@@ -140,7 +148,7 @@ class SweepConsole:
 
     def cell_end(self, cell, row):
         line = f"{row['status']:<11} {cell.slug}"
-        if row["status"] == "ok":
+        if row["status"] == Status.OK:
             line += f"  test acc {row['test_acc']:.4f}  {row['wall_time']:.1f} s"
         elif row["reason"]:
             line += f"  ({row['reason']})"
@@ -157,11 +165,7 @@ class SweepConsole:
 
 
 @click.command("bench")
-@click.option("--models", default=None, help="Comma list or globs (default: registry.toml grid).")
-@click.option("--optimizers", default=None)
-@click.option("--schedules", default=None)
-@click.option("--regularizers", default=None)
-@click.option("--launch", default=None, help="Launchers: single, launch, spawn (comma list).")
+@axis_options
 @click.option("--devices", default=None, help="cpu, gpu, gpu:N (comma list).")
 @click.option("--grid", type=click.Path(dir_okay=False), default=None, help="A named grid (.toml).")
 @click.option("--nprocs", type=bounded("nprocs"), default=None, help="Processes per cell for launch/spawn.")
@@ -207,7 +211,7 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     from zoo.paths import make_dir
 
     catalog = catalog_from(ctx)
-    cells = expand(catalog, _settings(catalog, opts))
+    cells = expand(catalog, merged_grid(catalog, opts))
     if dry_run:
         for cell in cells:
             click.echo(cell.slug)

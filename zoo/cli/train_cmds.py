@@ -9,13 +9,15 @@ import click
 from click.core import ParameterSource
 
 from zoo.cli.common import bounded, catalog_from, echo_json, echo_table
+from zoo import kinds
 from zoo.errors import TrainingError
-from zoo.status import ExitCode
+from zoo.status import ExitCode, Status
 
 
 
-def _default_out(model: str, optimizer: str, schedule: str, regularizer: str) -> str:
-    return f"runs/{model}-{optimizer}-{schedule}-{regularizer}-{time.strftime('%Y%m%d-%H%M%S')}"
+def _default_out(opts: dict) -> str:
+    names = [opts[kind.field] for kind in kinds.trained() if kind.name != "datasets"]
+    return f"runs/{'-'.join(names)}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _job_from_options(ctx, opts: dict):
@@ -35,10 +37,8 @@ def _job_from_options(ctx, opts: dict):
                    if field in given}
         return Job.from_dict({**job.__dict__, **changes, "out": str(run_dir),
                               "registry_file": ctx.obj["registry_file"] or job.registry_file})
-    out = opts["out"] or _default_out(opts["model"], opts["optimizer"], opts["schedule"],
-                                      opts["regularizer"])
-    job = Job(out=out, model=opts["model"], optimizer=opts["optimizer"], schedule=opts["schedule"],
-              regularizer=opts["regularizer"], dataset=opts["dataset"],
+    out = opts["out"] or _default_out(opts)
+    job = Job(out=out, **{kind.field: opts[kind.field] for kind in kinds.trained()},
               params=parse_sets(opts["sets"]), data_dir=opts["data_dir"], epochs=opts["epochs"],
               batch_size=opts["batch_size"], seed=opts["seed"], device=opts["device"],
               registry_file=ctx.obj["registry_file"], checkpoint_every=opts["checkpoint_every"],
@@ -51,8 +51,8 @@ def _job_from_options(ctx, opts: dict):
 
 
 # Options that decide a run's result: on --resume they must agree with the run's own.
-RESULT_OPTIONS = ("model", "optimizer", "schedule", "regularizer", "dataset", "epochs",
-                  "batch_size", "seed", "device", "target_acc")
+RESULT_OPTIONS = (*(kind.field for kind in kinds.trained()), "epochs", "batch_size", "seed",
+                  "device", "target_acc")
 
 
 def _refuse_conflicts(job, opts: dict, given: set[str], run_dir: Path) -> None:
@@ -74,18 +74,20 @@ def _refuse_conflicts(job, opts: dict, given: set[str], run_dir: Path) -> None:
 
 def _check_job(catalog, job) -> None:
     """Fail on a wrong name or parameter before any data is loaded."""
-    for kind, name in [("datasets", job.dataset), ("models", job.model),
-                       ("optimizers", job.optimizer), ("schedules", job.schedule),
-                       ("regularizers", job.regularizer)]:
+    for kind, name in job.names.items():
         catalog.params(kind, name, job.overrides(kind))
 
 
+def entry_options(command):
+    """One option per kind a training run builds (zoo.kinds), with its default."""
+    for kind in reversed(kinds.trained()):
+        command = click.option(f"--{kind.field}", default=kind.default, show_default=True,
+                               help=f"The {kind.singular} to train with (zoo list {kind.name}).")(command)
+    return command
+
+
 @click.command("train")
-@click.option("--model", default="cnn", show_default=True)
-@click.option("--optimizer", default="adam", show_default=True)
-@click.option("--schedule", default="constant", show_default=True)
-@click.option("--regularizer", default="none", show_default=True)
-@click.option("--dataset", default="mnist", show_default=True)
+@entry_options
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Folder with the data files (default: $ZOO_DATA_DIR, then the download cache).")
 @click.option("--epochs", type=bounded("epochs"), default=5, show_default=True)
@@ -117,7 +119,7 @@ def train_command(ctx, quiet, **opts):
     _check_job(catalog, job)
     with stop_on_signals(StopFlag()) as stop:
         result = train(job, ConsoleReporter(quiet), catalog=catalog, stop=stop)
-    if result.status == "ok":
+    if result.status == Status.OK:
         test = result.test or {}
         click.echo(f"test loss {test.get('loss', float('nan')):.4f} acc {test.get('acc', float('nan')):.4f}"
                    f"  ({result.elapsed:.1f} s)  metrics: {Path(job.out) / 'metrics.json'}")

@@ -19,7 +19,8 @@ from zoo.config import Config, check_names, load_config
 from zoo.errors import RegistryError, ZooError
 from zoo.plugin.discovery import discover
 from zoo.plugin.manager import PluginInfo, load_plugins, mark_broken, one_line
-from zoo.registry import KINDS, Entry, Registry, check_param, make_entry
+from zoo import kinds
+from zoo.registry import Entry, Registry, check_param, make_entry
 
 STRICT_ENV = "ZOO_STRICT_PLUGINS"
 BLOCK_ENV = "ZOO_BLOCK_PLUGINS"
@@ -55,11 +56,10 @@ def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool) ->
         others = [p for p in pm.get_plugins() if p is not plugin]
         entries: list[Entry] = []
         try:
-            for kind in KINDS:
-                hook = f"zoo_register_{kind}"
-                if hook in info.hooks:
-                    pm.subset_hook_caller(hook, remove_plugins=others)(
-                        register=_Recorder(kind, info, entries))
+            for kind in kinds.KINDS:
+                if kind.hook in info.hooks:
+                    pm.subset_hook_caller(kind.hook, remove_plugins=others)(
+                        register=_Recorder(kind.name, info, entries))
             registry.add_all(entries)
         except RegistryError as exc:
             mark_broken(info, str(exc), strict)

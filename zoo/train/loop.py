@@ -18,6 +18,7 @@ from zoo import checkpoint as ckpt
 from zoo.errors import CheckpointError, TrainingError
 from zoo.job import Job
 from zoo.paths import lock_dir
+from zoo.status import Status
 from zoo.train import state as train_state
 from zoo.train.evaluate import evaluate
 from zoo.train.logs import ScalarLog, finite_or_none, write_json_atomic
@@ -29,7 +30,7 @@ LAUNCH_FILE = "launch.json"  # {"launched_at": unix time}, written by the sweep 
 
 @dataclass
 class RunResult:
-    status: str = "running"  # ok | diverged | interrupted | failed
+    status: Status = Status.RUNNING  # then OK, DIVERGED, INTERRUPTED or FAILED
     reason: str = ""
     epochs: list[dict[str, Any]] = field(default_factory=list)
     test: dict[str, float] | None = None
@@ -110,9 +111,7 @@ def _identity(run: _Run, data) -> dict:
     from zoo.identity import identity
 
     job = run.job
-    names = {"datasets": job.dataset, "models": job.model, "optimizers": job.optimizer,
-             "schedules": job.schedule, "regularizers": job.regularizer}
-    return identity(run.catalog, names, job.params, fingerprint(data), job.settings())
+    return identity(run.catalog, job.names, job.params, fingerprint(data), job.settings())
 
 
 def _resume(run: _Run) -> int:
@@ -130,7 +129,7 @@ def _resume(run: _Run) -> int:
                               f"choose a new --out (its checkpoint: {path.name})")
     train_state.restore(run.model, run.optimizer, run.scheduler, arrays, state)
     saved = state["result"]
-    run.result = RunResult(**{**saved, "status": "running", "reason": ""})
+    run.result = RunResult(**{**saved, "status": Status.RUNNING, "reason": ""})
     run.result.resumed_from = state["global_step"]
     run.sums = dict(state["epoch_sums"])
     run.reporter.message(f"resumed from {path} (step {state['global_step']})")
@@ -157,7 +156,7 @@ def _write_metrics(run: _Run) -> None:
         write_json_atomic(run.out / "metrics.json", run.result.to_dict(run.job))
 
 
-def _stop(run: _Run, status: str, reason: str) -> RunResult:
+def _stop(run: _Run, status: Status, reason: str) -> RunResult:
     run.result.status, run.result.reason = status, reason
     _write_metrics(run)
     return run.result
@@ -215,7 +214,7 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
             acc = paddle.metric.accuracy(logits, label)
             loss_value, acc_value, agreed_stop = mean_over_ranks(run, loss, acc, stop)
             if not math.isfinite(loss_value):
-                return _stop(run, "diverged", f"loss is {loss_value} at step {global_step + 1} "
+                return _stop(run, Status.DIVERGED, f"loss is {loss_value} at step {global_step + 1} "
                                               f"(epoch {epoch + 1})")
             loss.backward()
             run.optimizer.step()
@@ -242,18 +241,18 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
             if not end_of_epoch and (stopping or
                                      (job.checkpoint_every and global_step % job.checkpoint_every == 0)):
                 if not _save(run, global_step):
-                    return _stop(run, "diverged", f"non-finite parameters at step {global_step}")
+                    return _stop(run, Status.DIVERGED, f"non-finite parameters at step {global_step}")
                 if stopping:
-                    return _stop(run, "interrupted", f"stopped by {stop.reason} at step {global_step}")
+                    return _stop(run, Status.INTERRUPTED, f"stopped by {stop.reason} at step {global_step}")
         _end_epoch(run, epoch, global_step, log)
         now = time.perf_counter()
         result.elapsed += now - clock
         clock = now
         if not _save(run, global_step):
-            return _stop(run, "diverged", f"non-finite parameters at step {global_step}")
+            return _stop(run, Status.DIVERGED, f"non-finite parameters at step {global_step}")
         _write_metrics(run)
         if any_rank(run, stop):
-            return _stop(run, "interrupted", f"stopped by {stop.reason} at step {global_step}")
+            return _stop(run, Status.INTERRUPTED, f"stopped by {stop.reason} at step {global_step}")
     result.global_step = global_step
     write_replica_digest(run)
     if run.leader:
@@ -264,7 +263,7 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
     # Rewrite the final checkpoint with the test result in it, so that running a finished
     # run again returns at once instead of re-evaluating (see ``train``).
     _save(run, global_step)
-    return _stop(run, "ok", "")
+    return _stop(run, Status.OK, "")
 
 
 def _startup_seconds(run: _Run) -> float:
@@ -307,7 +306,7 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
             (run.out / "job.json").write_text(job.to_json())
         run.result.device = device
         if start_step >= run.result.total_steps and run.result.test is not None:
-            return _stop(run, "ok", "")
+            return _stop(run, Status.OK, "")
         run.result.startup += _startup_seconds(run)
         reporter.start({"job": job, "steps_per_epoch": run.sampler.steps_per_epoch,
                         "train": len(run.data.train), "val": len(run.data.val),

@@ -1,0 +1,74 @@
+"""The table of kinds: every kind of catalogue entry, declared once.
+
+Everything that differs by kind is derived from this table: the registry's kinds and
+their names in messages, registry.toml's ``[grid]`` axes and ``[defaults]`` tables,
+``--set KIND.PARAM`` prefixes, the fields of a training Job and of a sweep Cell, the
+grid's product, the results store's columns, the tables' columns and ``zoo bench``'s
+axis options.  Adding a kind is one line here plus its hook in ``zoo.hookspecs``
+(tests/test_kinds.py adds a test-only kind this way and follows it through a sweep).
+
+Pure data: importing it costs nothing and imports neither pluggy nor paddle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # plural: the registry's key, `zoo list KIND`, registry.toml [defaults.KIND]
+    singular: str  # in messages and as the `--set KIND.PARAM=VALUE` prefix
+    field: str  # a Job's and a Cell's attribute, a store and table column
+    flag: str | None  # `zoo bench`'s option selecting names or globs (None: not swept)
+    axis: str | None  # the key in registry.toml's [grid] and grid files (None: not swept)
+    trained: bool  # a training run builds it, so a worker's Job names it
+    default: str | None  # `zoo train`'s default choice (None: no option there)
+    returns: str  # what its factories return: the public contract, see zoo.hookspecs
+
+    @property
+    def hook(self) -> str:
+        """The hook plugins implement to register entries of this kind."""
+        return f"zoo_register_{self.name}"
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("datasets", "dataset", "dataset", "--datasets", "datasets", True, "mnist",
+         "zoo.data.Dataset"),
+    Kind("models", "model", "model", "--models", "models", True, "cnn", "paddle.nn.Layer"),
+    Kind("optimizers", "optimizer", "optimizer", "--optimizers", "optimizers", True, "adam",
+         "paddle.optimizer.Optimizer"),
+    Kind("schedules", "schedule", "schedule", "--schedules", "schedules", True, "constant",
+         "paddle.optimizer.lr.LRScheduler"),
+    Kind("regularizers", "regularizer", "regularizer", "--regularizers", "regularizers", True,
+         "none", "paddle.regularizer.WeightDecayRegularizer or None"),
+    # `--launch` and the column `launch` are what users have typed since the course.
+    Kind("launchers", "launcher", "launch", "--launch", "launchers", False, None, "zoo.Launcher"),
+)
+
+
+def kind_names() -> tuple[str, ...]:
+    return tuple(kind.name for kind in KINDS)
+
+
+def get(name: str) -> Kind:
+    """The kind called ``name``, plural or singular (any case); KeyError if none."""
+    key = name.strip().lower()
+    for kind in KINDS:
+        if key in (kind.name, kind.singular):
+            return kind
+    raise KeyError(name)
+
+
+def swept() -> tuple[Kind, ...]:
+    """Kinds that are axes of a sweep, in the order of the grid's product and columns."""
+    return tuple(kind for kind in KINDS if kind.axis)
+
+
+def trained() -> tuple[Kind, ...]:
+    """Kinds a training run builds, in the order a Job lists them."""
+    return tuple(kind for kind in KINDS if kind.trained)
+
+
+def by_field(field: str) -> Kind:
+    return next(kind for kind in KINDS if kind.field == field)
