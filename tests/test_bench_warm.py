@@ -47,7 +47,7 @@ def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch):
         slow = wait_for(lambda: next((out / "cells").glob("slow-sgd-*"), None)
                         if (out / "cells").exists() else None, 120, "the slow cell", proc)
         wait_for(lambda: ckpt.list_checkpoints(slow), 120, "a checkpoint of the slow cell", proc)
-        server = [line.split(":")[0] for line in processes_with("zoo.forkserver")
+        server = [line.split(":")[0] for line in processes_with("zoo_forkserver.py")
                   if env["ZOO_TEST_MARK"] in open(f"/proc/{line.split(':')[0]}/environ", "rb").read().decode(errors="replace")]
         assert server, "no fork server running"
         for pid in server:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,10 @@ class Cell:
 
     def job(self, out: Path, data_dir: str | None, registry_file: str | None,
             checkpoint_every: int) -> Job:
-        return Job(out=str(out), model=self.model, optimizer=self.optimizer,
+        # Workers run in their cell's folder: a relative path would name another place.
+        out, data_dir, registry_file = (None if p is None else os.path.abspath(os.path.expanduser(p))
+                                        for p in (out, data_dir, registry_file))
+        return Job(out=out, model=self.model, optimizer=self.optimizer,
                    schedule=self.schedule, regularizer=self.regularizer, dataset=self.dataset,
                    params={**self.params, "datasets": {**self.params.get("datasets", {}),
                                                        "progress": False}},
