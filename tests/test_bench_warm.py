@@ -61,3 +61,17 @@ def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch):
     assert metrics(slow)["resumed_from"] is not None  # continued, not started over
     assert "running this cell in a fresh process" in (slow / "worker.log").read_text()
     assert_no_processes(env["ZOO_TEST_MARK"])
+
+
+def test_plugin_printing_does_not_break_the_fork_server(tmp_path, plugin_kit):
+    from tests.test_plugins import NOISY
+
+    plugin_kit.add("zoo_test_noisy", NOISY)
+    out = tmp_path / "run"
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", *TINY, env=plugin_kit.env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert [r["status"] for r in db_rows(out)] == ["ok"]
+    log = (out / "forkserver.log").read_text()
+    assert "noisy: hello from import" in log and "noisy: raw bytes from the hook" in log
+    assert "fresh process" not in (cell_dir(out, "mlp-sgd") / "worker.log").read_text()

@@ -149,3 +149,42 @@ def test_cli_strict_mode_is_one_line_error(plugin_kit):
     plugin_kit.add("zoo_test_import_error", BROKEN["import_error"][0])
     env = plugin_kit.env() | {"ZOO_STRICT_PLUGINS": "1"}
     assert_one_line_error(run_zoo("list", env=env), "zoo_test_import_error", "strict mode")
+
+
+# Prints at import and while registering, through Python and straight to fd 1.
+NOISY = """
+    import os
+    import zoo
+
+    print("noisy: hello from import")
+    os.write(1, b"noisy: raw bytes from import\\n")
+
+    @zoo.hookimpl
+    def zoo_register_models(register):
+        print("noisy: hello from the hook")
+        os.write(1, b"{noisy: raw bytes from the hook\\n")
+        register("quiet", len, description="registered by a noisy plugin")
+"""
+
+
+def test_plugin_output_never_reaches_json_stdout(plugin_kit):
+    plugin_kit.add("zoo_test_noisy", NOISY)
+    listed = run_zoo("list", "--json", env=plugin_kit.env())
+    assert listed.returncode == 0, listed.stderr
+    assert "quiet" in [row["name"] for row in json.loads(listed.stdout)]
+    for text in ("hello from import", "raw bytes from import", "hello from the hook",
+                 "raw bytes from the hook"):
+        assert text in listed.stderr  # moved, not lost
+    plugins = run_zoo("plugins", "--json", env=plugin_kit.env())
+    noisy = next(p for p in json.loads(plugins.stdout) if p["name"] == "zoo_test_noisy")
+    assert noisy["status"] == "ok"
+    table = run_zoo("list", "models", env=plugin_kit.env())
+    assert "noisy:" not in table.stdout and "quiet" in table.stdout
+
+
+def test_stdout_is_restored_after_loading(plugin_kit, capfd):
+    plugin_kit.add("zoo_test_noisy", NOISY)
+    load_catalog()
+    print("after loading")
+    out, err = capfd.readouterr()
+    assert out == "after loading\n" and "noisy: hello from import" in err

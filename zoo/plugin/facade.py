@@ -3,6 +3,7 @@
 Core code never calls ``pm.hook.*``: it asks the Catalog for entries and builds them.
 Each plugin's hooks are called separately, with a ``register`` bound to that plugin, so
 a hook that raises (or registers a duplicate) loses only its own plugin's entries.
+Whatever plugins print meanwhile goes to stderr: stdout may be carrying JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pluggy
 from zoo.config import Config, check_names, load_config
 from zoo.errors import RegistryError, ZooError
 from zoo.plugin.discovery import discover
+from zoo.plugin.guard import stdout_to_stderr
 from zoo.plugin.manager import PluginInfo, load_plugins, mark_broken, one_line
 from zoo.registry import KINDS, Entry, Registry, check_param, make_entry
 
@@ -118,8 +120,9 @@ def load_catalog(registry_file: str | os.PathLike | None = None,
     config = load_config(registry_file)
     strict = strict_mode() if strict is None else strict
     blocked = config.disabled + _env_list(BLOCK_ENV)
-    pm, infos = load_plugins(discover(config.builtin), blocked=blocked, strict=strict)
-    registry = _collect(pm, infos, strict)
+    with stdout_to_stderr():
+        pm, infos = load_plugins(discover(config.builtin), blocked=blocked, strict=strict)
+        registry = _collect(pm, infos, strict)
     if check:
         check_names(config, registry)
     return Catalog(config, registry, infos)
