@@ -75,3 +75,32 @@ def test_plugin_printing_does_not_break_the_fork_server(tmp_path, plugin_kit):
     log = (out / "forkserver.log").read_text()
     assert "noisy: hello from import" in log and "noisy: raw bytes from the hook" in log
     assert "fresh process" not in (cell_dir(out, "mlp-sgd") / "worker.log").read_text()
+
+
+def test_a_fork_server_dying_on_start_is_reaped_and_its_pipes_closed(tmp_path, plugin_kit,
+                                                                       monkeypatch):
+    import pytest
+
+    from zoo.process import ForkServer, ForkServerError
+
+    plugin_kit.add("zoo_test_kills_server", """
+        import os, sys
+
+        if sys.argv[0].endswith("zoo_forkserver.py"):
+            os._exit(3)
+    """)
+    monkeypatch.setenv("PYTHONPATH", plugin_kit.env()["PYTHONPATH"])
+    fds = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(ForkServerError, match="did not start"):
+        ForkServer(tmp_path / "forkserver.log")
+    assert sorted(os.listdir("/proc/self/fd")) == fds
+    assert not [pid for pid in os.listdir("/proc") if _zombie_child(pid)]
+
+
+def _zombie_child(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state, parent = handle.read().rpartition(")")[2].split()[:2]
+    except (OSError, ValueError):
+        return False
+    return state == "Z" and int(parent) == os.getpid()

@@ -223,7 +223,11 @@ class ForkServer:
         finally:  # the server's ends: only the server may hold them, or EOF never comes
             os.close(request_end)
             os.close(reply_end)
-        if self.read(start_timeout) != {"ready": True}:
+        try:
+            ready = self.read(start_timeout)
+        except ForkServerError:  # it died on start: still reap it and close the pipes
+            ready = None
+        if ready != {"ready": True}:
             self.close()
             raise ForkServerError(f"the fork server did not start (see {log_file})")
 
