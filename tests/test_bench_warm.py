@@ -47,7 +47,7 @@ def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch):
         slow = wait_for(lambda: next((out / "cells").glob("*slow-sgd-*"), None)
                         if (out / "cells").exists() else None, 120, "the slow cell", proc)
         wait_for(lambda: ckpt.list_checkpoints(slow), 120, "a checkpoint of the slow cell", proc)
-        server = [line.split(":")[0] for line in processes_with("zoo.forkserver")
+        server = [line.split(":")[0] for line in processes_with("zoo_forkserver.py")
                   if env["ZOO_TEST_MARK"] in open(f"/proc/{line.split(':')[0]}/environ", "rb").read().decode(errors="replace")]
         assert server, "no fork server running"
         for pid in server:
@@ -61,3 +61,46 @@ def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch):
     assert metrics(slow)["resumed_from"] is not None  # continued, not started over
     assert "running this cell in a fresh process" in (slow / "worker.log").read_text()
     assert_no_processes(env["ZOO_TEST_MARK"])
+
+
+def test_plugin_printing_does_not_break_the_fork_server(tmp_path, plugin_kit):
+    from tests.test_plugins import NOISY
+
+    plugin_kit.add("zoo_test_noisy", NOISY)
+    out = tmp_path / "run"
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", *TINY, env=plugin_kit.env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert [r["status"] for r in db_rows(out)] == ["ok"]
+    log = (out / "forkserver.log").read_text()
+    assert "noisy: hello from import" in log and "noisy: raw bytes from the hook" in log
+    assert "fresh process" not in (cell_dir(out, "mlp-sgd") / "worker.log").read_text()
+
+
+def test_a_fork_server_dying_on_start_is_reaped_and_its_pipes_closed(tmp_path, plugin_kit,
+                                                                       monkeypatch):
+    import pytest
+
+    from zoo.process import ForkServer, ForkServerError
+
+    plugin_kit.add("zoo_test_kills_server", """
+        import os, sys
+
+        if sys.argv[0].endswith("zoo_forkserver.py"):
+            os._exit(3)
+    """)
+    monkeypatch.setenv("PYTHONPATH", plugin_kit.env()["PYTHONPATH"])
+    fds = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(ForkServerError, match="did not start"):
+        ForkServer(tmp_path / "forkserver.log")
+    assert sorted(os.listdir("/proc/self/fd")) == fds
+    assert not [pid for pid in os.listdir("/proc") if _zombie_child(pid)]
+
+
+def _zombie_child(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state, parent = handle.read().rpartition(")")[2].split()[:2]
+    except (OSError, ValueError):
+        return False
+    return state == "Z" and int(parent) == os.getpid()

@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 import urllib.parse
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -343,3 +344,57 @@ def test_board_reports_early_exit_of_visualdl(tmp_path):
                                                        os.environ.get("PYTHONPATH", "")]))
     proc = run_zoo("board", str(tmp_path), "--port", "0", env=env, timeout=60)
     assert_one_line_error(proc, "VisualDL exited (code 1)", "cannot open log folder")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (a reaped or zombie process serves nothing)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_board_killed_with_sigkill_takes_visualdl_along(scalar_run):
+    run_dir, _ = scalar_run
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "zoo"), "board", str(run_dir),
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    children: list[int] = []
+    try:
+        line = proc.stdout.readline()  # printed once VisualDL answers
+        assert line.startswith("VisualDL at http://127.0.0.1:"), (line, proc.stderr.read())
+        port = int(line.split(":")[2].split("/")[0])
+        assert _get(port, "/alive")[0] == 204
+        children = _children(proc.pid)
+        assert children, "VisualDL is not a child of zoo board"
+        proc.kill()  # SIGKILL: zoo gets no chance to clean up
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while any(map(_alive, children)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(_alive, children)), "VisualDL outlived zoo board"
+        with pytest.raises(OSError):
+            _get(port, "/alive", timeout=2)
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()

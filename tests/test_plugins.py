@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -149,3 +150,140 @@ def test_cli_strict_mode_is_one_line_error(plugin_kit):
     plugin_kit.add("zoo_test_import_error", BROKEN["import_error"][0])
     env = plugin_kit.env() | {"ZOO_STRICT_PLUGINS": "1"}
     assert_one_line_error(run_zoo("list", env=env), "zoo_test_import_error", "strict mode")
+
+
+# Prints at import and while registering, through Python and straight to fd 1.
+NOISY = """
+    import os
+    import zoo
+
+    print("noisy: hello from import")
+    os.write(1, b"noisy: raw bytes from import\\n")
+
+    @zoo.hookimpl
+    def zoo_register_models(register):
+        print("noisy: hello from the hook")
+        os.write(1, b"{noisy: raw bytes from the hook\\n")
+        register("quiet", len, description="registered by a noisy plugin")
+"""
+
+
+def test_plugin_output_never_reaches_json_stdout(plugin_kit):
+    plugin_kit.add("zoo_test_noisy", NOISY)
+    listed = run_zoo("list", "--json", env=plugin_kit.env())
+    assert listed.returncode == 0, listed.stderr
+    assert "quiet" in [row["name"] for row in json.loads(listed.stdout)]
+    for text in ("hello from import", "raw bytes from import", "hello from the hook",
+                 "raw bytes from the hook"):
+        assert text in listed.stderr  # moved, not lost
+    plugins = run_zoo("plugins", "--json", env=plugin_kit.env())
+    noisy = next(p for p in json.loads(plugins.stdout) if p["name"] == "zoo_test_noisy")
+    assert noisy["status"] == "ok"
+    table = run_zoo("list", "models", env=plugin_kit.env())
+    assert "noisy:" not in table.stdout and "quiet" in table.stdout
+
+
+def test_stdout_is_restored_after_loading(plugin_kit, capfd):
+    plugin_kit.add("zoo_test_noisy", NOISY)
+    load_catalog()
+    print("after loading")
+    out, err = capfd.readouterr()
+    assert out == "after loading\n" and "noisy: hello from import" in err
+
+
+HANGS = {
+    "import": ("""
+        import zoo
+
+        while True:
+            pass
+    """, "import timed out after 1 s"),
+    "registration": ("""
+        import time
+
+        import zoo
+
+        @zoo.hookimpl
+        def zoo_register_models(register):
+            register("never", len, description="never kept")
+            while True:
+                time.sleep(0.05)
+    """, "registration timed out after 1 s"),
+}
+
+
+class Hung(Exception):
+    pass
+
+
+@pytest.fixture
+def watchdog():
+    """An outer timer that a plugin's time limit must leave as it found it; it also
+    stops a hanging load (re-firing, so one swallowed alarm is not enough)."""
+    import signal
+
+    def fire(signum, frame):
+        raise Hung("the watchdog fired")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, 30, 30)
+    yield fire
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_hanging_plugins_time_out_and_the_rest_loads(plugin_kit, monkeypatch, watchdog):
+    import signal
+    import time
+
+    plugin_kit.add("zoo_test_good", GOOD)
+    for kind, (source, _) in HANGS.items():
+        plugin_kit.add(f"zoo_test_hangs_{kind}", source)
+    monkeypatch.setenv("ZOO_PLUGIN_TIMEOUT", "1")
+    began = time.monotonic()
+    with pytest.warns(PluginWarning, match="timed out"):
+        catalog = load_catalog()
+    assert time.monotonic() - began < 10
+    for kind, (_, message) in HANGS.items():
+        info = next(p for p in catalog.plugins if p.name == f"zoo_test_hangs_{kind}")
+        assert (info.status, info.error) == ("broken", message)
+    assert "never" not in catalog.registry.names("models")
+    assert {"cnn", "mlp", "tiny"} <= set(catalog.registry.names("models"))
+    # the outer timer still runs, with what was left of its time, under its own handler
+    assert signal.getsignal(signal.SIGALRM) is watchdog
+    delay, interval = signal.getitimer(signal.ITIMER_REAL)
+    assert 15 < delay < 29 and interval == 30
+
+
+@pytest.mark.parametrize("kind", sorted(HANGS))
+def test_strict_mode_makes_a_hanging_plugin_fatal(plugin_kit, monkeypatch, watchdog, kind):
+    plugin_kit.add(f"zoo_test_hangs_{kind}", HANGS[kind][0])
+    monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
+    monkeypatch.setenv("ZOO_PLUGIN_TIMEOUT", "1")
+    with pytest.raises(PluginError, match=f"zoo_test_hangs_{kind}.*{HANGS[kind][1]}"):
+        load_catalog()
+
+
+def test_cli_finishes_despite_hanging_plugins(plugin_kit):
+    plugin_kit.add("zoo_test_good", GOOD)
+    for kind, (source, _) in HANGS.items():
+        plugin_kit.add(f"zoo_test_hangs_{kind}", source)
+    env = plugin_kit.env() | {"ZOO_PLUGIN_TIMEOUT": "1"}
+    listed = run_zoo("list", "models", env=env, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert "tiny" in listed.stdout and "never" not in listed.stdout
+    assert "Traceback" not in listed.stderr
+    plugins = run_zoo("plugins", env=env, timeout=60)
+    assert plugins.returncode == 0, plugins.stderr
+    for kind, (_, message) in HANGS.items():
+        row = next(line for line in plugins.stdout.splitlines() if f"zoo_test_hangs_{kind}" in line)
+        assert f"broken: {message}" in row
+    dry = run_zoo("bench", "--dry-run", "--models", "tiny,mlp", env=env, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert "tiny" in dry.stdout and "Traceback" not in dry.stderr
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf"])
+def test_malformed_plugin_timeout_is_one_line_error(value):
+    env = dict(os.environ, ZOO_PLUGIN_TIMEOUT=value)
+    assert_one_line_error(run_zoo("list", env=env), "ZOO_PLUGIN_TIMEOUT", "seconds")

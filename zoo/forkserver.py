@@ -5,9 +5,13 @@ the runner does for a cell.  This process pays it once.  It imports paddle and z
 training code but never runs a Paddle operation, so each forked child starts as clean as
 a fresh process: it seeds, chooses its device and builds everything from its job file.
 
-Protocol on stdin/stdout, one JSON object per line: the server says {"ready": true};
-the client sends {"job": FILE, "log": FILE}; the server answers {"pid": N} when the
-child runs and {"pid": N, "exit": CODE} when it has ended (CODE < 0: killed by signal).
+Started as ``zoo/scripts/zoo_forkserver.py REQUEST_FD REPLY_FD``.  The protocol runs
+over those two pipes, one JSON object per line, never over stdout or stderr (they are
+the server's log, where anything a plugin prints lands): the server says
+{"ready": true}; the client sends {"job": FILE, "log": FILE, "cwd": DIR} (absolute
+paths; "cwd" optional: the folder the child runs in); the server answers {"pid": N}
+when the child runs and {"pid": N, "exit": CODE} when it has ended (CODE < 0: killed
+by signal).  End of the request pipe ends the server.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import sys
 import traceback
 
 
-def _child(job_file: str, log_file: str) -> int:
+def _child(job_file: str, log_file: str, cwd: str | None) -> int:
     os.setsid()  # a group of its own, so the runner can stop it like any other cell
-    from zoo.process import die_with_parent
+    from zoo.process import SCRIPTS, die_with_parent
 
     die_with_parent()
+    if cwd:
+        os.chdir(cwd)
     log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -32,15 +38,17 @@ def _child(job_file: str, log_file: str) -> int:
         signal.signal(sig, signal.SIG_DFL)  # run_job installs the training handlers
     import zoo.worker
 
-    sys.argv = [zoo.worker.__file__, job_file]  # as a fresh `python -m zoo.worker JOB` sees it
+    sys.argv = [str(SCRIPTS / "zoo_worker.py"), job_file]  # as a fresh worker sees it
     return zoo.worker.run_job(job_file)
 
 
-def serve() -> int:
+def serve(requests_fd: int, replies_fd: int) -> int:
     from zoo.process import die_with_parent
 
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what Ctrl-C stops
+    for fd in (requests_fd, replies_fd):
+        os.set_inheritable(fd, False)  # no program a cell runs gets the channel
     import paddle  # noqa: F401  (the point: import once, fork many)
 
     import zoo.train.loop  # noqa: F401
@@ -48,14 +56,15 @@ def serve() -> int:
     from zoo.plugin import load_catalog
 
     load_catalog(check=False)  # imports the plugin modules; children load their own catalog
-    out = sys.stdout.buffer
 
     def say(message: dict) -> None:
-        out.write(json.dumps(message).encode() + b"\n")
-        out.flush()
+        data = json.dumps(message).encode() + b"\n"
+        while data:
+            data = data[os.write(replies_fd, data):]
 
     say({"ready": True})
-    for line in sys.stdin.buffer:
+    requests = os.fdopen(requests_fd, "rb")
+    for line in requests:
         request = json.loads(line)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -63,7 +72,11 @@ def serve() -> int:
         if pid == 0:
             code = 1
             try:
-                code = _child(request["job"], request["log"])
+                # Only the server may hold the channel: the client sees the server's death
+                # as the end of the reply pipe, which a child holding it would delay.
+                os.close(requests_fd)
+                os.close(replies_fd)
+                code = _child(request["job"], request["log"], request.get("cwd"))
             except BaseException:
                 traceback.print_exc()
             finally:
@@ -74,7 +87,3 @@ def serve() -> int:
         _, status = os.waitpid(pid, 0)
         say({"pid": pid, "exit": os.waitstatus_to_exitcode(status)})
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(serve())

@@ -2,16 +2,32 @@
 
 Every launcher runs the same code (``zoo.worker`` → ``zoo.train.train``); a launcher only
 builds the command line.  ``zoo.process`` starts and watches it.
+
+The worker's contract, for the built-in launchers and any plugin's:
+
+* command line: ``WORKER_COMMAND + [JOB]`` (one process, rank from Paddle's variables
+  ``PADDLE_TRAINER_ID``/``PADDLE_TRAINERS_NUM``, else rank 0 of 1) or ``WORKER_COMMAND +
+  ["--spawn", N, JOB]`` (N ranks via ``paddle.distributed.spawn``); ``JOB`` is an absolute
+  path.  Never ``python -m zoo.worker``: ``-m`` puts the caller's cwd first on sys.path, so
+  a ``paddle.py`` in the folder ``zoo bench`` runs from would run.  Other modules start
+  through ``zoo.process.python_module`` (how ``paddle.distributed.launch`` starts).
+* working directory: the cell's own folder (``runner`` passes it as ``cwd``); every path
+  in the job file is absolute, and so are ``$ZOO_DATA_DIR``, ``$ZOO_REGISTRY`` and
+  ``$PYTHONPATH`` (``zoo.process.child_env``).
+* environment: the runner's, plus whatever the launcher's own tool sets.
+* stdout and stderr: the cell's ``worker.log``.  Rank 0 leaves ``metrics.json`` in the
+  job's ``out`` with a final status; exit code 0 only for status ``ok``.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-WORKER_MODULE = "zoo.worker"
+from zoo.process import python_module, python_script
+
+WORKER_COMMAND = python_script("zoo_worker.py")
 
 
 class Launcher:
@@ -38,14 +54,14 @@ class SingleLauncher(Launcher):
     forkable = True
 
     def command(self, job_file, nprocs, device, log_dir):
-        return [sys.executable, "-m", WORKER_MODULE, str(job_file)]
+        return [*WORKER_COMMAND, str(job_file)]
 
 
 class SpawnLauncher(Launcher):
     name = "spawn"
 
     def command(self, job_file, nprocs, device, log_dir):
-        return [sys.executable, "-m", WORKER_MODULE, "--spawn", str(nprocs), str(job_file)]
+        return [*WORKER_COMMAND, "--spawn", str(nprocs), str(job_file)]
 
 
 @dataclass
@@ -54,14 +70,15 @@ class DistributedLaunchLauncher(Launcher):
     name = "launch"
 
     def command(self, job_file, nprocs, device, log_dir):
-        cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(nprocs),
-               "--log_dir", str(log_dir)]
+        cmd = python_module("paddle.distributed.launch", "--nproc_per_node", str(nprocs),
+                            "--log_dir", str(log_dir))
         if device.startswith("gpu"):
             first = int(device.partition(":")[2] or 0)
             cmd += ["--devices", ",".join(str(first + i) for i in range(nprocs))]
         if self.master_port:
             cmd += ["--start_port", str(self.master_port)]
-        return cmd + [str(Path(__file__).with_name("scripts") / "zoo_worker.py"), str(job_file)]
+        # launch runs `python -u FILE`, so it gets the file, not WORKER_COMMAND.
+        return cmd + [WORKER_COMMAND[-1], str(job_file)]
 
 
 def last_error_line(log_file: Path, limit: int = 64_000) -> str:

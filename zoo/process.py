@@ -5,6 +5,11 @@ whole group, grandchildren included, and every one of them dies with the runner,
 killed sweep leaves no orphans.  Two ways to start them share one watch loop:
 ``run_watched`` starts a command; ``ForkServer`` forks a warm process that has already
 imported paddle, which saves every ``single`` cell the second or two of start-up.
+
+Nothing zoo starts imports code from the caller's working directory (``zoo bench`` may
+run inside an untrusted checkout): Python starts scripts from ``zoo/scripts/``, whose own
+folder, not the cwd, becomes ``sys.path[0]`` (``-m`` would put the cwd there), and each
+cell runs in its own folder.  ``zoo.launch`` documents what a worker gets.
 """
 
 from __future__ import annotations
@@ -17,10 +22,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
+
+SCRIPTS = Path(__file__).resolve().with_name("scripts")
+# -P (3.11+) also keeps the cwd off sys.path of the `python -c` children multiprocessing
+# spawns (it passes the flag on); 3.10 relies on those children running in the cell folder.
+_SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []
+# Variables naming paths that a child started in another folder must read as we do.
+_PATH_VARIABLES = ("ZOO_DATA_DIR", "ZOO_REGISTRY")
 
 
 @dataclass
@@ -48,18 +60,51 @@ def die_with_parent() -> None:
         pass
 
 
-def _new_session_dying_with(parent: int) -> Callable[[], None]:
-    """preexec_fn: a new session that gets SIGKILL when the runner dies.  The workers set
-    this themselves, but ``paddle.distributed.launch`` does not: without it a killed
-    runner left the launch process and its workers training on."""
+def dying_with_this_process(new_session: bool = True) -> Callable[[], None]:
+    """preexec_fn: the child gets SIGKILL when this process dies (and, by default, a
+    session of its own).  The workers set this themselves, but ``paddle.distributed.launch``
+    and VisualDL do not: without it a killed runner left the launch process and its
+    workers training on, and a killed ``zoo board`` left VisualDL listening."""
+    parent = os.getpid()
 
     def setup() -> None:
-        os.setsid()
+        if new_session:
+            os.setsid()
         die_with_parent()
-        if os.getppid() != parent:  # the runner died before prctl took effect
+        if os.getppid() != parent:  # we died before prctl took effect
             os._exit(1)
 
     return setup
+
+
+def python_script(name: str, *args: str) -> list[str]:
+    """The command running ``zoo/scripts/NAME`` with this Python."""
+    return [sys.executable, *_SAFE_PATH, str(SCRIPTS / name), *args]
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """What ``python -m MODULE ARGS`` runs, without the cwd on sys.path."""
+    return python_script("zoo_run_module.py", module, *args)
+
+
+def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: ours) for a child that may run in another folder.
+
+    Relative paths in zoo's variables and PYTHONPATH are made absolute, so they name what
+    they name for us; empty PYTHONPATH entries are dropped, since each one silently puts
+    the child's cwd on sys.path (``PYTHONPATH=$PYTHONPATH:/x`` with it unset does that).
+    """
+    env = dict(os.environ if env is None else env)
+    for name in _PATH_VARIABLES:
+        if env.get(name):
+            env[name] = os.path.abspath(os.path.expanduser(env[name]))
+    if "PYTHONPATH" in env:
+        entries = [os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p]
+        if entries:
+            env["PYTHONPATH"] = os.pathsep.join(entries)
+        else:
+            del env["PYTHONPATH"]
+    return env
 
 
 def _signal_group(pid: int, sig: int) -> bool:
@@ -122,12 +167,15 @@ class _PopenHandle:
 def run_watched(cmd: list[str], log_file: Path, timeout: float | None = None,
                 should_stop: Callable[[], bool] = lambda: False,
                 on_poll: Callable[[], None] = lambda: None, grace: float = 30.0,
-                env: dict[str, str] | None = None) -> Outcome:
-    """Run ``cmd`` in a new process group with output to ``log_file``; watch and reap it."""
+                env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Outcome:
+    """Run ``cmd`` in a new process group with output to ``log_file``; watch and reap it.
+
+    ``cwd``: the folder it runs in (a cell's own); ``env`` goes through ``child_env``.
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=_new_session_dying_with(os.getpid()), env=env)
+                                preexec_fn=dying_with_this_process(), env=child_env(env), cwd=cwd)
     return watch(_PopenHandle(proc), timeout, should_stop, on_poll, grace)
 
 
@@ -143,56 +191,92 @@ class _ForkedHandle:
     def wait(self, timeout: float) -> int | None:
         if self.code is None:
             message = self.server.read(timeout)
-            if message is not None:
+            if message is not None and "exit" in message:
                 self.code = int(message["exit"])
         return self.code
 
 
 class ForkServer:
-    """Client side of ``python -m zoo.forkserver``: one request, one cell, at a time."""
+    """Client side of the fork server (``zoo.forkserver``): one request, one cell, at a time.
 
-    def __init__(self, log_file: Path, start_timeout: float = 120.0) -> None:
+    Messages travel over two private pipes whose numbers are in the server's argv; its
+    stdout and stderr go to its log, so nothing a plugin prints can garble a message.
+    """
+
+    def __init__(self, log_file: Path, start_timeout: float = 120.0,
+                 cwd: Path | None = None) -> None:
+        log_file = log_file.absolute()
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_file, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "zoo.forkserver"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=log, preexec_fn=_new_session_dying_with(os.getpid()))
-        assert self.proc.stdout is not None and self.proc.stdin is not None
-        self._out: IO[bytes] = self.proc.stdout
-        self._in: IO[bytes] = self.proc.stdin
-        if self.read(start_timeout) != {"ready": True}:
+        request_end, self._requests = os.pipe()
+        self._replies, reply_end = os.pipe()
+        self._buffer = b""
+        try:
+            with open(log_file, "ab") as log:
+                self.proc = subprocess.Popen(
+                    python_script("zoo_forkserver.py", str(request_end), str(reply_end)),
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    pass_fds=(request_end, reply_end), cwd=cwd or log_file.parent,
+                    env=child_env(), preexec_fn=dying_with_this_process())
+        except (OSError, subprocess.SubprocessError) as exc:
+            self._close_pipes()
+            raise ForkServerError(f"the fork server did not start: {exc}") from None
+        finally:  # the server's ends: only the server may hold them, or EOF never comes
+            os.close(request_end)
+            os.close(reply_end)
+        try:
+            ready = self.read(start_timeout)
+        except ForkServerError:  # it died on start: still reap it and close the pipes
+            ready = None
+        if ready != {"ready": True}:
             self.close()
             raise ForkServerError(f"the fork server did not start (see {log_file})")
 
     def read(self, timeout: float) -> dict | None:
         """The server's next message, or None after ``timeout`` seconds."""
-        ready, _, _ = select.select([self._out], [], [], timeout)
-        if not ready:
-            return None
-        line = self._out.readline()
-        if not line:
-            raise ForkServerError("the fork server exited")
-        return json.loads(line)
+        deadline = time.monotonic() + timeout
+        # Our own buffer: a buffered reader could swallow a second message that select
+        # then never reports, and a cell would wait for an exit it had already been told.
+        while b"\n" not in self._buffer:
+            ready, _, _ = select.select([self._replies], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return None
+            chunk = os.read(self._replies, 65536)
+            if not chunk:
+                raise ForkServerError("the fork server exited")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise ForkServerError(f"the fork server sent {line[:80]!r}") from None
 
     def run(self, job_file: Path, log_file: Path, timeout: float | None,
-            should_stop: Callable[[], bool], on_poll: Callable[[], None], grace: float) -> Outcome:
+            should_stop: Callable[[], bool], on_poll: Callable[[], None], grace: float,
+            cwd: Path | None = None) -> Outcome:
+        """Fork a worker for ``job_file`` that runs in ``cwd`` (default: the server's)."""
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        request = {"job": str(job_file.absolute()), "log": str(log_file.absolute())}
+        if cwd is not None:
+            request["cwd"] = str(cwd.absolute())
+        data = json.dumps(request).encode() + b"\n"
         try:
-            self._in.write(json.dumps({"job": str(job_file), "log": str(log_file)}).encode() + b"\n")
-            self._in.flush()
+            while data:
+                data = data[os.write(self._requests, data):]
             started = self.read(30.0)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             raise ForkServerError(f"the fork server is gone: {exc}") from None
         if not started or "pid" not in started:
             raise ForkServerError("the fork server did not start the cell")
         return watch(_ForkedHandle(self, int(started["pid"])), timeout, should_stop, on_poll, grace)
 
+    def _close_pipes(self) -> None:
+        for fd in (self._requests, self._replies):
+            if fd >= 0:
+                os.close(fd)
+        self._requests = self._replies = -1  # a second close must not hit a reused number
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        for stream in (self._in, self._out):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        self._close_pipes()

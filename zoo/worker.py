@@ -1,11 +1,10 @@
-"""Entry point of every training process a launcher starts.
+"""Entry point of every training process a launcher starts (``zoo/scripts/zoo_worker.py``).
 
-``python -m zoo.worker JOB.json``                 one process (launcher ``single``)
-``python -m zoo.worker --spawn N JOB.json``       N processes via paddle.distributed.spawn
-``zoo/scripts/zoo_worker.py JOB.json`` under ``paddle.distributed.launch``: rank from its env
+``zoo_worker.py JOB.json``               one process (``single``; ``launch``: rank from its env)
+``zoo_worker.py --spawn N JOB.json``     N processes via paddle.distributed.spawn
 
 Whatever happens, rank 0 leaves ``metrics.json`` with a final status in the job's out
-directory; the exit code is 0 only for status ``ok``.
+directory; the exit code is 0 only for status ``ok``.  ``zoo.launch`` has the whole contract.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import itertools
+import os
 from dataclasses import asdict, field, make_dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
@@ -58,6 +59,9 @@ class _CellMethods:
     def job(self, out: Path, data_dir: str | None, registry_file: str | None,
             checkpoint_every: int) -> Job:
         trained = {kind.field: getattr(self, kind.field) for kind in kinds.trained()}
+        # Workers run in their cell's folder: a relative path would name another place.
+        out, data_dir, registry_file = (None if p is None else os.path.abspath(os.path.expanduser(p))
+                                        for p in (out, data_dir, registry_file))
         # A worker never draws a download bar: the preflight already resolved the data.
         params = {**self.params, "datasets": {**self.params.get("datasets", {}), "progress": False}}
         return Job(out=str(out), **trained, params=params, data_dir=data_dir, epochs=self.epochs,

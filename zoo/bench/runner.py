@@ -156,12 +156,14 @@ class _Starter:
                 self.broken = True
 
     def run(self, launcher, job_file: Path, cell_dir: Path, cell: Cell, **watching) -> Outcome:
+        # The cell runs in its own folder, never the caller's cwd: paths must be absolute.
+        job_file, cell_dir = job_file.absolute(), cell_dir.absolute()
         log = cell_dir / "worker.log"
         if launcher.forkable and not self.broken:
             try:
                 if self.server is None:
                     self.server = ForkServer(self.options.out / "forkserver.log")
-                return self.server.run(job_file, log, **watching)
+                return self.server.run(job_file, log, cwd=cell_dir, **watching)
             except ForkServerError as exc:
                 # The cell resumes from its checkpoint in a fresh process; later cells too.
                 with open(log, "a") as handle:
@@ -169,7 +171,7 @@ class _Starter:
                 self.close()
                 self.broken = True
         command = launcher.command(job_file, cell.nprocs, cell.device, cell_dir / "logs")
-        return run_watched(command, log, **watching)
+        return run_watched(command, log, cwd=cell_dir, **watching)
 
     def close(self) -> None:
         if self.server is not None:

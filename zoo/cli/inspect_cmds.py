@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -193,13 +192,18 @@ def board_command(logdir, port, host, start_timeout):
     port = check_port(host, port)
     probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     url = f"http://{f'[{probe}]' if ':' in probe else probe}:{port}/"
+    from zoo.process import child_env, dying_with_this_process, python_module
+
     # visualdl 2.5.3's console script is visualdl.server.app:main; --disable-telemetry
     # stops it from posting to paddlepaddle.org.cn on start.
-    cmd = [sys.executable, "-m", "visualdl.server.app", "--logdir", folder, "--host", host,
-           "--port", str(port), "--disable-telemetry"]
+    cmd = python_module("visualdl.server.app", "--logdir", folder, "--host", host,
+                        "--port", str(port), "--disable-telemetry")
     tail: collections.deque[str] = collections.deque(maxlen=50)  # the end, for errors
+    # It dies with us even when we are SIGKILLed and cannot stop it; it stays in our
+    # process group, so a terminal's Ctrl-C reaches it as before.
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, errors="replace")
+                            stderr=subprocess.STDOUT, text=True, errors="replace",
+                            env=child_env(), preexec_fn=dying_with_this_process(new_session=False))
     # Drain the child's output so a full pipe never blocks it.
     reader = threading.Thread(target=lambda: tail.extend(line.rstrip() for line in proc.stdout),
                               daemon=True)

@@ -2,7 +2,8 @@
 
 Core code never calls ``pm.hook.*``: it asks the Catalog for entries and builds them.
 Each plugin's hooks are called separately, with a ``register`` bound to that plugin, so
-a hook that raises (or registers a duplicate) loses only its own plugin's entries.
+a hook that raises, hangs (or registers a duplicate) loses only its own plugin's entries.
+Whatever plugins print meanwhile goes to stderr: stdout may be carrying JSON.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 
 import pluggy
 
+from zoo import kinds
 from zoo.config import Config, check_names, load_config
 from zoo.errors import RegistryError, ZooError
 from zoo.plugin.discovery import discover
+from zoo.plugin.guard import PluginTimeout, plugin_timeout, stdout_to_stderr, time_limit
 from zoo.plugin.manager import PluginInfo, load_plugins, mark_broken, one_line
-from zoo import kinds
 from zoo.registry import Entry, Registry, check_param, make_entry
 
 STRICT_ENV = "ZOO_STRICT_PLUGINS"
@@ -46,7 +48,8 @@ class _Recorder:
                                     name, factory, description, defaults))
 
 
-def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool) -> Registry:
+def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool,
+             timeout: float) -> Registry:
     registry = Registry()
     # In discovery order (built-ins first), so a clash always breaks the later plugin.
     for info in infos:
@@ -56,11 +59,14 @@ def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool) ->
         others = [p for p in pm.get_plugins() if p is not plugin]
         entries: list[Entry] = []
         try:
-            for kind in kinds.KINDS:
-                if kind.hook in info.hooks:
-                    pm.subset_hook_caller(kind.hook, remove_plugins=others)(
-                        register=_Recorder(kind.name, info, entries))
+            with time_limit(timeout):
+                for kind in kinds.KINDS:
+                    if kind.hook in info.hooks:
+                        pm.subset_hook_caller(kind.hook, remove_plugins=others)(
+                            register=_Recorder(kind.name, info, entries))
             registry.add_all(entries)
+        except PluginTimeout:
+            mark_broken(info, f"registration timed out after {timeout:g} s", strict)
         except RegistryError as exc:
             mark_broken(info, str(exc), strict)
         except Exception as exc:  # a plugin's bug must not take the CLI down
@@ -118,8 +124,11 @@ def load_catalog(registry_file: str | os.PathLike | None = None,
     config = load_config(registry_file)
     strict = strict_mode() if strict is None else strict
     blocked = config.disabled + _env_list(BLOCK_ENV)
-    pm, infos = load_plugins(discover(config.builtin), blocked=blocked, strict=strict)
-    registry = _collect(pm, infos, strict)
+    timeout = plugin_timeout()
+    with stdout_to_stderr():
+        pm, infos = load_plugins(discover(config.builtin), blocked=blocked, strict=strict,
+                                 timeout=timeout)
+        registry = _collect(pm, infos, strict, timeout)
     if check:
         check_names(config, registry)
     return Catalog(config, registry, infos)

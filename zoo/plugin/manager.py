@@ -1,7 +1,8 @@
 """Load candidates into a pluggy PluginManager, isolating every kind of failure.
 
-A plugin that cannot be imported, whose hook signature does not match the spec, or that
-implements a hook the spec does not know, is reported and left out; the rest load.
+A plugin that cannot be imported (or takes too long to), whose hook signature does not
+match the spec, or that implements a hook the spec does not know, is reported and left
+out; the rest load.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from zoo import hookspecs
 from zoo.errors import PluginError
 from zoo.errors import one_line as base_one_line
 from zoo.plugin.discovery import Candidate
+from zoo.plugin.guard import DEFAULT_TIMEOUT, PluginTimeout, time_limit
 
 
 class PluginWarning(UserWarning):
@@ -67,8 +69,11 @@ def _check_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
 
 
 def load_plugins(candidates: Iterable[Candidate], blocked: Iterable[str] = (),
-                 strict: bool = False) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
-    """Import and register each candidate; return the manager and one info per candidate."""
+                 strict: bool = False, timeout: float = DEFAULT_TIMEOUT,
+                 ) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
+    """Import and register each candidate; return the manager and one info per candidate.
+
+    Each import may take ``timeout`` seconds (see ``guard.time_limit``)."""
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     blocked = set(blocked)
@@ -83,7 +88,11 @@ def load_plugins(candidates: Iterable[Candidate], blocked: Iterable[str] = (),
             mark_broken(info, f"another plugin is already called '{candidate.name}'", strict)
             continue
         try:
-            plugin = candidate.load()
+            with time_limit(timeout):
+                plugin = candidate.load()
+        except PluginTimeout:
+            mark_broken(info, f"import timed out after {timeout:g} s", strict)
+            continue
         except Exception as exc:  # a broken plugin must not break the CLI
             mark_broken(info, f"import failed: {one_line(exc)}", strict)
             continue

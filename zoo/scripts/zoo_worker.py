@@ -1,7 +1,9 @@
-"""Script form of ``zoo.worker`` for ``python -m paddle.distributed.launch``, which wants a file.
+"""Script form of ``zoo.worker``: every launcher starts its workers with this file.
 
-It lives in a folder of its own because the script's folder goes first on sys.path:
-inside the package it would let zoo's modules shadow the standard library's.
+A script, not ``python -m zoo.worker``, because ``-m`` puts the caller's working
+directory first on sys.path; a script puts its own folder there instead.  It lives in a
+folder of its own because inside the package that folder would let zoo's modules shadow
+the standard library's.
 """
 
 import sys
