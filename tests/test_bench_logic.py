@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from zoo.bench.grid import Cell
-from zoo.bench.runner import SweepSummary, classify, describe_changes, result_values
+from zoo.bench.outcome import classify, result_values
+from zoo.bench.runner import SweepSummary, describe_changes
 from zoo.bench.tables import compare, pivot, sort_summaries, summarize
 from zoo.identity import differences
-from zoo.process import Outcome
+from zoo.exec.process import Outcome
 from zoo.status import ExitCode, Status
 
 

@@ -1,7 +1,8 @@
 """zoo: a plugin-based model zoo and benchmark runner on PaddlePaddle.
 
 Importing zoo is cheap: it neither imports paddle nor loads plugins.  A plugin needs
-only ``import zoo`` and ``@zoo.hookimpl``.
+only ``import zoo`` and ``@zoo.hookimpl``; a launcher plugin subclasses ``zoo.Launcher``
+and builds its commands around ``zoo.worker_command`` (see ``zoo.hookspecs``).
 """
 
 from __future__ import annotations
@@ -10,4 +11,16 @@ from zoo.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "hookimpl"]
+__all__ = ["Launcher", "__version__", "hookimpl", "worker_command"]
+
+# The public base types of the kinds with behaviour, loaded on first use so that
+# `import zoo` (every plugin's first line) stays cheap.
+_LAZY = {"Launcher": "zoo.exec.launch", "worker_command": "zoo.exec.launch"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'zoo' has no attribute '{name}'")

@@ -192,7 +192,7 @@ def board_command(logdir, port, host, start_timeout):
     port = check_port(host, port)
     probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     url = f"http://{f'[{probe}]' if ':' in probe else probe}:{port}/"
-    from zoo.process import child_env, dying_with_this_process, python_module
+    from zoo.exec.process import child_env, dying_with_this_process, python_module
 
     # visualdl 2.5.3's console script is visualdl.server.app:main; --disable-telemetry
     # stops it from posting to paddlepaddle.org.cn on start.
