@@ -40,6 +40,10 @@ class TrainingError(ZooError):
     """Training could not start or continue."""
 
 
+class ReportError(ZooError):
+    """A report cannot be made: nothing to report, an unwritable output, no matplotlib."""
+
+
 def one_line(value: object) -> str:
     """A message folded onto one line (library messages may span several)."""
     return " ".join(str(value).split()) or type(value).__name__
