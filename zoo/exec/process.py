@@ -107,6 +107,17 @@ def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM one child, then SIGKILL it if it is still there after ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _signal_group(pid: int, sig: int) -> bool:
     try:
         os.killpg(pid, sig)

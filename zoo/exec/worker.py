@@ -58,7 +58,7 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
     except Exception as exc:  # the runner records it; the log keeps the traceback
         traceback.print_exc()
         if rank == 0:
-            _record_failure(job, f"{type(exc).__name__}: {one_line(exc)}")
+            _record_failure(job, one_line(exc, with_type=True))
         return ExitCode.FAILED
 
 
