@@ -128,7 +128,7 @@ def test_the_browser_is_really_offline(browser, tmp_path):
 
 def test_sweep_page_has_its_table_and_every_figure_loaded(browser, sweep_case):
     _assert_page_complete(browser, sweep_case.html, SWEEP_FIGURES)
-    assert _column(browser, "results-table", 0) == ["bad_nan", "slow"]
+    assert _column(browser, "results-table", 1) == ["bad_nan", "slow"]
     assert _column(browser, "problems-table", 2) == ["diverged"]
     _assert_screenshot_not_blank(browser)
 
@@ -138,15 +138,15 @@ def test_clicking_a_header_sorts_the_rows_in_the_page(browser, sweep_case):
     header = _header(browser, "results-table", "cpu test acc")
     header.click()
     # Ascending puts numbers first and statuses such as 'diverged' after them.
-    assert _column(browser, "results-table", 0) == ["slow", "bad_nan"]
+    assert _column(browser, "results-table", 1) == ["slow", "bad_nan"]
     assert header.get_attribute("aria-sort") == "ascending"
     _header(browser, "results-table", "model").click()
-    assert _column(browser, "results-table", 0) == ["bad_nan", "slow"]
+    assert _column(browser, "results-table", 1) == ["bad_nan", "slow"]
 
 
 def test_numeric_columns_sort_as_numbers_both_ways(browser, synthetic_page):
     _load(browser, synthetic_page)
-    column = ["model", "optimizer", "schedule", "regularizer", "launch", "nprocs",
+    column = ["dataset", "model", "optimizer", "schedule", "regularizer", "launch", "nprocs",
               "cpu test acc", "cpu time s"].index("cpu time s")
     header = _header(browser, "results-table", "cpu time s")
     for direction in ("ascending", "descending"):
