@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from zoo.hookspecs import hookimpl
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["Launcher", "__version__", "hookimpl", "worker_command"]
 

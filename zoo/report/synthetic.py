@@ -13,6 +13,8 @@ import math
 import random
 from pathlib import Path
 
+from zoo import __version__
+
 MODELS = ["mlp", "cnn", "lenet", "resnet8", "vit_tiny"]
 OPTIMIZERS = ["sgd", "momentum", "adam", "adagrad", "rmsprop"]
 SCHEDULES = ["constant", "cosine"]
@@ -78,7 +80,7 @@ def write_synthetic_sweep(out: Path, cells: int, *, epochs: int = 5, seed: int =
                          test_acc=round(last["val_acc"] - 0.004, 6) if ok else None,
                          wall_time=wall, train_time=wall * 0.8, images_per_s=ips,
                          time_to_target=reached if ok else None, host="synthetic",
-                         paddle_version="3.3.1", zoo_version="0.1.0", git_rev="synthetic",
+                         paddle_version="3.3.1", zoo_version=__version__, git_rev="synthetic",
                          cell_dir=str(cell_dir))
             made.append(cell)
         store.set_meta("grid", [[c.key, c.seed] for c in made])
