@@ -12,25 +12,15 @@ timed alongside for context.  Targets: under 10 s, and the HTML under 5 MB.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, median, verdict, write_section
+from _common import median, verdict, wall, write_section
 
 TARGET_SECONDS = 10.0
 TARGET_BYTES = 5 * 10**6
-
-
-def wall(cmd: list[str]) -> float:
-    began = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, check=False)
-    took = time.perf_counter() - began
-    if proc.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
-    return took
 
 
 def main() -> None:
