@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
+    # Paddle warns on import that it found no C++ compiler cache: noise for zoo's users,
+    # who never compile Paddle extensions.
+    warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
     try:
         code = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
     except ZooError as exc:
