@@ -279,10 +279,25 @@ def test_a_full_disk_is_a_store_error(tmp_path):
     store.close()
 
 
+def _as_nobody() -> list[str]:
+    """A command prefix running as an unprivileged user, for whom read-only means read-only
+    (root writes through file modes); [] where that cannot be had."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        return []
+    prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import zoo.cli"], capture_output=True,
+                           cwd="/", timeout=60)
+    return prefix if probe.returncode == 0 else []
+
+
 def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
+    import tempfile
+
     out = tmp_path / "b"
     assert bench(out, *ONE).returncode == 0
-    copy = tmp_path / "copy"
+    shared = Path(tempfile.mkdtemp(prefix="zoo-readonly-"))  # reachable by another user
+    copy = shared / "copy"
     shutil.copytree(out, copy)
 
     def snapshot():
@@ -290,16 +305,21 @@ def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
                 if p.is_file()}
 
     before = snapshot()
-    for path in [copy, *copy.rglob("*")]:
+    for path in [*copy.rglob("*"), copy]:
         path.chmod(0o555 if path.is_dir() else 0o444)
+    shared.chmod(0o755)
     try:
-        shown = zoo("results", str(copy))
+        # As another user the files really are read-only: opening the store for writing
+        # (as zoo results did) fails there, so this can tell the two apart.
+        shown = subprocess.run([*_as_nobody(), sys.executable, "-m", "zoo", "results", str(copy)],
+                               capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert shown.returncode == 0, shown.stderr
         assert "mlp" in shown.stdout
         assert snapshot() == before  # no -wal, no -shm, no changed byte
     finally:
         for path in [copy, *copy.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(shared)
 
 
 def test_two_zoo_train_on_one_run_directory_are_refused(tmp_path, monkeypatch):
