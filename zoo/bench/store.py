@@ -137,6 +137,19 @@ class Store:
                 self.db.executemany("DELETE FROM results WHERE cell = ? AND seed = ?", keys)
         self._guard("write", work)
 
+    def grid_rows(self) -> tuple[list[dict[str, Any]], int]:
+        """The rows of the sweep last run here (all rows if none recorded its grid), and how
+        many stored rows are left out because they belong to another grid or identity.
+
+        `zoo results`, `zoo report` and the sweep itself show exactly these rows."""
+        rows = self.rows()
+        grid = self.get_meta("grid")
+        if grid is None:
+            return rows, 0
+        keys = {(cell, seed) for cell, seed in grid}
+        kept = [r for r in rows if (r["cell"], r["seed"]) in keys]
+        return kept, len(rows) - len(kept)
+
     def get_meta(self, key: str) -> Any:
         found = self._guard("read", lambda: self.db.execute(
             "SELECT value FROM meta WHERE key = ?", (key,)).fetchone())

@@ -58,18 +58,6 @@ def data_line(info) -> str:
             f"fingerprint {info.fingerprint[:12]})")
 
 
-def _grid_rows(store) -> tuple[list[dict], int]:
-    """The rows of the sweep last run in this directory (all rows if it recorded none),
-    and how many stored rows are left out because their settings are not in that grid."""
-    rows = store.rows()
-    grid = store.get_meta("grid")
-    if grid is None:
-        return rows, 0
-    keys = {(cell, seed) for cell, seed in grid}
-    kept = [r for r in rows if (r["cell"], r["seed"]) in keys]
-    return kept, len(rows) - len(kept)
-
-
 def _note_left_out(run_dir, count: int) -> None:
     if count:
         click.echo(f"note: {count} stored results in {run_dir} are not in its latest grid "
@@ -272,7 +260,7 @@ def results_command(run_dir, fmt, sort, other, show_all):
     all_rows = store.rows()
     # Results of an older grid (other epochs, parameters...) share combinations with the
     # current one; summarizing them together would average different settings.
-    rows, left_out = _grid_rows(store)
+    rows, left_out = store.grid_rows()
     store.close()
     if show_all:
         if fmt == "json":
@@ -284,7 +272,7 @@ def results_command(run_dir, fmt, sort, other, show_all):
         return 0
     if other:
         other_store = open_existing(Path(other))
-        other_rows, other_left_out = _grid_rows(other_store)
+        other_rows, other_left_out = other_store.grid_rows()
         other_store.close()
         _note_left_out(run_dir, left_out)
         _note_left_out(other, other_left_out)

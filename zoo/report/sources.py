@@ -146,12 +146,11 @@ def cell_metrics_file(sweep_dir: Path, row: dict[str, Any]) -> Path:
 
 def load_sweep(path: Path) -> SweepData:
     from zoo.bench.store import open_existing
-    # The same selection `zoo results` makes, so that the page's numbers are its numbers.
-    from zoo.cli.bench_cmds import _grid_rows
 
+    # The same selection `zoo results` makes, so that the page's numbers are its numbers.
     store = open_existing(path)
     try:
-        rows, left_out = _grid_rows(store)
+        rows, left_out = store.grid_rows()
     finally:
         store.close()
     if not rows:
