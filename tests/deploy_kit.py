@@ -15,8 +15,9 @@ from tests.conftest import BUILTINS, ROOT, registry_text, run_zoo
 
 SEED_SMALL = ROOT / "tests" / "data" / "seed-small"  # 200 train / 50 val / 50 test images
 
-# Test-only models: one with batch norm, and one whose traced program must differ from the
-# Layer (a Python counter read in forward() is frozen into a constant when it is traced).
+# Test-only models: one with batch norm, one whose traced program must differ from the
+# Layer (a Python counter read in forward() is frozen into a constant when it is traced),
+# and one that fails as soon as it trains.
 MODELS_PLUGIN = '''
 import zoo
 
@@ -49,10 +50,21 @@ def build_drifting(input_shape, num_classes):
     return Drifting()
 
 
+def build_broken(input_shape, num_classes):
+    from paddle import nn
+
+    class Broken(nn.Linear):
+        def forward(self, x):
+            raise RuntimeError("broken on purpose")
+
+    return Broken(1, num_classes)
+
+
 @zoo.hookimpl
 def zoo_register_models(register):
     register("bn-cnn", build_bn_cnn, description="a CNN with batch norm (test only)")
     register("drifting", build_drifting, description="differs from its own trace (test only)")
+    register("broken", build_broken, description="fails when it trains (test only)")
 '''
 
 

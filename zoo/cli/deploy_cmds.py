@@ -1,4 +1,4 @@
-"""``zoo export`` and ``zoo predict``: deploying trained models."""
+"""``zoo export``, ``zoo predict`` and ``zoo bench-infer``: deploying trained models."""
 
 from __future__ import annotations
 
@@ -109,4 +109,57 @@ def predict_command(ctx, export_dir, inputs, backend, device, sets, top, adapt, 
     return 0
 
 
-COMMANDS = [export_command, predict_command]
+class _InferConsole:
+    def measured(self, slug, backend, device, row):
+        if row["status"] == "ok":
+            line = (f"ok       {slug} {backend} {device}: p50 {row['p50_ms']:.3f} ms, "
+                    f"{row['large_images_per_s']:.0f} img/s at batch {row['large_batch']}, "
+                    f"max |diff| {row['max_abs_diff']:.1e}")
+        else:
+            line = f"{row['status']:<8} {slug} {backend} {device}: {row['reason']}"
+        click.echo(line, err=True)
+
+
+@click.command("bench-infer")
+@click.argument("run_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--backends", default="dygraph,paddle-inference,onnxruntime", show_default=True,
+              help="Comma list of backends or globs (zoo list backends).")
+@click.option("--devices", default="cpu", show_default=True, help="cpu, gpu, gpu:N (comma list).")
+@click.option("--set", "sets", multiple=True, metavar="backend.PARAM=VALUE",
+              help="Override a parameter of the backends that have it, e.g. backend.onednn=false.")
+@click.option("--requests", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Batch-1 requests timed for p50/p99 latency.")
+@click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Untimed requests first.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Batch of the first throughput measure.")
+@click.option("--large-batch", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Batch of the second throughput measure.")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed calls per throughput measure (median).")
+@click.option("--check-images", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Test images each backend is compared with the trained model on.")
+@click.option("--force", is_flag=True, help="Measure again rows that are already stored.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
+              default="table", show_default=True)
+@click.pass_context
+def bench_infer_command(ctx, run_dir, backends, devices, sets, fmt, **opts):
+    """Measure serving every finished (ok) cell of a zoo bench run: per backend and device,
+    latency at batch 1 (p50, p99), throughput at two batch sizes and agreement with the
+    trained model.  Rows go into DIR/results.db; zoo results DIR shows them.
+    """
+    from zoo.bench.grid import split_list
+    from zoo.deploy.infer_bench import InferOptions, run_infer_bench
+
+    catalog = catalog_from(ctx, check=False)
+    names = catalog.registry.select("backends", split_list(backends))
+    options = InferOptions(backends=names, devices=[d.lower() for d in split_list(devices)],
+                           overrides=backend_sets(sets), **opts)
+    run_infer_bench(catalog, Path(run_dir), options, _InferConsole())
+    from zoo.cli.bench_cmds import render_inference
+
+    click.echo(render_inference(Path(run_dir), fmt))
+    return 0
+
+
+COMMANDS = [export_command, predict_command, bench_infer_command]
