@@ -3,6 +3,9 @@ and device, beside the combination the cell trained."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from typing import Any
 
 from zoo.bench.tables import COMBINATION
@@ -50,3 +53,21 @@ def inference_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[st
                          if r["status"] != Status.OK else ["ok"])
                  for line, r in zip(table, rows)]
     return headers, table
+
+
+def render(inference: list[dict[str, Any]], results: list[dict[str, Any]], fmt: str) -> str:
+    """The inference rows of ``results``' cells as ``fmt`` (table, markdown, csv, json)."""
+    rows = joined(inference, results)
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    if not rows:
+        return ""
+    headers, table = inference_table(rows)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([headers, *table])
+        return buffer.getvalue().rstrip("\n")
+    from tabulate import tabulate
+
+    return tabulate(table, headers=headers, disable_numparse=True,
+                    tablefmt="github" if fmt == "markdown" else "simple")

@@ -250,31 +250,16 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
 
 
 def render_inference(run_dir: Path, fmt: str, show_all: bool = False) -> str:
-    """The inference table of a run (``zoo bench-infer``); "" when it has no rows."""
-    from tabulate import tabulate
-
+    """The inference table of a run (``zoo bench-infer``); "" when it has none."""
     from zoo.bench.infer_store import inference_rows
-    from zoo.bench.infer_tables import inference_table, joined
+    from zoo.bench.infer_tables import render as render_rows
     from zoo.bench.store import open_existing
 
     store = open_existing(run_dir)
     try:
-        rows = joined(inference_rows(store), store.rows() if show_all else _grid_rows(store)[0])
+        return render_rows(inference_rows(store), store.rows() if show_all else _grid_rows(store)[0], fmt)
     finally:
         store.close()
-    if fmt == "json":
-        import json
-
-        return json.dumps(rows, indent=2)
-    if not rows:
-        return ""
-    headers, table = inference_table(rows)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows([headers, *table])
-        return buffer.getvalue().rstrip("\n")
-    return tabulate(table, headers=headers, disable_numparse=True,
-                    tablefmt="github" if fmt == "markdown" else "simple")
 
 
 @click.command("results")
