@@ -90,10 +90,11 @@ def predict_command(ctx, export_dir, inputs, backend, device, sets, top, adapt, 
 
     catalog = catalog_from(ctx, check=False)
     overrides = backend_sets(sets)
-    shape = tuple(read_manifest(Path(export_dir))["input"]["shape"])
+    manifest = read_manifest(Path(export_dir))
     # Inputs first: a bad file is reported before a runtime is loaded.
-    items = read_inputs([Path(p) for p in inputs], shape, adapt)
-    served, manifest, name = open_backend(catalog, Path(export_dir), backend, device, overrides)
+    items = read_inputs([Path(p) for p in inputs], tuple(manifest["input"]["shape"]), adapt)
+    served, manifest, name = open_backend(catalog, Path(export_dir), backend, device, overrides,
+                                          manifest)
     try:
         probabilities = classify(served, manifest, np.stack([item.pixels for item in items]))
     finally:

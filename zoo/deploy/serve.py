@@ -14,14 +14,16 @@ BATCH = 256
 
 
 def open_backend(catalog, export_dir: Path, name: str | None, device: str = "cpu",
-                 overrides: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any], str]:
+                 overrides: dict[str, Any] | None = None,
+                 manifest: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any], str]:
     """(loaded backend, verified manifest, backend name) for ``export_dir``.
 
-    ``name`` None takes the format's default backend (``zoo.deploy.export.DEFAULT_BACKEND``).
+    ``name`` None takes the format's default backend (``zoo.deploy.export.DEFAULT_BACKEND``);
+    ``manifest`` is the folder's, if the caller has already verified it.
     """
     from zoo.deploy.export import DEFAULT_BACKEND
 
-    manifest = mf.read_manifest(export_dir)
+    manifest = manifest or mf.read_manifest(export_dir)
     fmt = manifest["export_format"]
     name = name or DEFAULT_BACKEND[fmt]
     backend = catalog.build("backends", name, overrides)
