@@ -24,6 +24,13 @@ def runs(tmp_path_factory, env):
     return {model: train(root / model, model, env) for model in ("cnn", "mlp", "bn-cnn")}
 
 
+@pytest.fixture(scope="module")
+def mlp_export(runs, env, tmp_path_factory):
+    good = tmp_path_factory.mktemp("good") / "mlp-export"
+    shutil.copytree(export(runs["mlp"], "paddle", env), good)
+    return good
+
+
 def _catalog(env, monkeypatch):
     from zoo.plugin import load_catalog
 
@@ -113,10 +120,9 @@ def test_existing_out_is_refused_unless_forced(runs, env, tmp_path):
     (lambda f: _edit(f, lambda m: m["files"].update({"../x": m["files"].pop("model.json")})),
      "must list exactly"),
 ])
-def test_a_damaged_export_is_a_one_line_error(runs, env, tmp_path, change, needle):
-    good = export(runs["mlp"], "paddle", env)
+def test_a_damaged_export_is_a_one_line_error(mlp_export, env, tmp_path, change, needle):
     bad = tmp_path / "bad"
-    shutil.copytree(good, bad)
+    shutil.copytree(mlp_export, bad)
     change(bad)
     image = tmp_path / "digit.npy"
     np.save(image, np.zeros((28, 28), np.uint8))
