@@ -114,5 +114,15 @@ def write_section(name: str, body: str) -> None:
     print(f"wrote section '{name}' of {RESULTS}")
 
 
+def wall(cmd: list[str]) -> float:
+    """Seconds one run of ``cmd`` takes (from the repository root); a failure stops the script."""
+    began = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, check=False)
+    took = time.perf_counter() - began
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+    return took
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"

@@ -16,19 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from _common import REPO, median, verdict, write_section
+from _common import REPO, median, verdict, wall, write_section
 
 PROBE = "import sys; from zoo.cli import main; main(['list']); print('paddle' in sys.modules)"
 PAUSE = 0.2  # let the previous child's exit settle before timing the next one
-
-
-def wall(cmd: list[str]) -> float:
-    began = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, check=False)
-    took = time.perf_counter() - began
-    if proc.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
-    return took
 
 
 def main() -> None:

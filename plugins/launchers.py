@@ -6,19 +6,19 @@ import zoo
 
 
 def build_single():
-    from zoo.launch import SingleLauncher
+    from zoo.exec.launch import SingleLauncher
 
     return SingleLauncher()
 
 
 def build_launch(*, master_port: int = 0):
-    from zoo.launch import DistributedLaunchLauncher
+    from zoo.exec.launch import DistributedLaunchLauncher
 
     return DistributedLaunchLauncher(master_port=master_port)
 
 
 def build_spawn():
-    from zoo.launch import SpawnLauncher
+    from zoo.exec.launch import SpawnLauncher
 
     return SpawnLauncher()
 

@@ -103,4 +103,4 @@ def test_spawn_and_launch_with_one_process_and_a_missing_gpu(one_proc):
     # both devices are columns; the gpu ones say skipped, never a number
     header, _, *body = proc.stdout.splitlines()
     assert "cpu test acc" in header and "gpu:0 test acc" in header
-    assert len(body) == 2 and all(re.split(r"\s{2,}", line)[7:9] == ["skipped", "skipped"] for line in body)
+    assert len(body) == 2 and all(re.split(r"\s{2,}", line)[9:11] == ["skipped", "skipped"] for line in body)

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from zoo.bench.grid import Cell
-from zoo.bench.runner import SweepSummary, classify, describe_changes, result_values
+from zoo.bench.outcome import classify, result_values
+from zoo.bench.runner import SweepSummary, describe_changes
 from zoo.bench.tables import compare, pivot, sort_summaries, summarize
 from zoo.identity import differences
-from zoo.process import Outcome
+from zoo.exec.process import Outcome
 from zoo.status import ExitCode, Status
 
 
@@ -155,3 +156,25 @@ def test_cell_keys_change_with_the_identity_and_not_with_the_seed():
     assert a.key == cell(seed=5).key
     assert a.key != cell(identity={**a.identity, "data": "b" * 64}).key
     assert a.slug.startswith("mnist-mlp-sgd-constant-none-single1-cpu-s0-")
+
+
+def test_statuses_and_exit_codes_round_trip_worker_store_cli(tmp_path, monkeypatch):
+    """A diverged run: the worker's metrics, the store's row, `zoo results` and both
+    commands' exit codes all say the same thing, through the enums."""
+    from tests.conftest import SMALL_MNIST
+    from tests.test_bench_helpers import TINY, bench, cell_dir, db_rows, faulty_kit, metrics, zoo
+
+    kit = faulty_kit(tmp_path, monkeypatch)
+    out = tmp_path / "b"
+    swept = bench(out, "--models", "bad_nan,mlp", *TINY, env=kit.env())
+    assert swept.returncode == ExitCode.FAILED
+    by = {r["model"]: r for r in db_rows(out)}
+    assert metrics(cell_dir(out, "bad_nan"))["status"] == by["bad_nan"]["status"] == Status.DIVERGED
+    assert by["mlp"]["status"] == Status.OK
+    shown = json.loads(zoo("results", str(out), "--format", "json").stdout)
+    assert {s["model"]: Status(s["status"]) for s in shown} == {"bad_nan": Status.DIVERGED,
+                                                                 "mlp": Status.OK}
+    trained = zoo("train", "--model", "bad_nan", "--optimizer", "sgd", "--epochs", "1", "--quiet",
+                  "--data-dir", str(SMALL_MNIST), "--out", str(tmp_path / "run"), *TINY,
+                  env=kit.env())
+    assert trained.returncode == ExitCode.DIVERGED == ExitCode.of_run(Status.DIVERGED)

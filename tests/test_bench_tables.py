@@ -84,7 +84,7 @@ def test_zoo_results_prints_the_table_the_bench_printed(sweep, kit_env):
 def test_markdown_csv_and_sorting(sweep):
     out, _ = sweep
     markdown = zoo("results", str(out), "--format", "markdown").stdout.splitlines()
-    assert markdown[0].startswith("| model") and "cpu test acc" in markdown[0]
+    assert markdown[0].startswith("| dataset   | model") and "cpu test acc" in markdown[0]
     assert set(markdown[1]) <= {"|", "-", ":", " "} and len(markdown) == 6
     assert all(line.startswith("|") and line.endswith("|") for line in markdown)
 

@@ -81,7 +81,7 @@ def test_a_fork_server_dying_on_start_is_reaped_and_its_pipes_closed(tmp_path, p
                                                                        monkeypatch):
     import pytest
 
-    from zoo.process import ForkServer, ForkServerError
+    from zoo.exec.process import ForkServer, ForkServerError
 
     plugin_kit.add("zoo_test_kills_server", """
         import os, sys

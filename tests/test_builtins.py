@@ -122,13 +122,25 @@ def test_l2_reaches_the_gradient_as_the_course_does(catalog):
     np.testing.assert_allclose(layer.weight.numpy(), w0 - 0.1 * 0.5 * w0, rtol=1e-6)
 
 
-def test_launchers_build(catalog):
-    from zoo.launch import Launcher
+def test_launchers_build_and_follow_the_public_contract(catalog, tmp_path):
+    import zoo
+    from zoo.exec.launch import forkable
 
+    job = tmp_path / "job.json"
+    commands = {}
     for name in ("single", "spawn", "launch"):
         launcher = catalog.build("launchers", name)
-        assert isinstance(launcher, Launcher) and launcher.name == name
-    assert "use spawn or launch" in catalog.build("launchers", "single").problem(2, "cpu")
+        assert isinstance(launcher, zoo.Launcher)
+        commands[name] = launcher.command(job, 1 if name == "single" else 2, "cpu", tmp_path)
+        assert str(job) == commands[name][-1] and "-m" not in commands[name][:3]
+    # only the plain one-process worker may be forked from the warm process
+    assert [forkable(c, job) for c in commands.values()] == [True, False, False]
+    assert commands["single"] == zoo.worker_command(job)
+    assert commands["spawn"] == zoo.worker_command(job, nprocs=2)
+    # the limit is generic: no launcher's name appears in it
+    problem = catalog.build("launchers", "single").problem(2, "cpu")
+    assert problem == "this launcher runs at most 1 process; --nprocs 2 needs another"
+    assert catalog.build("launchers", "spawn").problem(64, "cpu") is None
 
 
 def test_mnist_dataset_builds_from_a_folder(catalog):

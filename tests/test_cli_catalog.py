@@ -47,7 +47,7 @@ def test_plugins_table_and_json():
     assert "built-in" in row and "schedules" in row and row.rstrip().endswith("ok")
     data = json.loads(run_zoo("plugins", "--json").stdout)
     models = next(p for p in data if p["name"] == "zoo.plugins.models")
-    assert models == {"name": "zoo.plugins.models", "distribution": "zoo", "version": "0.1.0",
+    assert models == {"name": "zoo.plugins.models", "distribution": "zoo", "version": "0.2.0",
                       "source": "zoo.plugins.models", "type": "built-in", "hooks": ["models"],
                       "status": "ok", "error": ""}
 
@@ -73,4 +73,4 @@ def test_unknown_command_and_version():
     proc = run_zoo("frobnicate")
     assert proc.returncode == 2 and "No such command 'frobnicate'" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert run_zoo("--version").stdout.strip() == "zoo, version 0.1.0"
+    assert run_zoo("--version").stdout.strip() == "zoo, version 0.2.0"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import BUILTINS, SMALL_MNIST, registry_text
 from tests.test_bench_helpers import TINY, db_rows
-from zoo.process import child_env
+from zoo.exec.process import child_env
 
 # The console script, as a user runs it: `python -m zoo` would itself put the cwd first.
 ZOO = Path(sys.executable).parent / "zoo"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -426,3 +427,27 @@ def test_compare_marks_partial_failures():
     headers, (line,) = compare(mine, other)
     shown = dict(zip(headers, line))
     assert shown["acc"] == "0.9000 ± 0.0000 (1/2 ok)" and shown["other acc"] == "0.8000"
+
+
+def test_an_offline_first_demo_ends_with_a_table_on_the_shipped_sample(tmp_path):
+    """`python3 dev.py demo` on a fresh machine with no MNIST and no network."""
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on: every download is refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "ZOO_DATA_DIR"}
+    env.update(ZOO_MNIST_URL=f"http://127.0.0.1:{port}/", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, str(ROOT / "dev.py"), "demo", "--out", str(out),
+                           "--quiet"], capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    warnings = [line for line in proc.stderr.splitlines() if "MNIST could not be found" in line]
+    assert len(warnings) == 1 and "not representative" in warnings[0]  # once, not per cell
+    body = proc.stdout.splitlines()[2:]
+    assert len(body) == 8
+    assert all(0 < float(re.split(r"\s{2,}", line)[7].split()[0]) <= 1 for line in body)
+    rows = db_rows(out)
+    assert len(rows) == 8 and {r["status"] for r in rows} == {"ok"}
+    assert "mnist_sample" in proc.stderr.split("data: ")[-1]
+    assert not list((tmp_path / "cache").rglob("*.gz"))  # nothing half-downloaded was kept

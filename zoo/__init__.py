@@ -1,26 +1,27 @@
 """zoo: a plugin-based model zoo and benchmark runner on PaddlePaddle.
 
 Importing zoo is cheap: it neither imports paddle nor loads plugins.  A plugin needs
-only ``import zoo`` and ``@zoo.hookimpl``; ``zoo.Launcher`` and ``zoo.Backend`` are the
-base classes of what launcher and backend factories return.
+only ``import zoo`` and ``@zoo.hookimpl``; a launcher plugin subclasses ``zoo.Launcher``
+and builds its commands around ``zoo.worker_command``; a backend plugin subclasses
+``zoo.Backend`` (see ``zoo.hookspecs``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from zoo.backend import Backend
 from zoo.hookspecs import hookimpl
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["Backend", "Launcher", "__version__", "hookimpl"]
+__all__ = ["Backend", "Launcher", "__version__", "hookimpl", "worker_command"]
+
+# The public base types of the kinds with behaviour, loaded on first use so that
+# `import zoo` (every plugin's first line) stays cheap.
+_LAZY = {"Backend": "zoo.backend", "Launcher": "zoo.exec.launch", "worker_command": "zoo.exec.launch"}
 
 
-def __getattr__(name: str) -> Any:
-    # zoo.launch pulls in the process machinery, which `zoo list` never needs.
-    if name == "Launcher":
-        from zoo.launch import Launcher
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
 
-        return Launcher
-    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'zoo' has no attribute '{name}'")

@@ -1,4 +1,4 @@
-"""registry.toml: the zoo's catalogue of built-in plugins, default grid and defaults.
+"""registry.toml, zoo's configuration: which built-in plugins load, the default grid, overrides.
 
 Every problem is a ConfigError naming the file and the key, on one line.
 """

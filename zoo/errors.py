@@ -44,6 +44,17 @@ class TrainingError(ZooError):
     """Training could not start or continue."""
 
 
-def one_line(value: object) -> str:
-    """A message folded onto one line (library messages may span several)."""
-    return " ".join(str(value).split()) or type(value).__name__
+class ReportError(ZooError):
+    """A report cannot be made: nothing to report, an unwritable output, no matplotlib."""
+
+
+def one_line(value: object, with_type: bool = False) -> str:
+    """A message folded onto one line (library messages may span several).
+
+    ``with_type`` prefixes an exception's class (``ValueError: ...``): for errors from
+    someone else's code, where the class is half the message.
+    """
+    text = " ".join(str(value).split())
+    if with_type:
+        return f"{type(value).__name__}: {text or '(no message)'}"
+    return text or type(value).__name__

@@ -42,7 +42,7 @@ def _child(target: Callable[[Say], Any], write_fd: int) -> None:
         send({"error": str(exc), "zoo": True})
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, never lost
         traceback.print_exc()
-        send({"error": f"{type(exc).__name__}: {one_line(exc)}", "zoo": False})
+        send({"error": one_line(exc, with_type=True), "zoo": False})
         code = 1
     finally:
         sys.stderr.flush()

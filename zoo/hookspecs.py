@@ -1,4 +1,4 @@
-"""The public plugin API of zoo: one hook per kind of entry.
+"""The public plugin API of zoo: one hook per kind of entry (the kinds are ``zoo.kinds``).
 
 A plugin is any module or object with functions marked ``@zoo.hookimpl`` whose names
 are the hooks below.  Built-in plugins (listed in ``registry.toml``) and third-party
@@ -6,15 +6,21 @@ plugins (entry-point group ``zoo``) are loaded the same way and see the same API
 
 Every hook is register-callback style: it is called once per plugin, when a command
 first needs the catalogue (never at import time), with a ``register`` callable bound to
-that plugin and that kind.  A hook calls ``register(name, factory, description=...,
-defaults=...)`` once per entry and returns nothing.  If the hook raises, none of that
-plugin's registrations are kept and the plugin is reported as broken.
+that plugin and that kind.  A hook calls ``register(name, factory, description=...)``
+once per entry and returns nothing.  If the hook raises, none of that plugin's
+registrations are kept and the plugin is reported as broken; so is a plugin whose import
+or hooks take longer than ``$ZOO_PLUGIN_TIMEOUT`` seconds.
 
 Factories are called lazily (only when an entry is built), so a plugin module should
 import heavy libraries such as paddle inside its factories, not at module level:
-``zoo list`` must start without importing paddle.  ``defaults`` declares the entry's
-tunable parameters and their default values; it is also the schema that
-``registry.toml`` overrides and ``--set kind.param=value`` are checked against.
+``zoo list`` must start without importing paddle.
+
+Parameters: a factory's keyword-only parameters are the entry's tunable parameters, and
+their defaults are its defaults.  ``register`` reads them from the signature; that is
+the schema that registry.toml's ``[defaults]`` overrides and ``--set kind.param=value``
+are checked against, and the resolved values are part of every result's identity.  A
+factory that takes ``**params`` passes ``defaults={...}`` instead; defaults that disagree
+with the signature are refused (``zoo.testing.check_entry_defaults`` checks the same).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ def zoo_register_datasets(register: Register) -> None:
 
     Called once per plugin when the catalogue is first built.
 
-    :param register: call ``register(name, factory, description=..., defaults=...)``.
+    :param register: call ``register(name, factory, description=...)``.
         ``factory(data_dir: str | None, **params)`` must return a ``zoo.data.Dataset``
         (train / validation / test splits as uint8 arrays plus ``input_shape`` and
         ``num_classes``).  ``data_dir`` is ``--data-dir`` or ``None``.  An empty
@@ -57,7 +63,7 @@ def zoo_register_models(register: Register) -> None:
 
     Called once per plugin when the catalogue is first built.
 
-    :param register: call ``register(name, factory, description=..., defaults=...)``.
+    :param register: call ``register(name, factory, description=...)``.
         ``factory(input_shape: tuple[int, ...], num_classes: int, **params)`` must
         return a ``paddle.nn.Layer`` mapping a float32 batch ``[N, *input_shape]`` to
         logits ``[N, num_classes]``.
@@ -71,7 +77,7 @@ def zoo_register_optimizers(register: Register) -> None:
 
     Called once per plugin when the catalogue is first built.
 
-    :param register: call ``register(name, factory, description=..., defaults=...)``.
+    :param register: call ``register(name, factory, description=...)``.
         ``factory(parameters, learning_rate, weight_decay, **params)`` must return a
         ``paddle.optimizer.Optimizer``.  ``learning_rate`` is a float or a
         ``paddle.optimizer.lr.LRScheduler``; ``weight_decay`` is the regularizer built
@@ -87,7 +93,7 @@ def zoo_register_schedules(register: Register) -> None:
 
     Called once per plugin when the catalogue is first built.
 
-    :param register: call ``register(name, factory, description=..., defaults=...)``.
+    :param register: call ``register(name, factory, description=...)``.
         ``factory(learning_rate: float, total_steps: int, **params)`` must return a
         ``paddle.optimizer.lr.LRScheduler`` stepped once per optimizer step.
         ``learning_rate`` is the optimizer's base rate and ``total_steps`` the number
@@ -104,7 +110,7 @@ def zoo_register_regularizers(register: Register) -> None:
 
     Called once per plugin when the catalogue is first built.
 
-    :param register: call ``register(name, factory, description=..., defaults=...)``.
+    :param register: call ``register(name, factory, description=...)``.
         ``factory(**params)`` must return a ``paddle.regularizer.WeightDecayRegularizer``
         or ``None`` (no regularization); it is passed to the optimizer as
         ``weight_decay``.
@@ -114,18 +120,23 @@ def zoo_register_regularizers(register: Register) -> None:
 
 @hookspec
 def zoo_register_launchers(register: Register) -> None:
-    """Register launch strategies (how training processes are started and watched).
+    """Register launch strategies: how the processes of one training job start.
 
     Called once per plugin when the catalogue is first built.
 
-    :param register: call ``register(name, factory, description=..., defaults=...)``.
-        ``factory(**params)`` must return a ``zoo.Launcher`` (subclass it; it lives in
-        ``zoo.launch``): its
+    :param register: call ``register(name, factory, description=...)``.
+        ``factory(**params)`` must return a ``zoo.Launcher`` (subclass it).  Its
         ``command(job_file, nprocs, device, log_dir) -> list[str]`` is the command line
-        that trains the job in ``job_file`` with ``nprocs`` processes, each running
-        ``zoo.worker`` (which reads the rank from Paddle's environment variables), and
-        ``problem(nprocs, device) -> str | None`` says why it cannot run that, if it can't.
-        The runner starts the command in a process group of its own and watches it.
+        that trains the job in ``job_file`` with ``nprocs`` processes; build it around
+        ``zoo.worker_command(job_file)`` (one process) or ``zoo.worker_command(job_file,
+        nprocs=N)`` (N spawned ranks), with any prefix or environment a tool needs.  A
+        command equal to ``zoo.worker_command(job_file)`` may be forked from zoo's warm
+        process instead (no second paddle import); any other runs as given.  Set
+        ``max_nprocs`` (1: a one-process launcher, every grid's baseline) and, if it
+        needs more checks, override ``problem(nprocs, device) -> str | None``.  zoo runs
+        the command in the cell's folder in a process group of its own, stops the group
+        on a timeout or Ctrl-C, and kills it if zoo dies; ``zoo.exec.launch`` documents
+        what the worker gets (absolute paths, environment, exit codes).
     :returns: nothing.
     """
 
@@ -137,7 +148,7 @@ def zoo_register_backends(register: Register) -> None:
 
     Called once per plugin when the catalogue is first built.
 
-    :param register: call ``register(name, factory, description=..., defaults=...)``.
+    :param register: call ``register(name, factory, description=...)``.
         ``factory(**params)`` must return a ``zoo.Backend`` (subclass it), one per loaded
         export:
 

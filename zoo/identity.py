@@ -19,15 +19,19 @@ from typing import Any
 
 
 @lru_cache(maxsize=1)
-def paddle_version() -> str:
-    """The installed Paddle build and version, without importing paddle (1.4 s)."""
+def paddle_build() -> tuple[str, str]:
+    """(distribution, version) of the installed Paddle, without importing paddle (1.4 s)."""
     for dist in ("paddlepaddle", "paddlepaddle-gpu"):
         try:
-            return f"{dist} {metadata.version(dist)}"
+            return dist, metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
     paddle = sys.modules.get("paddle")  # e.g. a source build with no distribution metadata
-    return f"paddle {getattr(paddle, '__version__', 'unknown')}"
+    return "paddle", str(getattr(paddle, "__version__", "unknown"))
+
+
+def paddle_version() -> str:
+    return paddle_build()[1]
 
 
 def code_identity(catalog, names: Mapping[str, str]) -> dict[str, Any]:
@@ -39,7 +43,8 @@ def code_identity(catalog, names: Mapping[str, str]) -> dict[str, Any]:
     for kind, name in names.items():
         entry = catalog.entry(kind, name)
         plugins[entry.plugin] = versions.get(entry.plugin, entry.distribution)
-    return {"zoo": __version__, "paddle": paddle_version(), "plugins": dict(sorted(plugins.items()))}
+    return {"zoo": __version__, "paddle": " ".join(paddle_build()),
+            "plugins": dict(sorted(plugins.items()))}
 
 
 def resolved_params(catalog, names: Mapping[str, str],

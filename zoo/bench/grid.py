@@ -132,8 +132,10 @@ def expand(catalog, grid: dict[str, Any]) -> list[Cell]:
     if grid["seed"] + repeat - 1 > MAX_SEED:
         raise ConfigError(f"seed {grid['seed']} with repeat {repeat} goes past the largest "
                           f"seed {MAX_SEED}")
-    one_process = {name for name in chosen["launchers"]
-                   if catalog.build("launchers", name).max_nprocs == 1}
+    launcher_sets = {"launchers": params["launchers"]} if "launchers" in params else {}
+    one_process = {name for name in chosen["launchers"] if catalog.build(
+        "launchers", name, _params_for(catalog, launcher_sets, {"launchers": name}).get("launchers")
+    ).max_nprocs == 1}
     cells = []
     for names in itertools.product(*chosen.values()):
         entries = dict(zip(chosen, names))

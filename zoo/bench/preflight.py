@@ -97,7 +97,8 @@ def _check_builds(catalog, cells, data: dict[str, dict], say) -> None:
 
 
 def _check_launcher(catalog, cell) -> None:
-    problem = catalog.build("launchers", cell.launch).problem(cell.nprocs, cell.device)
+    launcher = catalog.build("launchers", cell.launch, cell.params.get("launchers"))
+    problem = launcher.problem(cell.nprocs, cell.device)
     if problem:
         raise ConfigError(problem)
 

@@ -21,17 +21,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from zoo import kinds
 from zoo.bench.grid import Cell
 from zoo.bench.preflight import Preflight, data_key
 from zoo.bench.store import Store
-from zoo.errors import ZooError
 from zoo.paths import lock_dir
 from zoo.status import FINAL, ExitCode, Status
-from zoo.launch import last_error_line
-from zoo.process import ForkServer, ForkServerError, Outcome, run_watched
+from zoo.bench.outcome import classify, result_values
+from zoo.exec.launch import forkable
+from zoo.exec.process import ForkServer, ForkServerError, Outcome, run_watched
 from zoo.train.loop import LAUNCH_FILE
 from zoo.train.progress import read_progress
 
@@ -96,42 +96,6 @@ class _Stop:
         self.signal = signal.Signals(signum).name
 
 
-def classify(outcome, metrics: dict | None, timeout: float | None, log: Path) -> tuple[Status, str]:
-    """A cell's status from how its processes ended and what its leader recorded."""
-    if outcome.timed_out:
-        return Status.TIMEOUT, f"exceeded --cell-timeout {timeout:g} s; process group killed"
-    if outcome.stopped:
-        return Status.INTERRUPTED, "sweep interrupted; rerun to resume"
-    status = (metrics or {}).get("status")
-    ended = {Status.OK, Status.DIVERGED, Status.FAILED, Status.INTERRUPTED}
-    if status in ended and not (status == Status.OK and outcome.returncode):
-        return Status(status), (metrics or {}).get("reason", "")
-    code = outcome.returncode
-    how = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0
-           else f"exited with code {code}")
-    detail = last_error_line(log)
-    return Status.FAILED, f"worker {how}" + (f": {detail}" if detail else "")
-
-
-def result_values(metrics: dict | None) -> dict[str, Any]:
-    """The store's result columns from a cell's metrics.json (empty if it left none)."""
-    if not metrics:
-        return {}
-    last = (metrics.get("epochs") or [{}])[-1]
-    test = metrics.get("test") or {}
-    values = {"epochs_done": len(metrics.get("epochs") or []), "train_loss": last.get("train_loss"),
-              "train_acc": last.get("train_acc"), "val_loss": last.get("val_loss"),
-              "val_acc": last.get("val_acc"), "test_loss": test.get("loss"),
-              "test_acc": test.get("acc"), "train_time": metrics.get("train_time"),
-              "images_per_s": metrics.get("images_per_s"),
-              "time_to_target": metrics.get("time_to_target")}
-    if isinstance(metrics.get("elapsed"), (int, float)):
-        # The cell's own account, summed over every session that contributed to it.
-        startup = float(metrics.get("startup") or 0.0)
-        values.update(wall_time=float(metrics["elapsed"]) + startup, startup_time=startup)
-    return values
-
-
 def _read_metrics(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
@@ -147,9 +111,12 @@ class _Starter:
         self.server: ForkServer | None = None
         self.broken = not options.warm_start
 
-    def prepare(self, launchers: list) -> None:
+    def prepare(self, catalog, cells: list[Cell]) -> None:
         """Start the server before the first cell, so no cell's wall time includes it."""
-        if any(launcher.forkable for launcher in launchers) and not self.broken:
+        probe = Path("/job.json")
+        wanted = any(forkable(catalog.build("launchers", c.launch, c.params.get("launchers")).command(
+            probe, c.nprocs, c.device, Path("/logs")), probe) for c in cells)
+        if wanted and not self.broken:
             try:
                 self.server = ForkServer(self.options.out / "forkserver.log")
             except ForkServerError:
@@ -159,7 +126,8 @@ class _Starter:
         # The cell runs in its own folder, never the caller's cwd: paths must be absolute.
         job_file, cell_dir = job_file.absolute(), cell_dir.absolute()
         log = cell_dir / "worker.log"
-        if launcher.forkable and not self.broken:
+        command = launcher.command(job_file, cell.nprocs, cell.device, cell_dir / "logs")
+        if forkable(command, job_file) and not self.broken:
             try:
                 if self.server is None:
                     self.server = ForkServer(self.options.out / "forkserver.log")
@@ -170,7 +138,6 @@ class _Starter:
                     handle.write(f"zoo: {exc}; running this cell in a fresh process\n")
                 self.close()
                 self.broken = True
-        command = launcher.command(job_file, cell.nprocs, cell.device, cell_dir / "logs")
         return run_watched(command, log, cwd=cell_dir, **watching)
 
     def close(self) -> None:
@@ -195,7 +162,7 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
         kept = FINAL - options.retry
         todo = [c for c in cells if (store.row(c) or {}).get("status") not in kept]
         reporter.sweep_start(len(cells), len(cells) - len(todo))
-        starter.prepare([catalog.build("launchers", name) for name in sorted({c.launch for c in todo})])
+        starter.prepare(catalog, todo)
         for index, cell in enumerate(todo):
             if stop.signal:
                 break
@@ -241,7 +208,7 @@ def _run_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: Sto
     job_file = cell_dir / "job.json"
     job_file.write_text(job.to_json())
     store.record(cell, status=Status.RUNNING, reason="", ended_at=None, **common)
-    launcher = catalog.build("launchers", cell.launch)
+    launcher = catalog.build("launchers", cell.launch, cell.params.get("launchers"))
     metrics_file = cell_dir / "metrics.json"
     # Also when resuming (the worker restores its results from the checkpoint, never from
     # this file): a stale "interrupted" left by the last session would otherwise become

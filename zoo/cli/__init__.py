@@ -33,9 +33,9 @@ def cli(ctx: click.Context, registry_file: str | None) -> None:
 
 def _register_commands() -> None:
     # Command modules import nothing heavy at module level, so this stays cheap.
-    from zoo.cli import bench_cmds, catalog_cmds, deploy_cmds, inspect_cmds, train_cmds
+    from zoo.cli import bench_cmds, catalog_cmds, deploy_cmds, inspect_cmds, report_cmds, train_cmds
 
-    for module in (catalog_cmds, train_cmds, inspect_cmds, bench_cmds, deploy_cmds):
+    for module in (catalog_cmds, train_cmds, inspect_cmds, bench_cmds, report_cmds, deploy_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 
@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
+    # Paddle warns on import that it found no C++ compiler cache: noise for zoo's users,
+    # who never compile Paddle extensions.
+    warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
     try:
         code = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
     except ZooError as exc:

@@ -194,6 +194,8 @@ class SweepConsole:
                    "warm process that has paddle imported).")
 @click.option("--dry-run", is_flag=True, help="List the cells and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--report", is_flag=True,
+              help="Rewrite DIR/report.html after every cell (needs zoo[report]).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--sort", type=click.Choice(["combination", "acc", "time", "images_per_s", "model",
                                             "optimizer"]), default=None)
@@ -236,7 +238,9 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
                            checkpoint_every=opts["checkpoint_every"],
                            warm_start=not opts["cold_start"],
                            retry=frozenset(Status(s) for s in opts["retry"]), preflight=checked)
-    summary = run_sweep(catalog, cells, options, SweepConsole(quiet))
+    from zoo.cli.report_cmds import with_live_report
+
+    summary = run_sweep(catalog, cells, options, with_live_report(SweepConsole(quiet), out, opts["report"]))
     store = Store(out / "results.db", readonly=True)
     keys = {(c.key, c.seed) for c in cells}
     rows = [r for r in store.rows() if (r["cell"], r["seed"]) in keys]

@@ -18,10 +18,10 @@ import pluggy
 
 from zoo import kinds
 from zoo.config import Config, check_names, load_config
-from zoo.errors import RegistryError, ZooError
+from zoo.errors import RegistryError, ZooError, one_line
 from zoo.plugin.discovery import discover
 from zoo.plugin.guard import PluginTimeout, plugin_timeout, stdout_to_stderr, time_limit
-from zoo.plugin.manager import PluginInfo, load_plugins, mark_broken, one_line
+from zoo.plugin.manager import PluginInfo, load_plugins, mark_broken
 from zoo.registry import Entry, Registry, check_param, make_entry
 
 STRICT_ENV = "ZOO_STRICT_PLUGINS"
@@ -70,7 +70,7 @@ def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool,
         except RegistryError as exc:
             mark_broken(info, str(exc), strict)
         except Exception as exc:  # a plugin's bug must not take the CLI down
-            mark_broken(info, f"registration failed: {one_line(exc)}", strict)
+            mark_broken(info, f"registration failed: {one_line(exc, with_type=True)}", strict)
     return registry
 
 
@@ -108,7 +108,7 @@ class Catalog:
             raise
         except Exception as exc:
             raise RegistryError(f"building {kind} '{name}' (plugin '{entry.plugin}') failed: "
-                                f"{one_line(exc)}") from exc
+                                f"{one_line(exc, with_type=True)}") from exc
 
 
 def _parameters(func: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:

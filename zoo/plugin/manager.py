@@ -16,7 +16,7 @@ import pluggy
 
 from zoo import hookspecs
 from zoo.errors import PluginError
-from zoo.errors import one_line as base_one_line
+from zoo.errors import one_line
 from zoo.plugin.discovery import Candidate
 from zoo.plugin.guard import DEFAULT_TIMEOUT, PluginTimeout, time_limit
 
@@ -42,10 +42,6 @@ class PluginInfo:
     def of(cls, candidate: Candidate) -> PluginInfo:
         return cls(candidate.name, candidate.source, candidate.distribution,
                    candidate.version, candidate.builtin)
-
-
-def one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {base_one_line(exc) if str(exc).strip() else '(no message)'}"
 
 
 def mark_broken(info: PluginInfo, problem: str, strict: bool) -> None:
@@ -94,7 +90,7 @@ def load_plugins(candidates: Iterable[Candidate], blocked: Iterable[str] = (),
             mark_broken(info, f"import timed out after {timeout:g} s", strict)
             continue
         except Exception as exc:  # a broken plugin must not break the CLI
-            mark_broken(info, f"import failed: {one_line(exc)}", strict)
+            mark_broken(info, f"import failed: {one_line(exc, with_type=True)}", strict)
             continue
         try:
             pm.register(plugin, name=candidate.name)
@@ -102,5 +98,5 @@ def load_plugins(candidates: Iterable[Candidate], blocked: Iterable[str] = (),
         except (pluggy.PluginValidationError, ValueError) as exc:
             if pm.is_registered(plugin):
                 pm.unregister(plugin)
-            mark_broken(info, f"invalid hooks: {base_one_line(exc)}", strict)
+            mark_broken(info, f"invalid hooks: {one_line(exc)}", strict)
     return pm, infos

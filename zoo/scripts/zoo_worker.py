@@ -1,6 +1,6 @@
-"""Script form of ``zoo.worker``: every launcher starts its workers with this file.
+"""Script form of ``zoo.exec.worker``: every launcher starts its workers with this file.
 
-A script, not ``python -m zoo.worker``, because ``-m`` puts the caller's working
+A script, not ``python -m zoo.exec.worker``, because ``-m`` puts the caller's working
 directory first on sys.path; a script puts its own folder there instead.  It lives in a
 folder of its own because inside the package that folder would let zoo's modules shadow
 the standard library's.
@@ -8,7 +8,7 @@ the standard library's.
 
 import sys
 
-from zoo.worker import main
+from zoo.exec.worker import main
 
 if __name__ == "__main__":
     sys.exit(main())

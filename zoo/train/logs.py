@@ -31,10 +31,6 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def finite_or_none(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else value
-
-
 class ScalarLog:
     """VisualDL scalars under ``DIR/vdl``; a no-op on ranks other than 0."""
 

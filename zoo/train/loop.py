@@ -21,7 +21,7 @@ from zoo.paths import lock_dir
 from zoo.status import Status
 from zoo.train import state as train_state
 from zoo.train.evaluate import evaluate
-from zoo.train.logs import ScalarLog, finite_or_none, write_json_atomic
+from zoo.train.logs import ScalarLog, write_json_atomic
 from zoo.train.ranks import any_rank, mean_over_ranks, write_replica_digest
 from zoo.train.report import NullReporter, Reporter, StopFlag
 
@@ -319,4 +319,4 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
             reporter.close()
 
 
-__all__ = ["RunResult", "finite_or_none", "train"]
+__all__ = ["RunResult", "train"]

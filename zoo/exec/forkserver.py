@@ -1,4 +1,4 @@
-"""A warm process that forks one child per ``single`` cell (``zoo.process.ForkServer``).
+"""A warm process that forks one child per ``single`` cell (``zoo.exec.process.ForkServer``).
 
 Starting Python and importing paddle costs a second or two, more than everything else
 the runner does for a cell.  This process pays it once.  It imports paddle and zoo's
@@ -25,7 +25,7 @@ import traceback
 
 def _child(job_file: str, log_file: str, cwd: str | None) -> int:
     os.setsid()  # a group of its own, so the runner can stop it like any other cell
-    from zoo.process import SCRIPTS, die_with_parent
+    from zoo.exec.process import SCRIPTS, die_with_parent
 
     die_with_parent()
     if cwd:
@@ -36,14 +36,14 @@ def _child(job_file: str, log_file: str, cwd: str | None) -> int:
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)  # run_job installs the training handlers
-    import zoo.worker
+    import zoo.exec.worker
 
     sys.argv = [str(SCRIPTS / "zoo_worker.py"), job_file]  # as a fresh worker sees it
-    return zoo.worker.run_job(job_file)
+    return zoo.exec.worker.run_job(job_file)
 
 
 def serve(requests_fd: int, replies_fd: int) -> int:
-    from zoo.process import die_with_parent
+    from zoo.exec.process import die_with_parent
 
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what Ctrl-C stops
@@ -52,7 +52,7 @@ def serve(requests_fd: int, replies_fd: int) -> int:
     import paddle  # noqa: F401  (the point: import once, fork many)
 
     import zoo.train.loop  # noqa: F401
-    import zoo.worker  # noqa: F401
+    import zoo.exec.worker  # noqa: F401
     from zoo.plugin import load_catalog
 
     load_catalog(check=False)  # imports the plugin modules; children load their own catalog

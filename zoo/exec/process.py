@@ -9,7 +9,7 @@ imported paddle, which saves every ``single`` cell the second or two of start-up
 Nothing zoo starts imports code from the caller's working directory (``zoo bench`` may
 run inside an untrusted checkout): Python starts scripts from ``zoo/scripts/``, whose own
 folder, not the cwd, becomes ``sys.path[0]`` (``-m`` would put the cwd there), and each
-cell runs in its own folder.  ``zoo.launch`` documents what a worker gets.
+cell runs in its own folder.  ``zoo.exec.launch`` documents what a worker gets.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-SCRIPTS = Path(__file__).resolve().with_name("scripts")
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 # -P (3.11+) also keeps the cwd off sys.path of the `python -c` children multiprocessing
 # spawns (it passes the flag on); 3.10 relies on those children running in the cell folder.
 _SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []
@@ -105,6 +105,17 @@ def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
         else:
             del env["PYTHONPATH"]
     return env
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM one child, then SIGKILL it if it is still there after ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _signal_group(pid: int, sig: int) -> bool:
@@ -197,7 +208,7 @@ class _ForkedHandle:
 
 
 class ForkServer:
-    """Client side of the fork server (``zoo.forkserver``): one request, one cell, at a time.
+    """Client side of the fork server (``zoo.exec.forkserver``): one request, one cell, at a time.
 
     Messages travel over two private pipes whose numbers are in the server's argv; its
     stdout and stderr go to its log, so nothing a plugin prints can garble a message.

@@ -4,7 +4,7 @@
 ``zoo_worker.py --spawn N JOB.json``     N processes via paddle.distributed.spawn
 
 Whatever happens, rank 0 leaves ``metrics.json`` with a final status in the job's out
-directory; the exit code is 0 only for status ``ok``.  ``zoo.launch`` has the whole contract.
+directory; the exit code is 0 only for status ``ok``.  ``zoo.exec.launch`` has the whole contract.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from zoo.process import die_with_parent
+from zoo.exec.process import die_with_parent
 from zoo.status import ExitCode, Status
 
 
@@ -58,7 +58,7 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
     except Exception as exc:  # the runner records it; the log keeps the traceback
         traceback.print_exc()
         if rank == 0:
-            _record_failure(job, f"{type(exc).__name__}: {one_line(exc)}")
+            _record_failure(job, one_line(exc, with_type=True))
         return ExitCode.FAILED
 
 
@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
         nprocs, job_file = int(args[1]), args[2]
         backend = "nccl" if paddle.is_compiled_with_cuda() and "gpu" in paddle.get_device() else "gloo"
-        # Imported by name so the spawned children unpickle zoo.worker._spawned, not __main__'s.
-        from zoo.worker import _spawned as target
+        # Imported by name so the spawned children unpickle zoo.exec.worker._spawned, not __main__'s.
+        from zoo.exec.worker import _spawned as target
 
         # The ranks share this process group, so a runner's SIGTERM/SIGINT reaches them
         # directly and they stop cleanly.  This process must not die of it first (paddle's

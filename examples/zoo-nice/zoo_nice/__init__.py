@@ -1,0 +1,1 @@
+"""zoo-nice: an example third-party launcher (see README.md)."""

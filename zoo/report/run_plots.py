@@ -1,0 +1,123 @@
+"""The pictures of one run: loss and accuracy (train per step, smoothed, and per epoch;
+validation per epoch), the learning rate over steps, and the test confusion matrix."""
+
+from __future__ import annotations
+
+from zoo.report import style
+from zoo.report.sources import RunData
+
+
+def smooth(values: list[float], span: int) -> list[float]:
+    """Exponential moving average with bias correction, so the first points are not
+    pulled towards zero (TensorBoard's smoothing)."""
+    if span <= 1:
+        return list(values)
+    alpha = 2.0 / (span + 1)
+    out, average, weight = [], 0.0, 0.0
+    for value in values:
+        average = (1 - alpha) * average + alpha * value
+        weight = (1 - alpha) * weight + alpha
+        out.append(average / weight)
+    return out
+
+
+def span_for(steps: int) -> int:
+    """About 1/30 of the run, so an epoch's trend shows and a step's noise does not."""
+    return max(1, min(200, round(steps / 30)))
+
+
+def _curve(run: RunData, tag: str, train_key: str, val_key: str, ylabel: str, what: str):
+    fig = style.figure(7.5, 3.6)
+    ax = fig.subplots()
+    steps, values = run.scalars.get(tag, ([], []))
+    if steps:
+        span = span_for(len(steps))
+        ax.plot(steps, values, color=style.colour(0), alpha=0.25, linewidth=0.8,
+                label="train, per step")
+        if span > 1:
+            ax.plot(steps, smooth(values, span), color=style.colour(0), linewidth=1.6,
+                    label=f"train, per step (EMA over {span} steps)")
+    epochs = run.epochs
+    at = [e["step"] for e in epochs]
+    for key, label, index, marker in [(train_key, "train, per epoch", 1, "s"),
+                                      (val_key, "validation, per epoch", 2, "o")]:
+        points = [(s, e[key]) for s, e in zip(at, epochs) if e.get(key) is not None]
+        if points:
+            ax.plot(*zip(*points), color=style.colour(index), marker=marker, linewidth=1.4,
+                    label=label)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{what}: {_name(run)}")
+    handles, labels = ax.get_legend_handles_labels()
+    style.outside_legend(fig, handles, labels)
+    return fig
+
+
+def _name(run: RunData) -> str:
+    job = run.job
+    parts = [job.get(k) for k in ("model", "optimizer", "schedule", "regularizer")]
+    return " / ".join(str(p) for p in parts if p) or run.path.name
+
+
+def loss_plot(run: RunData) -> style.Plot:
+    fig = _curve(run, "train/loss", "train_loss", "val_loss", "cross-entropy loss (nats)", "Loss")
+    return style.plot("loss", "Loss", "Training loss per step (faint: raw, bold: smoothed) "
+                      "and train and validation loss per epoch, at the step each epoch ended.", fig)
+
+
+def accuracy_plot(run: RunData) -> style.Plot:
+    fig = _curve(run, "train/acc", "train_acc", "val_acc", "accuracy (fraction correct)", "Accuracy")
+    return style.plot("accuracy", "Accuracy", "Training accuracy per batch (faint: raw, bold: "
+                      "smoothed) and train and validation accuracy per epoch.", fig)
+
+
+def lr_plot(run: RunData) -> style.Plot | None:
+    steps, values = run.scalars.get("train/lr", ([], []))
+    if not steps:
+        points = [(e["step"], e["lr"]) for e in run.epochs if e.get("lr") is not None]
+        if not points:
+            return None
+        steps, values = (list(v) for v in zip(*points))
+    fig = style.figure(7.5, 3.0)
+    ax = fig.subplots()
+    ax.plot(steps, values, color=style.colour(0), linewidth=1.6, drawstyle="steps-post",
+            marker="o" if len(steps) < 3 else None)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("learning rate")
+    ax.set_title(f"Learning rate: {_name(run)}")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    return style.plot("lr", "Learning rate", "The learning rate each step used.", fig)
+
+
+def confusion_plot(run: RunData) -> style.Plot | None:
+    if not run.confusion:
+        return None
+    import numpy as np
+
+    matrix = np.asarray(run.confusion)
+    classes = len(matrix)
+    total, correct = int(matrix.sum()), int(np.trace(matrix))
+    side = min(9.0, max(4.5, 0.45 * classes + 2.5))
+    fig = style.figure(side + 1.0, side)
+    ax = fig.subplots()
+    image = ax.imshow(matrix, cmap="viridis", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="images")
+    if classes <= 20:
+        threshold = matrix.max() / 2
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                    color="black" if count > threshold else "white")
+    ax.set_xticks(range(classes))
+    ax.set_yticks(range(classes))
+    ax.grid(False)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"Test set: {total} images, accuracy {correct / max(1, total):.4f}")
+    return style.plot("confusion", "Confusion matrix",
+                      f"Test set predictions of the newest checkpoint ({run.confusion_source}); "
+                      f"row = true class, column = predicted class.", fig)
+
+
+def run_plots(run: RunData) -> list[style.Plot]:
+    plots = [loss_plot(run), accuracy_plot(run), lr_plot(run), confusion_plot(run)]
+    return [p for p in plots if p is not None]
