@@ -36,6 +36,10 @@ class DeviceError(ZooError):
     """The requested device does not exist in this Paddle build or on this machine."""
 
 
+class ExportError(ZooError):
+    """An export cannot be written, or an export folder is missing, corrupt or incomplete."""
+
+
 class TrainingError(ZooError):
     """Training could not start or continue."""
 

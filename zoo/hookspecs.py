@@ -139,3 +139,33 @@ def zoo_register_launchers(register: Register) -> None:
         what the worker gets (absolute paths, environment, exit codes).
     :returns: nothing.
     """
+
+
+@hookspec
+def zoo_register_backends(register: Register) -> None:
+    """Register inference backends (what serves an export: ``zoo predict``, the agreement
+    check of ``zoo export`` and ``zoo bench-infer``).
+
+    Called once per plugin when the catalogue is first built.
+
+    :param register: call ``register(name, factory, description=...)``.
+        ``factory(**params)`` must return a ``zoo.Backend`` (subclass it), one per loaded
+        export:
+
+        * ``format`` (``"paddle"`` or ``"onnx"``): the export format it loads, i.e. what
+          ``zoo export --format`` wrote into the export folder;
+        * ``devices``: the device kinds it supports, e.g. ``("cpu", "gpu")``;
+        * ``problem(device) -> str | None``: why it cannot run on ``device`` (``cpu``,
+          ``gpu``, ``gpu:N``) here, e.g. a package that is not installed, else ``None``;
+          asked before loading, and shown to the user as the reason;
+        * ``load(export_dir, manifest, device)``: load the export folder ``export_dir``
+          (already verified against its ``zoo-export.json``, passed as the dict
+          ``manifest``: input shape, class names, normalization, files);
+        * ``predict(batch: np.ndarray) -> np.ndarray``: logits ``[N, num_classes]`` of a
+          float32 batch ``[N, C, H, W]`` already normalized as the manifest says;
+        * ``close()``: release the loaded model (optional).
+
+        Import the runtime (paddle, onnxruntime, ...) inside ``problem`` and ``load``,
+        never at module level.
+    :returns: nothing.
+    """

@@ -44,6 +44,8 @@ KINDS: tuple[Kind, ...] = (
          "none", "paddle.regularizer.WeightDecayRegularizer or None"),
     # `--launch` and the column `launch` are what users have typed since the course.
     Kind("launchers", "launcher", "launch", "--launch", "launchers", False, None, "zoo.Launcher"),
+    # Inference backends serve exports (`zoo predict`, `zoo bench-infer`): never trained or swept.
+    Kind("backends", "backend", "backend", None, None, False, None, "zoo.Backend"),
 )
 
 

@@ -52,6 +52,7 @@ def check_entry_builds(entry: Entry, catalog: Catalog | None = None) -> object:
     -> ``paddle.optimizer.Optimizer``.  schedules: ``learning_rate=0.01, total_steps=100``
     -> ``LRScheduler`` whose rate stays finite over 100 steps.  regularizers: ``None`` or a
     ``WeightDecayRegularizer``.  launchers: built with no context, must not be ``None``.
+    backends: built with no context -> ``zoo.Backend`` whose ``format`` is paddle or onnx.
     datasets are NOT built (that may download or need data): only the factory is checked
     to be callable, and it is returned.  Otherwise returns the built object.
     Raises AssertionError with the entry's name when anything is wrong.
@@ -79,6 +80,12 @@ def check_entry_builds(entry: Entry, catalog: Catalog | None = None) -> object:
     expected: Any = {"models": paddle.nn.Layer, "optimizers": paddle.optimizer.Optimizer,
                      "schedules": paddle.optimizer.lr.LRScheduler,
                      "regularizers": (type(None), paddle.regularizer.WeightDecayRegularizer)}
+    if kind == "backends":
+        from zoo.backend import EXPORT_FORMATS, Backend
+
+        expected["backends"] = Backend
+        assert getattr(built, "format", None) in EXPORT_FORMATS, \
+            f"{label}: format {getattr(built, 'format', None)!r} is not one of {EXPORT_FORMATS}"
     if kind in expected:
         assert isinstance(built, expected[kind]), \
             f"{label} built {type(built).__name__}, expected {expected[kind]}"

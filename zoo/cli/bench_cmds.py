@@ -241,6 +241,19 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     return summary.exit_code
 
 
+def render_inference(run_dir: Path, fmt: str, show_all: bool = False) -> str:
+    """The inference table of a run (``zoo bench-infer``); "" when it has none."""
+    from zoo.bench.infer_store import inference_rows
+    from zoo.bench.infer_tables import render as render_rows
+    from zoo.bench.store import open_existing
+
+    store = open_existing(run_dir)
+    try:
+        return render_rows(inference_rows(store), store.rows() if show_all else _grid_rows(store)[0], fmt)
+    finally:
+        store.close()
+
+
 @click.command("results")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -249,8 +262,14 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
 @click.option("--compare", "other", type=click.Path(file_okay=False), default=None,
               help="Another run directory to compare with.")
 @click.option("--all", "show_all", is_flag=True, help="Every stored row, one per cell and seed.")
-def results_command(run_dir, fmt, sort, other, show_all):
-    """Show the results of a bench run (also while it is running)."""
+@click.option("--inference", is_flag=True,
+              help="Only the inference table (zoo bench-infer), e.g. with --format json.")
+def results_command(run_dir, fmt, sort, other, show_all, inference):
+    """Show the results of a bench run (also while it is running): the training table,
+    then the inference table when zoo bench-infer measured the run."""
+    if inference:
+        click.echo(render_inference(Path(run_dir), fmt, show_all))
+        return 0
     from tabulate import tabulate
 
     from zoo.bench.store import open_existing
@@ -294,6 +313,10 @@ def results_command(run_dir, fmt, sort, other, show_all):
     _note_left_out(run_dir, left_out)
     _note_reruns(rows)
     click.echo(render(summarize(rows), fmt, sort))
+    # json and csv stay one table that parses; --inference gives the other one.
+    served = render_inference(Path(run_dir), fmt) if fmt in ("table", "markdown") else ""
+    if served:
+        click.echo(f"\ninference (zoo bench-infer; latency at batch 1):\n{served}")
     return 0
 
 

@@ -16,7 +16,7 @@ from zoo.cli.common import catalog_from, echo_json, echo_table, format_params, w
 @click.pass_context
 def list_command(ctx, kind, include, exclude, as_json):
     """List registered entries (KIND: datasets, models, optimizers, schedules,
-    regularizers, launchers; singular works too)."""
+    regularizers, launchers, backends; singular works too)."""
     catalog = catalog_from(ctx, check=False)
     warn_unchecked(catalog)
     rows = [{"kind": e.kind, "name": e.name, "plugin": e.plugin, "distribution": e.distribution,

@@ -1,0 +1,117 @@
+"""`zoo bench-infer` on a real sweep: rows in results.db for every ok cell × backend ×
+device, shown by `zoo results`, kept on a rerun, skipped with a reason where a backend
+cannot run."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from tests.conftest import assert_one_line_error, run_zoo
+from tests.deploy_kit import SEED_SMALL, ZOO_MAIN, isolated, models_env, site_without
+
+QUICK = ["--requests", "20", "--warmup", "2", "--repeats", "2", "--batch-size", "8",
+         "--large-batch", "32", "--check-images", "50"]
+BACKENDS = {"dygraph", "paddle-inference", "onnxruntime"}
+
+
+def _rows(sweep) -> list[dict]:
+    con = sqlite3.connect(str(sweep / "results.db"))
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute("SELECT * FROM inference ORDER BY rowid")]
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A sweep with two ok cells and one failed cell, then measured once."""
+    env = models_env(tmp_path_factory.mktemp("plugin"))
+    out = tmp_path_factory.mktemp("sweep") / "b"
+    trained = run_zoo("bench", "--models", "cnn,mlp,broken", "--optimizers", "adam", "--epochs", "1",
+                      "--batch-size", "20", "--data-dir", str(SEED_SMALL), "--out", str(out),
+                      "--quiet", env=env)
+    assert trained.returncode == 1, trained.stderr[-3000:]  # the broken cell failed
+    measured = run_zoo("bench-infer", str(out), *QUICK, env=env)
+    assert measured.returncode == 0, measured.stderr[-3000:]
+    return {"out": out, "env": env, "measured": measured}
+
+
+def test_rows_for_every_ok_cell_backend_and_device(sweep):
+    rows = _rows(sweep["out"])
+    assert {(r["slug"].split("-")[1], r["backend"]) for r in rows} == {
+        (model, backend) for model in ("cnn", "mlp") for backend in BACKENDS}
+    for r in rows:
+        assert r["status"] == "ok" and r["device"] == "cpu" and r["seed"] == 0, r
+        assert 0 <= r["max_abs_diff"] <= 1e-4 and r["classes_differ"] == 0 and r["images_checked"] == 50
+        assert 0 < r["p50_ms"] <= r["p99_ms"] and r["requests"] == 20
+        assert r["images_per_s"] > 0 and r["large_images_per_s"] > 0
+        assert (r["batch_size"], r["large_batch"]) == (8, 32)
+        assert json.loads(r["backend_params"]) == {
+            "dygraph": {}, "onnxruntime": {"threads": 0},
+            "paddle-inference": {"onednn": True, "tensorrt": True, "threads": 0}}[r["backend"]]
+        assert r["export_dir"].endswith(f"export-{r['export_format']}")
+    assert "broken" not in sweep["measured"].stderr  # only ok cells are measured
+
+
+def test_results_show_the_inference_table(sweep):
+    shown = run_zoo("results", str(sweep["out"]), env=sweep["env"])
+    assert shown.returncode == 0, shown.stderr
+    training, _, serving = shown.stdout.partition("inference (zoo bench-infer")
+    assert "broken" in training and "failed" in training
+    lines = serving.splitlines()
+    header = lines[1].split()
+    assert header[:2] == ["dataset", "model"] and "backend" in header and "p50" in header
+    assert "img/s b8" in lines[1] and "img/s b32" in lines[1]
+    body = [line.split() for line in lines[3:] if line.strip()]
+    assert sorted((line[1], line[header.index("backend")]) for line in body) == sorted(
+        (model, backend) for model in ("cnn", "mlp") for backend in BACKENDS)
+    as_json = run_zoo("results", str(sweep["out"]), "--inference", "--format", "json", env=sweep["env"])
+    assert len(json.loads(as_json.stdout)) == 6
+    training_json = json.loads(run_zoo("results", str(sweep["out"]), "--format", "json",
+                                       env=sweep["env"]).stdout)
+    assert {s["model"] for s in training_json} == {"cnn", "mlp", "broken"}  # unchanged shape
+
+
+def test_a_rerun_keeps_rows_and_changed_parameters_measure_again(sweep):
+    before = {(r["cell"], r["backend"]): r["measured_at"] for r in _rows(sweep["out"])}
+    again = run_zoo("bench-infer", str(sweep["out"]), *QUICK, env=sweep["env"])
+    assert again.returncode == 0 and "ok " not in again.stderr, again.stderr
+    assert {(r["cell"], r["backend"]): r["measured_at"] for r in _rows(sweep["out"])} == before
+    plain = run_zoo("bench-infer", str(sweep["out"]), *QUICK, "--set", "backend.onednn=false",
+                    env=sweep["env"])
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stderr.count("ok ") == 2 and "paddle-inference" in plain.stderr
+    changed = {r["backend"]: json.loads(r["backend_params"]) for r in _rows(sweep["out"])}
+    assert changed["paddle-inference"]["onednn"] is False and len(_rows(sweep["out"])) == 6
+
+
+def test_devices_and_backends_that_cannot_run_are_skipped_with_the_reason(sweep, tmp_path):
+    gpu = run_zoo("bench-infer", str(sweep["out"]), *QUICK, "--devices", "gpu", "--backends",
+                  "dygraph", env=sweep["env"])
+    assert gpu.returncode == 0, gpu.stderr
+    skipped = [r for r in _rows(sweep["out"]) if r["device"] == "gpu"]
+    assert len(skipped) == 2 and all(r["status"] == "skipped" and "not available" in r["reason"]
+                                     for r in skipped)
+    # Without the onnx extra, the onnxruntime rows say how to install it; the others run.
+    site = site_without(tmp_path / "site", "onnx*", "paddle2onnx*")
+    proc = isolated(site, ZOO_MAIN, "bench-infer", str(sweep["out"]), *QUICK, "--force",
+                    "--backends", "onnxruntime", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ort = [r for r in _rows(sweep["out"]) if r["backend"] == "onnxruntime"]
+    assert all(r["status"] == "skipped" and "pip install 'zoo[onnx]'" in r["reason"] for r in ort)
+    shown = run_zoo("results", str(sweep["out"]), env=sweep["env"]).stdout
+    assert "skipped: backend 'onnxruntime' needs onnxruntime" in shown
+
+
+def test_bad_arguments_are_one_line_errors(sweep, tmp_path):
+    out = str(sweep["out"])
+    assert_one_line_error(run_zoo("bench-infer", str(tmp_path)), "no results.db")
+    assert_one_line_error(run_zoo("bench-infer", out, "--backends", "nope"), "unknown backend 'nope'")
+    assert_one_line_error(run_zoo("bench-infer", out, "--set", "backend.nope=1"),
+                          "no chosen backend has a parameter 'nope'")
+    assert_one_line_error(run_zoo("bench-infer", out, "--set", "model.width=1"),
+                          "only backend.PARAM=VALUE")

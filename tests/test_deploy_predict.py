@@ -1,0 +1,206 @@
+"""`zoo predict` on real files written from the test images of tests/data, for a model
+trained here; bad inputs; third-party backends; an export served without zoo at all."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT, assert_one_line_error, run_zoo
+from tests.deploy_kit import SEED_SMALL, export, isolated, site_without, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A CNN trained here, its two exports, and test images it classifies right (PNG)."""
+    from zoo.data import load_mnist, normalize_images
+    from zoo.plugin import load_catalog
+    from zoo.train.restore import load_model
+
+    root = tmp_path_factory.mktemp("predict")
+    run = train(root / "cnn", "cnn", epochs=8)
+    net, _, _, _ = load_model(load_catalog(), run)
+    net.eval()
+    import paddle
+
+    test = load_mnist(SEED_SMALL, download=False).test
+    with paddle.no_grad():
+        guesses = net(paddle.to_tensor(normalize_images(test.images))).numpy().argmax(1)
+    right = np.flatnonzero(guesses == test.labels)
+    assert len(set(test.labels[right])) >= 5, "the model learned too little to test with"
+    pngs = root / "pngs"
+    pngs.mkdir()
+    labels = {}
+    for i in right:
+        name = f"test-{i:02d}.png"
+        Image.fromarray(test.images[i]).save(pngs / name)
+        labels[str(pngs / name)] = int(test.labels[i])
+    return {"run": run, "paddle": export(run, "paddle"), "onnx": export(run, "onnx"),
+            "pngs": pngs, "labels": labels, "images": test.images[right], "root": root}
+
+
+def _top1(proc) -> dict[str, int]:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {p["input"]: p["top"][0]["class"] for p in json.loads(proc.stdout)["predictions"]}
+
+
+@pytest.mark.parametrize("fmt, backend", [("paddle", None), ("paddle", "dygraph"), ("onnx", None)])
+def test_pngs_of_known_test_images_give_their_labels(trained, fmt, backend):
+    args = ["--backend", backend] if backend else []
+    proc = run_zoo("predict", str(trained[fmt]), str(trained["pngs"]), "--json", *args)
+    assert _top1(proc) == trained["labels"]
+    served = json.loads(proc.stdout)["backend"]
+    assert served == backend or served == {"paddle": "paddle-inference", "onnx": "onnxruntime"}[fmt]
+
+
+def test_text_output_lists_top_classes_with_probabilities(trained):
+    first = sorted(trained["labels"])[0]
+    proc = run_zoo("predict", str(trained["onnx"]), first, "--top", "3")
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stdout.splitlines()
+    name, _, rest = line.rpartition(": ")
+    pairs = re.findall(r"(\S+) (\d\.\d{4})", rest)
+    assert name == first and len(pairs) == 3 and pairs[0][0] == str(trained["labels"][first])
+    probs = [float(p) for _, p in pairs]
+    assert probs == sorted(probs, reverse=True) and 0.1 < probs[0] <= 1.0
+
+
+def test_npy_and_idx_inputs_give_the_same_labels(trained):
+    images, root = trained["images"], trained["root"]
+    expected = [trained["labels"][k] for k in sorted(trained["labels"])]
+    np.save(root / "stack.npy", images)
+    idx = root / "t10k-images-idx3-ubyte.gz"
+    idx.write_bytes(gzip.compress(struct.pack(">IIII", 2051, len(images), 28, 28) + images.tobytes()))
+    for path in (root / "stack.npy", idx):
+        found = _top1(run_zoo("predict", str(trained["paddle"]), str(path), "--json"))
+        assert list(found) == [f"{path}[{i}]" for i in range(len(images))]
+        assert list(found.values()) == expected
+
+
+def test_bad_inputs_are_one_line_errors_naming_the_file(trained, tmp_path):
+    digit = trained["images"][0]
+    files = {"big.png": lambda p: Image.fromarray(digit).resize((32, 32)).save(p),
+             "rgb.png": lambda p: Image.fromarray(digit).convert("RGB").save(p),
+             "notes.txt": lambda p: p.write_text("not an image"),
+             "broken.png": lambda p: _truncated_png(p, digit),
+             "wide.npy": lambda p: np.save(p, np.zeros((2, 28, 30), np.uint8)),
+             "hot.npy": lambda p: np.save(p, np.full((28, 28), 300.0))}
+    for name, write in files.items():
+        write(tmp_path / name)
+    expect = {"big.png": "is 32x32 pixels, the model takes 28x28", "rgb.png": "has 3 channels",
+              "notes.txt": "not an image", "broken.png": "cannot read the image",
+              "wide.npy[0]": "is 30x28 pixels", "hot.npy": "pixels in 0..255"}
+    for name, needle in expect.items():
+        proc = run_zoo("predict", str(trained["paddle"]), str(tmp_path / name.split("[")[0]))
+        assert_one_line_error(proc, str(tmp_path / name), needle)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(run_zoo("predict", str(trained["paddle"]), str(empty)),
+                          str(empty), "holds no")
+    # --adapt resizes and converts, and the digit still reads as itself.
+    found = _top1(run_zoo("predict", str(trained["paddle"]), str(tmp_path / "big.png"),
+                          str(tmp_path / "rgb.png"), "--adapt", "--json"))
+    label = trained["labels"][sorted(trained["labels"])[0]]
+    assert found[str(tmp_path / "rgb.png")] == label
+
+
+def _truncated_png(path, digit):
+    Image.fromarray(digit).save(path)
+    path.write_bytes(path.read_bytes()[:60])  # a copy cut off mid-way
+
+
+def test_backend_choices_are_checked(trained):
+    png = sorted(trained["labels"])[0]
+    assert_one_line_error(run_zoo("predict", str(trained["paddle"]), png, "--backend", "onnxruntime"),
+                          "serves onnx exports", "--backend dygraph or paddle-inference")
+    assert_one_line_error(run_zoo("predict", str(trained["onnx"]), png, "--backend", "nope"),
+                          "unknown backend 'nope'")
+    assert_one_line_error(run_zoo("predict", str(trained["paddle"]), png, "--device", "gpu"),
+                          "not available")
+    assert_one_line_error(run_zoo("predict", str(trained["paddle"]), png, "--set", "backend.x=1"),
+                          "has no parameter 'x'")
+    plain = _top1(run_zoo("predict", str(trained["paddle"]), png, "--json",
+                          "--set", "backend.onednn=false"))
+    assert plain == {png: trained["labels"][png]}
+
+
+THIRD_PARTY = '''
+import numpy as np
+import zoo
+
+
+class Tracing(zoo.Backend):
+    """paddle.jit.load, counting the images it served into a file."""
+
+    name = "tracing"
+    format = "paddle"
+
+    def __init__(self, log):
+        self.log = log
+
+    def load(self, export_dir, manifest, device):
+        import paddle
+
+        self.layer = paddle.jit.load(str(export_dir / "model"))
+
+    def predict(self, batch):
+        import paddle
+
+        with open(self.log, "a") as handle:
+            handle.write(f"{len(batch)}\\n")
+        return self.layer(paddle.to_tensor(batch)).numpy()
+
+
+def build_tracing(*, log: str = "served.txt"):
+    return Tracing(log)
+
+
+@zoo.hookimpl
+def zoo_register_backends(register):
+    register("tracing", build_tracing, description="counts what it serves")
+'''
+
+
+def test_a_third_party_backend_serves_like_the_built_ins(trained, plugin_kit, tmp_path):
+    plugin_kit.add("zoo_tracing_backend", THIRD_PARTY)
+    listed = json.loads(run_zoo("list", "backends", "--json", env=plugin_kit.env()).stdout)
+    assert {e["name"] for e in listed} >= {"dygraph", "paddle-inference", "onnxruntime", "tracing"}
+    log = tmp_path / "served.txt"
+    proc = run_zoo("predict", str(trained["paddle"]), str(trained["pngs"]), "--json", "--backend",
+                   "tracing", "--set", f"backend.log={log}", env=plugin_kit.env())
+    assert _top1(proc) == trained["labels"]
+    assert log.read_text().split() == [str(len(trained["labels"]))]
+
+
+def _readme_snippet(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    deploy = text[text.index("## Deploy"):]
+    blocks = re.findall(r"```python\n(.*?)```", deploy, re.DOTALL)
+    return next(b for b in blocks if b.startswith(f"# {title}"))
+
+
+@pytest.mark.parametrize("fmt, title", [("paddle", "Paddle Inference"), ("onnx", "ONNX Runtime")])
+def test_an_export_serves_in_a_fresh_process_without_zoo(trained, tmp_path, fmt, title):
+    # The README's own snippet, pointed at this export and a PNG.
+    png = sorted(trained["labels"])[0]
+    code = _readme_snippet(title)
+    code = re.sub(r'export = Path\("[^"]+"\)', f"export = Path({str(trained[fmt])!r})", code)
+    code = code.replace('"digit.png"', repr(png))
+    script = tmp_path / "serve.py"
+    script.write_text(code)
+    # A copy of the venv's site-packages without zoo and its editable-install hook; in
+    # `python -I -S` nothing else (PYTHONPATH, the cwd, the user site) can provide it.
+    site = site_without(tmp_path / "site", "zoo*", "__editable__*zoo*")
+    guard = ("import importlib.util, runpy, sys\n"
+             "assert importlib.util.find_spec('zoo') is None, 'zoo is importable'\n"
+             "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+             "assert not [m for m in sys.modules if m == 'zoo' or m.startswith('zoo.')]\n")
+    proc = isolated(site, guard, str(script), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-1] == str(trained["labels"][png])

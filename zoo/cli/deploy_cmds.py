@@ -1,0 +1,166 @@
+"""``zoo export``, ``zoo predict`` and ``zoo bench-infer``: deploying trained models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from zoo.cli.common import catalog_from, echo_json
+from zoo.errors import ConfigError
+
+
+def backend_sets(sets: tuple[str, ...]) -> dict:
+    """``backend.PARAM=VALUE`` -> {PARAM: VALUE}, parsed like ``zoo train --set``."""
+    from zoo.job import parse_sets
+
+    params = parse_sets(sets)
+    if set(params) - {"backends"}:
+        raise ConfigError(f"--set {', '.join(sets)}: only backend.PARAM=VALUE applies here")
+    return params.get("backends", {})
+
+
+@click.command("export")
+@click.argument("source", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["paddle", "onnx"]), default="paddle",
+              show_default=True, help="paddle: a static Paddle program; onnx: ONNX (needs zoo[onnx]).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Export folder (default: RUN/export-FORMAT).")
+@click.option("--force", is_flag=True, help="Replace an existing export folder.")
+@click.option("--check-images", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Test images the export is compared with the trained model on.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="The run's data (default: the folder it was trained on).")
+@click.option("--model", default=None, help="Model of a plain .pdparams file.")
+@click.option("--trust-pickle", is_flag=True,
+              help="Allow loading a plain Paddle .pdparams (a pickle that can run code).")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@click.pass_context
+def export_command(ctx, source, fmt, out, force, check_images, data_dir, model, trust_pickle, as_json):
+    """Export a run's newest good checkpoint (or a checkpoint folder) for inference.
+
+    Writes the model and zoo-export.json into the export folder, after checking that the
+    export gives the trained model's outputs on real test images (max |diff| <= 1e-4 and
+    the same classes); an export that disagrees leaves no folder behind.
+    """
+    from zoo.deploy.export import export_checkpoint
+
+    catalog = catalog_from(ctx, check=False)
+    folder, manifest = export_checkpoint(catalog, Path(source), fmt, Path(out) if out else None,
+                                         force=force, check_images=check_images,
+                                         data_dir=data_dir, model=model, trust=trust_pickle)
+    if as_json:
+        echo_json({"export": str(folder), **manifest})
+        return 0
+    check = manifest["agreement"]
+    click.echo(f"exported {manifest['model']} ({manifest['dataset']}) as {fmt} to {folder}: "
+               f"{', '.join(manifest['files'])}")
+    click.echo(f"agreement with the trained model on {check['images']} test images "
+               f"({check['backend']}): max |diff| {check['max_abs_diff']:.2e}, same classes")
+    return 0
+
+
+@click.command("predict")
+@click.argument("export_dir", metavar="EXPORT", type=click.Path())
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path())
+@click.option("--backend", default=None,
+              help="Backend to serve with (zoo list backends; default: onnxruntime for an "
+                   "onnx export, paddle-inference for a paddle one).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, gpu or gpu:N.")
+@click.option("--set", "sets", multiple=True, metavar="backend.PARAM=VALUE",
+              help="Override a backend parameter, e.g. backend.onednn=false.")
+@click.option("--top", "top", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Classes shown per input.")
+@click.option("--adapt", is_flag=True,
+              help="Resize inputs to the model's size and convert grey/RGB (default: a "
+                   "mismatch is an error, as training never resized).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def predict_command(ctx, export_dir, inputs, backend, device, sets, top, adapt, as_json):
+    """Classify images with an export: PNG/JPEG files, folders, .npy arrays or IDX files.
+
+    Inputs are preprocessed as the export's zoo-export.json says (input shape and
+    normalization of the training data); prints each input's most likely classes.
+    """
+    import numpy as np
+
+    from zoo.deploy.inputs import read_inputs
+    from zoo.deploy.manifest import read_manifest
+    from zoo.deploy.serve import classify, open_backend, top_k
+
+    catalog = catalog_from(ctx, check=False)
+    overrides = backend_sets(sets)
+    manifest = read_manifest(Path(export_dir))
+    # Inputs first: a bad file is reported before a runtime is loaded.
+    items = read_inputs([Path(p) for p in inputs], tuple(manifest["input"]["shape"]), adapt)
+    served, manifest, name = open_backend(catalog, Path(export_dir), backend, device, overrides,
+                                          manifest)
+    try:
+        probabilities = classify(served, manifest, np.stack([item.pixels for item in items]))
+    finally:
+        served.close()
+    ranked = top_k(probabilities, manifest["class_names"], top)
+    if as_json:
+        echo_json({"export": str(Path(export_dir).absolute()), "backend": name, "device": device,
+                   "predictions": [{"input": item.name, "top": picks}
+                                   for item, picks in zip(items, ranked)]})
+        return 0
+    for item, picks in zip(items, ranked):
+        click.echo(f"{item.name}: " + "  ".join(f"{p['name']} {p['probability']:.4f}" for p in picks))
+    return 0
+
+
+class _InferConsole:
+    def measured(self, slug, backend, device, row):
+        if row["status"] == "ok":
+            line = (f"ok       {slug} {backend} {device}: p50 {row['p50_ms']:.3f} ms, "
+                    f"{row['large_images_per_s']:.0f} img/s at batch {row['large_batch']}, "
+                    f"max |diff| {row['max_abs_diff']:.1e}")
+        else:
+            line = f"{row['status']:<8} {slug} {backend} {device}: {row['reason']}"
+        click.echo(line, err=True)
+
+
+@click.command("bench-infer")
+@click.argument("run_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--backends", default="dygraph,paddle-inference,onnxruntime", show_default=True,
+              help="Comma list of backends or globs (zoo list backends).")
+@click.option("--devices", default="cpu", show_default=True, help="cpu, gpu, gpu:N (comma list).")
+@click.option("--set", "sets", multiple=True, metavar="backend.PARAM=VALUE",
+              help="Override a parameter of the backends that have it, e.g. backend.onednn=false.")
+@click.option("--requests", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Batch-1 requests timed for p50/p99 latency.")
+@click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Untimed requests first.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Batch of the first throughput measure.")
+@click.option("--large-batch", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Batch of the second throughput measure.")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed calls per throughput measure (median).")
+@click.option("--check-images", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Test images each backend is compared with the trained model on.")
+@click.option("--force", is_flag=True, help="Measure again rows that are already stored.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
+              default="table", show_default=True)
+@click.pass_context
+def bench_infer_command(ctx, run_dir, backends, devices, sets, fmt, **opts):
+    """Measure serving every finished (ok) cell of a zoo bench run: per backend and device,
+    latency at batch 1 (p50, p99), throughput at two batch sizes and agreement with the
+    trained model.  Rows go into DIR/results.db; zoo results DIR shows them.
+    """
+    from zoo.bench.grid import split_list
+    from zoo.deploy.infer_bench import InferOptions, run_infer_bench
+
+    catalog = catalog_from(ctx, check=False)
+    names = catalog.registry.select("backends", split_list(backends))
+    options = InferOptions(backends=names, devices=[d.lower() for d in split_list(devices)],
+                           overrides=backend_sets(sets), **opts)
+    run_infer_bench(catalog, Path(run_dir), options, _InferConsole())
+    from zoo.cli.bench_cmds import render_inference
+
+    click.echo(render_inference(Path(run_dir), fmt))
+    return 0
+
+
+COMMANDS = [export_command, predict_command, bench_infer_command]

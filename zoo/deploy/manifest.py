@@ -1,0 +1,196 @@
+"""Export folders on disk: ``zoo-export.json`` and the model files it vouches for.
+
+Written like checkpoints: everything goes to a temporary folder, the manifest last, then
+one rename publishes the folder, so an export folder with a valid manifest is complete
+and a crash leaves at most a ``.tmp-*`` folder.  Reading verifies every file's size and
+sha256 and every field a backend relies on, so a damaged export is a one-line error,
+never a crash inside a runtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import ExportError, one_line
+
+MANIFEST = "zoo-export.json"
+FORMAT = "zoo-export/1"
+# The only file sets an export may hold, per format: a manifest can never name a file
+# outside its folder, and a backend knows what to open.  Paddle 3 writes a PIR program
+# (.json); older builds, or FLAGS_enable_pir_api=0, the legacy .pdmodel.
+MODEL_FILES = {"paddle": (("model.json", "model.pdiparams"), ("model.pdmodel", "model.pdiparams")),
+               "onnx": (("model.onnx",),)}
+INPUT_NAME = "image"
+
+
+def training_normalization(channels: int) -> dict[str, Any]:
+    """What ``zoo.data.normalize_images`` does to the 0..255 pixels a model was trained on,
+    as per-channel mean and std: ``x = (pixel - mean[c]) / std[c]``.
+
+    MNIST's fixed ``pixel / 127.5 - 1`` is mean 127.5, std 127.5; a dataset that declares
+    its own statistics (``mean`` / ``std`` attributes, one value per channel) gives those.
+    tests/test_deploy_export.py checks this against ``normalize_images`` itself.
+    """
+    return {"pixels": "0..255", "mean": [127.5] * channels, "std": [127.5] * channels}
+
+
+def dataset_normalization(data: Any, channels: int) -> dict[str, Any]:
+    mean, std = getattr(data, "mean", None), getattr(data, "std", None)
+    if mean is None or std is None:
+        return training_normalization(channels)
+    mean, std = np.broadcast_to(np.asarray(mean, float), (channels,)), \
+        np.broadcast_to(np.asarray(std, float), (channels,))
+    return {"pixels": "0..255", "mean": mean.tolist(), "std": std.tolist()}
+
+
+def normalize(pixels: np.ndarray, normalization: dict[str, Any]) -> np.ndarray:
+    """float32 ``[N, C, H, W]`` from pixels ``[N, C, H, W]`` (0..255), as the manifest says."""
+    shape = (1, -1, 1, 1)
+    mean = np.asarray(normalization["mean"], np.float32).reshape(shape)
+    std = np.asarray(normalization["std"], np.float32).reshape(shape)
+    return ((np.asarray(pixels, np.float32) - mean) / std).astype(np.float32, copy=False)
+
+
+def to_nchw(images: np.ndarray) -> np.ndarray:
+    """Pixels as a model takes them: ``[N, H, W]`` (grey) or ``[N, H, W, C]`` -> ``[N, C, H, W]``."""
+    images = np.asarray(images)
+    return images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_entries(folder: Path, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    return {name: {"sha256": sha256(folder / name), "bytes": (folder / name).stat().st_size}
+            for name in names}
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)  # folders too: a rename is durable once its folder is
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: Path, manifest: dict[str, Any], out: Path) -> Path:
+    """Write the manifest into ``tmp`` (last), make it durable and rename ``tmp`` to ``out``.
+
+    An existing ``out`` (the caller decided it may be replaced) is moved aside first,
+    because a directory rename cannot overwrite, and put back if the rename fails.
+    """
+    text = json.dumps(manifest, indent=1, allow_nan=False)
+    for child in tmp.iterdir():
+        _fsync(child)
+    with open(tmp / MANIFEST, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    _fsync(tmp)
+    aside = out.with_name(f".tmp-old-{out.name}-{os.getpid()}")
+    try:
+        if out.exists():
+            os.rename(out, aside)
+        os.rename(tmp, out)
+        _fsync(out.parent)
+    except OSError as exc:
+        if aside.exists() and not out.exists():
+            os.rename(aside, out)
+        raise ExportError(f"cannot write export {out}: {exc.strerror or one_line(exc)}") from None
+    shutil.rmtree(aside, ignore_errors=True)
+    return out
+
+
+def _fail(folder: Path, problem: str) -> ExportError:
+    return ExportError(f"export {folder}: {problem}")
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The verified manifest of export ``folder``: every field checked, every file's size
+    and sha256 equal to what the manifest says."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise _fail(folder, "no such export folder" if not folder.exists() else "not a folder")
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _fail(folder, f"{MANIFEST} missing (not an export, or an incomplete one)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _fail(folder, f"{MANIFEST} unreadable or not valid JSON ({one_line(exc)})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise _fail(folder, f"unknown manifest format {found!r} (expected {FORMAT!r})")
+    _check_fields(folder, manifest)
+    _check_files(folder, manifest)
+    return manifest
+
+
+def _check_fields(folder: Path, manifest: dict[str, Any]) -> None:
+    fmt = manifest.get("export_format")
+    if fmt not in MODEL_FILES:
+        raise _fail(folder, f"export_format {fmt!r} is not one of {', '.join(MODEL_FILES)}")
+    shape = (manifest.get("input") or {}).get("shape")
+    if not (isinstance(shape, list) and len(shape) == 3
+            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise _fail(folder, f"input.shape must be [C, H, W] of positive integers, got {shape!r}")
+    names = manifest.get("class_names")
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise _fail(folder, "class_names must be a non-empty list of strings")
+    norm = manifest.get("normalization") or {}
+    for key in ("mean", "std"):
+        values = norm.get(key)
+        if not (isinstance(values, list) and len(values) == shape[0]
+                and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)):
+            raise _fail(folder, f"normalization.{key} must hold {shape[0]} finite numbers "
+                                f"(one per channel), got {values!r}")
+    if any(v <= 0 for v in norm["std"]):
+        raise _fail(folder, f"normalization.std must be positive, got {norm['std']!r}")
+
+
+def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
+    files = manifest.get("files")
+    allowed = MODEL_FILES[manifest["export_format"]]
+    if not isinstance(files, dict) or tuple(sorted(files)) not in {tuple(sorted(s)) for s in allowed}:
+        expected = " or ".join(" + ".join(s) for s in allowed)
+        raise _fail(folder, f"manifest must list exactly {expected}")
+    for name, meta in files.items():
+        if not (isinstance(meta, dict) and isinstance(meta.get("bytes"), int)
+                and isinstance(meta.get("sha256"), str)):
+            raise _fail(folder, f"manifest entry for {name} is malformed")
+        path = folder / name
+        if not path.is_file():
+            raise _fail(folder, f"{name} missing")
+        size = path.stat().st_size
+        if size != meta["bytes"]:
+            raise _fail(folder, f"{name} is {size} bytes, manifest says {meta['bytes']} "
+                                "(file changed or truncated)")
+        if sha256(path) != meta["sha256"]:
+            raise _fail(folder, f"{name} sha256 mismatch (file changed or damaged)")
+
+
+def model_path(folder: Path, manifest: dict[str, Any], suffix: str) -> Path:
+    """The export's file ending in ``suffix`` (``.onnx``, ``.pdiparams``, a program file)."""
+    for name in manifest["files"]:
+        if name.endswith(suffix):
+            return Path(folder) / name
+    raise _fail(folder, f"holds no {suffix} file ({manifest['export_format']} export)")
+
+
+def paddle_program(folder: Path, manifest: dict[str, Any]) -> Path:
+    program = [n for n in manifest["files"] if n.endswith((".json", ".pdmodel"))]
+    if not program:
+        raise _fail(folder, f"holds no Paddle program ({manifest['export_format']} export)")
+    return Path(folder) / program[0]
