@@ -61,7 +61,8 @@ def _scan(ckpt_dir: Path) -> list[Path]:
     return sorted((p for p in ckpt_dir.iterdir() if p.is_dir() and _STEP_RE.match(p.name)), key=_step_of)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 hex of a file, read in 1 MiB blocks (checkpoints and exports verify with it)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -129,7 +130,7 @@ def save_checkpoint(out_dir: Path, step: int, arrays: dict[str, np.ndarray], sta
         tmp.mkdir()
         _write(tmp / ARRAYS, checked)
         _write(tmp / STATE, state_bytes)
-        files = {n: {"sha256": _sha256(tmp / n), "bytes": (tmp / n).stat().st_size} for n in (ARRAYS, STATE)}
+        files = {n: {"sha256": file_sha256(tmp / n), "bytes": (tmp / n).stat().st_size} for n in (ARRAYS, STATE)}
         manifest = {"format": FORMAT, "step": step, "files": files,
                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         _write(tmp / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
@@ -199,7 +200,7 @@ def _verify(path: Path) -> dict:
         size = (path / fname).stat().st_size
         if size != meta["bytes"]:  # cheap check first, and a clearer message than a hash
             raise fail(f"{fname} is {size} bytes, manifest says {meta['bytes']} (file changed or truncated)")
-        if _sha256(path / fname) != meta["sha256"]:
+        if file_sha256(path / fname) != meta["sha256"]:
             raise fail(f"{fname} sha256 mismatch (file changed or truncated)")
     return manifest
 

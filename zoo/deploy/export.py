@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from zoo.checkpoint import file_sha256
 from zoo.deploy import manifest as mf
 from zoo.deploy.agreement import TOLERANCE, agreement
 from zoo.deploy.ort_backend import INSTALL_HINT, missing
 from zoo.errors import ExportError, one_line
-from zoo.plugin.guard import _flush_c_stdio
+from zoo.plugin.guard import flush_c_stdio
 
 FORMATS = ("paddle", "onnx")
 # The backend `zoo predict` and the agreement check use for each format, from benchmarks/
@@ -94,7 +95,7 @@ def export_checkpoint(catalog, source: Path, fmt: str, out: Path | None = None, 
         "input": {"name": mf.INPUT_NAME, "shape": shape, "dtype": "float32", "layout": "NCHW"},
         "normalization": mf.dataset_normalization(data, shape[0]),
         "source": {"checkpoint": str(Path(checkpoint).absolute()),
-                   "sha256": mf.sha256(checkpoint / ARRAYS if checkpoint.is_dir() else checkpoint)},
+                   "sha256": file_sha256(checkpoint / ARRAYS if checkpoint.is_dir() else checkpoint)},
     }
     tmp = out.with_name(f".tmp-{out.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -180,7 +181,7 @@ def captured() -> Iterator[_Log]:
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
-            _flush_c_stdio()
+            flush_c_stdio()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])

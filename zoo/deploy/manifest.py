@@ -9,7 +9,6 @@ never a crash inside a runtime.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.checkpoint import file_sha256
 from zoo.errors import ExportError, one_line
 
 MANIFEST = "zoo-export.json"
@@ -65,16 +65,10 @@ def to_nchw(images: np.ndarray) -> np.ndarray:
     return images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_entries(folder: Path, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    return {name: {"sha256": sha256(folder / name), "bytes": (folder / name).stat().st_size}
+    return {name: {"sha256": file_sha256(folder / name), "bytes": (folder / name).stat().st_size}
             for name in names}
 
 
@@ -177,7 +171,7 @@ def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
         if size != meta["bytes"]:
             raise _fail(folder, f"{name} is {size} bytes, manifest says {meta['bytes']} "
                                 "(file changed or truncated)")
-        if sha256(path) != meta["sha256"]:
+        if file_sha256(path) != meta["sha256"]:
             raise _fail(folder, f"{name} sha256 mismatch (file changed or damaged)")
 
 

@@ -97,14 +97,14 @@ def stdout_to_stderr() -> Iterator[None]:
     finally:
         if sys.stderr is not None:
             sys.stderr.flush()
-        _flush_c_stdio()  # a C extension's printf sits in libc's buffer until then
+        flush_c_stdio()  # a C extension's printf sits in libc's buffer until then
         sys.stdout = python_stdout
         if saved >= 0:
             os.dup2(saved, 1)
             os.close(saved)
 
 
-def _flush_c_stdio() -> None:
+def flush_c_stdio() -> None:
     try:
         import ctypes
 
