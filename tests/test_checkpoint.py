@@ -192,7 +192,7 @@ def test_nasty_npz_refused(tmp_path: Path, kind: str) -> None:
     with open(path / "arrays.npz", "wb") as f:
         NASTY_NPZ[kind](f)
     (path / "state.json").write_text("{}")
-    files = {n: {"sha256": ck._sha256(path / n), "bytes": (path / n).stat().st_size}
+    files = {n: {"sha256": ck.file_sha256(path / n), "bytes": (path / n).stat().st_size}
              for n in ("arrays.npz", "state.json")}
     (path / "manifest.json").write_text(json.dumps({"format": ck.FORMAT, "step": 7, "files": files}))
     with pytest.raises(CheckpointError, match="step-000000007.*cannot load"):
@@ -202,7 +202,7 @@ def test_nasty_npz_refused(tmp_path: Path, kind: str) -> None:
 def _rewrite_manifest(path: Path) -> None:
     """Make the manifest agree with the files again, so that only the content can be wrong."""
     manifest = json.loads((path / "manifest.json").read_text())
-    manifest["files"] = {n: {"sha256": ck._sha256(path / n), "bytes": (path / n).stat().st_size}
+    manifest["files"] = {n: {"sha256": ck.file_sha256(path / n), "bytes": (path / n).stat().st_size}
                          for n in ("arrays.npz", "state.json")}
     (path / "manifest.json").write_text(json.dumps(manifest))
 

@@ -71,7 +71,8 @@ def test_exports_agree_with_the_trained_model_on_real_images(runs, env, model, m
 def test_manifest_says_what_training_did(runs, env):
     from zoo.checkpoint import latest_checkpoint
     from zoo.data import load_mnist, normalize_images
-    from zoo.deploy.manifest import normalize, sha256, to_nchw
+    from zoo.checkpoint import file_sha256 as sha256
+    from zoo.deploy.manifest import normalize, to_nchw
 
     folder = export(runs["cnn"], "paddle", env)
     manifest = json.loads((folder / "zoo-export.json").read_text())

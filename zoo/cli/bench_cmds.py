@@ -249,7 +249,7 @@ def render_inference(run_dir: Path, fmt: str, show_all: bool = False) -> str:
 
     store = open_existing(run_dir)
     try:
-        return render_rows(inference_rows(store), store.rows() if show_all else _grid_rows(store)[0], fmt)
+        return render_rows(inference_rows(store), store.rows() if show_all else store.grid_rows()[0], fmt)
     finally:
         store.close()
 
