@@ -2,7 +2,8 @@
 
 Importing zoo is cheap: it neither imports paddle nor loads plugins.  A plugin needs
 only ``import zoo`` and ``@zoo.hookimpl``; a launcher plugin subclasses ``zoo.Launcher``
-and builds its commands around ``zoo.worker_command`` (see ``zoo.hookspecs``).
+and builds its commands around ``zoo.worker_command``, an executor plugin subclasses
+``zoo.Executor`` (see ``zoo.hookspecs``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from zoo.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-__all__ = ["Launcher", "__version__", "hookimpl", "worker_command"]
+__all__ = ["Executor", "Launcher", "__version__", "hookimpl", "worker_command"]
 
 # The public base types of the kinds with behaviour, loaded on first use so that
 # `import zoo` (every plugin's first line) stays cheap.
-_LAZY = {"Launcher": "zoo.exec.launch", "worker_command": "zoo.exec.launch"}
+_LAZY = {"Launcher": "zoo.exec.launch", "worker_command": "zoo.exec.launch",
+         "Executor": "zoo.exec.executor"}
 
 
 def __getattr__(name: str):

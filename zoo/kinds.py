@@ -44,6 +44,9 @@ KINDS: tuple[Kind, ...] = (
          "none", "paddle.regularizer.WeightDecayRegularizer or None"),
     # `--launch` and the column `launch` are what users have typed since the course.
     Kind("launchers", "launcher", "launch", "--launch", "launchers", False, None, "zoo.Launcher"),
+    # Where cells run is chosen per sweep (`--executor NAME`), never swept: it must not
+    # change a result, so it is no axis and no part of a result's identity.
+    Kind("executors", "executor", "executor", None, None, False, None, "zoo.Executor"),
 )
 
 
