@@ -43,6 +43,8 @@ class SweepConsole:
 
     def cell_progress(self, progress, cell=None):
         bar = self.cells.get(cell.slug) if cell is not None else next(iter(self.cells.values()), None)
+        if bar is not None and not bar.disable and progress.get("node") and " on " not in bar.desc:
+            bar.set_description_str(f"{bar.desc} on node {progress['node']}")  # once Ray placed it
         if bar is not None and not bar.disable and progress.get("steps"):
             bar.total = progress["steps"]
             bar.n = progress.get("step", 0)
@@ -54,7 +56,8 @@ class SweepConsole:
             bar.close()
         line = f"{row['status']:<11} {cell.slug}"
         if row["status"] == Status.OK:
-            line += f"  test acc {row['test_acc']:.4f}  {row['wall_time']:.1f} s"
+            acc = "-" if row["test_acc"] is None else f"{row['test_acc']:.4f}"  # a follower node
+            line += f"  test acc {acc}  {row['wall_time']:.1f} s"
             if row.get("node"):
                 line += f"  on {row['node']}"
         elif row["reason"]:
