@@ -182,8 +182,8 @@ def _start_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: S
         if options.preflight else None
     common = {"started_at": _now(), "cell_dir": str(cell_dir),
               "num_classes": info.num_classes if info else None, "executor": executor.name, **env}
-    problem = (options.preflight.device_problems.get(cell.device) if options.preflight else None) \
-        or executor.problem(cell)
+    problem = (options.preflight.device_problems.get(cell.device)
+               if options.preflight and executor.here else None) or executor.problem(cell)
     if problem:
         store.record(cell, status=Status.SKIPPED, reason=problem, ended_at=_now(), **common)
         reporter.cell_end(cell, store.row(cell))

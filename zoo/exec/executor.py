@@ -75,6 +75,7 @@ class Executor:
 
     name = "?"
     threads: int = 1  # threads per training process of every cell it runs
+    here = True  # runs cells on this machine: a device it lacks makes its cells skipped
 
     def check(self) -> None:
         """Raise a ZooError when this executor cannot work here (a missing extra...)."""
