@@ -83,7 +83,13 @@ def _master(spec: dict, control) -> str:
     import ray
 
     if spec["node_rank"] == 0:
-        address = f"{ray.util.get_node_ip_address()}:{_free_port()}"
+        # The address Paddle itself finds for this machine: launch starts the master only
+        # on the node whose own address (or 127.0.0.1) is the master's host.
+        try:
+            host = socket.gethostbyname(socket.getfqdn(socket.gethostname()))
+        except OSError:
+            host = ray.util.get_node_ip_address()
+        address = f"{host}:{_free_port()}"
         ray.get(control.set_master.remote(spec["slug"], address))
         return address
     deadline = time.monotonic() + 300
