@@ -11,10 +11,11 @@ def build_single():
     return SingleLauncher()
 
 
-def build_launch(*, master_port: int = 0):
+def build_launch(*, master_port: int = 0, nnodes: int = 1, master: str = "", node_rank: int = 0):
     from zoo.exec.launch import DistributedLaunchLauncher
 
-    return DistributedLaunchLauncher(master_port=master_port)
+    return DistributedLaunchLauncher(master_port=master_port, nnodes=nnodes, master=master,
+                                     node_rank=node_rank)
 
 
 def build_spawn():
@@ -27,5 +28,6 @@ def build_spawn():
 def zoo_register_launchers(register):
     register("single", build_single, description="One process on one device")
     register("launch", build_launch,
-             description="python -m paddle.distributed.launch --nproc_per_node N (worker logs per rank)")
+             description="python -m paddle.distributed.launch --nproc_per_node N (worker logs per "
+                         "rank); nnodes, master, node_rank train one cell across machines")
     register("spawn", build_spawn, description="paddle.distributed.spawn(train, nprocs=N)")

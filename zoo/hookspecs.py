@@ -169,3 +169,29 @@ def zoo_register_backends(register: Register) -> None:
         never at module level.
     :returns: nothing.
     """
+
+
+@hookspec
+def zoo_register_executors(register: Register) -> None:
+    """Register executors: where the cells of a sweep run, and how many at once.
+
+    Called once per plugin when the catalogue is first built.  A sweep uses one executor,
+    chosen with ``zoo bench --executor NAME`` (default ``local``); it is never an axis
+    of the grid and never part of a result's identity, because where a cell runs must not
+    change its numbers.
+
+    :param register: call ``register(name, factory, description=...)``.
+        ``factory(**params)`` must return a ``zoo.Executor`` (subclass it); ``--jobs``,
+        ``--threads`` and ``--ray-address`` set the parameters ``jobs``, ``threads`` and
+        ``address`` of an executor that declares them, ``--set executor.P=V`` any other.
+        The runner calls ``check()``, then ``open(out, planned, warm)`` once; for each
+        cell ``problem(cell)`` (a reason makes it ``skipped``), ``room_for(cell)`` and
+        ``start(task)``, which returns a handle with ``where``, ``poll(wait)``,
+        ``stop()`` and ``progress()``; and ``close()`` at the end, always.  The runner
+        alone writes the results store and decides statuses; an executor that runs a
+        cell elsewhere must bring its metrics.json, checkpoints and logs back to the
+        cell's folder before ``poll`` reports the end.  Its ``threads`` (per training
+        process) is part of every cell's identity: Paddle's CPU kernels give other bits
+        with other thread counts.  ``zoo.exec.executor`` documents the whole contract.
+    :returns: nothing.
+    """

@@ -35,6 +35,10 @@ class _JobMethods:
         data = asdict(self)
         for key in ("out", "registry_file", "data_dir", "keep", "checkpoint_every"):
             data.pop(key)
+        if data["threads"] == 1:
+            # Paddle's default, which every run before zoo recorded threads computed with:
+            # leaving it out keeps their checkpoints' identities, so they still resume.
+            data.pop("threads")
         return data
 
     def to_json(self) -> str:
@@ -71,6 +75,8 @@ Job = make_dataclass("Job", [
     ("checkpoint_every", int, 0),
     ("keep", int, 3),
     ("target_acc", Optional[float], None),
+    # Threads per training process: Paddle's CPU kernels give other bits with another count.
+    ("threads", int, 1),
 ], bases=(_JobMethods,), frozen=True)
 Job.__module__ = __name__  # pickles and reprs as zoo.job.Job
 

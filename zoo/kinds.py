@@ -46,6 +46,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("launchers", "launcher", "launch", "--launch", "launchers", False, None, "zoo.Launcher"),
     # Inference backends serve exports (`zoo predict`, `zoo bench-infer`): never trained or swept.
     Kind("backends", "backend", "backend", None, None, False, None, "zoo.Backend"),
+    # Where cells run is chosen per sweep (`--executor NAME`), never swept: it must not
+    # change a result, so it is no axis and no part of a result's identity.
+    Kind("executors", "executor", "executor", None, None, False, None, "zoo.Executor"),
 )
 
 

@@ -28,6 +28,7 @@ GRID_FILE_SCHEMA = {**GRID_SCHEMA, "set": list, "repeat": int, "target_acc": flo
 
 class _CellMethods:
     seed: int
+    threads: int
     nprocs: int
     device: str
     launch: str
@@ -46,15 +47,19 @@ class _CellMethods:
     @property
     def key(self) -> str:
         """Stable id of everything that decides the result except the seed."""
-        data = {k: v for k, v in asdict(self).items() if k != "seed"}
+        # One thread per process is what every result before zoo recorded threads was
+        # computed with (Paddle's default): left out, their keys stay what they were.
+        data = {k: v for k, v in asdict(self).items()
+                if k != "seed" and not (k == "threads" and v == 1)}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def slug(self) -> str:
         """The cell's folder name: readable, and unique through the key's head."""
         entries = [name for kind, name in self.names.items() if kind != "launchers"]
+        threads = [f"t{self.threads}"] if self.threads != 1 else []
         return "-".join([*entries, f"{self.launch}{self.nprocs}", self.device.replace(":", ""),
-                         f"s{self.seed}", self.key[:6]])
+                         *threads, f"s{self.seed}", self.key[:6]])
 
     def job(self, out: Path, data_dir: str | None, registry_file: str | None,
             checkpoint_every: int) -> Job:
@@ -67,7 +72,7 @@ class _CellMethods:
         return Job(out=str(out), **trained, params=params, data_dir=data_dir, epochs=self.epochs,
                    batch_size=self.batch_size, seed=self.seed, device=self.device,
                    registry_file=registry_file, checkpoint_every=checkpoint_every,
-                   target_acc=self.target_acc)
+                   target_acc=self.target_acc, threads=self.threads)
 
 
 # A Cell is one combination of the grid: one field per swept kind (zoo.kinds), then the
@@ -78,6 +83,7 @@ Cell = make_dataclass("Cell", [
     ("params", dict, field(default_factory=dict)),
     ("target_acc", Optional[float], None),
     ("identity", dict, field(default_factory=dict)),
+    ("threads", int, 1),  # per training process, chosen by the executor: it changes the bits
 ], bases=(_CellMethods,), frozen=True)
 Cell.__module__ = __name__
 

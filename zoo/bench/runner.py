@@ -17,7 +17,6 @@ import platform
 import shutil
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,16 +29,14 @@ from zoo.bench.store import Store
 from zoo.paths import lock_dir
 from zoo.status import FINAL, ExitCode, Status
 from zoo.bench.outcome import classify, result_values
-from zoo.exec.launch import forkable
-from zoo.exec.process import ForkServer, ForkServerError, Outcome, run_watched
-from zoo.train.loop import LAUNCH_FILE
-from zoo.train.progress import read_progress
+from zoo.exec.executor import CellEnd, CellTask, Executor, Running
+from zoo.exec.local import LocalExecutor, write_launch_time  # noqa: F401  (public here too)
 
 
 class SweepReporter(Protocol):
     def sweep_start(self, total: int, done: int) -> None: ...
-    def cell_start(self, index: int, cell: Cell, resuming: bool) -> None: ...
-    def cell_progress(self, progress: dict) -> None: ...
+    def cell_start(self, index: int, cell: Cell, resuming: bool, where: str = "") -> None: ...
+    def cell_progress(self, progress: dict, cell: Cell | None = None) -> None: ...
     def cell_end(self, cell: Cell, row: dict) -> None: ...
     def close(self) -> None: ...
 
@@ -103,57 +100,16 @@ def _read_metrics(path: Path) -> dict | None:
         return None
 
 
-class _Starter:
-    """Starts a cell's processes: forked from the warm server where it can, else fresh."""
-
-    def __init__(self, options: SweepOptions) -> None:
-        self.options = options
-        self.server: ForkServer | None = None
-        self.broken = not options.warm_start
-
-    def prepare(self, catalog, cells: list[Cell]) -> None:
-        """Start the server before the first cell, so no cell's wall time includes it."""
-        probe = Path("/job.json")
-        wanted = any(forkable(catalog.build("launchers", c.launch, c.params.get("launchers")).command(
-            probe, c.nprocs, c.device, Path("/logs")), probe) for c in cells)
-        if wanted and not self.broken:
-            try:
-                self.server = ForkServer(self.options.out / "forkserver.log")
-            except ForkServerError:
-                self.broken = True
-
-    def run(self, launcher, job_file: Path, cell_dir: Path, cell: Cell, **watching) -> Outcome:
-        # The cell runs in its own folder, never the caller's cwd: paths must be absolute.
-        job_file, cell_dir = job_file.absolute(), cell_dir.absolute()
-        log = cell_dir / "worker.log"
-        command = launcher.command(job_file, cell.nprocs, cell.device, cell_dir / "logs")
-        if forkable(command, job_file) and not self.broken:
-            try:
-                if self.server is None:
-                    self.server = ForkServer(self.options.out / "forkserver.log")
-                return self.server.run(job_file, log, cwd=cell_dir, **watching)
-            except ForkServerError as exc:
-                # The cell resumes from its checkpoint in a fresh process; later cells too.
-                with open(log, "a") as handle:
-                    handle.write(f"zoo: {exc}; running this cell in a fresh process\n")
-                self.close()
-                self.broken = True
-        return run_watched(command, log, cwd=cell_dir, **watching)
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            self.server = None
-
-
-def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: SweepReporter) -> SweepSummary:
+def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: SweepReporter,
+              executor: Executor | None = None) -> SweepSummary:
+    """Run the cells without a result on ``executor`` (default: one at a time, here)."""
     lock = lock_dir(options.out, "zoo bench")
     store = Store(options.out / "results.db")
     env = _environment()
     stop = _Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     summary = SweepSummary()
-    starter = _Starter(options)
+    executor = executor or LocalExecutor()
     try:
         # What `zoo results` shows: this grid, not older rows with other settings.
         store.set_meta("grid", [[c.key, c.seed] for c in cells])
@@ -162,11 +118,8 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
         kept = FINAL - options.retry
         todo = [c for c in cells if (store.row(c) or {}).get("status") not in kept]
         reporter.sweep_start(len(cells), len(cells) - len(todo))
-        starter.prepare(catalog, todo)
-        for index, cell in enumerate(todo):
-            if stop.signal:
-                break
-            _run_cell(catalog, cell, index, options, store, env, stop, reporter, starter)
+        executor.open(options.out, [(c, _launcher(catalog, c)) for c in todo], options.warm_start)
+        _drive(catalog, todo, options, store, env, stop, reporter, executor)
         summary.interrupted = bool(stop.signal)
         wanted = {(c.key, c.seed) for c in cells}
         for row in store.rows():
@@ -175,7 +128,7 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
                 summary.statuses[status] = summary.statuses.get(status, 0) + 1
         return summary
     finally:
-        starter.close()
+        executor.close()
         for sig, old in previous.items():
             signal.signal(sig, old)
         reporter.close()
@@ -183,58 +136,90 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
         lock.close()
 
 
-def _run_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: Store,
-              env: dict, stop: _Stop, reporter: SweepReporter, starter: _Starter) -> None:
+def _launcher(catalog, cell: Cell):
+    return catalog.build("launchers", cell.launch, cell.params.get("launchers"))
+
+
+def _drive(catalog, todo: list[Cell], options: SweepOptions, store: Store, env: dict,
+           stop: _Stop, reporter: SweepReporter, executor: Executor) -> None:
+    """Start cells in order while the executor has room, record each as it ends; on a
+    signal, start nothing more and stop the running ones cleanly (they checkpoint)."""
+    pending = list(enumerate(todo))
+    running: list[tuple[Cell, Running]] = []
+    stopping = False
+    while pending or running:
+        if stop.signal and not stopping:
+            stopping, pending = True, []
+            for _, handle in running:
+                handle.stop()
+        for item in list(pending):
+            index, cell = item
+            if running and not executor.room_for(cell):
+                continue  # a later, smaller cell may fit meanwhile
+            pending.remove(item)
+            handle = _start_cell(catalog, cell, index, options, store, env, reporter, executor)
+            if handle is not None:
+                running.append((cell, handle))
+        # The wait is shared out, so a cell that ends is seen within a quarter second.
+        for entry in list(running):
+            cell, handle = entry
+            end = handle.poll(0.25 / len(running))
+            if end is None:
+                reporter.cell_progress(handle.progress() or {}, cell)
+                continue
+            running.remove(entry)
+            _record_end(cell, end, options, store, executor, reporter)
+
+
+def _start_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: Store, env: dict,
+                reporter: SweepReporter, executor: Executor) -> Running | None:
+    """Record the cell ``running`` and start it; or record why it is ``skipped``."""
     cell_dir = (options.out / "cells" / cell.slug).absolute()
     previous = store.row(cell)
     if options.force and cell_dir.exists():
         shutil.rmtree(cell_dir)
-    started = _now()
     info = options.preflight.data[data_key(cell.dataset, cell.params.get("datasets"))] \
         if options.preflight else None
-    common = {"started_at": started, "cell_dir": str(cell_dir),
-              "num_classes": info.num_classes if info else None, **env}
-    problem = options.preflight.device_problems.get(cell.device) if options.preflight else None
+    common = {"started_at": _now(), "cell_dir": str(cell_dir),
+              "num_classes": info.num_classes if info else None, "executor": executor.name, **env}
+    problem = (options.preflight.device_problems.get(cell.device)
+               if options.preflight and executor.here else None) or executor.problem(cell)
     if problem:
         store.record(cell, status=Status.SKIPPED, reason=problem, ended_at=_now(), **common)
         reporter.cell_end(cell, store.row(cell))
-        return
+        return None
     resuming = previous is not None and (cell_dir / "checkpoints").is_dir()
-    reporter.cell_start(index, cell, resuming)
     cell_dir.mkdir(parents=True, exist_ok=True)
     # Workers read the folder the preflight resolved, so none of them downloads again.
     data_dir = info.data_dir if info and info.data_dir else options.data_dir
     job = cell.job(cell_dir, data_dir, options.registry_file, options.checkpoint_every)
-    job_file = cell_dir / "job.json"
-    job_file.write_text(job.to_json())
-    store.record(cell, status=Status.RUNNING, reason="", ended_at=None, **common)
-    launcher = catalog.build("launchers", cell.launch, cell.params.get("launchers"))
-    metrics_file = cell_dir / "metrics.json"
+    (cell_dir / "job.json").write_text(job.to_json())
+    store.record(cell, status=Status.RUNNING, reason="", ended_at=None, node="", shared=None, **common)
     # Also when resuming (the worker restores its results from the checkpoint, never from
     # this file): a stale "interrupted" left by the last session would otherwise become
     # this session's status if the worker dies before writing its own.
-    metrics_file.unlink(missing_ok=True)
-    # The worker counts its start-up from here (zoo.train.loop reads it).
-    write_launch_time(cell_dir)
-    outcome = starter.run(launcher, job_file, cell_dir, cell, timeout=options.cell_timeout,
-                          should_stop=lambda: bool(stop.signal),
-                          on_poll=lambda: reporter.cell_progress(read_progress(cell_dir / "progress.json") or {}),
-                          grace=options.grace)
-    metrics = _read_metrics(metrics_file)
-    status, reason = classify(outcome, metrics, options.cell_timeout, cell_dir / "worker.log")
+    (cell_dir / "metrics.json").unlink(missing_ok=True)
+    handle = executor.start(CellTask(cell, cell_dir, job, _launcher(catalog, cell),
+                                     options.cell_timeout, options.grace))
+    reporter.cell_start(index, cell, resuming, handle.where)
+    return handle
+
+
+def _record_end(cell: Cell, end: CellEnd, options: SweepOptions, store: Store,
+                executor: Executor, reporter: SweepReporter) -> None:
+    cell_dir = (options.out / "cells" / cell.slug).absolute()
+    metrics = _read_metrics(cell_dir / "metrics.json")
+    status, reason = classify(end.outcome, metrics, options.cell_timeout, cell_dir / "worker.log")
+    if end.lost:
+        status, reason = Status.FAILED, end.lost
     values = result_values(metrics)
     # A cell that left no account of itself (killed) shows what this session saw; one that
     # was cut off at --cell-timeout cost the whole timeout, whatever it recorded before.
     if status is Status.TIMEOUT or "wall_time" not in values:
-        values["wall_time"] = outcome.seconds
-    store.record(cell, status=status, reason=reason, ended_at=_now(), **values)
+        values["wall_time"] = end.outcome.seconds
+    store.record(cell, status=status, reason=reason, ended_at=_now(), node=end.where,
+                 host=end.host, shared=int(end.shared), **values)
     reporter.cell_end(cell, store.row(cell))
-
-
-def write_launch_time(cell_dir: Path) -> None:
-    from zoo.train.logs import write_json_atomic
-
-    write_json_atomic(cell_dir / LAUNCH_FILE, {"launched_at": time.time()})
 
 
 def grid_changes(db: Path, cells: list[Cell]) -> tuple[list[Cell], list[dict]]:
@@ -264,6 +249,8 @@ def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> l
             continue
         changed = [f"{k} {row[k]} -> {getattr(cell, k)}"
                    for k in ("epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
+        if (row.get("threads") or 1) != cell.threads:  # rows from before threads were recorded: 1
+            changed.append(f"threads {row.get('threads') or 1} -> {cell.threads}")
         # The resolved parameters in the identity also cover --set and registry.toml.
         changed += differences(json.loads(row["identity"]) if row.get("identity") else None,
                                cell.identity)

@@ -44,7 +44,9 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One summary per combination and device: status, accuracy and time over its seeds."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault(tuple(row[c] for c in COMBINATION) + (row["device"],), []).append(row)
+        # Rows from before threads were recorded ran with Paddle's default of one.
+        key = tuple(row[c] for c in COMBINATION) + (row["device"], _threads(row))
+        groups.setdefault(key, []).append(row)
     out = []
     for key, members in groups.items():
         ok = [m for m in members if m["status"] == Status.OK]
@@ -55,13 +57,19 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ttt, _ = _stats([m["time_to_target"] for m in ok])
         reasons = sorted({m["reason"] for m in members if m["status"] != Status.OK and m["reason"]})
         chance = chance_reason(acc, max((m.get("num_classes") or 0 for m in members), default=0))
-        out.append({**dict(zip(COMBINATION + ["device"], key)),
+        out.append({**dict(zip(COMBINATION + ["device", "threads"], key)),
                     "status": Status.OK.value if statuses == [Status.OK] else "/".join(statuses),
                     "runs": len(members), "ok_runs": len(ok), "acc": acc, "acc_std": acc_sd,
                     "time": wall, "time_std": wall_sd, "images_per_s": ips,
                     "time_to_target": ttt, "chance": bool(chance),
+                    # a time measured while other cells ran on the same machine
+                    "shared": any(m.get("shared") for m in ok),
                     "reason": "; ".join(reasons + ([chance] if chance else []))})
     return out
+
+
+def _threads(row: dict[str, Any]) -> int:
+    return row.get("threads") or 1
 
 
 def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
@@ -71,6 +79,8 @@ def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
         return "absent"
     if summary["ok_runs"] == 0:
         return summary["status"]
+    if summary[value] is None:  # ok, but not measured there (a follower node of a cell)
+        return "-"
     text = format(summary[value], spec)
     if summary["runs"] > 1:
         text += f" ± {format(summary[value + '_std'], spec)}"
@@ -78,6 +88,8 @@ def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
         text += f" ({summary['ok_runs']}/{summary['runs']} ok)"
     if value == "acc" and summary.get("chance"):
         text += " (chance)"
+    if value == "time" and summary.get("shared"):
+        text += " (shared machine)"
     return text
 
 
@@ -95,11 +107,13 @@ def sort_summaries(summaries: list[dict], sort: str | None) -> list[dict]:
 def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[list[str], list[list[str]]]:
     """Headers and rows: combination columns, then '<device> acc' and '<device> time' pairs."""
     devices = sorted({s["device"] for s in summaries}, key=natural_key)
+    # The thread count changes the numbers; shown as soon as any cell used more than one.
+    threads = ["threads"] if any(s.get("threads", 1) != 1 for s in summaries) else []
     rows: dict[tuple, dict[str, str]] = {}
     notes: dict[tuple, list[str]] = {}
     order: list[tuple] = []
     for s in sort_summaries(summaries, sort):
-        key = tuple(s[c] for c in COMBINATION)
+        key = tuple(s[c] for c in COMBINATION + threads)
         if key not in rows:
             rows[key] = {}
             order.append(key)
@@ -110,7 +124,7 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[lis
         if s["reason"]:
             notes.setdefault(key, []).append(s["reason"] if len(devices) == 1
                                              else f"{s['device']}: {s['reason']}")
-    headers = COMBINATION + [f"{d} {what}" for d in devices for what in ("test acc", "time s")]
+    headers = COMBINATION + threads + [f"{d} {what}" for d in devices for what in ("test acc", "time s")]
     table = [list(map(str, key)) + [v for d in devices for v in rows[key].get(d, ("-", "-"))]
              for key in order]
     if notes:

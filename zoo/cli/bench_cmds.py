@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -36,6 +37,41 @@ def merged_grid(catalog, opts: dict) -> dict:
     if opts["sets"]:
         grid["set"] = list(grid.get("set", [])) + list(opts["sets"])
     return grid
+
+
+def _executor_sets(grid: dict) -> list[str]:
+    """Take ``executor.P=V`` out of the grid's --set list: an executor is no axis."""
+    sets = list(grid.get("set", []))
+    mine = [item for item in sets if item.strip().startswith("executor.")]
+    grid["set"] = [item for item in sets if item not in mine]
+    return mine
+
+
+def build_executor(catalog, opts: dict, sets: list[str]):
+    """The sweep's executor with its parameters: --set executor.P=V < the named options."""
+    from zoo.errors import ConfigError, RegistryError
+    from zoo.job import parse_sets
+
+    name = opts["executor"]
+    if name not in catalog.registry.names("executors"):
+        known = ", ".join(catalog.registry.names("executors")) or \
+            'none (add "zoo.plugins.executors" to [plugins] builtin in registry.toml)'
+        raise ConfigError(f"--executor {name}: unknown executor (known: {known})")
+    params = parse_sets(sets).get("executors", {})
+    declared = catalog.params("executors", name)
+    for option, param in (("--jobs", "jobs"), ("--threads", "threads"), ("--ray-address", "address")):
+        if opts[param] is None:
+            continue
+        if param not in declared:
+            raise ConfigError(f"{option}: executor '{name}' takes no {param} "
+                              f"(its parameters: {', '.join(declared) or 'none'})")
+        params[param] = opts[param]
+    try:
+        executor = catalog.build("executors", name, params)
+    except RegistryError as exc:
+        raise ConfigError(str(exc)) from None
+    executor.check()
+    return executor
 
 
 def axis_options(command):
@@ -99,59 +135,6 @@ def render(summaries, fmt: str, sort: str | None) -> str:
                     disable_numparse=True)
 
 
-class SweepConsole:
-    """An overall bar over cells and a bar for the current cell (both off with --quiet)."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.overall = self.cell = None
-
-    # Progress and per-cell lines go to stderr: stdout carries only the table, so that
-    # `--format json|csv` output parses and `zoo bench ... > table.md` is just the table.
-    def sweep_start(self, total, done):
-        click.echo(f"{total} cells, {done} already finished, {total - done} to run", err=True)
-        if not self.quiet:
-            from tqdm import tqdm
-
-            self.overall = tqdm(total=total, initial=done, desc="cells", unit="cell",
-                                position=0, file=sys.stderr, dynamic_ncols=True, disable=None)
-
-    def cell_start(self, index, cell, resuming):
-        if self.quiet:
-            return
-        from tqdm import tqdm
-
-        if self.cell is not None:
-            self.cell.close()
-        verb = "resuming" if resuming else "running"
-        self.cell = tqdm(total=1, desc=f"{verb} {cell.slug}", unit="step", position=1, leave=False,
-                         file=sys.stderr, dynamic_ncols=True, disable=None)
-
-    def cell_progress(self, progress):
-        if self.cell is not None and not self.cell.disable and progress.get("steps"):
-            self.cell.total = progress["steps"]
-            self.cell.n = progress.get("step", 0)
-            self.cell.set_postfix_str(f"epoch {progress.get('epoch')}/{progress.get('epochs')}",
-                                      refresh=True)
-
-    def cell_end(self, cell, row):
-        line = f"{row['status']:<11} {cell.slug}"
-        if row["status"] == Status.OK:
-            line += f"  test acc {row['test_acc']:.4f}  {row['wall_time']:.1f} s"
-        elif row["reason"]:
-            line += f"  ({row['reason']})"
-        if self.overall is not None:
-            self.overall.write(line, file=sys.stderr)
-            self.overall.update(1)
-        else:
-            click.echo(line, err=True)
-
-    def close(self):
-        for bar in (self.cell, self.overall):
-            if bar is not None:
-                bar.close()
-
-
 @click.command("bench")
 @axis_options
 @click.option("--devices", default=None, help="cpu, gpu, gpu:N (comma list).")
@@ -180,6 +163,16 @@ class SweepConsole:
 @click.option("--cold-start", is_flag=True,
               help="Start every cell as a fresh process (default: fork single cells from a "
                    "warm process that has paddle imported).")
+@click.option("--executor", default="local", show_default=True,
+              help="Where cells run: local (this machine) or ray (a Ray cluster).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="local: cells at once (a cell of N processes holds N); default 1.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads per training process (part of each cell's identity); default: "
+                   "1, or each cell's share of the CPUs with --jobs.")
+@click.option("--ray-address", "address", default=None, metavar="ADDR",
+              help="ray: the cluster to join (auto: the running one); default: a local Ray "
+                   "started and stopped by zoo.")
 @click.option("--dry-run", is_flag=True, help="List the cells and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--report", is_flag=True,
@@ -201,7 +194,10 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     from zoo.paths import make_dir
 
     catalog = catalog_from(ctx)
-    cells = expand(catalog, merged_grid(catalog, opts))
+    grid = merged_grid(catalog, opts)
+    executor = build_executor(catalog, opts, _executor_sets(grid))
+    # The executor decides the threads per process, and they change a cell's numbers.
+    cells = [replace(c, threads=executor.threads) for c in expand(catalog, grid)]
     if dry_run:
         for cell in cells:
             click.echo(cell.slug)
@@ -227,8 +223,10 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
                            warm_start=not opts["cold_start"],
                            retry=frozenset(Status(s) for s in opts["retry"]), preflight=checked)
     from zoo.cli.report_cmds import with_live_report
+    from zoo.cli.sweep_console import SweepConsole
 
-    summary = run_sweep(catalog, cells, options, with_live_report(SweepConsole(quiet), out, opts["report"]))
+    summary = run_sweep(catalog, cells, options, with_live_report(SweepConsole(quiet), out, opts["report"]),
+                        executor)
     store = Store(out / "results.db", readonly=True)
     keys = {(c.key, c.seed) for c in cells}
     rows = [r for r in store.rows() if (r["cell"], r["seed"]) in keys]

@@ -8,10 +8,11 @@ a fresh process: it seeds, chooses its device and builds everything from its job
 Started as ``zoo/scripts/zoo_forkserver.py REQUEST_FD REPLY_FD``.  The protocol runs
 over those two pipes, one JSON object per line, never over stdout or stderr (they are
 the server's log, where anything a plugin prints lands): the server says
-{"ready": true}; the client sends {"job": FILE, "log": FILE, "cwd": DIR} (absolute
-paths; "cwd" optional: the folder the child runs in); the server answers {"pid": N}
-when the child runs and {"pid": N, "exit": CODE} when it has ended (CODE < 0: killed
-by signal).  End of the request pipe ends the server.
+{"ready": true}; the client sends {"job": FILE, "log": FILE, "cwd": DIR, "cpus": [N...],
+"env": {NAME: VALUE}} (absolute paths; "cwd", "cpus" and "env" optional: the folder the
+child runs in, the CPUs it may use, variables added to its environment); the server
+answers {"pid": N} when the child runs and {"pid": N, "exit": CODE} when it has ended
+(CODE < 0: killed by signal).  End of the request pipe ends the server.
 """
 
 from __future__ import annotations
@@ -23,13 +24,18 @@ import sys
 import traceback
 
 
-def _child(job_file: str, log_file: str, cwd: str | None) -> int:
+def _child(job_file: str, log_file: str, cwd: str | None, cpus: list[int] | None = None,
+           env: dict[str, str] | None = None) -> int:
     os.setsid()  # a group of its own, so the runner can stop it like any other cell
     from zoo.exec.process import SCRIPTS, die_with_parent
 
     die_with_parent()
     if cwd:
         os.chdir(cwd)
+    if cpus:
+        # Before any Paddle operation: its thread pool starts on the CPUs allowed then.
+        os.sched_setaffinity(0, cpus)
+    os.environ.update(env or {})
     log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -76,7 +82,8 @@ def serve(requests_fd: int, replies_fd: int) -> int:
                 # as the end of the reply pipe, which a child holding it would delay.
                 os.close(requests_fd)
                 os.close(replies_fd)
-                code = _child(request["job"], request["log"], request.get("cwd"))
+                code = _child(request["job"], request["log"], request.get("cwd"),
+                              request.get("cpus"), request.get("env"))
             except BaseException:
                 traceback.print_exc()
             finally:

@@ -31,6 +31,7 @@ The public contract, for the built-in launchers and any plugin's (``zoo.Launcher
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,10 +86,26 @@ class SpawnLauncher(Launcher):
 @dataclass
 class DistributedLaunchLauncher(Launcher):
     master_port: int = 0
+    nnodes: int = 1  # machines that train the one job, nprocs processes on each
+    master: str = ""  # HOST:PORT of node 0, where the ranks meet (nnodes > 1)
+    node_rank: int = 0  # this machine's place among the nnodes
+
+    def problem(self, nprocs, device):
+        if self.nnodes < 1 or not 0 <= self.node_rank < self.nnodes:
+            return f"launcher.node_rank must be in [0, {self.nnodes}) and nnodes at least 1"
+        if self.master and not re.fullmatch(r"[^\s:]+:\d+", self.master):
+            return f"launcher.master must be HOST:PORT, got {self.master!r}"
+        return super().problem(nprocs, device)
 
     def command(self, job_file, nprocs, device, log_dir):
         cmd = python_module("paddle.distributed.launch", "--nproc_per_node", str(nprocs),
                             "--log_dir", str(log_dir))
+        if self.nnodes > 1:
+            cmd += ["--nnodes", str(self.nnodes), "--master", self.master, "--rank", str(self.node_rank)]
+            if not device.startswith("gpu"):
+                # Across machines on CPU Paddle leaves the process group uninitialised
+                # unless told to use gloo.
+                cmd = ["env", "PADDLE_DISTRI_BACKEND=gloo", *cmd]
         if device.startswith("gpu"):
             first = int(device.partition(":")[2] or 0)
             cmd += ["--devices", ",".join(str(first + i) for i in range(nprocs))]

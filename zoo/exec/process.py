@@ -136,32 +136,66 @@ def _stop_group(handle: Handle, grace: float) -> None:
     _signal_group(handle.pid, signal.SIGKILL)  # no member of the group outlives its leader
 
 
+class Watch:
+    """A started cell, watched without blocking: ``poll`` until it gives the Outcome.
+
+    Several cells run at once under ``--jobs``, so nothing here waits longer than the
+    caller allows; a stop escalates from SIGTERM (workers checkpoint) to SIGKILL over
+    later polls instead of in one blocking call.
+    """
+
+    def __init__(self, handle: Handle, timeout: float | None, grace: float) -> None:
+        self.handle, self.timeout, self.grace = handle, timeout, grace
+        self.began = time.monotonic()
+        self.timed_out = self.stopped = False
+        self._kill_at: float | None = None  # SIGKILL after the grace period
+        self._give_up_at: float | None = None  # a group that ignores even SIGKILL
+
+    def stop(self, grace: float | None = None) -> None:
+        """Begin a clean stop: SIGTERM now, SIGKILL after the grace period."""
+        if self._kill_at is not None:
+            return
+        self.stopped = not self.timed_out
+        self._kill_at = time.monotonic() + (self.grace if grace is None else grace)
+        if not _signal_group(self.handle.pid, signal.SIGTERM):
+            self._kill_at = time.monotonic()
+
+    def kill(self) -> None:
+        """Now: no member of the group outlives this call by more than the kernel's delay."""
+        _signal_group(self.handle.pid, signal.SIGKILL)
+
+    def poll(self, wait: float = 0.0) -> Outcome | None:
+        """The Outcome once the leader has ended (waiting up to ``wait`` s), else None."""
+        code = self.handle.wait(wait)
+        now = time.monotonic()
+        if code is None:
+            if self._kill_at is None and self.timeout is not None and now - self.began > self.timeout:
+                self.timed_out = True
+                self.stop(grace=min(self.grace, 5.0))
+            if self._kill_at is not None and now >= self._kill_at and self._give_up_at is None:
+                self.kill()
+                self._give_up_at = now + 10.0
+            if self._give_up_at is None or now < self._give_up_at:
+                return None
+        self.kill()  # stragglers of a group whose leader exited
+        return Outcome(code, self.timed_out, self.stopped, now - self.began)
+
+
 def watch(handle: Handle, timeout: float | None, should_stop: Callable[[], bool],
           on_poll: Callable[[], None], grace: float) -> Outcome:
     """Wait for the cell, polling its progress; stop it on timeout or when asked."""
-    began = time.monotonic()
-    timed_out = stopped = False
-    code = None
+    watched = Watch(handle, timeout, grace)
     try:
-        while code is None:
-            code = handle.wait(0.25)
-            if code is not None:
-                break
+        while True:
+            outcome = watched.poll(0.25)
+            if outcome is not None:
+                return outcome
             on_poll()
-            if timeout is not None and time.monotonic() - began > timeout:
-                timed_out = True
-                _stop_group(handle, grace=min(grace, 5.0))
-                break
             if should_stop():
-                stopped = True
-                _stop_group(handle, grace=grace)
-                break
+                watched.stop()
     except BaseException:  # an exception in the watcher: never leave the cell running
         _stop_group(handle, grace=1.0)
         raise
-    _signal_group(handle.pid, signal.SIGKILL)  # stragglers of a group whose leader exited
-    code = code if code is not None else handle.wait(0)
-    return Outcome(code, timed_out, stopped, time.monotonic() - began)
 
 
 class _PopenHandle:
@@ -175,6 +209,24 @@ class _PopenHandle:
             return None
 
 
+def start_process(cmd: list[str], log_file: Path, env: Mapping[str, str] | None = None,
+                  cwd: Path | None = None, cpus: list[int] | None = None) -> Handle:
+    """Start ``cmd`` in a new process group with output to ``log_file``, on ``cpus``
+    (default: ours); it dies with this process.  ``env`` goes through ``child_env``."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    setup = dying_with_this_process()
+
+    def preexec() -> None:
+        setup()
+        if cpus:
+            os.sched_setaffinity(0, cpus)  # inherited by every process of the cell
+
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=preexec, env=child_env(env), cwd=cwd)
+    return _PopenHandle(proc)
+
+
 def run_watched(cmd: list[str], log_file: Path, timeout: float | None = None,
                 should_stop: Callable[[], bool] = lambda: False,
                 on_poll: Callable[[], None] = lambda: None, grace: float = 30.0,
@@ -183,11 +235,7 @@ def run_watched(cmd: list[str], log_file: Path, timeout: float | None = None,
 
     ``cwd``: the folder it runs in (a cell's own); ``env`` goes through ``child_env``.
     """
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=dying_with_this_process(), env=child_env(env), cwd=cwd)
-    return watch(_PopenHandle(proc), timeout, should_stop, on_poll, grace)
+    return watch(start_process(cmd, log_file, env, cwd), timeout, should_stop, on_poll, grace)
 
 
 class ForkServerError(RuntimeError):
@@ -215,12 +263,16 @@ class ForkServer:
     """
 
     def __init__(self, log_file: Path, start_timeout: float = 120.0,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, wait: bool = True) -> None:
+        """Start the server; with ``wait=False`` call ``ready()`` before the first cell
+        (several servers then import paddle at the same time)."""
         log_file = log_file.absolute()
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file, self.start_timeout = log_file, start_timeout
         request_end, self._requests = os.pipe()
         self._replies, reply_end = os.pipe()
         self._buffer = b""
+        self._ready = False
         try:
             with open(log_file, "ab") as log:
                 self.proc = subprocess.Popen(
@@ -234,13 +286,21 @@ class ForkServer:
         finally:  # the server's ends: only the server may hold them, or EOF never comes
             os.close(request_end)
             os.close(reply_end)
+        if wait:
+            self.ready()
+
+    def ready(self) -> None:
+        """Wait until the server has imported paddle; ForkServerError if it never does."""
+        if self._ready:
+            return
         try:
-            ready = self.read(start_timeout)
+            ready = self.read(self.start_timeout)
         except ForkServerError:  # it died on start: still reap it and close the pipes
             ready = None
         if ready != {"ready": True}:
             self.close()
-            raise ForkServerError(f"the fork server did not start (see {log_file})")
+            raise ForkServerError(f"the fork server did not start (see {self.log_file})")
+        self._ready = True
 
     def read(self, timeout: float) -> dict | None:
         """The server's next message, or None after ``timeout`` seconds."""
@@ -261,14 +321,19 @@ class ForkServer:
         except ValueError:
             raise ForkServerError(f"the fork server sent {line[:80]!r}") from None
 
-    def run(self, job_file: Path, log_file: Path, timeout: float | None,
-            should_stop: Callable[[], bool], on_poll: Callable[[], None], grace: float,
-            cwd: Path | None = None) -> Outcome:
-        """Fork a worker for ``job_file`` that runs in ``cwd`` (default: the server's)."""
+    def start(self, job_file: Path, log_file: Path, cwd: Path | None = None,
+              cpus: list[int] | None = None, env: dict[str, str] | None = None) -> Handle:
+        """Fork a worker for ``job_file`` that runs in ``cwd`` (default: the server's),
+        on ``cpus`` (default: the server's) with ``env`` added to its environment."""
+        self.ready()
         log_file.parent.mkdir(parents=True, exist_ok=True)
         request = {"job": str(job_file.absolute()), "log": str(log_file.absolute())}
         if cwd is not None:
             request["cwd"] = str(cwd.absolute())
+        if cpus:
+            request["cpus"] = sorted(cpus)
+        if env:
+            request["env"] = dict(env)
         data = json.dumps(request).encode() + b"\n"
         try:
             while data:
@@ -278,7 +343,13 @@ class ForkServer:
             raise ForkServerError(f"the fork server is gone: {exc}") from None
         if not started or "pid" not in started:
             raise ForkServerError("the fork server did not start the cell")
-        return watch(_ForkedHandle(self, int(started["pid"])), timeout, should_stop, on_poll, grace)
+        return _ForkedHandle(self, int(started["pid"]))
+
+    def run(self, job_file: Path, log_file: Path, timeout: float | None,
+            should_stop: Callable[[], bool], on_poll: Callable[[], None], grace: float,
+            cwd: Path | None = None) -> Outcome:
+        """Fork a worker for ``job_file`` and watch it to its end."""
+        return watch(self.start(job_file, log_file, cwd), timeout, should_stop, on_poll, grace)
 
     def _close_pipes(self) -> None:
         for fd in (self._requests, self._replies):

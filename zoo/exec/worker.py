@@ -33,6 +33,7 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
     from zoo.job import Job
     from zoo.train import train
     from zoo.train.progress import FileProgress
+    from zoo.train.ranks import keeps_files
     from zoo.train.report import StopFlag, stop_on_signals
 
     # Importing paddle installs its own SIGINT/SIGTERM handlers (a fatal "Termination
@@ -41,23 +42,26 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
     import paddle  # noqa: F401
 
     job = Job.load(Path(job_file))
+    # The job's thread count, not whatever this process inherited: a forked cell's
+    # OpenMP pool was sized when its server imported paddle.
+    paddle.base.core.set_num_threads(job.threads)
     if world_size > 1:
         import paddle.distributed as dist
 
         dist.init_parallel_env()
     try:
         with stop_on_signals(StopFlag()) as stop:
-            reporter = FileProgress(Path(job.out) / "progress.json") if rank == 0 else None
+            reporter = FileProgress(Path(job.out) / "progress.json") if keeps_files(rank) else None
             result = train(job, reporter, rank=rank, world_size=world_size, stop=stop)
         return int(ExitCode.of_run(result.status))
     except ZooError as exc:
-        if rank == 0:
+        if keeps_files(rank):
             _record_failure(job, str(exc))
         print(f"zoo: error: {exc}", file=sys.stderr)
         return ExitCode.FAILED
     except Exception as exc:  # the runner records it; the log keeps the traceback
         traceback.print_exc()
-        if rank == 0:
+        if keeps_files(rank):
             _record_failure(job, one_line(exc, with_type=True))
         return ExitCode.FAILED
 

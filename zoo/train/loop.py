@@ -22,7 +22,7 @@ from zoo.status import Status
 from zoo.train import state as train_state
 from zoo.train.evaluate import evaluate
 from zoo.train.logs import ScalarLog, write_json_atomic
-from zoo.train.ranks import any_rank, mean_over_ranks, write_replica_digest
+from zoo.train.ranks import agree_on_start, any_rank, keeps_files, mean_over_ranks, write_replica_digest
 from zoo.train.report import NullReporter, Reporter, StopFlag
 
 LAUNCH_FILE = "launch.json"  # {"launched_at": unix time}, written by the sweep runner
@@ -62,6 +62,12 @@ class _Run:
     @property
     def leader(self) -> bool:
         return self.rank == 0
+
+    @property
+    def keeper(self) -> bool:
+        """Writes the run folder: the leader, and the first rank on every other machine of
+        a multi-node job, whose folder there must hold the same checkpoints to resume."""
+        return self.leader or keeps_files(self.rank)
 
 
 def _build(run: _Run):
@@ -137,8 +143,8 @@ def _resume(run: _Run) -> int:
 
 
 def _save(run: _Run, global_step: int) -> bool:
-    """Checkpoint (leader only); False when the state holds NaN/Inf and must not be kept."""
-    if not run.leader:
+    """Checkpoint (keepers only); False when the state holds NaN/Inf and must not be kept."""
+    if not run.keeper:
         return True
     arrays, extra = train_state.capture(run.model, run.optimizer)
     if not ckpt.all_finite(arrays):
@@ -152,7 +158,7 @@ def _save(run: _Run, global_step: int) -> bool:
 
 
 def _write_metrics(run: _Run) -> None:
-    if run.leader:
+    if run.keeper:
         write_json_atomic(run.out / "metrics.json", run.result.to_dict(run.job))
 
 
@@ -273,7 +279,7 @@ def _startup_seconds(run: _Run) -> float:
     """
     try:
         launched = json.loads((run.out / LAUNCH_FILE).read_text())["launched_at"]
-        return max(0.0, time.time() - float(launched)) if run.leader else 0.0
+        return max(0.0, time.time() - float(launched)) if run.keeper else 0.0
     except (OSError, ValueError, KeyError, TypeError):
         return 0.0
 
@@ -298,11 +304,11 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
     with paddle.utils.unique_name.guard(), contextlib.ExitStack() as held:
         _build(run)
         # Only now: a job that cannot be built (bad data dir...) leaves no run dir behind.
-        if run.leader:
+        if run.keeper:
             held.enter_context(lock_dir(run.out, "zoo train (or a sweep cell)"))
-        start_step = _resume(run)
+        start_step = agree_on_start(run, _resume(run))
         # One refused by _resume never overwrites the job.json of the run it met.
-        if run.leader:
+        if run.keeper:
             (run.out / "job.json").write_text(job.to_json())
         run.result.device = device
         if start_step >= run.result.total_steps and run.result.test is not None:

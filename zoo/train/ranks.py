@@ -5,7 +5,33 @@ With one process every function here is (nearly) free, so the loop calls them al
 
 from __future__ import annotations
 
+import os
+
+from zoo.errors import TrainingError
 from zoo.train.logs import write_json_atomic
+
+
+def keeps_files(rank: int) -> bool:
+    """Rank 0, and the first rank on each machine of a multi-node ``launch`` job."""
+    return rank == 0 or os.environ.get("PADDLE_LOCAL_RANK") == "0"
+
+
+def agree_on_start(run, step: int) -> int:
+    """Every rank must resume from the same step; a machine whose run folder lacks the
+    checkpoint the others found fails the job at once instead of hanging it."""
+    if run.world_size == 1:
+        return step
+    import paddle
+    import paddle.distributed as dist
+
+    both = paddle.to_tensor([float(step), -float(step)], dtype="float64")
+    dist.all_reduce(both, op=dist.ReduceOp.MAX)
+    highest, lowest = float(both.numpy()[0]), -float(both.numpy()[1])
+    if highest != lowest:
+        raise TrainingError(f"the ranks found checkpoints of different steps ({lowest:g} to "
+                            f"{highest:g}): every machine's run folder needs the same checkpoints "
+                            "to resume; start it afresh with --force")
+    return step
 from zoo.train.report import StopFlag
 
 

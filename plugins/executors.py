@@ -1,0 +1,25 @@
+"""Built-in executors: where the cells of a sweep run (``zoo bench --executor NAME``)."""
+
+from __future__ import annotations
+
+import zoo
+
+
+def build_local(*, jobs: int = 1, threads: int = 0):
+    from zoo.exec.local import LocalExecutor
+
+    return LocalExecutor(jobs=jobs, threads=threads)
+
+
+def build_ray(*, address: str = "", threads: int = 0):
+    from zoo.exec.ray_executor import RayExecutor
+
+    return RayExecutor(address=address, threads=threads)
+
+
+@zoo.hookimpl
+def zoo_register_executors(register):
+    register("local", build_local,
+             description="This machine: up to --jobs cells at once, each on CPUs of its own")
+    register("ray", build_ray,
+             description="A Ray cluster: one Ray task per cell (needs zoo[ray]; --ray-address)")

@@ -1,0 +1,177 @@
+"""The local executor with --jobs: cells side by side on CPUs of their own, the same bits
+as one at a time, and a killed parallel sweep that resumes every cell exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+from tests.test_bench_helpers import (
+    MARK, TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, kill_tree, marked,
+    metrics, wait_for, zoo,
+)
+from zoo import checkpoint as ckpt
+
+# A small MLP that notes, at every training step, the CPUs it may use and the threads it
+# was given, in its cell's folder (the worker's cwd); it sleeps `delay` s per step so
+# that two cells overlap in time.
+PROBE = '''
+import json, os, time
+
+import zoo
+
+
+def build(input_shape, num_classes, *, hidden1: int = 32, hidden2: int = 16, delay: float = 0.0):
+    import paddle
+
+    c, h, w = input_shape
+
+    class Net(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = paddle.nn.Linear(c * h * w, hidden1)
+            self.fc2 = paddle.nn.Linear(hidden1, num_classes)
+
+        def forward(self, x):
+            if self.training:
+                with open("probe.jsonl", "a") as log:
+                    log.write(json.dumps({"t": time.time(), "pid": os.getpid(),
+                                          "cpus": sorted(os.sched_getaffinity(0)),
+                                          "omp": os.environ.get("OMP_NUM_THREADS")}) + "\\n")
+                time.sleep(float(os.environ.get("ZOO_TEST_DELAY", delay)))
+            return self.fc2(paddle.nn.functional.relu(self.fc1(paddle.flatten(x, 1))))
+
+    return Net()
+
+
+@zoo.hookimpl
+def zoo_register_models(register):
+    register("probe", build, description="notes its CPUs at every step",
+             defaults={"hidden1": 32, "hidden2": 16, "delay": 0.0})
+'''
+
+needs_two_cpus = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")
+
+
+@pytest.fixture
+def probe_env(plugin_kit):
+    plugin_kit.add("zoo_test_probe", PROBE)
+    yield marked(plugin_kit.env())
+
+
+def final_arrays(run):
+    return ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])[0]
+
+
+def probes(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "probe.jsonl").read_text().splitlines()]
+
+
+@needs_two_cpus
+def test_two_jobs_give_the_bits_of_one_job_with_the_same_threads(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    args = ("--models", "mlp", "--optimizers", "sgd,adam,momentum", *TINY)
+    first = bench(one, *args, "--jobs", "1", "--threads", "1")
+    second = bench(two, *args, "--jobs", "2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert second.returncode == 0, second.stderr[-3000:]
+    rows_one, rows_two = db_rows(one), db_rows(two)
+    # the same cells (threads are part of the key), run once each
+    assert sorted(r["cell"] for r in rows_one) == sorted(r["cell"] for r in rows_two)
+    assert {(r["threads"], r["shared"], r["executor"]) for r in rows_one} == {(1, 0, "local")}
+    assert {(r["threads"], r["shared"]) for r in rows_two} == {(1, 1)}
+    assert {r["node"] for r in rows_two} == {"slot 0 (cpu 0)", "slot 1 (cpu 1)"}
+    for optimizer in ("sgd", "adam", "momentum"):
+        a, b = cell_dir(one, f"mlp-{optimizer}"), cell_dir(two, f"mlp-{optimizer}")
+        got, want = final_arrays(b), final_arrays(a)
+        assert got.keys() == want.keys()
+        assert all(np.array_equal(got[k], want[k]) for k in got), optimizer
+        assert metrics(a)["test"] == metrics(b)["test"]
+    # times measured beside other cells say so; times measured alone do not
+    assert "(shared machine)" in second.stdout and "(shared machine)" not in first.stdout
+    assert "(shared machine)" in zoo("results", str(two)).stdout
+
+
+def test_the_thread_count_changes_the_bits_so_it_is_part_of_the_cell(tmp_path):
+    """Measured on Paddle 3.3.1 CPU: one and two threads give different parameters, so
+    a result is only reused for the same thread count and the table shows it."""
+    out = tmp_path / "b"
+    args = ("--models", "mlp", "--optimizers", "sgd", *TINY)
+    assert bench(out, *args).returncode == 0
+    proc = bench(out, *args, "--threads", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "1 cells, 0 already finished, 1 to run" in proc.stderr
+    assert "threads 1 -> 2" in proc.stderr  # says why the old result is not reused
+    one_thread, two_threads = sorted(db_rows(out), key=lambda r: r["threads"])
+    assert (one_thread["threads"], two_threads["threads"]) == (1, 2)
+    assert one_thread["cell"] != two_threads["cell"]
+    a = final_arrays(cell_dir(out, "mlp-sgd-constant-none-single1-cpu-s0"))
+    b = final_arrays(cell_dir(out, "mlp-sgd-constant-none-single1-cpu-t2-s0"))
+    assert not all(np.array_equal(a[k], b[k]) for k in a)
+    header = proc.stdout.splitlines()[0].split()
+    assert header[header.index("nprocs") + 1] == "threads"
+
+
+@needs_two_cpus
+def test_concurrent_cells_run_on_disjoint_cpus_with_matching_threads(tmp_path, probe_env):
+    out = tmp_path / "b"
+    proc = bench(out, "--models", "probe", "--optimizers", "sgd,adam", "--launch", "single,spawn",
+                 "--nprocs", "2", "--set", "model.delay=0.2", "--jobs", "2", "--threads", "1", *TINY,
+                 env=probe_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    singles = [probes(cell_dir(out, f"probe-{o}-constant-none-single1")) for o in ("sgd", "adam")]
+    spawns = [probes(cell_dir(out, f"probe-{o}-constant-none-spawn2")) for o in ("sgd", "adam")]
+    for steps in singles:
+        assert len({tuple(s["cpus"]) for s in steps}) == 1 and len(steps[0]["cpus"]) == 1
+        assert {s["omp"] for s in steps} == {"1"}
+    # the two single cells did run at the same time, each on a CPU of its own
+    (a, b) = singles
+    assert a[0]["t"] < b[-1]["t"] and b[0]["t"] < a[-1]["t"], "the cells did not overlap"
+    assert set(a[0]["cpus"]).isdisjoint(b[0]["cpus"])
+    # a cell of two processes holds both slots: both CPUs, and nothing ran beside it
+    spans = [(s[0]["t"], s[-1]["t"]) for s in [*singles, *spawns]]
+    for steps in spawns:
+        both = tuple(sorted(os.sched_getaffinity(0))[:2])
+        assert {tuple(s["cpus"]) for s in steps} == {both} and len({s["pid"] for s in steps}) == 2
+        begin, end = steps[0]["t"], steps[-1]["t"]
+        assert sum(1 for lo, hi in spans if lo < end and begin < hi) == 1  # only itself
+
+
+@needs_two_cpus
+def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, probe_env):
+    out = tmp_path / "b"
+    args = ("--models", "probe", "--optimizers", "sgd,adam,momentum,adagrad", "--epochs", "2",
+            "--checkpoint-every", "2", "--jobs", "2", *TINY)
+    runner = subprocess.Popen(bench_cmd(out, *args), env={**probe_env, "ZOO_TEST_DELAY": "0.3"},
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        def two_checkpointed():
+            found = list((out / "cells").glob("*/checkpoints/step-*")) if (out / "cells").is_dir() else []
+            return len({p.parent.parent for p in found}) >= 2
+        wait_for(two_checkpointed, 180, "two cells with checkpoints", runner)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=30)
+    finally:
+        kill_tree(runner)
+    assert_no_processes(f"{MARK}={probe_env[MARK]}", within=5)
+    killed = db_rows(out)
+    assert [r["status"] for r in killed].count("running") == 2
+    rerun = bench(out, *args, env=probe_env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    rows = db_rows(out)
+    assert len(rows) == len({(r["cell"], r["seed"]) for r in rows}) == 4
+    assert {r["status"] for r in rows} == {"ok"}
+    for row in killed:
+        if row["status"] == "running":
+            run = metrics(Path(row["cell_dir"]))
+            assert run["resumed_from"] is not None and run["global_step"] == 18
+    assert_no_processes(f"{MARK}={probe_env[MARK]}")

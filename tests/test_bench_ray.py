@@ -1,0 +1,183 @@
+"""The ray executor on a real local Ray cluster of two nodes (one CPU each) on this
+machine: cells land on both nodes, their rows and artifacts come home to the driver,
+a node removed mid-cell gives ``failed`` (node lost) and a rerun completes the cell,
+Ctrl-C stops the cluster's cells with checkpoints, and nothing outlives the tests."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, assert_one_line_error
+from tests.test_bench_helpers import (
+    MARK, TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree,
+    marked, metrics, wait_for, zoo,
+)
+from zoo import checkpoint as ckpt
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'zoo[ray]')")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
+SLOW = ("--models", "slow", "--optimizers", "sgd,adam", "--epochs", "2", "--checkpoint-every", "2", *TINY)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # A short folder of its own: Ray's socket paths must stay short, and every process of
+    # this cluster names it, which is how the end of the module finds leftovers.
+    temp = f"/tmp/zr{uuid.uuid4().hex[:6]}"
+    made = Cluster(initialize_head=True, connect=False,
+                   head_node_args={**NODE, "include_dashboard": False, "temp_dir": temp})
+    try:
+        made.add_node(**NODE)
+        made.wait_for_nodes()
+        yield made
+    finally:
+        made.shutdown()
+    assert_no_processes(temp, within=30)
+
+
+def _workers(cluster):
+    return [n for n in cluster.list_all_nodes() if n is not cluster.head_node]
+
+
+def _ray(cluster, out, *args, env):
+    return bench(out, *args, "--executor", "ray", "--ray-address", cluster.address, env=env,
+                 timeout=600)
+
+
+def final_arrays(run):
+    return ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])[0]
+
+
+def test_cells_land_on_both_nodes_and_come_home_with_the_local_bits(cluster, tmp_path):
+    out, here = tmp_path / "ray", tmp_path / "local"
+    args = ("--models", "mlp", "--optimizers", "sgd,adam", *TINY)
+    env = marked()
+    proc = _ray(cluster, out, *args, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = db_rows(out)
+    assert [r["status"] for r in rows] == ["ok", "ok"] and {r["executor"] for r in rows} == {"ray"}
+    nodes = {n.node_id[:8] for n in cluster.list_all_nodes()}
+    assert {r["node"].split("(")[1].rstrip(")") for r in rows} == nodes  # one cell per node
+    assert all(r["shared"] == 0 for r in rows)  # each node had room for one cell only
+    assert bench(here, *args).returncode == 0
+    for optimizer in ("sgd", "adam"):
+        home = cell_dir(out, f"mlp-{optimizer}")
+        for name in ("metrics.json", "worker.log", "launch.json", "progress.json"):
+            assert (home / name).is_file(), name
+        assert list((home / "vdl").iterdir())
+        run = metrics(home)
+        assert run["status"] == "ok" and Path(run["job"]["out"]) != home  # ran elsewhere
+        got, want = final_arrays(home), final_arrays(cell_dir(here, f"mlp-{optimizer}"))
+        assert all(np.array_equal(got[k], want[k]) for k in want)
+        assert run["test"] == metrics(cell_dir(here, f"mlp-{optimizer}"))["test"]
+    assert_no_processes(f"{MARK}={env[MARK]}", within=30)
+
+
+def _start(cluster, out, env):
+    return subprocess.Popen(bench_cmd(out, *SLOW, "--executor", "ray", "--ray-address", cluster.address),
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def _both_checkpointed(sweep_folders: Path):
+    def check():
+        found = list(sweep_folders.glob("*/*/checkpoints/step-*"))
+        return len({p.parent.parent for p in found}) >= 2
+    return check
+
+
+def test_a_node_lost_mid_cell_is_failed_and_a_rerun_completes_it(cluster, tmp_path, monkeypatch):
+    kit = faulty_kit(tmp_path, monkeypatch)
+    out, env = tmp_path / "b", marked({**kit.env(), "ZOO_TEST_DELAY": "0.5", "ZOO_RAY_DIR": str(tmp_path / "zoo-ray")})
+    runner = _start(cluster, out, env)
+    try:
+        wait_for(_both_checkpointed(tmp_path / "zoo-ray"), 240, "both cells running", runner)
+        (worker,) = _workers(cluster)
+        cluster.remove_node(worker)
+        _, stderr = runner.communicate(timeout=300)
+    finally:
+        kill_tree(runner)
+        cluster.add_node(**NODE)
+        cluster.wait_for_nodes()
+    assert runner.returncode == 1, stderr[-3000:]
+    rows = {r["optimizer"]: r for r in db_rows(out)}
+    statuses = sorted(r["status"] for r in rows.values())
+    assert statuses == ["failed", "ok"], [(r["status"], r["reason"], r["node"]) for r in rows.values()]
+    (lost,) = [r for r in rows.values() if r["status"] == "failed"]
+    assert lost["reason"].startswith("node lost"), lost["reason"]
+    assert "node lost" in zoo("results", str(out)).stdout
+    rerun = _ray(cluster, out, *SLOW, env=env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "2 cells, 1 already finished, 1 to run" in rerun.stderr
+    rows = db_rows(out)
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"ok"}
+    assert metrics(Path(lost["cell_dir"]))["global_step"] == 18
+    assert_no_processes(f"{MARK}={env[MARK]}", within=30)
+
+
+def test_ctrl_c_stops_the_cluster_cells_with_checkpoints_and_a_rerun_resumes(cluster, tmp_path,
+                                                                             monkeypatch):
+    kit = faulty_kit(tmp_path, monkeypatch)
+    out, env = tmp_path / "b", marked({**kit.env(), "ZOO_TEST_DELAY": "0.5", "ZOO_RAY_DIR": str(tmp_path / "zoo-ray")})
+    runner = _start(cluster, out, env)
+    try:
+        wait_for(_both_checkpointed(tmp_path / "zoo-ray"), 240, "both cells running", runner)
+        runner.send_signal(signal.SIGINT)
+        stdout, stderr = runner.communicate(timeout=120)
+    finally:
+        kill_tree(runner)
+    assert runner.returncode == 130, stderr[-3000:]
+    rows = db_rows(out)
+    assert [r["status"] for r in rows] == ["interrupted", "interrupted"], [r["reason"] for r in rows]
+    steps = {}
+    for row in rows:
+        home = Path(row["cell_dir"])
+        stopped = metrics(home)  # came home from the node, with its checkpoint
+        assert stopped["status"] == "interrupted" and "stopped by" in stopped["reason"]
+        steps[row["cell"]] = stopped["global_step"]
+        assert (home / "checkpoints" / f"step-{stopped['global_step']:09d}").is_dir()
+    assert_no_processes(f"{MARK}={env[MARK]}", within=30)
+    left = [p for p in (tmp_path / "zoo-ray").glob("*/*") if p.parent.name != "data"]
+    assert not left, f"cell folders left on the nodes: {left}"
+    rerun = _ray(cluster, out, *SLOW, env=env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    for row in db_rows(out):
+        run = metrics(Path(row["cell_dir"]))
+        assert row["status"] == "ok" and run["resumed_from"] == steps[row["cell"]]
+        assert run["global_step"] == 18
+
+
+def test_one_cell_trains_across_both_nodes(cluster, tmp_path):
+    out, spawned = tmp_path / "ray", tmp_path / "spawn"
+    args = ("--models", "mlp", "--optimizers", "sgd", *TINY)
+    proc = _ray(cluster, out, *args, "--launch", "launch", "--nprocs", "1",
+                "--set", "launcher.nnodes=2", env=marked())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = db_rows(out)
+    assert row["status"] == "ok" and row["node"].count("(") == 2  # both nodes named
+    home = Path(row["cell_dir"])
+    digests = [(home / "replicas" / "rank-0.json").read_text(),
+               (home / "nodes" / "node-1" / "replicas" / "rank-1.json").read_text()]
+    assert bench(spawned, *args, "--launch", "spawn", "--nprocs", "2").returncode == 0
+    (want,) = db_rows(spawned)
+    assert row["test_acc"] == want["test_acc"]
+    assert len({d.split('"sha256": ')[1] for d in digests}) == 1
+
+
+def test_without_ray_the_executor_is_a_one_line_error(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['ray'] = None  # not installed\n")
+    env = {**marked(), "PYTHONPATH": str(site)}
+    proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "sgd", "--executor", "ray",
+                 env=env)
+    assert_one_line_error(proc, "--executor ray needs Ray", "pip install 'zoo[ray]'")
+    assert not (tmp_path / "b" / "results.db").exists()  # refused before anything ran

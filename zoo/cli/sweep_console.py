@@ -1,0 +1,75 @@
+"""Terminal output of a sweep: a bar over cells, and a bar per running cell."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from zoo.status import Status
+
+
+class SweepConsole:
+    """An overall bar counting finished cells and one line per running cell, which names
+    its slot or node when cells run side by side (all bars off with --quiet)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.overall = None
+        self.cells: dict[str, object] = {}  # by slug: the bar of each running cell
+
+    # Progress and per-cell lines go to stderr: stdout carries only the table, so that
+    # `--format json|csv` output parses and `zoo bench ... > table.md` is just the table.
+    def sweep_start(self, total, done):
+        click.echo(f"{total} cells, {done} already finished, {total - done} to run", err=True)
+        if not self.quiet:
+            from tqdm import tqdm
+
+            self.overall = tqdm(total=total, initial=done, desc="cells", unit="cell",
+                                position=0, file=sys.stderr, dynamic_ncols=True, disable=None)
+
+    def cell_start(self, index, cell, resuming, where=""):
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        verb = "resuming" if resuming else "running"
+        place = f" on {where}" if where else ""
+        taken = {getattr(bar, "pos", 0) for bar in self.cells.values()}
+        position = next(p for p in range(1, len(self.cells) + 2) if p not in taken and -p not in taken)
+        self.cells[cell.slug] = tqdm(total=1, desc=f"{verb} {cell.slug}{place}", unit="step",
+                                     position=position, leave=False, file=sys.stderr,
+                                     dynamic_ncols=True, disable=None)
+
+    def cell_progress(self, progress, cell=None):
+        bar = self.cells.get(cell.slug) if cell is not None else next(iter(self.cells.values()), None)
+        if bar is not None and not bar.disable and progress.get("node") and " on " not in bar.desc:
+            bar.set_description_str(f"{bar.desc} on node {progress['node']}")  # once Ray placed it
+        if bar is not None and not bar.disable and progress.get("steps"):
+            bar.total = progress["steps"]
+            bar.n = progress.get("step", 0)
+            bar.set_postfix_str(f"epoch {progress.get('epoch')}/{progress.get('epochs')}", refresh=True)
+
+    def cell_end(self, cell, row):
+        bar = self.cells.pop(cell.slug, None)
+        if bar is not None:
+            bar.close()
+        line = f"{row['status']:<11} {cell.slug}"
+        if row["status"] == Status.OK:
+            acc = "-" if row["test_acc"] is None else f"{row['test_acc']:.4f}"  # a follower node
+            line += f"  test acc {acc}  {row['wall_time']:.1f} s"
+            if row.get("node"):
+                line += f"  on {row['node']}"
+        elif row["reason"]:
+            line += f"  ({row['reason']})"
+        if self.overall is not None:
+            self.overall.write(line, file=sys.stderr)
+            self.overall.update(1)
+        else:
+            click.echo(line, err=True)
+
+    def close(self):
+        for bar in [*self.cells.values(), self.overall]:
+            if bar is not None:
+                bar.close()
+        self.cells.clear()
