@@ -108,3 +108,39 @@ def write_imagefolder(root: Path, classes=("cat", "dog", "fox"), per_class: dict
                 write_image(root / split / name / f"{i:03d}{ext}", array)
             written[split][name] = list(arrays)
     return written
+
+
+class FileServer:
+    """A real HTTP server on 127.0.0.1 serving ``files`` (name -> bytes) under /data/."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        import http.server
+        import threading
+
+        self.files, self.requests = dict(files), []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                body = server.files.get(self.path.removeprefix("/data/"))
+                self.send_response(200 if body is not None else 404)
+                body = b"not found" if body is None else body
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/data/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> FileServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
