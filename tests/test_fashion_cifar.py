@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import pickle
 
 import numpy as np
@@ -264,3 +265,20 @@ def test_cifar10_through_the_cli(tmp_path):
     proc = run_zoo("train", "--model", "lenet", "--dataset", "cifar10", "--set", "dataset.augment=spin",
                    "--data-dir", str(write_cifar_folder(tmp_path / "good")), "--out", str(tmp_path / "run"))
     assert_one_line_error(proc, "unknown augment 'spin' (choose from none, flip_crop)")
+
+
+def test_inspect_resnet18_on_cifar10_shows_3x32x32_shapes(tmp_path):
+    folder = write_cifar_folder(tmp_path / "cifar")
+    proc = run_zoo("inspect", "resnet18", "--dataset", "cifar10", "--data-dir", str(folder))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == \
+        "model resnet18: batch [8,3,32,32] from random values of dataset cifar10's shape"
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines()[3:] if line.strip()}
+    assert rows["conv1"][2] == "[B,64,16,16]" and rows["conv1"][3] == "[64,3,7,7]"
+    assert rows["maxpool"][2] == "[B,64,8,8]" and rows["fc"][2] == "[B,10]"
+    data = json.loads(run_zoo("inspect", "resnet18", "--dataset", "cifar10", "--data-dir",
+                              str(folder), "--content", "--json", "--batch-size", "4").stdout)
+    assert data["input_shape"] == [3, 32, 32] and data["num_classes"] == 10
+    layers = {layer["name"]: layer for layer in data["layers"]}
+    assert layers["conv1"]["output_shape"] == [4, 64, 16, 16] and layers["conv1"]["mean"] is not None
+    assert "cifar10 train split (cifar-bin:" in data["data"]
