@@ -1,5 +1,5 @@
 """Built-in datasets: MNIST (IDX files or the course's JSON format) and its packaged sample,
-Fashion-MNIST and CIFAR-10 (binary version)."""
+Fashion-MNIST, CIFAR-10 (binary version) and a user's own image folders."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ def build_cifar10(data_dir=None, *, val_fraction: float = 0.1, split_seed: int =
                         download=download, progress=progress, augment=augment)
 
 
+def build_imagefolder(data_dir=None, *, mode: str = "rgb", size: int = 0, val_fraction: float = 0.1,
+                      split_seed: int = 0, augment: str = "none", progress: bool = True):
+    from zoo.data.imagefolder import load_imagefolder
+
+    return load_imagefolder(data_dir, mode=mode, size=size, val_fraction=val_fraction,
+                            split_seed=split_seed, augment=augment, progress=progress)
+
+
 @zoo.hookimpl
 def zoo_register_datasets(register):
     register("mnist", build_mnist,
@@ -54,3 +62,6 @@ def zoo_register_datasets(register):
     register("cifar10", build_cifar10,
              description="CIFAR-10 binary version (never the pickled one), 3x32x32, 10 classes; "
                          "augment=flip_crop optional")
+    register("imagefolder", build_imagefolder,
+             description="Your images: --data-dir ROOT with ROOT/train/<class>/*.png|jpg, ROOT/test/, "
+                         "optional ROOT/val/; decoded once, cached")
