@@ -44,14 +44,16 @@ def normalize_images(images: np.ndarray, mean=DEFAULT_MEAN, std=DEFAULT_STD) -> 
 
     Computed as x / std - mean / std: for MNIST's (127.5, 127.5) that is exactly the
     course's x / 127.5 - 1.0, operation for operation, so its batches stay bitwise the same.
+    Colour images are moved to channels-first while still uint8 (a quarter of the bytes).
     """
-    x = images.astype(np.float32)
-    if x.ndim == 3:
-        x = x[..., None]
-    std32 = np.asarray(std, dtype=np.float32)
+    if images.ndim == 3:
+        x = images.astype(np.float32)[:, None]
+    else:
+        x = np.ascontiguousarray(images.transpose(0, 3, 1, 2)).astype(np.float32)
+    std32 = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
     x /= std32
-    x -= np.asarray(mean, dtype=np.float32) / std32
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    x -= np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1) / std32
+    return x
 
 
 def augment_table(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -61,18 +63,22 @@ def augment_table(seed: int, epoch: int, n: int) -> np.ndarray:
 
 
 def flip_crop(images: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Random horizontal flip and random crop with zero padding, one gather for both.
+    """Random crop of the zero-padded image, then a horizontal mirror where ``flip`` is 1.
 
-    ``params`` holds (flip, dy, dx) per image (rows of ``augment_table``); the output has
-    the input's shape and dtype.
+    ``params`` holds (flip, dy, dx) per image (rows of ``augment_table``): the crop's
+    corner in the padded image.  The output has the input's shape and dtype.  A loop of
+    slice copies: per batch it is several times faster than one fancy-index gather.
     """
-    n, height, width = images.shape[:3]
-    pad = [(0, 0), (CROP_PADDING, CROP_PADDING), (CROP_PADDING, CROP_PADDING)]
-    padded = np.pad(images, pad + [(0, 0)] * (images.ndim - 3))
-    rows = params[:, 1, None] + np.arange(height)
-    cols = np.where(params[:, 0, None] == 1, np.arange(width)[::-1], np.arange(width))
-    cols = cols + params[:, 2, None]
-    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    height, width = images.shape[1:3]
+    out = np.zeros_like(images)
+    for image, target, (flip, dy, dx) in zip(images, out, params):
+        top, left = int(dy) - CROP_PADDING, int(dx) - CROP_PADDING  # window corner in the image
+        y0, y1 = max(0, top), min(height, top + height)
+        x0, x1 = max(0, left), min(width, left + width)
+        target[y0 - top:y1 - top, x0 - left:x1 - left] = image[y0:y1, x0:x1]
+        if flip:
+            target[:] = target[:, ::-1].copy()
+    return out
 
 
 @dataclass(frozen=True)
