@@ -3,6 +3,8 @@ decode-once cache, and every bad file as a one-line error naming it."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,22 @@ def test_any_change_to_files_or_options_misses_the_cache(tmp_path):
     assert changed.train.images.min() == 0
     (root / "train" / "cat" / "000.png").rename(root / "train" / "dog" / "zzz.png")
     assert load_imagefolder(root, progress=False).train.labels.tolist().count(1) == 5
+
+
+def test_a_same_size_rewrite_with_its_old_mtime_still_misses_the_cache(tmp_path):
+    """The content hash is remembered under the files' stats; a rewrite changes the ctime."""
+    root = tmp_path / "pets"
+    write_imagefolder(root)
+    before = load_imagefolder(root, progress=False, val_fraction=0.0)
+    path = root / "train" / "cat" / "001.png"
+    old = path.stat()
+    image = before.train.images[1].copy()
+    image[0, 0] ^= 0x01  # the same size once encoded: only one pixel differs
+    write_image(path, image)
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+    after = load_imagefolder(root, progress=False, val_fraction=0.0)
+    assert (path.stat().st_mtime_ns, path.stat().st_size) == (old.st_mtime_ns, old.st_size)
+    assert np.array_equal(after.train.images[1], image) and len(cache_files(root)) == 2
 
 
 def test_a_damaged_cache_is_rebuilt(tmp_path):

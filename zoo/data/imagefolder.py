@@ -4,8 +4,12 @@ optional ``ROOT/val/<class>/*``.
 Images are decoded once with Pillow into uint8 arrays and cached beside the data, in
 ``ROOT/.zoo-cache/``, under a hash of every file's content and the decoding options: a
 second load of unchanged files reads that cache and decodes nothing, and any change to a
-file, a file name or an option misses it.  When ROOT is read-only the cache goes to zoo's
-cache folder instead.  Names starting with a dot are skipped (the cache, .DS_Store...).
+file, a file name or an option misses it.  Reading every file to hash it took half of a
+cached load, so the content hash is itself remembered under the files' names, sizes,
+inodes and modification and change times (as git's index does): a write to a file
+changes its ctime even when its mtime is put back.  When ROOT cannot hold the cache it
+goes to zoo's cache folder instead.  Names starting with a dot are skipped (the cache,
+.DS_Store...).
 """
 
 from __future__ import annotations
@@ -35,30 +39,35 @@ _FORMAT = "zoo-imagefolder/1"
 
 @dataclass(frozen=True)
 class Listing:
-    """What a folder holds: class names (sorted train folders) and (file, label) per split."""
+    """What a folder holds: class names (sorted train folders) and (file, label) per split,
+    and ``signature``, a hash of every file's name, label and stat (not its content)."""
 
     root: Path
     class_names: tuple[str, ...]
     files: dict[str, list[tuple[Path, int]]]  # split -> files in sorted order; no "val" if absent
+    signature: str
 
 
-def _visible(folder: Path) -> list[Path]:
+def _visible(folder: Path) -> list[os.DirEntry]:
+    # scandir: is_dir() comes with the listing, no stat per entry.
     try:
-        return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        with os.scandir(folder) as entries:
+            return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError as exc:
         raise DataError(f"{folder}: cannot list folder ({exc.strerror or exc})") from None
 
 
-def _class_files(class_dir: Path) -> list[Path]:
+def _class_files(class_dir: Path) -> list[os.DirEntry]:
     files = []
-    for path in _visible(class_dir):
-        if path.is_dir():
+    for entry in _visible(class_dir):
+        path = class_dir / entry.name
+        if entry.is_dir():
             raise DataError(f"{path}: a folder inside a class folder (class folders hold image "
                             "files only)")
         if path.suffix.lower() not in EXTENSIONS:
             raise DataError(f"{path}: unknown image extension '{path.suffix}' (imagefolder reads "
                             f"{', '.join(EXTENSIONS)})")
-        files.append(path)
+        files.append(entry)
     if not files:
         raise DataError(f"{class_dir}: empty class (no {', '.join(EXTENSIONS)} images)")
     return files
@@ -74,25 +83,33 @@ def scan(root: Path) -> Listing:
                             "ROOT/train/<class>/*.png|jpg, ROOT/test/<class>/... and optionally ROOT/val/)")
     files: dict[str, list[tuple[Path, int]]] = {}
     labels: dict[str, int] = {}
+    signature = hashlib.sha256()
     for split in SPLITS:
         folder = root / split
         if not folder.is_dir():
             continue
         entries = _visible(folder)
-        for path in entries:
-            if not path.is_dir():
-                raise DataError(f"{path}: images go in class folders ({folder}/<class>/{path.name})")
+        for entry in entries:
+            if not entry.is_dir():
+                raise DataError(f"{folder / entry.name}: images go in class folders "
+                                f"({folder}/<class>/{entry.name})")
         if not entries:
             raise DataError(f"{folder}: no class folders")
         if split == "train":
-            labels = {path.name: i for i, path in enumerate(entries)}
+            labels = {entry.name: i for i, entry in enumerate(entries)}
         files[split] = []
-        for class_dir in entries:
-            if class_dir.name not in labels:
-                raise DataError(f"{class_dir}: class '{class_dir.name}' has no training folder "
-                                f"{root / 'train' / class_dir.name}")
-            files[split] += [(path, labels[class_dir.name]) for path in _class_files(class_dir)]
-    return Listing(root, tuple(labels), files)
+        for class_entry in entries:
+            class_dir = folder / class_entry.name
+            if class_entry.name not in labels:
+                raise DataError(f"{class_dir}: class '{class_entry.name}' has no training folder "
+                                f"{root / 'train' / class_entry.name}")
+            label = labels[class_entry.name]
+            for entry in _class_files(class_dir):
+                st = entry.stat()
+                signature.update(f"{split}/{class_entry.name}/{entry.name}\0{label}\0{st.st_size}\0"
+                                 f"{st.st_ino}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0".encode())
+                files[split].append((class_dir / entry.name, label))
+    return Listing(root, tuple(labels), files, signature.hexdigest())
 
 
 def content_key(listing: Listing, mode: str, size: int) -> str:
@@ -166,9 +183,25 @@ def _statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(std > 0, std, 1.0)
 
 
-def _cache_paths(listing: Listing, key: str) -> list[Path]:
-    name = f"imagefolder-{key[:40]}.npz"
+def _cache_paths(listing: Listing, name: str) -> list[Path]:
     return [listing.root / CACHE_DIR / name, default_cache_dir("imagefolder") / name]
+
+
+def cache_key(listing: Listing, mode: str, size: int) -> str:
+    """``content_key``, remembered under the listing's signature so unchanged files are
+    not read again."""
+    memo = hashlib.sha256(f"{_FORMAT}\0{mode}\0{size}\0{listing.signature}".encode()).hexdigest()
+    paths = _cache_paths(listing, f"files-{memo[:40]}.key")
+    for path in paths:
+        try:
+            key = path.read_text().strip()
+        except OSError:
+            continue
+        if len(key) == 64 and all(c in "0123456789abcdef" for c in key):
+            return key
+    key = content_key(listing, mode, size)
+    _write_cache(paths, lambda out: out.write(key.encode()))
+    return key
 
 
 def _read_cache(paths: list[Path], listing: Listing) -> dict[str, np.ndarray] | None:
@@ -185,14 +218,15 @@ def _read_cache(paths: list[Path], listing: Listing) -> dict[str, np.ndarray] | 
     return None
 
 
-def _write_cache(paths: list[Path], arrays: dict[str, np.ndarray]) -> None:
+def _write_cache(paths: list[Path], write) -> None:
+    """``write(file)`` into the first of ``paths`` that can be written, atomically."""
     for path in paths:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
             try:
                 with os.fdopen(fd, "wb") as out:
-                    np.savez(out, **arrays)
+                    write(out)
                 os.replace(tmp, path)
             finally:
                 Path(tmp).unlink(missing_ok=True)
@@ -222,12 +256,12 @@ def load_imagefolder(data_dir: str | Path | None = None, *, mode: str = "rgb", s
     fraction = check_split_settings(val_fraction, split_seed)
     check_augment(augment)
     listing = scan(Path(data_dir).expanduser())
-    paths = _cache_paths(listing, content_key(listing, mode, size))
+    paths = _cache_paths(listing, f"imagefolder-{cache_key(listing, mode, size)[:40]}.npz")
     arrays = _read_cache(paths, listing)
     if arrays is None:
         arrays = decode(listing, mode, size, progress)
         arrays["mean"], arrays["std"] = _statistics(arrays["train_images"])
-        _write_cache(paths, arrays)
+        _write_cache(paths, lambda out: np.savez(out, **arrays))
     train = Split(arrays["train_images"], arrays["train_labels"])
     test = Split(arrays["test_images"], arrays["test_labels"])
     if "val" in listing.files:
