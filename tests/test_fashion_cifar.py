@@ -143,13 +143,31 @@ def test_cifar10_loads_every_folder_layout_the_same(catalog, tmp_path):
     assert data.input_shape == (3, 32, 32) and data.num_classes == 10
     assert data.class_names == CIFAR10_CLASSES and len(data.mean) == len(data.std) == 3
     assert len({fingerprint(d) for d in loaded}) == 1
+    # The archive is extracted once into zoo's cache, never into the folder that holds it.
+    (extracted,) = (tmp_path / "xdg-cache" / "zoo" / "cifar10" / "archives").iterdir()
     assert [d.data_dir for d in loaded] == [str(flat), str(nested / "cifar-10-batches-bin"),
-                                           str(archived)]
-    assert loaded[2].source == f"cifar-tar:{archived / CIFAR10_ARCHIVE}"
-    assert sorted(p.name for p in archived.iterdir()) == [CIFAR10_ARCHIVE]  # nothing extracted
+                                           str(extracted)]
+    assert loaded[2].source == f"cifar-tar:{archived / CIFAR10_ARCHIVE} (extracted to {extracted})"
+    assert sorted(p.name for p in archived.iterdir()) == [CIFAR10_ARCHIVE]
+    inode = (extracted / CIFAR_TEST).stat().st_ino
+    assert fingerprint(catalog.build("datasets", "cifar10", data_dir=str(archived))) == fingerprint(data)
+    assert (extracted / CIFAR_TEST).stat().st_ino == inode  # not extracted again
     # A sweep hands the folder actually read back to its workers: the same data again.
     again = [catalog.build("datasets", "cifar10", data_dir=d.data_dir) for d in loaded]
     assert {fingerprint(d) for d in again} == {fingerprint(data)}
+
+
+def test_cifar10_archive_is_read_in_memory_when_the_cache_cannot_be_written(tmp_path, monkeypatch):
+    files = cifar_files()
+    archived = tmp_path / "archived"
+    archived.mkdir()
+    (archived / CIFAR10_ARCHIVE).write_bytes(cifar_tarball(files))
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("the cache folder cannot be created under a file")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    data = load_cifar10(archived)
+    assert data.source == f"cifar-tar:{archived / CIFAR10_ARCHIVE}" and data.data_dir == str(archived)
+    assert fingerprint(data) == fingerprint(load_cifar10(write_cifar_folder(tmp_path / "bins", files)))
 
 
 def test_cifar10_download_extracts_into_the_cache_once(tmp_path, monkeypatch):
