@@ -1,4 +1,5 @@
-"""Built-in datasets: MNIST from IDX files or the course's JSON format, and the packaged sample."""
+"""Built-in datasets: MNIST (IDX files or the course's JSON format) and its packaged sample,
+Fashion-MNIST, CIFAR-10 (binary version) and a user's own image folders."""
 
 from __future__ import annotations
 
@@ -24,6 +25,30 @@ def build_mnist_sample(data_dir=None, *, val_fraction: float = 1 / 6, split_seed
                       download=False, progress=False)
 
 
+def build_fashion_mnist(data_dir=None, *, val_fraction: float = 1 / 6, split_seed: int = 0,
+                        download: bool = True, progress: bool = True, augment: str = "none"):
+    from zoo.data.fashion import load_fashion_mnist
+
+    return load_fashion_mnist(data_dir, val_fraction=val_fraction, split_seed=split_seed,
+                              download=download, progress=progress, augment=augment)
+
+
+def build_cifar10(data_dir=None, *, val_fraction: float = 0.1, split_seed: int = 0,
+                  download: bool = True, progress: bool = True, augment: str = "none"):
+    from zoo.data.cifar import load_cifar10
+
+    return load_cifar10(data_dir, val_fraction=val_fraction, split_seed=split_seed,
+                        download=download, progress=progress, augment=augment)
+
+
+def build_imagefolder(data_dir=None, *, mode: str = "rgb", size: int = 0, val_fraction: float = 0.1,
+                      split_seed: int = 0, augment: str = "none", progress: bool = True):
+    from zoo.data.imagefolder import load_imagefolder
+
+    return load_imagefolder(data_dir, mode=mode, size=size, val_fraction=val_fraction,
+                            split_seed=split_seed, augment=augment, progress=progress)
+
+
 @zoo.hookimpl
 def zoo_register_datasets(register):
     register("mnist", build_mnist,
@@ -31,3 +56,12 @@ def zoo_register_datasets(register):
     register("mnist-sample", build_mnist_sample,
              description="1,000/500 train/test MNIST sample shipped with zoo; offline smoke tests, "
                          "accuracies not representative")
+    register("fashion-mnist", build_fashion_mnist,
+             description="Fashion-MNIST: 10 kinds of clothing (IDX files, MNIST's layout), 1x28x28; "
+                         "augment=flip_crop optional")
+    register("cifar10", build_cifar10,
+             description="CIFAR-10 binary version (never the pickled one), 3x32x32, 10 classes; "
+                         "augment=flip_crop optional")
+    register("imagefolder", build_imagefolder,
+             description="Your images: --data-dir ROOT with ROOT/train/<class>/*.png|jpg, ROOT/test/, "
+                         "optional ROOT/val/; decoded once, cached")

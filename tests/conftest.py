@@ -13,9 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_MNIST = ROOT / "zoo" / "data" / "mnist_sample"  # the packaged mnist-sample
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist-5k"
-BUILTINS = ["zoo.plugins.datasets", "zoo.plugins.models", "zoo.plugins.optimizers",
-            "zoo.plugins.schedules", "zoo.plugins.regularizers", "zoo.plugins.launchers",
-            "zoo.plugins.backends", "zoo.plugins.executors"]
+BUILTINS = ["zoo.plugins.datasets", "zoo.plugins.models", "zoo.plugins.vision",
+            "zoo.plugins.optimizers", "zoo.plugins.schedules", "zoo.plugins.regularizers",
+            "zoo.plugins.launchers", "zoo.plugins.backends", "zoo.plugins.executors"]
 
 
 def registry_text(builtin=BUILTINS, grid_extra="", disabled=(), tail="") -> str:

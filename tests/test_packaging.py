@@ -31,8 +31,8 @@ def wheel(tmp_path_factory):
 def test_wheel_layout(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert not any(n.startswith("plugins/") for n in names)
-    for needed in ("zoo/plugins/models.py", "zoo/registry.toml", "zoo/scripts/zoo_worker.py",
-                   "zoo/hookspecs.py"):
+    for needed in ("zoo/plugins/models.py", "zoo/plugins/vision.py", "zoo/plugins/vision_nets.py",
+                   "zoo/registry.toml", "zoo/scripts/zoo_worker.py", "zoo/hookspecs.py"):
         assert needed in names
     packaged = zipfile.ZipFile(wheel).read("zoo/registry.toml")
     assert packaged == (ROOT / "registry.toml").read_bytes()
@@ -66,9 +66,9 @@ def test_installed_copy_lists_its_builtins(installed, tmp_path):
     first, rest = out.stdout.split("\n", 1)
     assert first.startswith(str(target))
     plugins = {row["plugin"] for row in json.loads(rest)}
-    assert plugins == {"zoo.plugins.datasets", "zoo.plugins.models", "zoo.plugins.optimizers",
-                       "zoo.plugins.schedules", "zoo.plugins.regularizers", "zoo.plugins.launchers",
-                       "zoo.plugins.backends", "zoo.plugins.executors"}
+    assert plugins == {"zoo.plugins.datasets", "zoo.plugins.models", "zoo.plugins.vision",
+                       "zoo.plugins.optimizers", "zoo.plugins.schedules", "zoo.plugins.regularizers",
+                       "zoo.plugins.launchers", "zoo.plugins.backends", "zoo.plugins.executors"}
 
 
 def test_installed_copy_loads_its_sample(installed, tmp_path):

@@ -230,7 +230,7 @@ def test_unavailable_device_is_one_line_error(device, needles, tmp_path):
 
 
 @pytest.mark.parametrize("args, needles", [
-    (["--model", "nope"], ["unknown model 'nope'", "cnn, mlp"]),
+    (["--model", "nope"], ["unknown model 'nope'", "registered: ", " cnn, ", " mlp, ", " resnet18, "]),
     (["--optimizer", "adamx"], ["unknown optimizer 'adamx'"]),
     (["--set", "model.nope=3"], ["model 'cnn' has no parameter 'nope'"]),
     (["--set", "model.channels=abc"], ["'channels' must be int"]),

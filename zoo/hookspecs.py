@@ -42,9 +42,15 @@ def zoo_register_datasets(register: Register) -> None:
 
     :param register: call ``register(name, factory, description=...)``.
         ``factory(data_dir: str | None, **params)`` must return a ``zoo.data.Dataset``
-        (train / validation / test splits as uint8 arrays plus ``input_shape`` and
-        ``num_classes``).  ``data_dir`` is ``--data-dir`` or ``None``.  An empty
-        validation split means "no validation": training skips it.
+        (train / validation / test splits of uint8 images, ``[N, H, W]`` grey or
+        ``[N, H, W, C]`` colour, and integer labels, plus ``input_shape`` ``(C, H, W)`` and
+        ``num_classes``; ``zoo.data.ImageDataset`` is a ready-made one).  ``data_dir`` is
+        ``--data-dir`` or ``None``.  An empty validation split means "no validation":
+        training skips it.
+        Optional attributes: ``class_names``; ``mean`` and ``std`` in pixel units (one
+        value or one per channel; batches are ``(x - mean) / std``, default 127.5 and
+        127.5, i.e. [-1, 1]); ``augment`` (``"none"`` or ``"flip_crop"``, training batches
+        only, a pure function of seed, epoch and sample index).
         The dataset may also have a ``data_dir`` attribute: the absolute folder (a str)
         whose files it actually loaded, which can differ from the folder asked for
         (``mnist`` falls back to the sample shipped with zoo when offline), or ``None``

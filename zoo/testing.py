@@ -44,10 +44,12 @@ def entries_of(plugin_name: str, catalog: Catalog | None = None) -> list[Entry]:
     return [e for e in catalog.registry.entries() if e.plugin == plugin_name]
 
 
-def check_entry_builds(entry: Entry, catalog: Catalog | None = None) -> object:
+def check_entry_builds(entry: Entry, catalog: Catalog | None = None, *,
+                       input_shape: tuple[int, ...] = (1, 28, 28), num_classes: int = 10) -> object:
     """Build ``entry`` with a small context for its kind and check what it returns.
 
-    models: ``input_shape=(1, 28, 28), num_classes=10`` -> ``paddle.nn.Layer``.
+    models: ``input_shape`` and ``num_classes`` (default ``(1, 28, 28)`` and 10)
+    -> ``paddle.nn.Layer``.
     optimizers: a tiny Linear's parameters, its ``learning_rate`` default (else 0.01)
     -> ``paddle.optimizer.Optimizer``.  schedules: ``learning_rate=0.01, total_steps=100``
     -> ``LRScheduler`` whose rate stays finite over 100 steps.  regularizers: ``None`` or a
@@ -66,7 +68,7 @@ def check_entry_builds(entry: Entry, catalog: Catalog | None = None) -> object:
         return entry.factory
     context: dict[str, Any] = {}
     if kind == "models":
-        context = {"input_shape": (1, 28, 28), "num_classes": 10}
+        context = {"input_shape": tuple(input_shape), "num_classes": num_classes}
     elif kind == "optimizers":
         lr = catalog.params(kind, entry.name).get("learning_rate", 0.01)
         context = {"parameters": paddle.nn.Linear(4, 2).parameters(), "learning_rate": lr,
@@ -120,7 +122,10 @@ def check_model_trains(model_factory_or_entry: Entry | Callable[..., Any],
 
     Accepts an Entry (built with its declared defaults) or ``factory(input_shape,
     num_classes)``.  Checks: logits are ``[batch_size, num_classes]``, the cross-entropy
-    is finite, every trainable parameter gets a finite gradient, and every one changes.
+    is finite, every trainable parameter gets a finite gradient, not all of them zero, and
+    every parameter with a non-zero gradient changes.  A gradient that is exactly zero is
+    no fault: a bias feeding only a batch-normalized layer gets none, whatever the data
+    (normalization removes any constant shift), as in MobileNet v2 and ShuffleNet v2.
     """
     import numpy as np
     import paddle
@@ -146,11 +151,13 @@ def check_model_trains(model_factory_or_entry: Entry | Callable[..., Any],
     bad = [name for name, p in params.items()
            if p.grad is None or not np.isfinite(p.grad.numpy()).all()]
     assert not bad, f"parameters without a finite gradient: {', '.join(bad)}"
+    moving = [name for name, p in params.items() if np.any(p.grad.numpy() != 0)]
+    assert moving, "every gradient is zero: the loss does not depend on any parameter"
     before = {name: p.numpy().copy() for name, p in params.items()}
     optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=list(params.values()))
     optimizer.step()
     optimizer.clear_grad()
-    same = [name for name, p in params.items() if np.array_equal(before[name], p.numpy())]
+    same = [name for name in moving if np.array_equal(before[name], params[name].numpy())]
     assert not same, f"parameters unchanged by an SGD step: {', '.join(same)}"
     return value
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 
 import click
 
 from zoo.cli.common import catalog_from, echo_json, echo_table
 from zoo.errors import ConfigError, ZooError
-
-MNIST_SHAPE, MNIST_CLASSES = (1, 28, 28), 10
-
 
 def parse_model_sets(sets: tuple[str, ...]) -> dict:
     """``model.PARAM=VALUE`` -> {PARAM: VALUE}, parsed like ``zoo train --set``."""
@@ -28,19 +26,26 @@ def _shape(shape, batch_size: int | None = None) -> str:
     return "[" + ",".join(dims) + "]"
 
 
-def _load_batch(catalog, dataset: str, data_dir, batch_size: int, seed: int):
-    """A real, normalized batch and the dataset's input shape / class count."""
-    from zoo.layer_report import data_batch
+def _load_batch(catalog, dataset: str, data_dir, batch_size: int, seed: int, content: bool):
+    """A batch (real images with ``content``, else random values of the dataset's shape)
+    and the dataset's input shape and class count."""
+    from zoo.data import SampleDataWarning, transform_of
+    from zoo.layer_report import data_batch, random_batch
 
     declared = catalog.params("datasets", dataset)
     # Inspecting must never start a download or draw a progress bar.
     quiet = {k: False for k in ("download", "progress") if k in declared}
-    data = catalog.build("datasets", dataset, quiet, data_dir=data_dir)
-    images = data.train.images
-    input_shape = tuple(getattr(data, "input_shape", None) or (1, *images.shape[1:]))
-    num_classes = getattr(data, "num_classes", None) or MNIST_CLASSES
+    with warnings.catch_warnings():
+        if not content:  # only the shape is used, and MNIST's sample has MNIST's shape
+            warnings.simplefilter("ignore", SampleDataWarning)
+        data = catalog.build("datasets", dataset, quiet, data_dir=data_dir)
+    input_shape, num_classes = tuple(data.input_shape), int(data.num_classes)
+    if not content:
+        return random_batch(input_shape, batch_size, seed), input_shape, num_classes, \
+            f"random values of dataset {dataset}'s shape"
     source = f"{dataset} train split ({getattr(data, 'source', '?')})"
-    return data_batch(images, batch_size, seed), input_shape, num_classes, source
+    batch = data_batch(data.train.images, batch_size, seed, transform_of(data))
+    return batch, input_shape, num_classes, source
 
 
 @click.command("inspect")
@@ -50,8 +55,10 @@ def _load_batch(catalog, dataset: str, data_dir, batch_size: int, seed: int):
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--content", is_flag=True,
               help="Run real images and report mean/std/zeros/dead units per layer.")
-@click.option("--data-dir", type=click.Path(), default=None, help="Dataset folder (--content).")
-@click.option("--dataset", default="mnist", show_default=True, help="Dataset for --content.")
+@click.option("--data-dir", type=click.Path(), default=None, help="The dataset's folder.")
+@click.option("--dataset", default="mnist", show_default=True,
+              help="Dataset whose input shape and classes the model is built for (and whose "
+                   "images --content runs).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Weights and batch seed.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -60,14 +67,10 @@ def inspect_command(ctx, model, sets, batch_size, content, data_dir, dataset, se
     catalog = catalog_from(ctx, check=False)  # a broken [grid] must not block inspecting
     overrides = parse_model_sets(sets)
     params = catalog.params("models", model, overrides)  # unknown name/param: fail before data
-    from zoo.layer_report import import_paddle, inspect_model, random_batch
+    from zoo.layer_report import import_paddle, inspect_model
 
-    if content:
-        batch, input_shape, num_classes, source = _load_batch(catalog, dataset, data_dir,
-                                                              batch_size, seed)
-    else:  # shapes need no data: a random batch of MNIST's shape
-        input_shape, num_classes, source = MNIST_SHAPE, MNIST_CLASSES, "random"
-        batch = random_batch(input_shape, batch_size, seed)
+    batch, input_shape, num_classes, source = _load_batch(catalog, dataset, data_dir, batch_size,
+                                                          seed, content)
     import_paddle().seed(seed)  # same seed, same initial weights, same statistics
     net = catalog.build("models", model, overrides, input_shape=input_shape,
                         num_classes=num_classes)

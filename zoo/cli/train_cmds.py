@@ -135,17 +135,19 @@ def train_command(ctx, quiet, **opts):
 @click.option("--detail", is_flag=True, help="Per-class accuracy and the confusion matrix.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 @click.option("--model", default=None, help="Model of a plain .pdparams file.")
+@click.option("--dataset", default="mnist", show_default=True,
+              help="Dataset a plain .pdparams file was trained on (a run knows its own).")
 @click.option("--trust-pickle", is_flag=True,
               help="Allow loading a plain Paddle .pdparams (a pickle that can run code).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def eval_command(ctx, checkpoint, split, detail, data_dir, model, trust_pickle, as_json):
+def eval_command(ctx, checkpoint, split, detail, data_dir, model, dataset, trust_pickle, as_json):
     """Evaluate a run, a checkpoint, or a plain .pdparams file on one split."""
     from zoo.train.restore import evaluate_checkpoint
 
     catalog = catalog_from(ctx)
     report = evaluate_checkpoint(catalog, Path(checkpoint), split, data_dir=data_dir,
-                                 model=model, trust=trust_pickle)
+                                 model=model, trust=trust_pickle, dataset=dataset)
     if as_json:
         echo_json(report)
         return 0

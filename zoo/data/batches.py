@@ -7,24 +7,20 @@ from collections.abc import Iterator
 import numpy as np
 
 from zoo.data.splits import Split
+from zoo.data.transform import Transform, augment_table
 
 Batch = tuple[np.ndarray, np.ndarray]
 
 
-def normalize_images(images: np.ndarray) -> np.ndarray:
-    """uint8 images [B, 28, 28] (0..255) -> float32 [B, 1, 28, 28] in [-1, 1]."""
-    x = images.astype(np.float32)
-    x /= 127.5
-    x -= 1.0
-    return x.reshape(len(images), 1, *images.shape[1:])
-
-
 class BatchSampler:
-    """Mini-batches of one split: float32 images [B,1,28,28], int64 labels [B,1].
+    """Mini-batches of one split: float32 images [B, C, H, W], int64 labels [B, 1].
 
     The order of epoch ``e`` is ``default_rng([seed, e]).permutation(N)`` (or file
     order when ``shuffle=False``): a pure function of (seed, epoch), so
     ``epoch(e, start_step=k)`` reproduces exactly the batches from step k on.
+    ``transform`` (default: [-1, 1] scaling, no augmentation) turns the uint8 images
+    into the batch; its augmentation of sample i in epoch e is a function of
+    (seed, e, i) alone, so resuming keeps it too.
 
     ``batch_size`` is per rank. The order is cut into global batches of
     ``batch_size * world_size`` and rank r takes slice ``[r*B:(r+1)*B]`` of each,
@@ -42,6 +38,7 @@ class BatchSampler:
         rank: int = 0,
         world_size: int = 1,
         drop_last: bool = False,
+        transform: Transform | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -56,6 +53,8 @@ class BatchSampler:
         self.rank = rank
         self.world_size = world_size
         self.drop_last = drop_last
+        self.transform = transform or Transform()
+        self._table: tuple[int, np.ndarray] | None = None  # (epoch, augment_table)
         if self.steps_per_epoch == 0:
             raise ValueError(
                 f"{len(split)} samples give no full global batch of "
@@ -91,15 +90,24 @@ class BatchSampler:
         for step in range(start_step, steps):
             begin = step * self.global_batch_size + self.rank * self.batch_size
             idx = order[begin : begin + self.batch_size]
-            yield self._batch(idx)
+            yield self._batch(idx, epoch)
 
-    def _batch(self, idx: np.ndarray) -> Batch:
-        # Fancy indexing + vectorized normalization: no per-sample Python work.
-        images = normalize_images(self.split.images[idx])
+    def _batch(self, idx: np.ndarray, epoch: int) -> Batch:
+        # Fancy indexing + vectorized transforms: no per-sample Python work.
+        images = self.transform(self.split.images[idx], idx, self.seed, epoch, self._augment(epoch))
         labels = self.split.labels[idx].astype(np.int64).reshape(-1, 1)
         return images, labels
 
+    def _augment(self, epoch: int) -> np.ndarray | None:
+        if self.transform.augment == "none":
+            return None
+        if self._table is None or self._table[0] != epoch:
+            self._table = (epoch, augment_table(self.seed, epoch, len(self.split)))
+        return self._table[1]
 
-def full_batches(split: Split, batch_size: int) -> Iterator[Batch]:
-    """Every sample once, in file order, last batch possibly smaller (for evaluation)."""
-    return BatchSampler(split, batch_size, shuffle=False).epoch(0)
+
+def full_batches(split: Split, batch_size: int, transform: Transform | None = None) -> Iterator[Batch]:
+    """Every sample once, in file order, last batch possibly smaller, never augmented
+    (for evaluation)."""
+    plain = (transform or Transform()).without_augment()
+    return BatchSampler(split, batch_size, shuffle=False, transform=plain).epoch(0)

@@ -1,8 +1,9 @@
-"""Find the MNIST data directory and the files in it; download only into the cache."""
+"""Find a dataset's folder and the files in it; download only into zoo's cache."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from zoo.data.download import MNIST_FILES, download_files, mnist_url
@@ -20,12 +21,12 @@ IDX_ROLES: dict[str, tuple[str, ...]] = {
 }
 
 
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/zoo/mnist``, defaulting to ``~/.cache/zoo/mnist``."""
+def default_cache_dir(name: str = "mnist") -> Path:
+    """``$XDG_CACHE_HOME/zoo/NAME``, defaulting to ``~/.cache/zoo/NAME``."""
     xdg = os.environ.get("XDG_CACHE_HOME")
     # The XDG spec says to ignore a relative value.
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "zoo" / "mnist"
+    return base / "zoo" / name
 
 
 def resolve_data_dir(explicit: str | Path | None) -> Path:
@@ -43,23 +44,43 @@ def _resolve(explicit: str | Path | None) -> tuple[Path, bool]:
     return default_cache_dir(), False
 
 
-def find_mnist_files(directory: str | Path) -> dict[str, Path]:
+def find_mnist_files(directory: str | Path, label: str = "MNIST",
+                     seed_format: bool = True) -> dict[str, Path]:
     """Map roles to files in ``directory``.
 
     Returns the four IDX roles (``train-images``, ``train-labels``, ``t10k-images``,
     ``t10k-labels``) when all are present (preferred), else ``{"seed": path}`` for a
-    seed-format ``mnist.json.gz``. Raises DataError naming what is missing.
+    seed-format ``mnist.json.gz`` (when ``seed_format``). Raises DataError naming what
+    is missing; ``label`` names the dataset (Fashion-MNIST has MNIST's file names).
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"{directory}: data directory does not exist")
-    found, missing = _scan(directory)
+    found, missing = _scan(directory, seed_format)
     if found is not None:
         return found
+    seed = f" (or a seed-format {SEED_FILE})" if seed_format else ""
     raise DataError(
-        f"{directory}: no MNIST data, missing {', '.join(missing)} "
-        f"(or a seed-format {SEED_FILE}); put the files there or point --data-dir elsewhere"
+        f"{directory}: no {label} data, missing {', '.join(missing)}{seed}; "
+        "put the files there or point --data-dir elsewhere"
     )
+
+
+def locate_cached(explicit: str | Path | None, cache_name: str, label: str,
+                  complete: Callable[[Path], bool], fetch: Callable[[Path], None],
+                  download: bool) -> Path:
+    """The folder to load a dataset from: ``explicit`` as given (never written to), else
+    zoo's cache ``cache_name``, filled by ``fetch(cache)`` when it is not ``complete``."""
+    if explicit is not None and str(explicit) != "":
+        return Path(explicit).expanduser()
+    cache = default_cache_dir(cache_name)
+    if cache.is_dir() and complete(cache):
+        return cache
+    if not download:
+        raise DataError(f"{cache}: no {label} files in the cache and downloading is disabled; "
+                        "put them there, or pass --data-dir")
+    fetch(cache)
+    return cache
 
 
 class MnistUnavailable(DataError):
@@ -78,7 +99,7 @@ def locate_mnist(
     A directory the user named (argument or ``$ZOO_DATA_DIR``) is never written to.
     """
     directory, from_user = _resolve(explicit)
-    if from_user or (directory.is_dir() and _scan(directory)[0] is not None):
+    if from_user or (directory.is_dir() and _scan(directory, True)[0] is not None):
         return find_mnist_files(directory)
     if not download:
         raise MnistUnavailable(
@@ -92,7 +113,12 @@ def locate_mnist(
     return find_mnist_files(directory)
 
 
-def _scan(directory: Path) -> tuple[dict[str, Path] | None, list[str]]:
+def idx_complete(directory: Path) -> bool:
+    """Whether ``directory`` holds all four IDX files."""
+    return _scan(directory, False)[0] is not None
+
+
+def _scan(directory: Path, seed_format: bool) -> tuple[dict[str, Path] | None, list[str]]:
     """Return (files, []) when a complete set exists, else (None, missing IDX names)."""
     idx: dict[str, Path] = {}
     missing: list[str] = []
@@ -105,6 +131,6 @@ def _scan(directory: Path) -> tuple[dict[str, Path] | None, list[str]]:
             idx[role] = path
     if not missing:
         return idx, []
-    if (directory / SEED_FILE).is_file():
+    if seed_format and (directory / SEED_FILE).is_file():
         return {"seed": directory / SEED_FILE}, []
     return None, missing

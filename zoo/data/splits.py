@@ -1,4 +1,4 @@
-"""Load MNIST into validated train / val / test splits."""
+"""Dataset types (Split, the Dataset protocol, ImageDataset) and MNIST's validated splits."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ from zoo.data.idx import read_idx_images, read_idx_labels
 from zoo.data.locate import MnistUnavailable, find_mnist_files, locate_mnist
 from zoo.data.sample import MNIST_SAMPLE_DIR, warn_sample_fallback
 from zoo.data.seedformat import read_seed_json
+from zoo.data.transform import DEFAULT_MEAN, DEFAULT_STD, image_shape
 from zoo.errors import DataError
 
 # The course carves 10,000 of the 60,000 training images off for validation.
 DEFAULT_VAL_FRACTION = 1 / 6
+DIGITS = tuple(str(d) for d in range(10))
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: == on arrays is ambiguous
 class Split:
-    """One split: uint8 images [N, 28, 28] (0..255) and uint8 labels [N] (0..9)."""
+    """One split: uint8 images [N, H, W] (grey) or [N, H, W, C] (colour), 0..255, and
+    integer labels [N] in 0..num_classes-1."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -35,6 +38,10 @@ class Dataset(Protocol):
     An empty ``val`` split means "no validation": training skips it. A dataset may also
     have ``data_dir``, the absolute folder its files were loaded from (``None`` when it
     has no folder); a sweep passes it to its workers so they load the very same files.
+    Optional too: ``source`` (where the data came from, for people), ``class_names``,
+    ``mean`` and ``std`` (per channel or one value, in pixel units 0..255; batches are
+    ``(x - mean) / std``, default 127.5 and 127.5, i.e. [-1, 1]) and ``augment``
+    (``"none"`` or ``"flip_crop"``, training batches only).
     """
 
     train: Split
@@ -62,6 +69,13 @@ class MnistData:
     source: str
     data_dir: str | None = None
 
+    # The course's [-1, 1] scaling, kept bit for bit; MNIST is never augmented (a
+    # mirrored digit is another glyph).
+    class_names = DIGITS
+    mean = DEFAULT_MEAN
+    std = DEFAULT_STD
+    augment = "none"
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         """One grey channel: (1, 28, 28)."""
@@ -70,6 +84,29 @@ class MnistData:
     @property
     def num_classes(self) -> int:
         return 10
+
+
+@dataclass(frozen=True, eq=False)
+class ImageDataset:
+    """A loaded image dataset; ``input_shape`` follows the images, ``num_classes`` the names."""
+
+    train: Split
+    val: Split
+    test: Split
+    source: str
+    data_dir: str | None
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    augment: str = "none"
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return image_shape(self.train.images)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
 
 
 def load_mnist(
@@ -90,12 +127,9 @@ def load_mnist(
     With ``sample_fallback``, when no folder was named and MNIST is neither cached nor
     downloadable, the packaged sample is loaded instead, with a ``SampleDataWarning``.
     """
-    fraction = DEFAULT_VAL_FRACTION if val_fraction is None else float(val_fraction)
-    # Both checked first so a bad value never triggers a download.
-    if not 0.0 <= fraction < 1.0:
-        raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
-        raise DataError(f"split_seed must be a non-negative integer, got {split_seed!r}")
+    # Checked first so a bad value never triggers a download.
+    fraction = check_split_settings(DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction,
+                                    split_seed)
     try:
         files = locate_mnist(data_dir, download=download, progress=progress)
     except MnistUnavailable as exc:
@@ -106,23 +140,44 @@ def load_mnist(
     if "seed" in files:
         path = files["seed"]
         parts = [_checked(path, path, images, labels) for images, labels in read_seed_json(path)]
-        _require(path, parts[0], "training images")
-        _require(path, parts[2], "test images (eval)")
+        require(path, parts[0], "training images")
+        require(path, parts[2], "test images (eval)")
         return MnistData(parts[0], parts[1], parts[2], source=f"seed:{path}",
                          data_dir=str(path.parent.absolute()))
-    train_all = _read_pair(files["train-images"], files["train-labels"])
-    test = _read_pair(files["t10k-images"], files["t10k-labels"])
-    _require(files["train-images"], train_all, "training images")
-    # Caught here, not after a whole epoch of training that then cannot be tested.
-    _require(files["t10k-images"], test, "test images")
-    train, val = split_off(train_all, fraction, split_seed)
-    if len(train) == 0:
-        raise DataError(
-            f"{files['train-images']}: no training images left after taking "
-            f"{len(val)} of {len(train_all)} for validation"
-        )
+    train, val, test = load_idx_splits(files, fraction, split_seed)
     folder = files["train-images"].parent
     return MnistData(train, val, test, source=f"idx:{folder}", data_dir=str(folder.absolute()))
+
+
+def check_split_settings(val_fraction: float, split_seed: int) -> float:
+    """``val_fraction`` as a float in [0, 1); a DataError for a bad fraction or seed."""
+    fraction = float(val_fraction)
+    if not 0.0 <= fraction < 1.0:
+        raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
+        raise DataError(f"split_seed must be a non-negative integer, got {split_seed!r}")
+    return fraction
+
+
+def load_idx_splits(files: dict[str, Path], fraction: float, split_seed: int) -> tuple[Split, Split, Split]:
+    """(train, val, test) from the four MNIST-layout IDX files found by ``find_mnist_files``."""
+    train_all = _read_pair(files["train-images"], files["train-labels"])
+    test = _read_pair(files["t10k-images"], files["t10k-labels"])
+    require(files["train-images"], train_all, "training images")
+    # Caught here, not after a whole epoch of training that then cannot be tested.
+    require(files["t10k-images"], test, "test images")
+    return carve_val(files["train-images"], train_all, fraction, split_seed) + (test,)
+
+
+def carve_val(path: Path, train_all: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """``split_off``, refusing a fraction that leaves no training images (``path`` is named)."""
+    train, val = split_off(train_all, fraction, seed)
+    if len(train) == 0:
+        raise DataError(
+            f"{path}: no training images left after taking "
+            f"{len(val)} of {len(train_all)} for validation"
+        )
+    return train, val
 
 
 def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -139,7 +194,7 @@ def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     )
 
 
-def _require(path: Path, split: Split, what: str) -> None:
+def require(path: Path, split: Split, what: str) -> None:
     if len(split) == 0:
         raise DataError(f"{path}: holds no {what} (0 images)")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoo.data import Split, full_batches
+from zoo.data import Split, Transform, full_batches
 from zoo.errors import DataError
 
 
@@ -23,8 +23,10 @@ class Evaluation:
                 for i in range(len(totals))]
 
 
-def evaluate(model, split: Split, num_classes: int, batch_size: int = 500) -> Evaluation:
-    """Loss and accuracy over ``split`` in file order.
+def evaluate(model, split: Split, num_classes: int, batch_size: int = 500,
+             transform: Transform | None = None) -> Evaluation:
+    """Loss and accuracy over ``split`` in file order, normalized as ``transform`` says
+    (the dataset's; never augmented).
 
     500 per batch: on Paddle CPU it is as fast as any larger batch (measured 5.1 s for the
     10k test set against 6.0 s at 1000), and the activations held at once stay half as big.
@@ -39,7 +41,7 @@ def evaluate(model, split: Split, num_classes: int, batch_size: int = 500) -> Ev
     model.eval()
     loss_sum, confusion = 0.0, np.zeros((num_classes, num_classes), dtype=np.int64)
     with paddle.no_grad():
-        for images, labels in full_batches(split, batch_size):
+        for images, labels in full_batches(split, batch_size, transform):
             logits = model(paddle.to_tensor(images))
             loss_sum += float(F.cross_entropy(logits, paddle.to_tensor(labels), reduction="sum"))
             predicted = logits.argmax(axis=1).numpy()

@@ -78,11 +78,12 @@ def _build(run: _Run):
     if isinstance(job.seed, bool) or not isinstance(job.seed, int) or not 0 <= job.seed < 2**63:
         raise TrainingError(f"seed must be an integer in [0, 2**63 - 1], got {job.seed!r}")
     data = catalog.build("datasets", job.dataset, job.overrides("datasets"), data_dir=job.data_dir)
-    from zoo.data import BatchSampler
+    from zoo.data import BatchSampler, transform_of
 
+    run.transform = transform_of(data)
     try:
         sampler = BatchSampler(data.train, job.batch_size, seed=job.seed,
-                               rank=run.rank, world_size=run.world_size)
+                               rank=run.rank, world_size=run.world_size, transform=run.transform)
     except ValueError as exc:
         raise TrainingError(f"cannot batch the training data: {exc}") from None
     if len(data.test) == 0:  # found now, not after training when the test has nothing to run on
@@ -174,7 +175,8 @@ def _end_epoch(run: _Run, epoch: int, global_step: int, log: ScalarLog) -> None:
     # ranks repeating it would only slow it down (they wait at the next collective).
     # An empty validation split (val_fraction=0) means no validation at all.
     validate = run.leader and len(run.data.val) > 0
-    val = evaluate(run.model, run.data.val, run.num_classes) if validate else None
+    val = (evaluate(run.model, run.data.val, run.num_classes, transform=run.transform)
+           if validate else None)
     images = sums["seen"] * run.world_size
     record = {"epoch": epoch + 1, "step": global_step,
               "train_loss": sums["loss"] / max(1, sums["seen"]),
@@ -263,7 +265,7 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
     write_replica_digest(run)
     if run.leader:
         began = time.perf_counter()
-        test = evaluate(run.model, run.data.test, run.num_classes)
+        test = evaluate(run.model, run.data.test, run.num_classes, transform=run.transform)
         result.test = {"loss": test.loss, "acc": test.accuracy}
         result.elapsed += time.perf_counter() - began
     # Rewrite the final checkpoint with the test result in it, so that running a finished

@@ -12,8 +12,12 @@ from zoo.train.state import MODEL_PREFIX
 
 
 def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = False,
-               data_dir: str | None = None):
-    """(model, dataset, settings) for a run dir, checkpoint folder or .pdparams file."""
+               data_dir: str | None = None, dataset: str = "mnist"):
+    """(model, dataset, settings) for a run dir, checkpoint folder or .pdparams file.
+
+    A run's checkpoint names its own dataset; a plain .pdparams file does not, so
+    ``dataset`` says which one it was trained on (its shape and classes build the model).
+    """
     import paddle
 
     if path.suffix in (".pdparams", ".pdopt"):
@@ -21,7 +25,7 @@ def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = F
             raise CheckpointError(f"{path}: a plain .pdparams file needs --model to say what it holds")
         arrays = {k: v for k, v in ckpt.load_paddle_state(path, trust=trust).items()
                   if hasattr(v, "shape")}
-        settings: dict[str, Any] = {"model": model, "dataset": "mnist", "params": {}}
+        settings: dict[str, Any] = {"model": model, "dataset": dataset, "params": {}}
     else:
         folder = ckpt.resolve_checkpoint(path)
         arrays, state = ckpt.load_checkpoint(folder)
@@ -51,15 +55,19 @@ def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = F
 
 
 def evaluate_checkpoint(catalog, path: Path, split: str, *, data_dir: str | None = None,
-                        model: str | None = None, trust: bool = False) -> dict[str, Any]:
+                        model: str | None = None, trust: bool = False,
+                        dataset: str = "mnist") -> dict[str, Any]:
+    from zoo.data import transform_of
     from zoo.train.evaluate import evaluate
 
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or directory")
     net, data, settings, source = load_model(catalog, path, model=model, trust=trust,
-                                             data_dir=data_dir)
-    result = evaluate(net, getattr(data, split), num_classes=int(data.num_classes))
+                                             data_dir=data_dir, dataset=dataset)
+    result = evaluate(net, getattr(data, split), num_classes=int(data.num_classes),
+                      transform=transform_of(data))
     return {"checkpoint": str(source), "model": settings["model"], "split": split,
             "loss": result.loss, "accuracy": result.accuracy, "samples": result.samples,
             "per_class_accuracy": result.per_class_accuracy(),
+            "class_names": [str(c) for c in getattr(data, "class_names", range(data.num_classes))],
             "confusion": result.confusion.tolist()}

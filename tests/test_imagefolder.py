@@ -1,0 +1,196 @@
+"""imagefolder on real PNG and JPEG folders written with Pillow: layout, options, the
+decode-once cache, and every bad file as a one-line error naming it."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from tests.conftest import assert_one_line_error, run_zoo
+from tests.vision_data import write_image, write_imagefolder
+from zoo.data import fingerprint
+from zoo.data.imagefolder import CACHE_DIR, load_imagefolder
+from zoo.errors import DataError
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+def one_line(excinfo, *needles) -> str:
+    msg = str(excinfo.value)
+    assert "\n" not in msg, msg
+    for needle in needles:
+        assert needle in msg, msg
+    return msg
+
+
+def cache_files(root):
+    return sorted((root / CACHE_DIR).glob("*.npz")) if (root / CACHE_DIR).is_dir() else []
+
+
+def test_rgb_png_folder_loads_exactly_with_classes_from_the_folder_names(tmp_path):
+    root = tmp_path / "pets"
+    written = write_imagefolder(root, per_class={"train": 5, "test": 2})
+    data = load_imagefolder(root, val_fraction=0.2, progress=False)
+    assert data.class_names == ("cat", "dog", "fox") and data.num_classes == 3
+    assert data.input_shape == (3, 12, 10) and data.train.images.dtype == np.uint8
+    assert (len(data.train), len(data.val), len(data.test)) == (12, 3, 6)
+    assert np.array_equal(data.test.images, np.stack([a for c in ("cat", "dog", "fox")
+                                                      for a in written["test"][c]]))
+    assert data.test.labels.tolist() == [0, 0, 1, 1, 2, 2]
+    train_all = np.concatenate([data.train.images, data.val.images]).reshape(-1, 3)
+    np.testing.assert_allclose(data.mean, train_all.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(data.std, train_all.std(axis=0), rtol=1e-6)
+    assert data.data_dir == str(root) and data.source == f"imagefolder:{root}"
+
+
+def test_grayscale_resize_jpeg_and_a_val_folder(tmp_path):
+    root = tmp_path / "photos"
+    write_imagefolder(root, classes=("a", "b"), per_class={"train": 3, "val": 1, "test": 1},
+                      size=(20, 30), ext=".jpg", splits=("train", "val", "test"))
+    write_image(root / "train" / "b" / "extra.JPEG", np.full((9, 7, 3), 200, np.uint8))
+    data = load_imagefolder(root, mode="grayscale", size=16, progress=False)
+    assert data.input_shape == (1, 16, 16) and data.train.images.shape == (7, 16, 16)
+    assert (len(data.val), len(data.test)) == (2, 2)  # val/ is used as it is
+    assert data.train.labels.tolist() == [0, 0, 0, 1, 1, 1, 1]
+    assert len(data.mean) == 1
+    assert abs(int(data.train.images[6].mean()) - 200) <= 2  # extra.JPEG sorts last in b/
+
+
+def test_second_load_reads_the_cache_and_decodes_nothing(tmp_path):
+    root = tmp_path / "pets"
+    write_imagefolder(root)
+    first = load_imagefolder(root, progress=False)
+    (cache,) = cache_files(root)
+    # Change one cached pixel: if the next load decoded the images again it would not see it.
+    with np.load(cache) as npz:
+        arrays = dict(npz)
+    arrays["test_images"][0, 0, 0, 0] ^= 0xFF
+    with open(cache, "wb") as out:
+        np.savez(out, **arrays)
+    second = load_imagefolder(root, progress=False)
+    assert second.test.images[0, 0, 0, 0] == first.test.images[0, 0, 0, 0] ^ 0xFF
+    assert cache_files(root) == [cache]
+
+
+def test_any_change_to_files_or_options_misses_the_cache(tmp_path):
+    root = tmp_path / "pets"
+    write_imagefolder(root)
+    base = fingerprint(load_imagefolder(root, progress=False))
+    grey = load_imagefolder(root, mode="grayscale", progress=False)
+    assert grey.input_shape == (1, 12, 10) and len(cache_files(root)) == 2
+    write_image(root / "train" / "cat" / "000.png", np.zeros((12, 10, 3), np.uint8))
+    changed = load_imagefolder(root, progress=False)
+    assert len(cache_files(root)) == 3 and fingerprint(changed) != base
+    assert changed.train.images.min() == 0
+    (root / "train" / "cat" / "000.png").rename(root / "train" / "dog" / "zzz.png")
+    assert load_imagefolder(root, progress=False).train.labels.tolist().count(1) == 5
+
+
+def test_a_same_size_rewrite_with_its_old_mtime_still_misses_the_cache(tmp_path):
+    """The content hash is remembered under the files' stats; a rewrite changes the ctime."""
+    root = tmp_path / "pets"
+    write_imagefolder(root)
+    before = load_imagefolder(root, progress=False, val_fraction=0.0)
+    path = root / "train" / "cat" / "001.png"
+    old = path.stat()
+    image = before.train.images[1].copy()
+    image[0, 0] ^= 0x01  # the same size once encoded: only one pixel differs
+    write_image(path, image)
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+    after = load_imagefolder(root, progress=False, val_fraction=0.0)
+    assert (path.stat().st_mtime_ns, path.stat().st_size) == (old.st_mtime_ns, old.st_size)
+    assert np.array_equal(after.train.images[1], image) and len(cache_files(root)) == 2
+
+
+def test_a_damaged_cache_is_rebuilt(tmp_path):
+    root = tmp_path / "pets"
+    write_imagefolder(root)
+    reference = fingerprint(load_imagefolder(root, progress=False))
+    (cache,) = cache_files(root)
+    cache.write_bytes(cache.read_bytes()[:100])
+    assert fingerprint(load_imagefolder(root, progress=False)) == reference
+    assert cache.stat().st_size > 100
+
+
+def test_a_folder_that_cannot_hold_the_cache_caches_in_zoos_cache(tmp_path):
+    root = tmp_path / "shared"
+    write_imagefolder(root)
+    (root / CACHE_DIR).write_text("a file where the cache folder would go")  # unwritable, even as root
+    first = load_imagefolder(root, progress=False, val_fraction=0.0)
+    (cache,) = (tmp_path / "xdg-cache" / "zoo" / "imagefolder").glob("*.npz")
+    with np.load(cache) as npz:
+        arrays = dict(npz)
+    arrays["train_images"][0, 0, 0, 0] ^= 0xFF
+    with open(cache, "wb") as out:
+        np.savez(out, **arrays)
+    second = load_imagefolder(root, progress=False, val_fraction=0.0)
+    assert second.train.images[0, 0, 0, 0] == first.train.images[0, 0, 0, 0] ^ 0xFF  # from there
+
+
+BAD = {
+    "unreadable": (lambda r: (r / "train" / "dog" / "001.png").write_bytes(b"not an image at all"),
+                   ["train/dog/001.png", "cannot read image"]),
+    "truncated": (lambda r: (r / "test" / "cat" / "000.png").write_bytes(
+        (r / "test" / "cat" / "000.png").read_bytes()[:60]), ["test/cat/000.png", "cannot read image"]),
+    "mixed sizes": (lambda r: write_image(r / "train" / "fox" / "002.png", np.zeros((8, 8, 3), np.uint8)),
+                    ["train/fox/002.png", "image is 8x8, but", "is 10x12", "dataset.size=N"]),
+    "empty class": (lambda r: (r / "train" / "owl").mkdir(), ["train/owl: empty class"]),
+    "unknown extension": (lambda r: (r / "train" / "cat" / "x.gif").write_bytes(b"GIF89a"),
+                          ["train/cat/x.gif", "unknown image extension '.gif'"]),
+    "loose file": (lambda r: write_image(r / "train" / "stray.png", np.zeros((12, 10, 3), np.uint8)),
+                   ["train/stray.png: images go in class folders"]),
+    "unknown test class": (lambda r: write_image(r / "test" / "yak" / "0.png", np.zeros((12, 10, 3), np.uint8)),
+                           ["test/yak: class 'yak' has no training folder"]),
+    "folder in a class": (lambda r: (r / "train" / "cat" / "more").mkdir(),
+                          ["train/cat/more: a folder inside a class folder"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_files_are_one_line_errors_naming_them(tmp_path, case):
+    root = tmp_path / "pets"
+    write_imagefolder(root)
+    breaks, needles = BAD[case]
+    breaks(root)
+    with pytest.raises(DataError) as e:
+        load_imagefolder(root, progress=False)
+    one_line(e, *needles)
+
+
+def test_missing_layout_and_bad_options(tmp_path):
+    with pytest.raises(DataError) as e:
+        load_imagefolder(None)
+    one_line(e, "imagefolder needs --data-dir ROOT")
+    root = tmp_path / "pets"
+    write_imagefolder(root, splits=("train",))
+    with pytest.raises(DataError) as e:
+        load_imagefolder(root)
+    one_line(e, "no test/ folder")
+    write_imagefolder(root)
+    with pytest.raises(DataError) as e:
+        load_imagefolder(root, mode="cmyk")
+    one_line(e, "unknown mode 'cmyk'")
+    with pytest.raises(DataError) as e:
+        load_imagefolder(root, size=-3)
+    one_line(e, "size must be a non-negative integer")
+    assert cache_files(root) == []  # nothing decoded for a refused option
+
+
+def test_imagefolder_trains_through_the_cli_and_mixed_sizes_fail_in_one_line(tmp_path):
+    root = tmp_path / "pets"
+    write_imagefolder(root, per_class={"train": 6, "test": 2}, size=(16, 16))
+    out = tmp_path / "run"
+    proc = run_zoo("train", "--model", "squeezenet1_1", "--dataset", "imagefolder",
+                   "--data-dir", str(root), "--set", "dataset.size=24", "--set", "dataset.augment=flip_crop",
+                   "--batch-size", "8", "--epochs", "1", "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "on imagefolder (16 train, 2 val, 6 test)" in proc.stdout
+    write_image(root / "test" / "dog" / "odd.png", np.zeros((5, 5, 3), np.uint8))
+    proc = run_zoo("train", "--model", "lenet", "--dataset", "imagefolder", "--data-dir", str(root),
+                   "--out", str(tmp_path / "run2"), "--quiet")
+    assert_one_line_error(proc, "test/dog/odd.png: image is 5x5")
