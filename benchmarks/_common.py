@@ -10,6 +10,7 @@ import fcntl
 import os
 import platform
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -122,6 +123,24 @@ def wall(cmd: list[str]) -> float:
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
     return took
+
+
+def bench(out: Path, data_dir: str, extra: list[str]) -> tuple[float, list[dict]]:
+    """Run one `zoo bench` sweep; its wall time and stored rows (any cell not ok stops the script)."""
+    cmd = [sys.executable, "-m", "zoo", "bench", "--quiet", "--format", "json", "--out", str(out),
+           "--data-dir", data_dir, *extra]
+    began = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
+    wall = time.perf_counter() - began
+    db = sqlite3.connect(out / "results.db")
+    db.row_factory = sqlite3.Row
+    rows = [dict(r) for r in db.execute("SELECT * FROM results ORDER BY rowid")]
+    db.close()
+    bad = [r for r in rows if r["status"] != "ok"]
+    if proc.returncode or bad:
+        print(proc.stdout[-1500:], proc.stderr[-1500:], sep="\n")
+        raise SystemExit(f"zoo bench failed: {[(r['slug'], r['status'], r['reason']) for r in bad]}")
+    return wall, rows
 
 
 def verdict(ok: bool) -> str:

@@ -13,30 +13,10 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import REPO, default_data_dir, verdict, write_section
-
-
-def sweep(out: Path, data_dir: str, extra: list[str]) -> tuple[float, list[dict]]:
-    cmd = [sys.executable, "-m", "zoo", "bench", "--quiet", "--format", "json", "--out", str(out),
-           "--data-dir", data_dir, *extra]
-    began = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
-    wall = time.perf_counter() - began
-    db = sqlite3.connect(out / "results.db")
-    db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute("SELECT * FROM results")]
-    db.close()
-    if proc.returncode or any(r["status"] != "ok" for r in rows):
-        print(proc.stderr[-2000:])
-        raise SystemExit("zoo bench failed")
-    return wall, rows
+from _common import bench, default_data_dir, verdict, write_section
 
 
 def main() -> None:
@@ -47,8 +27,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zoo-executors-") as tmp:
         tmp = Path(tmp)
         print("(a) default grid, --jobs 1 then --jobs 2")
-        one, rows1 = sweep(tmp / "j1", args.data_dir, ["--jobs", "1"])
-        two, rows2 = sweep(tmp / "j2", args.data_dir, ["--jobs", "2", "--threads", "1"])
+        one, rows1 = bench(tmp / "j1", args.data_dir, ["--jobs", "1"])
+        two, rows2 = bench(tmp / "j2", args.data_dir, ["--jobs", "2", "--threads", "1"])
         per_hour = [len(rows1) / one * 3600, len(rows2) / two * 3600]
         ratio = per_hour[1] / per_hour[0]
         lines += ["(a) Default grid of registry.toml, 1 epoch", "",
@@ -64,7 +44,7 @@ def main() -> None:
                  "model.hidden1=32", "--epochs", "1"]
         costs = {}
         for name, extra in (("local", []), ("ray", ["--executor", "ray"])):
-            wall, rows = sweep(tmp / name, args.data_dir, small + extra)
+            wall, rows = bench(tmp / name, args.data_dir, small + extra)
             costs[name] = (wall - sum(r["wall_time"] for r in rows)) / len(rows)
         extra_cost = costs["ray"] - costs["local"]
         lines += ["(b) Driver cost per cell beyond the cell's own wall time (4 mlp cells; ray "

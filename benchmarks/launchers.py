@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import REPO, default_data_dir, median, verdict, write_section
+from _common import REPO, bench, default_data_dir, median, verdict, write_section
 
 # Run in a child so that its imports are cold, as in a worker.
 FIXED_COSTS = r"""
@@ -41,23 +39,6 @@ from zoo.train.evaluate import evaluate
 names = ["import paddle", "load plugins", "load data", "build model"]
 print(json.dumps({n: b - a for n, a, b in zip(names, t, t[1:]) if n}))
 """
-
-
-def bench(out: Path, data_dir: str, extra: list[str]) -> tuple[float, list[dict]]:
-    cmd = [sys.executable, "-m", "zoo", "bench", "--quiet", "--format", "json", "--out", str(out),
-           "--data-dir", data_dir, *extra]
-    began = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
-    wall = time.perf_counter() - began
-    db = sqlite3.connect(out / "results.db")
-    db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute("SELECT * FROM results ORDER BY rowid")]
-    db.close()
-    bad = [r for r in rows if r["status"] != "ok"]
-    if proc.returncode or bad:
-        print(proc.stdout[-1500:], proc.stderr[-1500:], sep="\n")
-        raise SystemExit(f"zoo bench failed: {[(r['slug'], r['status'], r['reason']) for r in bad]}")
-    return wall, rows
 
 
 def part_a(args, tmp: Path) -> tuple[list[str], list[str], list[dict]]:
