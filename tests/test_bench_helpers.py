@@ -131,11 +131,11 @@ def zoo(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess
                           env=env, timeout=timeout, cwd=ROOT)
 
 
-def db_rows(out: Path) -> list[dict]:
+def db_rows(out: Path, table: str = "results") -> list[dict]:
     con = sqlite3.connect(str(out / "results.db"))
     con.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in con.execute("SELECT * FROM results ORDER BY rowid")]
+        return [dict(r) for r in con.execute(f"SELECT * FROM {table} ORDER BY rowid")]
     finally:
         con.close()
 

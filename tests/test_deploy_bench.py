@@ -5,11 +5,11 @@ cannot run."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from tests.conftest import assert_one_line_error, run_zoo
+from tests.test_bench_helpers import db_rows
 from tests.deploy_kit import SEED_SMALL, ZOO_MAIN, isolated, models_env, site_without
 
 QUICK = ["--requests", "20", "--warmup", "2", "--repeats", "2", "--batch-size", "8",
@@ -18,12 +18,7 @@ BACKENDS = {"dygraph", "paddle-inference", "onnxruntime"}
 
 
 def _rows(sweep) -> list[dict]:
-    con = sqlite3.connect(str(sweep / "results.db"))
-    con.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in con.execute("SELECT * FROM inference ORDER BY rowid")]
-    finally:
-        con.close()
+    return db_rows(sweep, "inference")
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_zoo
+from tests.test_resume import StopAt
 from tests.vision_data import cifar_files, write_cifar_folder
 from zoo import checkpoint as ckpt
 from zoo.job import Job
 from zoo.plugin import load_catalog
 from zoo.train import train
-from zoo.train.report import NullReporter, StopFlag
+from zoo.train.report import StopFlag
 
 EPOCHS, BATCH, STEPS_PER_EPOCH = 2, 12, 9  # 120 images, 12 for validation: 108 = 9 x 12
 TIMING_KEYS = {"images_per_s", "seconds"}
@@ -42,16 +43,6 @@ def make_job(out: Path, data_dir: Path, model: str) -> Job:
                dataset="cifar10", data_dir=str(data_dir), epochs=EPOCHS, batch_size=BATCH,
                params={"datasets": {"progress": False, "augment": "flip_crop"}},
                checkpoint_every=3)
-
-
-class StopAt(NullReporter):
-    def __init__(self, stop: StopFlag, at: int) -> None:
-        self.stop, self.at, self.steps = stop, at, 0
-
-    def step(self, step_in_epoch, loss, acc):
-        self.steps += 1
-        if self.steps == self.at:
-            self.stop.request("test")
 
 
 def final_arrays(out: Path) -> dict[str, np.ndarray]:
