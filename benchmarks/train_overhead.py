@@ -91,7 +91,7 @@ def child_plain(args, out: Path) -> dict:
     import paddle.nn.functional as F
     from paddle import nn
 
-    from zoo.data import BatchSampler, full_batches, load_mnist
+    from zoo.data import BatchSampler, full_batches, load_mnist, transform_of
 
     class MNIST(nn.Layer):  # literal copy of the course network (= plugins/nets.py CourseCNN)
         def __init__(self):
@@ -111,7 +111,7 @@ def child_plain(args, out: Path) -> dict:
         model.eval()
         correct = loss = 0.0
         with paddle.no_grad():
-            for images, labels in full_batches(split, 1000):
+            for images, labels in full_batches(split, 1000, transform_of(data)):
                 y = paddle.to_tensor(labels)
                 logits = model(paddle.to_tensor(images))
                 loss += float(F.cross_entropy(logits, y, reduction="sum"))
@@ -122,7 +122,7 @@ def child_plain(args, out: Path) -> dict:
     began = time.perf_counter()
     paddle.set_device("cpu")
     data = load_mnist(args.data_dir, progress=False)
-    sampler = BatchSampler(data.train, args.batch_size, seed=SEED)
+    sampler = BatchSampler(data.train, args.batch_size, seed=SEED, transform=transform_of(data))
     paddle.seed(SEED)
     model = MNIST()
     opt = paddle.optimizer.Adam(learning_rate=LR, parameters=model.parameters())

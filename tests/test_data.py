@@ -35,7 +35,11 @@ from zoo.data import (
     resolve_data_dir,
     split_off,
 )
+from zoo.data.splits import MNIST_MEAN, MNIST_STD
+from zoo.data.transform import Transform
 from zoo.errors import DataError
+
+MNIST = Transform(MNIST_MEAN, MNIST_STD)  # the course's [-1, 1] scaling, MNIST's own
 
 HERE = Path(__file__).resolve().parent
 SMALL = HERE.parent / "zoo" / "data" / "mnist_sample"
@@ -346,7 +350,7 @@ def test_split_and_batch_seeds_take_any_non_negative_integer():
     for seed in (2**62, 2**63 - 1, 2**64 + 5):
         a, b = (load_mnist(SMALL, split_seed=seed, progress=False) for _ in range(2))
         assert np.array_equal(a.val.labels, b.val.labels)
-        orders = [BatchSampler(a.train, 100, seed=seed).order(3) for _ in range(2)]
+        orders = [BatchSampler(a.train, 100, seed=seed, transform=MNIST).order(3) for _ in range(2)]
         assert np.array_equal(*orders) and sorted(orders[0]) == list(range(len(a.train)))
     for bad in (-1, 1.5, True, "3"):
         with pytest.raises(DataError) as e:
@@ -381,7 +385,7 @@ def batch_indices(x: np.ndarray) -> list[int]:
 
 
 def test_batch_shapes_dtypes_and_normalization(train):
-    sampler = BatchSampler(train, batch_size=64, seed=1)
+    sampler = BatchSampler(train, batch_size=64, seed=1, transform=MNIST)
     batches = list(sampler.epoch(0))
     assert sampler.steps_per_epoch == len(batches) == 14  # 833 = 13*64 + 1, partial kept
     x, y = batches[0]
@@ -393,26 +397,26 @@ def test_batch_shapes_dtypes_and_normalization(train):
     idx = sampler.order(0)[:64]
     assert np.allclose(x[:, 0], train.images[idx] / 127.5 - 1.0, rtol=0, atol=1e-6)
     assert np.array_equal(y[:, 0], train.labels[idx])
-    assert np.array_equal(normalize_images(train.images[idx]), x)
-    assert BatchSampler(train, 64, seed=1, drop_last=True).steps_per_epoch == 13
+    assert np.array_equal(normalize_images(train.images[idx], MNIST_MEAN, MNIST_STD), x)
+    assert BatchSampler(train, 64, seed=1, drop_last=True, transform=MNIST).steps_per_epoch == 13
 
 
 def test_epoch_permutation_is_function_of_seed_and_epoch():
     split = indexed_split(300)
-    s = BatchSampler(split, 32, seed=7)
+    s = BatchSampler(split, 32, seed=7, transform=MNIST)
     e0 = [i for x, _ in s.epoch(0) for i in batch_indices(x)]
     e1 = [i for x, _ in s.epoch(1) for i in batch_indices(x)]
     assert sorted(e0) == sorted(e1) == list(range(300)) and e0 != e1
-    again = [i for x, _ in BatchSampler(split, 32, seed=7).epoch(1) for i in batch_indices(x)]
+    again = [i for x, _ in BatchSampler(split, 32, seed=7, transform=MNIST).epoch(1) for i in batch_indices(x)]
     assert again == e1
-    other = [i for x, _ in BatchSampler(split, 32, seed=8).epoch(1) for i in batch_indices(x)]
+    other = [i for x, _ in BatchSampler(split, 32, seed=8, transform=MNIST).epoch(1) for i in batch_indices(x)]
     assert other != e1
 
 
 def test_start_step_resumes_exact_tail(train):
-    s = BatchSampler(train, 50, seed=2)
+    s = BatchSampler(train, 50, seed=2, transform=MNIST)
     full = list(s.epoch(3))
-    tail = list(BatchSampler(train, 50, seed=2).epoch(3, start_step=6))
+    tail = list(BatchSampler(train, 50, seed=2, transform=MNIST).epoch(3, start_step=6))
     assert len(tail) == len(full) - 6
     for (xa, ya), (xb, yb) in zip(full[6:], tail):
         assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
@@ -423,7 +427,7 @@ def test_start_step_resumes_exact_tail(train):
 
 def test_rank_sharding_disjoint_equal_and_covering():
     split, bs, world = indexed_split(833), 16, 3
-    shards = [BatchSampler(split, bs, seed=5, rank=r, world_size=world) for r in range(world)]
+    shards = [BatchSampler(split, bs, seed=5, rank=r, world_size=world, transform=MNIST) for r in range(world)]
     steps = {s.steps_per_epoch for s in shards}
     assert steps == {833 // (bs * world)}  # partial global batch dropped on every rank
     per_rank = [[batch_indices(x) for x, _ in s.epoch(2)] for s in shards]
@@ -437,7 +441,7 @@ def test_rank_sharding_disjoint_equal_and_covering():
 
 
 def test_full_batches_fixed_order(train):
-    batches = list(full_batches(train, 100))
+    batches = list(full_batches(train, 100, MNIST))
     assert [len(y) for _, y in batches] == [100] * 8 + [33]
     assert np.array_equal(np.concatenate([y for _, y in batches])[:, 0], train.labels)
 

@@ -52,9 +52,10 @@ def test_exports_agree_with_the_trained_model_on_real_images(runs, env, model, m
     net.eval()
     import paddle
 
-    images = load_mnist(SEED_SMALL, download=False).test.images
+    data = load_mnist(SEED_SMALL, download=False)
+    images = data.test.images
     with paddle.no_grad():
-        reference = net(paddle.to_tensor(normalize_images(images))).numpy()
+        reference = net(paddle.to_tensor(normalize_images(images, data.mean, data.std))).numpy()
     assert len(set(reference.argmax(1))) > 1  # a model that learned something to compare
     for fmt, backends in (("paddle", ["dygraph", "paddle-inference"]), ("onnx", ["onnxruntime"])):
         manifest = json.loads((folders[fmt] / "zoo-export.json").read_text())
@@ -85,9 +86,9 @@ def test_manifest_says_what_training_did(runs, env):
     for name, meta in manifest["files"].items():
         assert sha256(folder / name) == meta["sha256"]
     # Read back from the manifest, the normalization is exactly the one training used.
-    images = load_mnist(SEED_SMALL, download=False).test.images
-    np.testing.assert_allclose(normalize(to_nchw(images), manifest["normalization"]),
-                               normalize_images(images), atol=1e-6, rtol=0)
+    data = load_mnist(SEED_SMALL, download=False)
+    np.testing.assert_allclose(normalize(to_nchw(data.test.images), manifest["normalization"]),
+                               normalize_images(data.test.images, data.mean, data.std), atol=1e-6, rtol=0)
 
 
 def test_an_export_that_disagrees_leaves_no_folder(tmp_path, env):

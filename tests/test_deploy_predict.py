@@ -29,9 +29,10 @@ def trained(tmp_path_factory):
     net.eval()
     import paddle
 
-    test = load_mnist(SEED_SMALL, download=False).test
+    data = load_mnist(SEED_SMALL, download=False)
+    test = data.test
     with paddle.no_grad():
-        guesses = net(paddle.to_tensor(normalize_images(test.images))).numpy().argmax(1)
+        guesses = net(paddle.to_tensor(normalize_images(test.images, data.mean, data.std))).numpy().argmax(1)
     right = np.flatnonzero(guesses == test.labels)
     assert len(set(test.labels[right])) >= 5, "the model learned too little to test with"
     pngs = root / "pngs"

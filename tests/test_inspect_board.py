@@ -153,15 +153,15 @@ def test_inspect_flags_dead_layer_via_cli(plugin_kit):
 
 
 def test_inspect_model_in_process(plugin_kit):
-    from zoo.data import load_mnist
+    from zoo.data import load_mnist, transform_of
     from zoo.layer_report import data_batch, inspect_model
     from zoo.plugin import load_catalog
 
     plugin_kit.add("zoo_test_deadnet", DEADNET)
     model = load_catalog().build("models", "deadnet", input_shape=(1, 28, 28), num_classes=10)
     model.train()
-    images = load_mnist(SMALL_MNIST, download=False, progress=False).train.images
-    batch = data_batch(images, 5, seed=1)
+    data = load_mnist(SMALL_MNIST, download=False, progress=False)
+    batch = data_batch(data.train.images, 5, 1, transform_of(data))
     assert batch.shape == (5, 1, 28, 28) and batch.dtype == np.float32
     assert batch.min() >= -1.0 and batch.max() <= 1.0
 

@@ -29,7 +29,7 @@ def test_mnist_batches_are_bitwise_the_course_scaling():
     old = old.reshape(64, 1, 28, 28)
     assert x.dtype == np.float32 and x.shape == (64, 1, 28, 28)
     assert x.tobytes() == old.tobytes()
-    assert transform_of(data) == Transform()  # MNIST declares exactly the default
+    assert transform_of(data) == Transform((127.5,), (127.5,))  # MNIST declares the course's scaling
 
 
 def test_colour_images_become_nchw_normalized_per_channel():
@@ -127,7 +127,13 @@ def test_transform_of_reads_the_declaration_and_checks_it():
         with pytest.raises(DataError, match=needle.replace("(", r"\(").replace(")", r"\)")):
             transform_of(_dataset(**overrides))
 
-    class Undeclared:  # a third-party dataset from before mean/std existed
+    class Undeclared:  # a third-party dataset that declares no statistics
         train = val = test = colour_split(10)
+        mean = (127.5,)
 
-    assert transform_of(Undeclared()) == Transform((127.5,), (127.5,), "none")
+    # No default: another dataset's statistics applied silently is how exports broke.
+    with pytest.raises(DataError, match="declares no std"):
+        transform_of(Undeclared())
+    del Undeclared.mean
+    with pytest.raises(DataError, match="declares no mean and no std"):
+        transform_of(Undeclared())

@@ -47,10 +47,11 @@ def zoo_register_datasets(register: Register) -> None:
         ``num_classes``; ``zoo.data.ImageDataset`` is a ready-made one).  ``data_dir`` is
         ``--data-dir`` or ``None``.  An empty validation split means "no validation":
         training skips it.
-        Optional attributes: ``class_names``; ``mean`` and ``std`` in pixel units (one
-        value or one per channel; batches are ``(x - mean) / std``, default 127.5 and
-        127.5, i.e. [-1, 1]); ``augment`` (``"none"`` or ``"flip_crop"``, training batches
-        only, a pure function of seed, epoch and sample index).
+        Required attributes too: ``mean`` and ``std`` in pixel units (one value or one per
+        channel; batches are ``(x - mean) / std``; there is no default, so MNIST's
+        127.5/127.5 is never applied to another dataset's pixels).
+        Optional attributes: ``class_names``; ``augment`` (``"none"`` or ``"flip_crop"``,
+        training batches only, a pure function of seed, epoch and sample index).
         The dataset may also have a ``data_dir`` attribute: the absolute folder (a str)
         whose files it actually loaded, which can differ from the folder asked for
         (``mnist`` falls back to the sample shipped with zoo when offline), or ``None``

@@ -172,12 +172,12 @@ def random_batch(input_shape, batch_size: int, seed: int = 0) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, size=(batch_size, *input_shape)).astype(np.float32)
 
 
-def data_batch(images: np.ndarray, batch_size: int, seed: int = 0, transform=None) -> np.ndarray:
+def data_batch(images: np.ndarray, batch_size: int, seed: int, transform) -> np.ndarray:
     """``batch_size`` uint8 images picked with ``seed``, normalized as evaluation sees them
-    (``transform``: the dataset's ``zoo.data.Transform``; default [-1, 1] scaling)."""
-    from zoo.data import Transform, normalize_images
+    (``transform``: the dataset's ``zoo.data.Transform``)."""
+    from zoo.data import normalize_images
 
-    plain = transform or Transform()
+    plain = transform
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(images), size=min(batch_size, len(images)), replace=False))
     return normalize_images(images[idx], plain.mean, plain.std)

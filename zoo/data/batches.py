@@ -18,8 +18,8 @@ class BatchSampler:
     The order of epoch ``e`` is ``default_rng([seed, e]).permutation(N)`` (or file
     order when ``shuffle=False``): a pure function of (seed, epoch), so
     ``epoch(e, start_step=k)`` reproduces exactly the batches from step k on.
-    ``transform`` (default: [-1, 1] scaling, no augmentation) turns the uint8 images
-    into the batch; its augmentation of sample i in epoch e is a function of
+    ``transform`` (the dataset's, ``zoo.data.transform_of``; required) turns the uint8
+    images into the batch; its augmentation of sample i in epoch e is a function of
     (seed, e, i) alone, so resuming keeps it too.
 
     ``batch_size`` is per rank. The order is cut into global batches of
@@ -38,7 +38,8 @@ class BatchSampler:
         rank: int = 0,
         world_size: int = 1,
         drop_last: bool = False,
-        transform: Transform | None = None,
+        *,
+        transform: Transform,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -53,7 +54,7 @@ class BatchSampler:
         self.rank = rank
         self.world_size = world_size
         self.drop_last = drop_last
-        self.transform = transform or Transform()
+        self.transform = transform
         self._table: tuple[int, np.ndarray] | None = None  # (epoch, augment_table)
         if self.steps_per_epoch == 0:
             raise ValueError(
@@ -106,8 +107,8 @@ class BatchSampler:
         return self._table[1]
 
 
-def full_batches(split: Split, batch_size: int, transform: Transform | None = None) -> Iterator[Batch]:
+def full_batches(split: Split, batch_size: int, transform: Transform) -> Iterator[Batch]:
     """Every sample once, in file order, last batch possibly smaller, never augmented
     (for evaluation)."""
-    plain = (transform or Transform()).without_augment()
+    plain = transform.without_augment()
     return BatchSampler(split, batch_size, shuffle=False, transform=plain).epoch(0)

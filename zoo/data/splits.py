@@ -12,9 +12,13 @@ from zoo.data.idx import read_idx_images, read_idx_labels
 from zoo.data.locate import MnistUnavailable, find_mnist_files, locate_mnist
 from zoo.data.sample import MNIST_SAMPLE_DIR, warn_sample_fallback
 from zoo.data.seedformat import read_seed_json
-from zoo.data.transform import DEFAULT_MEAN, DEFAULT_STD, image_shape
+from zoo.data.transform import image_shape
 from zoo.errors import DataError
 
+# MNIST's own normalization, the course's x / 127.5 - 1 ([0, 255] -> [-1, 1]), kept bit for
+# bit (zoo.data.transform.normalize_images computes exactly that for these values).
+MNIST_MEAN = (127.5,)
+MNIST_STD = (127.5,)
 # The course carves 10,000 of the 60,000 training images off for validation.
 DEFAULT_VAL_FRACTION = 1 / 6
 DIGITS = tuple(str(d) for d in range(10))
@@ -38,10 +42,10 @@ class Dataset(Protocol):
     An empty ``val`` split means "no validation": training skips it. A dataset may also
     have ``data_dir``, the absolute folder its files were loaded from (``None`` when it
     has no folder); a sweep passes it to its workers so they load the very same files.
-    Optional too: ``source`` (where the data came from, for people), ``class_names``,
-    ``mean`` and ``std`` (per channel or one value, in pixel units 0..255; batches are
-    ``(x - mean) / std``, default 127.5 and 127.5, i.e. [-1, 1]) and ``augment``
-    (``"none"`` or ``"flip_crop"``, training batches only).
+    Required too: ``mean`` and ``std`` (per channel or one value, in pixel units 0..255;
+    batches are ``(x - mean) / std``; there is no default).  Optional: ``source`` (where
+    the data came from, for people), ``class_names`` and ``augment`` (``"none"`` or
+    ``"flip_crop"``, training batches only).
     """
 
     train: Split
@@ -72,8 +76,8 @@ class MnistData:
     # The course's [-1, 1] scaling, kept bit for bit; MNIST is never augmented (a
     # mirrored digit is another glyph).
     class_names = DIGITS
-    mean = DEFAULT_MEAN
-    std = DEFAULT_STD
+    mean = MNIST_MEAN
+    std = MNIST_STD
     augment = "none"
 
     @property

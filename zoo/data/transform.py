@@ -13,10 +13,8 @@ import numpy as np
 
 from zoo.errors import DataError
 
-# The course's MNIST scaling: x / 127.5 - 1, i.e. [0, 255] -> [-1, 1].  Also what a
-# dataset that declares no statistics gets, as every dataset did before they existed.
-DEFAULT_MEAN = (127.5,)
-DEFAULT_STD = (127.5,)
+# No default mean or std: a silent default is one dataset's statistics applied to
+# another's pixels (MNIST's [-1, 1] scaling once broke every non-MNIST export).
 AUGMENTATIONS = ("none", "flip_crop")
 CROP_PADDING = 4  # pixels of zero padding around the image before the random crop
 # A third seed word, so the augmentation stream never coincides with the order stream
@@ -39,7 +37,7 @@ def check_augment(augment: str) -> str:
     return augment
 
 
-def normalize_images(images: np.ndarray, mean=DEFAULT_MEAN, std=DEFAULT_STD) -> np.ndarray:
+def normalize_images(images: np.ndarray, mean, std) -> np.ndarray:
     """uint8 [B, H, W] or [B, H, W, C] -> float32 [B, C, H, W] as (x - mean) / std per channel.
 
     Computed as x / std - mean / std: for MNIST's (127.5, 127.5) that is exactly the
@@ -85,8 +83,8 @@ def flip_crop(images: np.ndarray, params: np.ndarray) -> np.ndarray:
 class Transform:
     """How a split's uint8 images become a model's input; see ``transform_of``."""
 
-    mean: tuple[float, ...] = DEFAULT_MEAN
-    std: tuple[float, ...] = DEFAULT_STD
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
     augment: str = "none"
 
     def without_augment(self) -> Transform:
@@ -103,10 +101,16 @@ class Transform:
 
 def transform_of(dataset) -> Transform:
     """The dataset's declared ``mean``, ``std`` (pixel units, one value or one per channel)
-    and ``augment``; a dataset that declares none gets [-1, 1] scaling and no augmentation."""
+    and ``augment`` (default none); a dataset that declares no ``mean`` or ``std`` is an
+    error, never another dataset's statistics."""
     channels = image_shape(dataset.train.images)[0] if len(dataset.train) else None
-    mean = tuple(float(v) for v in getattr(dataset, "mean", DEFAULT_MEAN))
-    std = tuple(float(v) for v in getattr(dataset, "std", DEFAULT_STD))
+    missing = [name for name in ("mean", "std") if getattr(dataset, name, None) is None]
+    if missing:
+        raise DataError(f"the dataset ({type(dataset).__name__}) declares no {' and no '.join(missing)}: "
+                        f"a dataset must declare the pixel mean and std its images are normalized "
+                        f"with (one value or one per channel, in 0..255 units)")
+    mean = tuple(float(v) for v in np.atleast_1d(dataset.mean))
+    std = tuple(float(v) for v in np.atleast_1d(dataset.std))
     for name, values in (("mean", mean), ("std", std)):
         if len(values) not in (1, channels) or not all(np.isfinite(values)):
             raise DataError(f"dataset {name} {list(values)} must be finite, one value or one "

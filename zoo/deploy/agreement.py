@@ -1,7 +1,8 @@
 """Does an export compute what the trained model computes?
 
-The reference is the dygraph Layer fed exactly as in training (``normalize_images``); the
-backend is fed as ``zoo predict`` feeds it (the manifest's normalization).  So the check
+The reference is the dygraph Layer fed exactly as in training (the dataset's own
+``zoo.data.transform_of``, never a default); the backend is fed as ``zoo predict`` feeds it
+(the manifest's normalization).  So the check
 covers the conversion, the runtime and the recorded preprocessing at once.
 """
 
@@ -17,15 +18,17 @@ TOLERANCE = 1e-4  # max |logit difference|; float32 reorderings stay near 1e-6
 CHUNK = 256
 
 
-def reference_logits(net, images: np.ndarray) -> np.ndarray:
-    """The trained model's logits for uint8 ``images`` ``[N, H, W]``, preprocessed as in training."""
+def reference_logits(net, images: np.ndarray, transform) -> np.ndarray:
+    """The trained model's logits for uint8 ``images`` (``[N, H, W]`` or ``[N, H, W, C]``),
+    normalized as evaluation in training does with the dataset's ``transform``."""
     import paddle
 
     from zoo.data import normalize_images
 
     with paddle.no_grad():
-        return np.concatenate([net(paddle.to_tensor(normalize_images(images[i:i + CHUNK]))).numpy()
-                               for i in range(0, len(images), CHUNK)])
+        return np.concatenate([
+            net(paddle.to_tensor(normalize_images(images[i:i + CHUNK], transform.mean, transform.std))).numpy()
+            for i in range(0, len(images), CHUNK)])
 
 
 def backend_logits(backend, pixels: np.ndarray, normalization: dict[str, Any]) -> np.ndarray:
@@ -46,6 +49,7 @@ def compare(reference: np.ndarray, logits: np.ndarray) -> dict[str, Any]:
     return {"images": n, "max_abs_diff": diff, "classes_differ": differ, "agrees": agrees}
 
 
-def agreement(backend, net, images: np.ndarray, normalization: dict[str, Any]) -> dict[str, Any]:
-    return compare(reference_logits(net, images),
+def agreement(backend, net, images: np.ndarray, normalization: dict[str, Any],
+              transform) -> dict[str, Any]:
+    return compare(reference_logits(net, images, transform),
                    backend_logits(backend, mf.to_nchw(images), normalization))

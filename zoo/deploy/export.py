@@ -64,9 +64,10 @@ def _refuse_existing(out: Path, force: bool) -> None:
 def export_checkpoint(catalog, source: Path, fmt: str, out: Path | None = None, *,
                       force: bool = False, check_images: int = CHECK_IMAGES,
                       data_dir: str | None = None, model: str | None = None,
-                      trust: bool = False) -> tuple[Path, dict[str, Any]]:
+                      dataset: str | None = None, trust: bool = False) -> tuple[Path, dict[str, Any]]:
     """Export the newest good checkpoint of ``source`` (a run, checkpoint or .pdparams)."""
     from zoo.checkpoint import ARRAYS
+    from zoo.data import transform_of
     from zoo.paths import make_dir
     from zoo.train.restore import load_model
 
@@ -78,7 +79,7 @@ def export_checkpoint(catalog, source: Path, fmt: str, out: Path | None = None, 
     if not source.exists():
         raise ExportError(f"{source}: no such run, checkpoint or .pdparams file")
     net, data, settings, checkpoint = load_model(catalog, source, model=model, trust=trust,
-                                                 data_dir=data_dir)
+                                                 data_dir=data_dir, dataset=dataset)
     net.eval()
     out = (out or default_out(source, checkpoint, fmt)).absolute()
     _refuse_existing(out, force)
@@ -104,7 +105,8 @@ def export_checkpoint(catalog, source: Path, fmt: str, out: Path | None = None, 
         draft.update(_write_model(net, shape, fmt, tmp))
         draft["files"] = mf.file_entries(tmp, tuple(sorted(p.name for p in tmp.iterdir())))
         images = data.test.images[:check_images]
-        draft["agreement"] = check(catalog, DEFAULT_BACKEND[fmt], tmp, draft, net, images)
+        draft["agreement"] = check(catalog, DEFAULT_BACKEND[fmt], tmp, draft, net, images,
+                                   transform_of(data))
         draft["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         from zoo import __version__
 
@@ -193,16 +195,17 @@ def captured() -> Iterator[_Log]:
 
 
 def check(catalog, backend_name: str, folder: Path, manifest: dict[str, Any], net,
-          images: np.ndarray) -> dict[str, Any]:
-    """Load ``folder`` with ``backend_name`` on CPU and compare it with ``net`` on ``images``;
-    an ExportError when they disagree (the caller then writes nothing)."""
+          images: np.ndarray, transform) -> dict[str, Any]:
+    """Load ``folder`` with ``backend_name`` on CPU and compare it with ``net`` fed as in
+    training (``transform``) on ``images``; an ExportError when they disagree (the caller
+    then writes nothing)."""
     backend = catalog.build("backends", backend_name)
     problem = backend.problem("cpu")
     if problem:
         raise ExportError(f"cannot check the export: {problem}")
     backend.load(folder, manifest, "cpu")
     try:
-        found = agreement(backend, net, images, manifest["normalization"])
+        found = agreement(backend, net, images, manifest["normalization"], transform)
     finally:
         backend.close()
     if not found["agrees"]:

@@ -104,6 +104,7 @@ def _todo(store: Store, row: dict, params: dict[str, dict], options: InferOption
 def _bench_cell(catalog, store: Store, row: dict, params: dict[str, dict], options: InferOptions,
                 reporter: InferReporter) -> list[dict[str, Any]]:
     from zoo import __version__
+    from zoo.data import transform_of
     from zoo.deploy.agreement import reference_logits
     from zoo.identity import paddle_version
     from zoo.train.restore import load_model
@@ -115,7 +116,7 @@ def _bench_cell(catalog, store: Store, row: dict, params: dict[str, dict], optio
     net, data, _, _ = load_model(catalog, cell_dir)
     net.eval()
     check = data.test.images[:options.check_images]
-    context = {"reference": reference_logits(net, check), "check": check, "data": data,
+    context = {"reference": reference_logits(net, check, transform_of(data)), "check": check, "data": data,
                "exports": {}, "cell_dir": cell_dir}
     common = {"slug": row["slug"], "paddle_version": paddle_version(), "host": platform.node(),
               "zoo_version": __version__}

@@ -31,23 +31,19 @@ MODEL_FILES = {"paddle": (("model.json", "model.pdiparams"), ("model.pdmodel", "
 INPUT_NAME = "image"
 
 
-def training_normalization(channels: int) -> dict[str, Any]:
-    """What ``zoo.data.normalize_images`` does to the 0..255 pixels a model was trained on,
-    as per-channel mean and std: ``x = (pixel - mean[c]) / std[c]``.
+def dataset_normalization(data: Any, channels: int) -> dict[str, Any]:
+    """What the dataset's transform (``zoo.data.transform_of``) does to the 0..255 pixels a
+    model was trained on, as per-channel mean and std: ``x = (pixel - mean[c]) / std[c]``.
 
-    MNIST's fixed ``pixel / 127.5 - 1`` is mean 127.5, std 127.5; a dataset that declares
-    its own statistics (``mean`` / ``std`` attributes, one value per channel) gives those.
+    The dataset's own declaration, broadcast to ``channels``; a dataset that declares
+    none is refused there, so an export never records another dataset's statistics.
     tests/test_deploy_export.py checks this against ``normalize_images`` itself.
     """
-    return {"pixels": "0..255", "mean": [127.5] * channels, "std": [127.5] * channels}
+    from zoo.data import transform_of
 
-
-def dataset_normalization(data: Any, channels: int) -> dict[str, Any]:
-    mean, std = getattr(data, "mean", None), getattr(data, "std", None)
-    if mean is None or std is None:
-        return training_normalization(channels)
-    mean, std = np.broadcast_to(np.asarray(mean, float), (channels,)), \
-        np.broadcast_to(np.asarray(std, float), (channels,))
+    transform = transform_of(data)
+    mean = np.broadcast_to(np.asarray(transform.mean, float), (channels,))
+    std = np.broadcast_to(np.asarray(transform.std, float), (channels,))
     return {"pixels": "0..255", "mean": mean.tolist(), "std": std.tolist()}
 
 
