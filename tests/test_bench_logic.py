@@ -107,9 +107,12 @@ def test_devices_become_column_pairs_and_missing_ones_a_dash():
     rows = [row(cell(model="a")), row(cell(model="a", device="gpu:0"), acc=0.7),
             row(cell(model="b"))]
     headers, table = pivot(summarize(rows))
-    assert headers[-4:] == ["cpu test acc", "cpu time s", "gpu:0 test acc", "gpu:0 time s"]
-    by = {line[1]: line for line in table}
-    assert by["a"][-2:] == ["0.7000", "2.0"] and by["b"][-2:] == ["-", "-"]
+    assert headers[-10:] == [f"{d} {what}" for d in ("cpu", "gpu:0")
+                             for what in ("val acc", "best val acc", "test acc", "time s", "img/s")]
+    by = {line[1]: dict(zip(headers, line)) for line in table}
+    assert [by["a"][f"gpu:0 {w}"] for w in ("test acc", "time s", "img/s")] == ["0.7000", "2.0", "100"]
+    assert by["a"]["gpu:0 val acc"] == "-"  # no validation recorded: never a made-up number
+    assert [by["b"][f"gpu:0 {w}"] for w in ("test acc", "time s")] == ["-", "-"]
 
 
 def test_sorting_puts_missing_numbers_last_and_names_naturally():

@@ -47,11 +47,16 @@ def _columns(line):
     return re.split(r"\s{2,}", line.strip())
 
 
-def _table(stdout):
-    """Plain table -> {(model, optimizer): the accuracy and time cells after the combination}."""
+def _rows(stdout):
+    """Plain table -> one {header: cell} per line."""
     lines = stdout.splitlines()
     assert set(lines[1]) <= {"-", " "}, stdout
-    return {tuple(_columns(line)[1:3]): _columns(line)[7:9] for line in lines[2:]}
+    return [dict(zip(_columns(lines[0]), _columns(line))) for line in lines[2:]]
+
+
+def _table(stdout):
+    """Plain table -> {(model, optimizer): the test accuracy and time cells}."""
+    return {(r["model"], r["optimizer"]): [r["cpu test acc"], r["cpu time s"]] for r in _rows(stdout)}
 
 
 def test_json_output_is_the_whole_stdout_with_statuses_not_numbers(sweep):
@@ -101,9 +106,9 @@ def test_markdown_csv_and_sorting(sweep):
     by_acc = zoo("results", str(out), "--sort", "acc", "--format", "json")
     accs = [s["acc"] for s in json.loads(by_acc.stdout)]
     assert accs[2:] == [None, None] and accs[0] >= accs[1]
-    table = zoo("results", str(out), "--sort", "acc").stdout.splitlines()[2:]
-    assert [line.split()[1] for line in table] == ["mlp", "mlp", "bad_nan", "bad_nan"]
-    assert float(_columns(table[0])[7].split()[0]) == accs[0]
+    table = _rows(zoo("results", str(out), "--sort", "acc").stdout)
+    assert [r["model"] for r in table] == ["mlp", "mlp", "bad_nan", "bad_nan"]
+    assert float(table[0]["cpu test acc"].split()[0]) == accs[0]
 
 
 def test_repeat_shows_mean_and_std(sweep, tmp_path, kit_env):
@@ -113,8 +118,8 @@ def test_repeat_shows_mean_and_std(sweep, tmp_path, kit_env):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 cells, 1 already finished, 1 to run" in proc.stderr  # seed 0 was stored
     assert "3 stored results" in proc.stderr  # the other combinations are not this grid
-    (line,) = proc.stdout.splitlines()[2:]
-    acc, plus, std = _columns(line)[7].split()[:3]
+    (line,) = _rows(proc.stdout)
+    acc, plus, std = line["cpu test acc"].split()[:3]
     assert plus == "±" and float(std) >= 0
     seeds = [r["test_acc"] for r in db_rows(out) if (r["model"], r["optimizer"]) == ("mlp", "sgd")]
     assert len(seeds) == 2 and math.isclose(float(acc), sum(seeds) / 2, abs_tol=1e-4)

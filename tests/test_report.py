@@ -112,8 +112,9 @@ def test_sweep_table_equals_the_store_rows_and_zoo_results(sweep_case, kit_env):
     page = read_page(sweep_case.html)
     table = page.tables["results-table"]
     assert table["headers"] == ["dataset", "model", "optimizer", "schedule", "regularizer", "launch",
-                                "nprocs", "cpu test acc", "cpu time s", "reason"]
-    shown = {row[1]: row[7:9] for row in table["rows"]}
+                                "nprocs", "params", "cpu val acc", "cpu best val acc", "cpu test acc",
+                                "cpu time s", "cpu img/s", "reason"]
+    shown = {row[1]: row[10:12] for row in table["rows"]}
     stored = {row["model"]: row for row in db_rows(sweep_case.out)}
     assert set(shown) == set(stored) == {"bad_nan", "slow"}
     assert stored["bad_nan"]["status"] == "diverged" and shown["bad_nan"] == ["diverged", "diverged"]
@@ -136,7 +137,7 @@ def test_bench_report_is_rewritten_after_every_cell(sweep_case):
     assert "not refreshed" not in sweep_case.bench.stderr
     # First written when the first cell ended, while the second had not finished.
     first = Page(sweep_case.first_refresh).tables["results-table"]["rows"]
-    assert [row[1] for row in first] == ["bad_nan"] and first[0][7:9] == ["diverged", "diverged"]
+    assert [row[1] for row in first] == ["bad_nan"] and first[0][10:12] == ["diverged", "diverged"]
     assert [(r["model"], r["status"]) for r in sweep_case.rows_at_first_refresh
             if r["status"] != "running"] == [("bad_nan", "diverged")]
     last = read_page(sweep_case.out / "report.html").tables["results-table"]["rows"]
@@ -148,7 +149,7 @@ def test_report_while_the_sweep_runs_shows_the_cells_finished_so_far(sweep_case)
     assert sweep_case.midway.returncode == 0, sweep_case.midway.stderr[-3000:]
     text = sweep_case.midway_html.read_text()
     rows = Page(text).tables["results-table"]["rows"]
-    assert [(row[1], row[7]) for row in rows] == [("bad_nan", "diverged"), ("slow", "running")]
+    assert [(row[1], row[10]) for row in rows] == [("bad_nan", "diverged"), ("slow", "running")]
     assert "still running: 1 cell(s) in progress" in text
 
 

@@ -151,13 +151,21 @@ def test_eval_val_split_with_detail(finished_run):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert f"val loss {last['val_loss']:.4f} acc {last['val_acc']:.4f} (167 images)" in lines[0]
-    rows = [line.split() for line in lines if re.match(r"\s*\d+\s+\d\.\d{4}\s", line)]
-    assert [int(r[0]) for r in rows] == list(range(10))
-    assert sum(int(r[2]) for r in rows) == 167
-    for r in rows:  # accuracy = diagonal count / images of the class
-        images, diagonal = int(r[2]), int(r[3 + int(r[0])])
-        assert sum(map(int, r[3:])) == images
-        assert abs(float(r[1]) - diagonal / images) < 1e-4
+    # class images precision recall f1, then the confusion matrix: class name and 10 counts
+    scores = [line.split() for line in lines if re.fullmatch(r"\s*\d\s+\d+(\s+(\d\.\d{4}|-)){3}", line)]
+    matrix = [line.split() for line in lines if re.fullmatch(r"\s*\d(\s+\d+){10}", line)]
+    assert [r[0] for r in scores] == [r[0] for r in matrix] == [str(c) for c in range(10)]
+    counts = np.array([[int(n) for n in r[1:]] for r in matrix])
+    assert counts.sum() == 167 and np.trace(counts) / 167 == pytest.approx(last["val_acc"], abs=1e-4)
+    for c, (name, images, *shown) in enumerate(scores):
+        # hand counts: the column holds what was predicted as c, the row what truly is c
+        hits, predicted, actual = counts[c, c], counts[:, c].sum(), counts[c].sum()
+        precision = hits / predicted if predicted else None
+        recall = hits / actual if actual else None
+        f1 = (0.0 if recall == 0 else None if precision is None or recall is None else
+              0.0 if hits == 0 else 2 * precision * recall / (precision + recall))
+        assert int(images) == actual
+        assert shown == ["-" if v is None else f"{v:.4f}" for v in (precision, recall, f1)]
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +173,7 @@ def plain_pdparams(tmp_path_factory):
     """A plain Paddle state dict of a default cnn and its loss/accuracy on the test split."""
     import paddle
 
+    from zoo.data import transform_of
     from zoo.train.evaluate import evaluate
 
     catalog = load_catalog()
@@ -173,19 +182,26 @@ def plain_pdparams(tmp_path_factory):
     path = tmp_path_factory.mktemp("pdparams") / "model.pdparams"
     paddle.save(net.state_dict(), str(path))
     data = catalog.build("datasets", "mnist", {"progress": False}, data_dir=str(SMALL_MNIST))
-    return path, evaluate(net, data.test, 10)
+    return path, evaluate(net, data.test, 10, transform=transform_of(data))
 
 
 def test_plain_pdparams_needs_trust_pickle(plain_pdparams):
     path, _ = plain_pdparams
-    proc = run_zoo("eval", str(path), "--model", "cnn", "--data-dir", str(SMALL_MNIST))
+    proc = run_zoo("eval", str(path), "--model", "cnn", "--dataset", "mnist", "--data-dir", str(SMALL_MNIST))
     assert_one_line_error(proc, "refusing to load", "--trust-pickle")
     assert proc.stdout == ""
 
 
+def test_plain_pdparams_needs_its_dataset_named(plain_pdparams):
+    path, _ = plain_pdparams
+    # Its shape, classes and normalization come from the dataset: never guessed (as MNIST).
+    proc = run_zoo("eval", str(path), "--model", "cnn", "--trust-pickle", "--data-dir", str(SMALL_MNIST))
+    assert_one_line_error(proc, "needs --dataset")
+
+
 def test_plain_pdparams_evaluated_with_trust_pickle(plain_pdparams):
     path, expected = plain_pdparams
-    proc = run_zoo("eval", str(path), "--trust-pickle", "--model", "cnn",
+    proc = run_zoo("eval", str(path), "--trust-pickle", "--model", "cnn", "--dataset", "mnist",
                    "--data-dir", str(SMALL_MNIST), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -207,11 +223,12 @@ def test_malicious_pdparams_is_refused_without_running_it(tmp_path):
     evil.marker = str(marker)
     path = tmp_path / "evil.pdparams"
     path.write_bytes(pickle.dumps({"conv1.weight": evil}))
-    proc = run_zoo("eval", str(path), "--model", "cnn", "--data-dir", str(SMALL_MNIST))
+    proc = run_zoo("eval", str(path), "--model", "cnn", "--dataset", "mnist", "--data-dir", str(SMALL_MNIST))
     assert_one_line_error(proc, "refusing to load", "--trust-pickle")
     assert not marker.exists()
     # The file really is hostile: trusting it runs its code (and then fails cleanly).
-    proc = run_zoo("eval", str(path), "--model", "cnn", "--trust-pickle", "--data-dir", str(SMALL_MNIST))
+    proc = run_zoo("eval", str(path), "--model", "cnn", "--dataset", "mnist", "--trust-pickle",
+                   "--data-dir", str(SMALL_MNIST))
     assert_one_line_error(proc, "cannot load")
     assert marker.exists()
 

@@ -32,14 +32,17 @@ def result_values(metrics: dict | None) -> dict[str, Any]:
     """The store's result columns from a cell's metrics.json (empty if it left none)."""
     if not metrics:
         return {}
-    last = (metrics.get("epochs") or [{}])[-1]
+    epochs = metrics.get("epochs") or []
+    last = (epochs or [{}])[-1]
     test = metrics.get("test") or {}
+    val = [e["val_acc"] for e in epochs if isinstance(e.get("val_acc"), (int, float))]
     values = {"epochs_done": len(metrics.get("epochs") or []), "train_loss": last.get("train_loss"),
               "train_acc": last.get("train_acc"), "val_loss": last.get("val_loss"),
               "val_acc": last.get("val_acc"), "test_loss": test.get("loss"),
               "test_acc": test.get("acc"), "train_time": metrics.get("train_time"),
               "images_per_s": metrics.get("images_per_s"),
-              "time_to_target": metrics.get("time_to_target")}
+              "time_to_target": metrics.get("time_to_target"),
+              "best_val_acc": max(val) if val else None, "num_params": metrics.get("num_params")}
     if isinstance(metrics.get("elapsed"), (int, float)):
         # The cell's own account, summed over every session that contributed to it.
         startup = float(metrics.get("startup") or 0.0)

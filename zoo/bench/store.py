@@ -29,10 +29,13 @@ RESULT_COLUMNS = ["status", "reason", "epochs_done", "train_loss", "train_acc", 
                   "zoo_version", "git_rev", "started_at", "ended_at", "cell_dir",
                   # where it ran: the executor, its slot or node, and whether other cells
                   # could run on that machine meanwhile (its times are then not comparable)
-                  "executor", "node", "shared"]
+                  "executor", "node", "shared",
+                  # the highest validation accuracy of any epoch, and the model's size
+                  "best_val_acc", "num_params"]
 TEXT_COLUMNS = {"status", "reason", "paddle_version", "host", "zoo_version", "git_rev",
                 "started_at", "ended_at", "cell_dir", "epochs_done", "executor", "node"}
-INTEGER_COLUMNS = {"nprocs", "epochs", "batch_size", "seed", "num_classes", "threads", "shared"}
+INTEGER_COLUMNS = {"nprocs", "epochs", "batch_size", "seed", "num_classes", "threads", "shared",
+                   "num_params"}
 # Seconds a write waits for another connection's lock before it is an error.
 TIMEOUT_ENV = "ZOO_STORE_TIMEOUT"
 

@@ -13,12 +13,14 @@ import statistics
 from typing import Any
 
 from zoo import kinds
+from zoo.bench.best import MARK, best_seed, cell_folder, is_winner
+from zoo.errors import ZooError
 from zoo.registry import natural_key
 from zoo.status import Status
 
 # What a table row stands for: the entry of each swept kind (zoo.kinds) and the processes.
 COMBINATION = [kind.field for kind in kinds.swept()] + ["nprocs"]
-SORT_KEYS = COMBINATION + ["acc", "time", "images_per_s"]
+SORT_KEYS = COMBINATION + ["val_acc", "acc", "time", "images_per_s"]
 CHANCE_MARGIN = 0.02  # within 2 points of 1/classes: the model learned (next to) nothing
 
 
@@ -52,20 +54,41 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ok = [m for m in members if m["status"] == Status.OK]
         statuses = sorted({m["status"] for m in members})
         acc, acc_sd = _stats([m["test_acc"] for m in ok])
+        val, val_sd = _stats([m.get("val_acc") for m in ok])
+        best_val, best_val_sd = _stats([m.get("best_val_acc") for m in ok])
         wall, wall_sd = _stats([m["wall_time"] for m in ok])
-        ips, _ = _stats([m["images_per_s"] for m in ok])
+        ips, ips_sd = _stats([m["images_per_s"] for m in ok])
         ttt, _ = _stats([m["time_to_target"] for m in ok])
         reasons = sorted({m["reason"] for m in members if m["status"] != Status.OK and m["reason"]})
         chance = chance_reason(acc, max((m.get("num_classes") or 0 for m in members), default=0))
         out.append({**dict(zip(COMBINATION + ["device", "threads"], key)),
+                    "cell": ",".join(sorted({str(m.get("cell")) for m in members})),
+                    "cell_dir": cell_folder(_shown_seed(members)),
+                    "cell_dirs": [cell_folder(m) for m in sorted(members, key=_seed)],
                     "status": Status.OK.value if statuses == [Status.OK] else "/".join(statuses),
-                    "runs": len(members), "ok_runs": len(ok), "acc": acc, "acc_std": acc_sd,
-                    "time": wall, "time_std": wall_sd, "images_per_s": ips,
+                    "runs": len(members), "ok_runs": len(ok),
+                    "val_acc": val, "val_acc_std": val_sd,
+                    "best_val_acc": best_val, "best_val_acc_std": best_val_sd,
+                    "acc": acc, "acc_std": acc_sd,
+                    "num_params": next((m.get("num_params") for m in members if m.get("num_params")), None),
+                    "time": wall, "time_std": wall_sd, "images_per_s": ips, "images_per_s_std": ips_sd,
                     "time_to_target": ttt, "chance": bool(chance),
                     # a time measured while other cells ran on the same machine
                     "shared": any(m.get("shared") for m in ok),
                     "reason": "; ".join(reasons + ([chance] if chance else []))})
     return out
+
+
+def _shown_seed(members: list[dict[str, Any]]) -> dict[str, Any]:
+    """The seed whose folder a summary names: the one ``zoo export --best`` would take."""
+    try:
+        return best_seed({"cell": members[0].get("cell")}, members)
+    except ZooError:  # no ok seed: the first one
+        return min(members, key=_seed)
+
+
+def _seed(row: dict[str, Any]) -> int:
+    return row.get("seed") or 0
 
 
 def _threads(row: dict[str, Any]) -> int:
@@ -96,20 +119,31 @@ def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
 def sort_summaries(summaries: list[dict], sort: str | None) -> list[dict]:
     if sort in (None, "combination"):
         return sorted(summaries, key=lambda s: tuple(natural_key(str(s[c])) for c in COMBINATION))
-    descending = sort in ("acc", "images_per_s")
+    descending = sort in ("val_acc", "acc", "images_per_s")
     missing = -math.inf if descending else math.inf
     return sorted(summaries, key=lambda s: (s[sort] if isinstance(s[sort], (int, float)) and s[sort] is not None
                                             else missing), reverse=descending) \
-        if sort in ("acc", "time", "images_per_s") else \
+        if sort in ("val_acc", "acc", "time", "images_per_s") else \
         sorted(summaries, key=lambda s: natural_key(str(s[sort])))
 
 
-def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows: combination columns, then '<device> acc' and '<device> time' pairs."""
+# Per device, what a table shows of each combination: validation first (what the winner is
+# picked by), then test, then cost.  (summary key, header, format)
+DEVICE_COLUMNS = [("val_acc", "val acc", ".4f"), ("best_val_acc", "best val acc", ".4f"),
+                  ("acc", "test acc", ".4f"), ("time", "time s", ".1f"),
+                  ("images_per_s", "img/s", ".0f")]
+
+
+def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
+          winner: dict[str, Any] | None = None) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows: combination columns, the parameter count, then per device its
+    validation and test accuracy, time and images/s.  ``winner`` (``zoo.bench.best.pick``)
+    gets ``(best)`` after its validation accuracy."""
     devices = sorted({s["device"] for s in summaries}, key=natural_key)
     # The thread count changes the numbers; shown as soon as any cell used more than one.
     threads = ["threads"] if any(s.get("threads", 1) != 1 for s in summaries) else []
-    rows: dict[tuple, dict[str, str]] = {}
+    rows: dict[tuple, dict[str, tuple[str, ...]]] = {}
+    sizes: dict[tuple, str] = {}
     notes: dict[tuple, list[str]] = {}
     order: list[tuple] = []
     for s in sort_summaries(summaries, sort):
@@ -117,15 +151,22 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[lis
         if key not in rows:
             rows[key] = {}
             order.append(key)
+        if s.get("num_params"):
+            sizes[key] = f"{s['num_params']:,}"
         if s["ok_runs"] == 0 and s["status"] == Status.SKIPPED:
-            rows[key][s["device"]] = (Status.SKIPPED.value, Status.SKIPPED.value)
+            rows[key][s["device"]] = (Status.SKIPPED.value,) * len(DEVICE_COLUMNS)
         else:
-            rows[key][s["device"]] = (cell_text(s, "acc", ".4f"), cell_text(s, "time", ".1f"))
+            texts = [cell_text(s, value, spec) for value, _, spec in DEVICE_COLUMNS]
+            if is_winner(s, winner):
+                texts[0] += f" {MARK}"
+            rows[key][s["device"]] = tuple(texts)
         if s["reason"]:
             notes.setdefault(key, []).append(s["reason"] if len(devices) == 1
                                              else f"{s['device']}: {s['reason']}")
-    headers = COMBINATION + threads + [f"{d} {what}" for d in devices for what in ("test acc", "time s")]
-    table = [list(map(str, key)) + [v for d in devices for v in rows[key].get(d, ("-", "-"))]
+    headers = COMBINATION + threads + ["params"] + [f"{d} {what}" for d in devices
+                                                   for _, what, _ in DEVICE_COLUMNS]
+    table = [list(map(str, key)) + [sizes.get(key, "-")]
+             + [v for d in devices for v in rows[key].get(d, ("-",) * len(DEVICE_COLUMNS))]
              for key in order]
     if notes:
         headers.append("reason")

@@ -11,12 +11,14 @@ from pathlib import Path
 import click
 
 from zoo import kinds
+from zoo.bench.best import CRITERIA, DEFAULT_BY, marked
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT
 from zoo.cli.common import bounded, catalog_from, echo_json
 from zoo.status import RETRYABLE_ON_REQUEST as RETRYABLE
 from zoo.status import Status
 
 FORMATS = ["table", "markdown", "csv", "json"]
+SORTS = ["combination", "val_acc", "acc", "time", "images_per_s", "model", "optimizer"]
 
 
 def merged_grid(catalog, opts: dict) -> dict:
@@ -113,24 +115,28 @@ def _note_reruns(rows: list[dict]) -> None:
                    f"zoo bench command reruns them (resuming from their checkpoints)", err=True)
 
 
-def render(summaries, fmt: str, sort: str | None) -> str:
+def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) -> str:
+    """The training table; json and csv rows are the summaries themselves, each with its
+    cell id, its folder relative to the sweep folder and whether it is ``winner``."""
     from tabulate import tabulate
 
+    from zoo.bench.best import is_winner
     from zoo.bench.tables import pivot, sort_summaries
 
+    if fmt in ("json", "csv"):
+        rows = [{**s, "best": is_winner(s, winner)} for s in sort_summaries(summaries, sort)]
     if fmt == "json":
         import json
 
-        return json.dumps(sort_summaries(summaries, sort), indent=2)
+        return json.dumps(rows, indent=2)
     if fmt == "csv":
-        rows = sort_summaries(summaries, sort)
         buffer = io.StringIO()
         if rows:
             writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({**r, "cell_dirs": " ".join(r["cell_dirs"])} for r in rows)
         return buffer.getvalue().rstrip("\n")
-    headers, table = pivot(summaries, sort)
+    headers, table = pivot(summaries, sort, winner)
     return tabulate(table, headers=headers, tablefmt="github" if fmt == "markdown" else "simple",
                     disable_numparse=True)
 
@@ -178,8 +184,7 @@ def render(summaries, fmt: str, sort: str | None) -> str:
 @click.option("--report", is_flag=True,
               help="Rewrite DIR/report.html after every cell (needs zoo[report]).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--sort", type=click.Choice(["combination", "acc", "time", "images_per_s", "model",
-                                            "optimizer"]), default=None)
+@click.option("--sort", type=click.Choice(SORTS), default=None)
 @click.pass_context
 def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     """Train every combination of the grid and tabulate accuracy and wall time per device.
@@ -233,7 +238,8 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     store.close()
     for info in checked.data.values():
         click.echo(data_line(info), err=True)
-    click.echo(render(summarize(rows), fmt, sort))
+    summaries = summarize(rows)
+    click.echo(render(summaries, fmt, sort, marked(summaries)))
     if summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
     return summary.exit_code
@@ -255,14 +261,17 @@ def render_inference(run_dir: Path, fmt: str, show_all: bool = False) -> str:
 @click.command("results")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--sort", type=click.Choice(["combination", "acc", "time", "images_per_s", "model",
-                                            "optimizer"]), default=None)
+@click.option("--sort", type=click.Choice(SORTS), default=None)
 @click.option("--compare", "other", type=click.Path(file_okay=False), default=None,
               help="Another run directory to compare with.")
 @click.option("--all", "show_all", is_flag=True, help="Every stored row, one per cell and seed.")
 @click.option("--inference", is_flag=True,
               help="Only the inference table (zoo bench-infer), e.g. with --format json.")
-def results_command(run_dir, fmt, sort, other, show_all, inference):
+@click.option("--best", is_flag=True,
+              help="Only the winner: the highest final validation accuracy (never test accuracy).")
+@click.option("--by", type=click.Choice(list(CRITERIA)), default=DEFAULT_BY, show_default=True,
+              help="What --best ranks by.")
+def results_command(run_dir, fmt, sort, other, show_all, inference, best, by):
     """Show the results of a bench run (also while it is running): the training table,
     then the inference table when zoo bench-infer measured the run."""
     if inference:
@@ -310,7 +319,16 @@ def results_command(run_dir, fmt, sort, other, show_all, inference):
         return 0
     _note_left_out(run_dir, left_out)
     _note_reruns(rows)
-    click.echo(render(summarize(rows), fmt, sort))
+    summaries = summarize(rows)
+    if best:
+        from zoo.bench.best import pick
+
+        winner = pick(summaries, by)
+        click.echo(f"best by {CRITERIA[by][2]}: {winner['cell_dir']} (zoo export {run_dir} --best"
+                   f"{'' if by == 'val_acc' else f' --by {by}'} exports it)", err=True)
+        click.echo(render([winner], fmt, sort, winner))
+        return 0
+    click.echo(render(summaries, fmt, sort, marked(summaries)))
     # json and csv stay one table that parses; --inference gives the other one.
     served = render_inference(Path(run_dir), fmt) if fmt in ("table", "markdown") else ""
     if served:

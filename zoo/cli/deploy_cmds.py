@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from zoo.bench.best import CRITERIA, DEFAULT_BY
 from zoo.cli.common import catalog_from, echo_json
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, ExportError
 
 
 def backend_sets(sets: tuple[str, ...]) -> dict:
@@ -32,11 +33,19 @@ def backend_sets(sets: tuple[str, ...]) -> dict:
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="The run's data (default: the folder it was trained on).")
 @click.option("--model", default=None, help="Model of a plain .pdparams file.")
+@click.option("--dataset", default=None,
+              help="Dataset a plain .pdparams file was trained on (a run knows its own).")
 @click.option("--trust-pickle", is_flag=True,
               help="Allow loading a plain Paddle .pdparams (a pickle that can run code).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@click.option("--best", is_flag=True,
+              help="SOURCE is a zoo bench folder: export its winner, the cell with the highest "
+                   "final validation accuracy (never test accuracy).")
+@click.option("--by", type=click.Choice(list(CRITERIA)), default=DEFAULT_BY, show_default=True,
+              help="What --best ranks by (as zoo results --best).")
 @click.pass_context
-def export_command(ctx, source, fmt, out, force, check_images, data_dir, model, trust_pickle, as_json):
+def export_command(ctx, source, fmt, out, force, check_images, data_dir, model, dataset, trust_pickle,
+                   as_json, best, by):
     """Export a run's newest good checkpoint (or a checkpoint folder) for inference.
 
     Writes the model and zoo-export.json into the export folder, after checking that the
@@ -46,18 +55,46 @@ def export_command(ctx, source, fmt, out, force, check_images, data_dir, model, 
     from zoo.deploy.export import export_checkpoint
 
     catalog = catalog_from(ctx, check=False)
+    chosen = None
+    if best or (Path(source) / "results.db").is_file():
+        source, chosen = _sweep_winner(Path(source), best, by)
     folder, manifest = export_checkpoint(catalog, Path(source), fmt, Path(out) if out else None,
                                          force=force, check_images=check_images,
-                                         data_dir=data_dir, model=model, trust=trust_pickle)
+                                         data_dir=data_dir, model=model, dataset=dataset,
+                                         trust=trust_pickle)
     if as_json:
-        echo_json({"export": str(folder), **manifest})
+        echo_json({"export": str(folder), **({"best": chosen} if chosen else {}), **manifest})
         return 0
+    if chosen:
+        val = "-" if chosen["val_acc"] is None else f"{chosen['val_acc']:.4f}"
+        click.echo(f"best by {CRITERIA[by][2]}: {chosen['cell_dir']} (val acc {val}, "
+                   f"seed {chosen['seed']})")
     check = manifest["agreement"]
     click.echo(f"exported {manifest['model']} ({manifest['dataset']}) as {fmt} to {folder}: "
                f"{', '.join(manifest['files'])}")
     click.echo(f"agreement with the trained model on {check['images']} test images "
                f"({check['backend']}): max |diff| {check['max_abs_diff']:.2e}, same classes")
     return 0
+
+
+def _sweep_winner(sweep_dir: Path, best: bool, by: str) -> tuple[Path, dict]:
+    """The folder of a sweep's winning cell (``zoo.bench.best``), and what was chosen."""
+    from zoo.bench.best import winner_folder
+    from zoo.bench.store import open_existing
+    from zoo.bench.tables import summarize
+
+    if not best:
+        raise ExportError(f"{sweep_dir} is a zoo bench folder: add --best to export its cell with the "
+                          f"highest validation accuracy, or name one cell folder (zoo results "
+                          f"{sweep_dir} --format json lists them)")
+    store = open_existing(sweep_dir)  # a folder that is no sweep is a one-line error here
+    try:
+        rows, _ = store.grid_rows()
+    finally:
+        store.close()
+    folder, summary, row = winner_folder(sweep_dir, summarize(rows), rows, by)
+    return folder, {"by": by, "cell": summary["cell"], "cell_dir": str(folder.relative_to(sweep_dir)),
+                    "seed": row["seed"], "val_acc": row["val_acc"], by: summary.get(CRITERIA[by][0])}
 
 
 @click.command("predict")

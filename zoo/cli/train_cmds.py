@@ -135,7 +135,7 @@ def train_command(ctx, quiet, **opts):
 @click.option("--detail", is_flag=True, help="Per-class accuracy and the confusion matrix.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 @click.option("--model", default=None, help="Model of a plain .pdparams file.")
-@click.option("--dataset", default="mnist", show_default=True,
+@click.option("--dataset", default=None,
               help="Dataset a plain .pdparams file was trained on (a run knows its own).")
 @click.option("--trust-pickle", is_flag=True,
               help="Allow loading a plain Paddle .pdparams (a pickle that can run code).")
@@ -154,10 +154,17 @@ def eval_command(ctx, checkpoint, split, detail, data_dir, model, dataset, trust
     click.echo(f"{report['checkpoint']}: {split} loss {report['loss']:.4f} "
                f"acc {report['accuracy']:.4f} ({report['samples']} images)")
     if detail:
-        rows = [{"class": c, "accuracy": f"{acc:.4f}", "images": sum(row),
-                 **{str(p): n for p, n in enumerate(row)}}
-                for c, (acc, row) in enumerate(zip(report["per_class_accuracy"], report["confusion"]))]
-        echo_table(rows, ["class", "accuracy", "images"] + [str(p) for p in range(len(rows))])
+        def number(value):
+            return "-" if value is None else f"{value:.4f}"
+
+        names = report["class_names"]
+        rows = [{"class": s["class"], "images": s["support"], "precision": number(s["precision"]),
+                 "recall": number(s["recall"]), "f1": number(s["f1"])} for s in report["per_class"]]
+        echo_table(rows, ["class", "images", "precision", "recall", "f1"])
+        click.echo("\nconfusion matrix (rows: true class, columns: predicted class)")
+        matrix = [{"true \\ predicted": name, **dict(zip(names, row))}
+                  for name, row in zip(names, report["confusion"])]
+        echo_table(matrix, ["true \\ predicted", *names])
     return 0
 
 

@@ -56,11 +56,20 @@ def run_page(run: sources.RunData, plots: list[Plot]) -> str:
     if run.confusion_note:
         blocks.append(html.paragraph(run.confusion_note, "note"))
     if run.confusion:
-        classes = range(len(run.confusion))
+        names = run.class_names or [str(c) for c in range(len(run.confusion))]
         blocks.append("<details><summary>Confusion matrix as numbers</summary>" + html.table(
-            ["true \\ predicted"] + [str(c) for c in classes],
-            [[str(c)] + [str(n) for n in row] for c, row in zip(classes, run.confusion)],
+            ["true \\ predicted"] + names,
+            [[name] + [str(n) for n in row] for name, row in zip(names, run.confusion)],
             table_id="confusion-table", sortable=False) + "</details>")
+    if run.per_class:
+        blocks += [html.heading("Per class (test set)", anchor="per-class"),
+                   html.paragraph("Precision: of the images predicted as the class, the share that "
+                                  "are; recall: of the class's images, the share found; F1: their "
+                                  "harmonic mean. '-' where there is nothing to divide by."),
+                   html.table(["class", "images", "precision", "recall", "F1"],
+                              [[s["class"], str(s["support"])]
+                               + [_fmt(s[k]) for k in ("precision", "recall", "f1")]
+                               for s in run.per_class], table_id="per-class-table")]
     return html.page(f"zoo report: {run.path.name}", blocks)
 
 
@@ -71,6 +80,7 @@ def _problem_rows(sweep: sources.SweepData) -> list[list[str]]:
 
 
 def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.SweepData | None = None) -> str:
+    from zoo.bench.best import MARK, marked
     from zoo.bench.tables import compare, pivot, summarize
 
     tally = Counter(sources.status_text(r["status"]) for r in sweep.rows)
@@ -91,10 +101,12 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
         blocks.append(html.paragraph(f"{sweep.left_out} stored results are not in the latest grid "
                                      f"(other settings or combinations) and are left out, as in "
                                      f"`zoo results`.", "note"))
-    headers, rows = pivot(summarize(sweep.rows))
+    summaries = summarize(sweep.rows)
+    headers, rows = pivot(summaries, winner=marked(summaries))
     blocks += [html.heading("Results", anchor="results"),
                html.paragraph(f"The table `zoo results {sweep.path}` prints; click a column "
-                              f"header to sort."),
+                              f"header to sort. {MARK} marks the highest validation accuracy, "
+                              f"the combination `zoo export {sweep.path} --best` exports."),
                html.table(headers, rows, table_id="results-table")]
     if other is not None:
         headers, rows = compare(summarize(sweep.rows), summarize(other.rows))

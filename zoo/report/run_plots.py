@@ -107,8 +107,10 @@ def confusion_plot(run: RunData) -> style.Plot | None:
         for (i, j), count in np.ndenumerate(matrix):
             ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
                     color="black" if count > threshold else "white")
-    ax.set_xticks(range(classes))
-    ax.set_yticks(range(classes))
+    names = run.class_names or [str(c) for c in range(classes)]
+    ax.set_xticks(range(classes), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right"
+                  if max(map(len, names)) > 2 else "center")
+    ax.set_yticks(range(classes), names)
     ax.grid(False)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")

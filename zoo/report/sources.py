@@ -41,6 +41,8 @@ class RunData:
     metrics: dict[str, Any]  # empty until the run has finished its first epoch
     scalars: dict[str, tuple[list[int], list[float]]]  # VisualDL tag -> (steps, values)
     confusion: list[list[int]] | None = None
+    class_names: list[str] = field(default_factory=list)  # the dataset's, for the confusion matrix
+    per_class: list[dict[str, Any]] = field(default_factory=list)  # precision, recall, F1
     confusion_source: str = ""
     confusion_note: str = ""
 
@@ -133,6 +135,7 @@ def add_confusion(run: RunData, catalog, data_dir: str | None = None) -> None:
         warnings.warn(ReportWarning(run.confusion_note))
         return
     run.confusion = result["confusion"]
+    run.class_names, run.per_class = result["class_names"], result["per_class"]
     run.confusion_source = result["checkpoint"]
 
 

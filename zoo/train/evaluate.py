@@ -17,14 +17,44 @@ class Evaluation:
     samples: int
     confusion: np.ndarray  # [true, predicted] counts
 
+    def per_class_scores(self) -> list[dict[str, float | int | None]]:
+        """See ``class_scores``."""
+        return class_scores(self.confusion)
+
     def per_class_accuracy(self) -> list[float]:
         totals = self.confusion.sum(axis=1)
         return [float(self.confusion[i, i] / totals[i]) if totals[i] else float("nan")
                 for i in range(len(totals))]
 
 
-def evaluate(model, split: Split, num_classes: int, batch_size: int = 500,
-             transform: Transform | None = None) -> Evaluation:
+def _ratio(part: int, whole: int) -> float | None:
+    return float(part / whole) if whole else None
+
+
+def class_scores(confusion: np.ndarray) -> list[dict[str, float | int | None]]:
+    """Per class of a ``[true, predicted]`` count matrix: precision (of the images predicted
+    as the class, the share that are), recall (of the class's images, the share found),
+    their harmonic mean F1, and support (the class's images).  A ratio of nothing (a class
+    never predicted, or without images) is ``None``, never a made-up 0 or NaN; a class
+    whose images were all missed has F1 0."""
+    confusion = np.asarray(confusion)
+    found, predicted, support = np.diag(confusion), confusion.sum(axis=0), confusion.sum(axis=1)
+    scores = []
+    for c in range(len(confusion)):
+        precision = _ratio(int(found[c]), int(predicted[c]))
+        recall = _ratio(int(found[c]), int(support[c]))
+        if recall == 0.0:  # a class with images that was never found: whatever its precision
+            f1 = 0.0
+        elif precision is None or recall is None:
+            f1 = None
+        else:
+            f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+        scores.append({"precision": precision, "recall": recall, "f1": f1, "support": int(support[c])})
+    return scores
+
+
+def evaluate(model, split: Split, num_classes: int, batch_size: int = 500, *,
+             transform: Transform) -> Evaluation:
     """Loss and accuracy over ``split`` in file order, normalized as ``transform`` says
     (the dataset's; never augmented).
 

@@ -42,6 +42,7 @@ class RunResult:
     images_per_s: float | None = None
     time_to_target: float | None = None
     resumed_from: int | None = None
+    num_params: int | None = None  # the model's parameter count, shown beside its accuracy
     device: str = "cpu"
     world_size: int = 1
 
@@ -313,6 +314,7 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
         if run.keeper:
             (run.out / "job.json").write_text(job.to_json())
         run.result.device = device
+        run.result.num_params = sum(int(p.size) for p in run.model.parameters())
         if start_step >= run.result.total_steps and run.result.test is not None:
             return _stop(run, Status.OK, "")
         run.result.startup += _startup_seconds(run)

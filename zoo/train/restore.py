@@ -12,7 +12,7 @@ from zoo.train.state import MODEL_PREFIX
 
 
 def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = False,
-               data_dir: str | None = None, dataset: str = "mnist"):
+               data_dir: str | None = None, dataset: str | None = None):
     """(model, dataset, settings) for a run dir, checkpoint folder or .pdparams file.
 
     A run's checkpoint names its own dataset; a plain .pdparams file does not, so
@@ -23,6 +23,9 @@ def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = F
     if path.suffix in (".pdparams", ".pdopt"):
         if model is None:
             raise CheckpointError(f"{path}: a plain .pdparams file needs --model to say what it holds")
+        if dataset is None:  # never guessed: its shape, classes and normalization build the model
+            raise CheckpointError(f"{path}: a plain .pdparams file needs --dataset to say what it "
+                                  f"was trained on")
         arrays = {k: v for k, v in ckpt.load_paddle_state(path, trust=trust).items()
                   if hasattr(v, "shape")}
         settings: dict[str, Any] = {"model": model, "dataset": dataset, "params": {}}
@@ -56,7 +59,7 @@ def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = F
 
 def evaluate_checkpoint(catalog, path: Path, split: str, *, data_dir: str | None = None,
                         model: str | None = None, trust: bool = False,
-                        dataset: str = "mnist") -> dict[str, Any]:
+                        dataset: str | None = None) -> dict[str, Any]:
     from zoo.data import transform_of
     from zoo.train.evaluate import evaluate
 
@@ -66,8 +69,10 @@ def evaluate_checkpoint(catalog, path: Path, split: str, *, data_dir: str | None
                                              data_dir=data_dir, dataset=dataset)
     result = evaluate(net, getattr(data, split), num_classes=int(data.num_classes),
                       transform=transform_of(data))
-    return {"checkpoint": str(source), "model": settings["model"], "split": split,
-            "loss": result.loss, "accuracy": result.accuracy, "samples": result.samples,
-            "per_class_accuracy": result.per_class_accuracy(),
-            "class_names": [str(c) for c in getattr(data, "class_names", range(data.num_classes))],
+    names = [str(c) for c in (getattr(data, "class_names", None) or range(data.num_classes))]
+    return {"checkpoint": str(source), "model": settings["model"], "dataset": settings["dataset"],
+            "split": split, "loss": result.loss, "accuracy": result.accuracy, "samples": result.samples,
+            "per_class_accuracy": result.per_class_accuracy(), "class_names": names,
+            "per_class": [{"class": name, **scores}
+                          for name, scores in zip(names, result.per_class_scores())],
             "confusion": result.confusion.tolist()}
