@@ -93,9 +93,10 @@ def write_image(path: Path, array: np.ndarray) -> Path:
 
 def write_imagefolder(root: Path, classes=("cat", "dog", "fox"), per_class: dict | None = None,
                       size: tuple[int, int] = (12, 10), ext: str = ".png", seed: int = 0,
-                      splits=("train", "test")) -> dict[str, dict[str, list[np.ndarray]]]:
-    """ROOT/<split>/<class>/NNN.ext with RGB images (height x width = size); returns the
-    written pixels per split and class, in file name order."""
+                      splits=("train", "test"), grey: bool = False) -> dict[str, dict[str, list[np.ndarray]]]:
+    """ROOT/<split>/<class>/NNN.ext with RGB images, or 8-bit grey ones with ``grey``
+    (height x width = size); returns the written pixels per split and class, in file name
+    order."""
     per_class = per_class or {"train": 4, "val": 2, "test": 2}
     written: dict[str, dict[str, list[np.ndarray]]] = {}
     for s_index, split in enumerate(splits):
@@ -103,7 +104,7 @@ def write_imagefolder(root: Path, classes=("cat", "dog", "fox"), per_class: dict
         for c_index, name in enumerate(classes):
             n = per_class[split]
             labels = np.full(n, c_index)
-            arrays = images_for(labels, (*size, 3), seed + 100 * s_index + c_index)
+            arrays = images_for(labels, size if grey else (*size, 3), seed + 100 * s_index + c_index)
             for i, array in enumerate(arrays):
                 write_image(root / split / name / f"{i:03d}{ext}", array)
             written[split][name] = list(arrays)
