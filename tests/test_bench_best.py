@@ -14,8 +14,8 @@ from zoo.status import Status
 
 def rows_of(spec):
     """(model, seed, val_acc, test_acc, wall) -> store rows."""
-    return [row(cell(model=m, seed=s), acc=test, wall=wall, val_acc=val, best_val_acc=val)
-            for m, s, val, test, wall in spec]
+    return [row(cell(model=m, seed=s), acc=test, wall=wall, val_acc=val, best_val_acc=val,
+                num_params=1000 + len(m)) for m, s, val, test, wall in spec]
 
 
 def by_model(summaries):
@@ -81,5 +81,6 @@ def test_the_table_marks_the_winner_beside_its_validation_accuracy():
     shown = {line[1]: dict(zip(headers, line)) for line in table}
     assert shown["b"]["cpu val acc"] == "0.9000 (best)" and shown["a"]["cpu val acc"] == "0.8000"
     assert shown["a"]["cpu test acc"] == "0.9500"  # shown beside, never marked
+    assert shown["a"]["params"] == "1001"  # a plain integer: the report sorts it as a number
     headers, table = pivot(summaries)
     assert not any("(best)" in c for line in table for c in line)

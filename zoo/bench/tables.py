@@ -152,7 +152,7 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
             rows[key] = {}
             order.append(key)
         if s.get("num_params"):
-            sizes[key] = f"{s['num_params']:,}"
+            sizes[key] = str(s["num_params"])  # no thousands commas: the report sorts it as a number
         if s["ok_runs"] == 0 and s["status"] == Status.SKIPPED:
             rows[key][s["device"]] = (Status.SKIPPED.value,) * len(DEVICE_COLUMNS)
         else:
