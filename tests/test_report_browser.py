@@ -147,7 +147,7 @@ def test_clicking_a_header_sorts_the_rows_in_the_page(browser, sweep_case):
 def test_numeric_columns_sort_as_numbers_both_ways(browser, synthetic_page):
     _load(browser, synthetic_page)
     column = ["dataset", "model", "optimizer", "schedule", "regularizer", "launch", "nprocs",
-              "cpu test acc", "cpu time s"].index("cpu time s")
+              "params", "cpu val acc", "cpu best val acc", "cpu test acc", "cpu time s"].index("cpu time s")
     header = _header(browser, "results-table", "cpu time s")
     for direction in ("ascending", "descending"):
         header.click()
