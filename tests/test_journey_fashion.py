@@ -58,4 +58,6 @@ def test_real_fashion_mnist_trained_exported_and_predicted_from_png(tmp_path, mo
         predicted = json.loads(cli("predict", str(out), *map(str, pngs), "--top", "1", "--json"))
         names = [p["top"][0]["name"] for p in predicted["predictions"]]
         accuracy = np.mean([name == FASHION_CLASSES[label] for name, label in zip(names, labels)])
-        assert abs(accuracy - test_acc) <= 0.02, (fmt, accuracy, test_acc)
+        # The acceptance is "within 2 points"; these PNGs ARE the run's test split, so any
+        # difference at all is a preprocessing or runtime fault, not sampling.
+        assert accuracy == pytest.approx(test_acc, abs=1e-12), (fmt, accuracy, test_acc)
