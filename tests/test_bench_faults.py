@@ -61,7 +61,10 @@ def test_each_fault_gets_its_status_while_the_other_cells_finish(tmp_path, monke
             assert row["test_acc"] is None
     # the table never shows a number for a cell that did not finish ok
     # columns are two or more spaces apart; the last one holds the reasons
-    table = {line.split()[1]: re.split(r"\s{2,}", line)[7:9] for line in proc.stdout.splitlines()[2:]}
+    lines = proc.stdout.splitlines()
+    headers = re.split(r"\s{2,}", lines[0].strip())
+    shown = [dict(zip(headers, re.split(r"\s{2,}", line.strip()))) for line in lines[2:]]
+    table = {row["model"]: [row["cpu test acc"], row["cpu time s"]] for row in shown}
     assert table["mlp"][0].startswith("0.")
     for model, (state, _) in status.items():
         if model != "mlp":
