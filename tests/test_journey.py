@@ -1,9 +1,11 @@
-"""The user's journey on every dataset family, end to end through the real CLI: sweep two
+"""The user's journey on every dataset family, end to end through zoo's commands: sweep two
 models x two optimizers, pick the best by validation, export it to paddle and onnx,
 predict on files of the very kind training read, measure serving, write the report.
 
 Each family's data is tiny but in its real file format (tests/vision_data.py), and each
-family runs its journey once (a module-scoped fixture) that every test here reads.
+family runs its journey once (a module-scoped fixture) that every test here reads. The
+sweep is a real `zoo bench` process with real workers; the steps after it call zoo's
+console entry point in this process (Paddle imported once, not once per step).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +35,7 @@ LEAN_INFER = ("--backends", "paddle-inference,onnxruntime", "--requests", "3", "
 @dataclass
 class Family:
     dataset: str
-    sets: tuple[str, ...] = ()
-    files: list[Path] = field(default_factory=list)  # what `zoo predict` reads
+    sets: tuple[str, ...] = ()  # --set options of its sweep
 
 
 def _idx(root: Path) -> tuple[Path, list[Path]]:
