@@ -121,8 +121,9 @@ def test_builds_and_trains_in_a_fresh_process(installed):
         import json, zoo_lenet
         from zoo.testing import check_entry_builds, check_model_trains, entries_of, load_plugin_catalog
         catalog = load_plugin_catalog()
-        built = [e.name for e in entries_of("lenet", catalog) if check_entry_builds(e, catalog)]
-        loss = check_model_trains(catalog.entry("models", "lenet5"))
+        built = [e.name for e in entries_of("lenet", catalog)
+                 if check_entry_builds(e, catalog, input_shape=(1, 28, 28), num_classes=10)]
+        loss = check_model_trains(catalog.entry("models", "lenet5"), (1, 28, 28), 10)
         print(json.dumps({"built": built, "loss": loss, "file": zoo_lenet.__file__}))
     """
     result = _run([sys.executable, "-c", code], cwd=installed.src.parent)

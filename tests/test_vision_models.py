@@ -87,7 +87,7 @@ def test_builds_and_trains_or_is_refused(catalog, name, shape):
     net = catalog.build("models", name, input_shape=shape, num_classes=10)
     stem = next(layer for layer in net.sublayers() if isinstance(layer, paddle.nn.Conv2D))
     assert stem.weight.shape[1] == shape[0]  # the first convolution takes the data's channels
-    loss = check_model_trains(catalog.entry("models", name), input_shape=shape, batch_size=2)
+    loss = check_model_trains(catalog.entry("models", name), input_shape=shape, num_classes=10, batch_size=2)
     assert loss > 0
 
 
@@ -186,3 +186,14 @@ def test_too_small_input_is_one_line_error_in_train_and_in_the_sweep_preflight(t
     line = assert_one_line_error(bench, message)
     assert "googlenet" in line
     assert not (tmp_path / "bench" / "cells").exists()  # refused before anything trained
+
+
+def test_zoo_testing_builds_a_model_only_for_a_shape_it_is_given(catalog):
+    import paddle
+
+    from zoo.testing import check_entry_builds
+
+    with pytest.raises(AssertionError, match="pass input_shape and num_classes"):
+        check_entry_builds(catalog.entry("models", "mlp"), catalog)  # no dataset is assumed
+    built = check_entry_builds(catalog.entry("models", "mlp"), catalog, input_shape=(3, 8, 8), num_classes=4)
+    assert isinstance(built, paddle.nn.Layer) and built.fc3.weight.shape[1] == 4

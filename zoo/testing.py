@@ -45,11 +45,12 @@ def entries_of(plugin_name: str, catalog: Catalog | None = None) -> list[Entry]:
 
 
 def check_entry_builds(entry: Entry, catalog: Catalog | None = None, *,
-                       input_shape: tuple[int, ...] = (1, 28, 28), num_classes: int = 10) -> object:
+                       input_shape: tuple[int, ...] | None = None,
+                       num_classes: int | None = None) -> object:
     """Build ``entry`` with a small context for its kind and check what it returns.
 
-    models: ``input_shape`` and ``num_classes`` (default ``(1, 28, 28)`` and 10)
-    -> ``paddle.nn.Layer``.
+    models: ``input_shape`` and ``num_classes``, which a model entry needs (those of the
+    data it is meant for: zoo assumes no dataset) -> ``paddle.nn.Layer``.
     optimizers: a tiny Linear's parameters, its ``learning_rate`` default (else 0.01)
     -> ``paddle.optimizer.Optimizer``.  schedules: ``learning_rate=0.01, total_steps=100``
     -> ``LRScheduler`` whose rate stays finite over 100 steps.  regularizers: ``None`` or a
@@ -68,6 +69,8 @@ def check_entry_builds(entry: Entry, catalog: Catalog | None = None, *,
         return entry.factory
     context: dict[str, Any] = {}
     if kind == "models":
+        assert input_shape is not None and num_classes is not None, \
+            f"{label}: pass input_shape and num_classes (the shape and classes of the data it is for)"
         context = {"input_shape": tuple(input_shape), "num_classes": num_classes}
     elif kind == "optimizers":
         lr = catalog.params(kind, entry.name).get("learning_rate", 0.01)
@@ -116,7 +119,7 @@ def check_entry_defaults(entry: Entry) -> dict[str, Any]:
 
 
 def check_model_trains(model_factory_or_entry: Entry | Callable[..., Any],
-                       input_shape: tuple[int, ...] = (1, 28, 28), num_classes: int = 10,
+                       input_shape: tuple[int, ...], num_classes: int,
                        batch_size: int = 4) -> float:
     """Build a model, train it one SGD step on a random batch, and return the loss.
 

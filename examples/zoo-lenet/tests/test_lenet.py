@@ -14,6 +14,7 @@ import pytest
 from zoo.testing import check_entry_builds, check_model_trains, entries_of
 
 PLUGIN = "lenet"
+MNIST_SHAPE = (1, 28, 28)
 
 
 def test_plugin_loaded_from_its_distribution(zoo_catalog):
@@ -30,7 +31,8 @@ def test_registers_its_entries(zoo_catalog):
 
 def test_every_entry_builds(zoo_catalog):
     for entry in entries_of(PLUGIN, zoo_catalog):
-        assert check_entry_builds(entry, zoo_catalog) is not None
+        # LeNet-5 is made for 28x28 grey digits: the shape this plugin is meant for.
+        assert check_entry_builds(entry, zoo_catalog, input_shape=MNIST_SHAPE, num_classes=10) is not None
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
@@ -40,10 +42,10 @@ def test_lenet5_trains_one_step(zoo_catalog, activation):
     paddle.seed(0)
     entry = zoo_catalog.entry("models", "lenet5")
     if activation == "relu":
-        loss = check_model_trains(entry)  # the entry itself, with its declared defaults
+        loss = check_model_trains(entry, MNIST_SHAPE, 10)  # the entry itself, with its declared defaults
     else:
         loss = check_model_trains(
-            lambda shape, classes: entry.factory(shape, classes, activation=activation))
+            lambda shape, classes: entry.factory(shape, classes, activation=activation), MNIST_SHAPE, 10)
     assert math.isfinite(loss)
 
 
