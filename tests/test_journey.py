@@ -168,6 +168,21 @@ def test_the_best_is_the_highest_validation_accuracy_in_the_store(journey):
         assert journey["exports"][fmt]["best"]["cell"] == best["cell"]
 
 
+def test_every_json_and_csv_row_names_its_cell_and_folder_within_the_sweep(journey):
+    import csv
+    import io
+
+    sweep = journey["sweep"]
+    cells = {r["cell"] for r in stored_rows(sweep)}
+    tables = [json.loads(cli("results", str(sweep), "--format", "json")),
+              list(csv.DictReader(io.StringIO(cli("results", str(sweep), "--format", "csv")))),
+              json.loads(cli("results", str(sweep), "--all", "--format", "json"))]
+    for rows in tables:
+        assert {r["cell"] for r in rows} == cells
+        for r in rows:
+            assert not Path(r["cell_dir"]).is_absolute() and (sweep / r["cell_dir"] / "metrics.json").is_file()
+
+
 def test_exports_record_the_datasets_own_normalization_and_names(journey):
     from zoo.data import transform_of
 

@@ -290,7 +290,10 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, best, by):
     store.close()
     if show_all:
         if fmt == "json":
-            echo_json(all_rows)
+            from zoo.bench.best import cell_folder
+
+            # The folder relative to DIR, as in the other rows: still right after a move.
+            echo_json([{**r, "cell_dir": cell_folder(r)} for r in all_rows])
         else:
             click.echo(tabulate(
                 [[r["slug"], r["status"], r["test_acc"], r["wall_time"], r["reason"]] for r in all_rows],
