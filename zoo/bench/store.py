@@ -67,6 +67,9 @@ class Store:
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
+        # A reader of a WAL database makes -wal and -shm files it cannot remove itself;
+        # when none were there, close() has them removed (_tidy_reader_files).
+        self._tidy = readonly and not any(Path(f"{path}{end}").exists() for end in ("-wal", "-shm"))
         self.db = self._guard("open", lambda: self._connect(readonly))
 
     def _connect(self, readonly: bool) -> sqlite3.Connection:
@@ -101,6 +104,8 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        if self._tidy:
+            _tidy_reader_files(self.path)
 
     def rows(self) -> list[dict[str, Any]]:
         return self._guard("read", lambda: [dict(row) for row in
@@ -180,6 +185,24 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
         return db
     except sqlite3.OperationalError:
         return sqlite3.connect(f"{uri}?immutable=1", uri=True)
+
+
+def _tidy_reader_files(path: Path) -> None:
+    """Remove the -wal and -shm files a read-only connection left beside ``path``.
+
+    Only SQLite may remove them safely (a sweep may have opened the database meanwhile),
+    and it does when the last connection closes, but only a connection that can write.
+    One that reads nothing but the schema changes no data; where it cannot open, the
+    files stay, as before.
+    """
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True, timeout=0)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError):
+        pass
 
 
 def open_existing(run_dir: Path) -> Store:
