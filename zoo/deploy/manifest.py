@@ -9,6 +9,7 @@ never a crash inside a runtime.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -80,11 +81,14 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def publish(tmp: Path, manifest: dict[str, Any], out: Path) -> Path:
+def publish(tmp: Path, manifest: dict[str, Any], out: Path, replace: bool = False) -> Path:
     """Write the manifest into ``tmp`` (last), make it durable and rename ``tmp`` to ``out``.
 
-    An existing ``out`` (the caller decided it may be replaced) is moved aside first,
-    because a directory rename cannot overwrite, and put back if the rename fails.
+    The rename is the check and the publication in one step: renaming a folder onto a
+    folder that holds anything fails, so of two exports racing for one ``out`` exactly
+    one wins and the other is refused, whatever either saw when it started.  Only with
+    ``replace`` (--force) is an existing ``out`` moved aside first (a directory rename
+    cannot overwrite) and put back if the rename fails.
     """
     text = json.dumps(manifest, indent=1, allow_nan=False)
     for child in tmp.iterdir():
@@ -96,13 +100,16 @@ def publish(tmp: Path, manifest: dict[str, Any], out: Path) -> Path:
     _fsync(tmp)
     aside = out.with_name(f".tmp-old-{out.name}-{os.getpid()}")
     try:
-        if out.exists():
+        if replace and out.is_dir() and not out.is_symlink():
             os.rename(out, aside)
         os.rename(tmp, out)
         _fsync(out.parent)
     except OSError as exc:
         if aside.exists() and not out.exists():
             os.rename(aside, out)
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise ExportError(f"--out {out} appeared while exporting (another export?); it was "
+                              "left as it is and nothing was written; --force replaces it") from None
         raise ExportError(f"cannot write export {out}: {exc.strerror or one_line(exc)}") from None
     shutil.rmtree(aside, ignore_errors=True)
     return out
