@@ -141,6 +141,12 @@ def test_concurrent_exports_into_one_out_publish_exactly_one(runs, env, tmp_path
     (lambda f: _edit(f, lambda m: m["input"].update(shape=[28, 28])), "input.shape"),
     (lambda f: _edit(f, lambda m: m["files"].update({"../x": m["files"].pop("model.json")})),
      "must list exactly"),
+    # Numbers a damaged or hostile manifest may hold: 1e-300 is 0 in float32 and served
+    # garbage probabilities with a divide-by-zero warning.
+    (lambda f: _edit(f, lambda m: m["normalization"].update(std=[1e-300])), "normalization.std"),
+    (lambda f: _edit(f, lambda m: m["normalization"].update(std=[-1.0])), "normalization.std"),
+    (lambda f: _edit(f, lambda m: m["normalization"].update(mean=[-5e9])), "normalization.mean"),
+    (lambda f: _edit(f, lambda m: m["input"].update(shape=[1, 28, 2 ** 31])), "input.shape"),
 ])
 def test_a_damaged_export_is_a_one_line_error(mlp_export, env, tmp_path, change, needle):
     bad = tmp_path / "bad"

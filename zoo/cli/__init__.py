@@ -11,12 +11,12 @@ import warnings
 import click
 
 from zoo import __version__
-from zoo.errors import ZooError
+from zoo.errors import ZooError, printable
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, UserWarning) and category.__module__.startswith("zoo"):
-        click.echo(f"zoo: warning: {message}", err=True)
+        click.echo(f"zoo: warning: {printable(str(message))}", err=True)
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
     except ZooError as exc:
-        click.echo(f"zoo: error: {exc}", err=True)
+        # Escaped: a file or class name holding a newline must not split the one line.
+        click.echo(f"zoo: error: {printable(str(exc))}", err=True)
         return exc.exit_code
     except click.Abort:
         click.echo("zoo: aborted", err=True)
