@@ -51,9 +51,9 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Iterator:
                                     f"({max_pixels:,} pixels); shrink it first")
                 yield image
         except UnidentifiedImageError:
-            raise DataError(f"{path}: not an image Pillow can read") from None
+            raise DataError(f"{path}: cannot read image (not an image Pillow can read)") from None
         except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt files
-            raise DataError(f"{path}: cannot read the image ({one_line(exc)})") from None
+            raise DataError(f"{path}: cannot read image ({one_line(exc)})") from None
 
 
 def load_npy(path: Path, max_elements: int = MAX_ARRAY_ELEMENTS) -> np.ndarray:
