@@ -33,6 +33,8 @@ RESULT_COLUMNS = ["status", "reason", "epochs_done", "train_loss", "train_acc", 
 TEXT_COLUMNS = {"status", "reason", "paddle_version", "host", "zoo_version", "git_rev",
                 "started_at", "ended_at", "cell_dir", "epochs_done", "executor", "node"}
 INTEGER_COLUMNS = {"nprocs", "epochs", "batch_size", "seed", "num_classes", "threads", "shared"}
+# The sweep's folder of cell folders, ``DIR/cells/<slug>``.
+CELLS = "cells"
 # Seconds a write waits for another connection's lock before it is an error.
 TIMEOUT_ENV = "ZOO_STORE_TIMEOUT"
 
@@ -203,6 +205,30 @@ def _tidy_reader_files(path: Path) -> None:
             db.close()
     except (sqlite3.Error, OSError):
         pass
+
+
+def cell_folder(sweep_dir: Path, row: dict[str, Any]) -> Path:
+    """The folder of ``row``'s cell inside ``sweep_dir``, wherever the sweep lies now.
+
+    A row stores the absolute folder of its cell as the sweep was when the cell ran (as
+    zoo 0.2.0 did, so older stores and readers keep working).  A copied or moved sweep
+    must work on its own cells: a stored path is used only where it lies inside
+    ``sweep_dir/cells`` and is otherwise read as ``sweep_dir/cells/<its last part>``,
+    never followed to another sweep.  A relative path is relative to ``sweep_dir``; one
+    that leads out of ``sweep_dir/cells`` (``..``, a symbolic link) is a StoreError.
+    """
+    cells = (sweep_dir / CELLS).resolve()
+    stored = Path(row.get("cell_dir") or f"{CELLS}/{row['slug']}")
+    if not stored.is_absolute():
+        folder = sweep_dir / stored
+    elif stored.resolve().is_relative_to(cells):
+        folder = stored
+    else:
+        folder = sweep_dir / CELLS / stored.name
+    if not folder.resolve().is_relative_to(cells) or folder.resolve() == cells:
+        raise StoreError(f"{sweep_dir}: the row of cell {row['slug']} names the folder {stored}, "
+                         f"which is not inside {sweep_dir / CELLS}")
+    return folder
 
 
 def open_existing(run_dir: Path) -> Store:
