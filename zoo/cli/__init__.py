@@ -5,6 +5,7 @@ Every expected failure is a ZooError, printed here as one line ``zoo: error: ...
 
 from __future__ import annotations
 
+import errno
 import sys
 import warnings
 
@@ -60,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         # Escaped: a file or class name holding a newline must not split the one line.
         click.echo(f"zoo: error: {printable(str(exc))}", err=True)
         return exc.exit_code
+    except OSError as exc:
+        # A name too long for the file system can reach any lookup of a user's path
+        # (Path.exists and is_file raise it); it is always the input's fault, never zoo's.
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        click.echo(f"zoo: error: {printable(str(exc.filename))}: a name in this path is longer "
+                   "than the file system allows; choose a shorter one", err=True)
+        return 2
     except click.Abort:
         click.echo("zoo: aborted", err=True)
         return 130
