@@ -41,7 +41,7 @@ def build_cifar10(data_dir=None, *, val_fraction: float = 0.1, split_seed: int =
                         download=download, progress=progress, augment=augment)
 
 
-def build_imagefolder(data_dir=None, *, mode: str = "rgb", size: int = 0, val_fraction: float = 0.1,
+def build_imagefolder(data_dir=None, *, mode: str = "auto", size: int = 0, val_fraction: float = 0.1,
                       split_seed: int = 0, augment: str = "none", progress: bool = True):
     from zoo.data.imagefolder import load_imagefolder
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, assert_one_line_error
 from tests.test_bench_helpers import (
     MARK, TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, kill_tree, marked,
     metrics, wait_for, zoo,
@@ -175,3 +175,13 @@ def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, pro
             run = metrics(Path(row["cell_dir"]))
             assert run["resumed_from"] is not None and run["global_step"] == 18
     assert_no_processes(f"{MARK}={probe_env[MARK]}")
+
+
+@pytest.mark.parametrize("option", ["--jobs", "--threads"])
+@pytest.mark.parametrize("value", ["99999999999999999999", str(len(os.sched_getaffinity(0)) + 1)])
+def test_jobs_and_threads_beyond_the_cpus_are_refused_alike(tmp_path, option, value):
+    # --threads alone used to pass with --jobs 1 while --jobs did not, and an absurd
+    # --jobs ended in an OverflowError from building its slots.
+    proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "sgd", option, value, *TINY)
+    assert_one_line_error(proc, f"{option} {value}", "CPU")
+    assert not (tmp_path / "b" / "results.db").exists()

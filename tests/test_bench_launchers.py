@@ -12,7 +12,7 @@ from importlib.metadata import version
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, assert_one_line_error
 from tests.test_bench_helpers import TINY, bench, cell_dir, db_rows, metrics, one
 
 # 833 training images (1000 minus the validation split), --batch-size 100 per process:
@@ -104,3 +104,18 @@ def test_spawn_and_launch_with_one_process_and_a_missing_gpu(one_proc):
     header, _, *body = proc.stdout.splitlines()
     assert "cpu test acc" in header and "gpu:0 test acc" in header
     assert len(body) == 2 and all(re.split(r"\s{2,}", line)[9:11] == ["skipped", "skipped"] for line in body)
+
+
+@pytest.mark.parametrize("sets, needle", [
+    (("launcher.master=10.0.0.1:99999", "launcher.nnodes=2"), "port in 1-65535"),
+    (("launcher.master_port=70000",), "port in 1-65535"),
+    # Without the address where its ranks meet, rank 0 waited for a peer until the
+    # cell's timeout; it is refused before anything trains.
+    (("launcher.nnodes=2",), "needs launcher.master=HOST:PORT"),
+])
+def test_launch_addresses_are_checked_before_anything_trains(tmp_path, sets, needle):
+    args = [item for s in sets for item in ("--set", s)]
+    proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "sgd", "--launch", "launch",
+                 *args, *TINY, timeout=120)
+    assert_one_line_error(proc, needle)
+    assert not list((tmp_path / "b").glob("cells/*/metrics.json"))

@@ -110,3 +110,55 @@ def test_bad_arguments_are_one_line_errors(sweep, tmp_path):
                           "no chosen backend has a parameter 'nope'")
     assert_one_line_error(run_zoo("bench-infer", out, "--set", "model.width=1"),
                           "only backend.PARAM=VALUE")
+
+
+@pytest.fixture(scope="module")
+def one_cell(tmp_path_factory):
+    out = tmp_path_factory.mktemp("one") / "sweep"
+    trained = run_zoo("bench", "--models", "mlp", "--optimizers", "adam", "--epochs", "1",
+                      "--batch-size", "20", "--data-dir", str(SEED_SMALL), "--out", str(out), "--quiet")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("stored", ["absolute (zoo 0.2.0 and now)", "relative"])
+def test_a_copied_or_moved_sweep_works_on_its_own_cells(one_cell, tmp_path, stored):
+    import shutil
+    import sqlite3
+
+    original = tmp_path / "original"
+    shutil.copytree(one_cell, original)
+    with sqlite3.connect(original / "results.db") as db:  # as if it had run right here
+        db.execute("UPDATE results SET cell_dir = ? || 'cells/' || slug",
+                   ("" if stored == "relative" else f"{original}/",))
+    (slug,) = [p.name for p in (original / "cells").iterdir()]
+    # A copy whose own checkpoints are gone: bench-infer followed the stored absolute
+    # folder, measured the original's cells as ok and wrote its exports there.
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    shutil.rmtree(copy / "cells" / slug / "checkpoints")
+    proc = run_zoo("bench-infer", str(copy), "--backends", "dygraph", *QUICK)
+    assert_one_line_error(proc, str(copy / "cells" / slug))
+    assert not list(original.glob("cells/*/export-*")) and not _rows(copy)
+    # A moved sweep: it failed naming the old folder.
+    moved = tmp_path / "moved"
+    original.rename(moved)
+    proc = run_zoo("bench-infer", str(moved), "--backends", "dygraph", *QUICK)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = _rows(moved)
+    assert row["status"] == "ok", row["reason"]
+    assert (moved / "cells" / slug / row["export_dir"] / "zoo-export.json").is_file()
+    report = run_zoo("report", str(moved), "--out", str(tmp_path / "r.html"))
+    assert report.returncode == 0 and "metrics.json" not in report.stderr, report.stderr[-2000:]
+
+
+def test_a_stored_cell_folder_cannot_lead_out_of_the_sweep(one_cell, tmp_path):
+    import shutil
+    import sqlite3
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(one_cell, sweep)
+    with sqlite3.connect(sweep / "results.db") as db:
+        db.execute("UPDATE results SET cell_dir = '../../elsewhere'")
+    assert_one_line_error(run_zoo("bench-infer", str(sweep), "--backends", "dygraph", *QUICK),
+                          "not inside")

@@ -111,6 +111,27 @@ def test_existing_out_is_refused_unless_forced(runs, env, tmp_path):
     assert_one_line_error(run_zoo("export", str(tmp_path / "nothing"), env=env), "no such run")
 
 
+def test_concurrent_exports_into_one_out_publish_exactly_one(runs, env, tmp_path):
+    # All three used to pass the existence check at the start, and each published by
+    # moving the others' folder aside and deleting it: three exit 0, one folder left.
+    import subprocess
+    import sys
+
+    out = tmp_path / "shared-out"
+    procs = [subprocess.Popen([sys.executable, "-m", "zoo", "export", str(runs[m]), "--out", str(out)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for m in ("mlp", "cnn", "bn-cnn")]
+    ends = [(p, *p.communicate(timeout=300)) for p in procs]
+    won = [(p, o) for p, o, _ in ends if p.returncode == 0]
+    lost = [subprocess.CompletedProcess(p.args, p.returncode, o, e) for p, o, e in ends if p.returncode]
+    assert len(won) == 1, [e for _, _, e in ends]
+    for proc in lost:
+        assert_one_line_error(proc, str(out))
+    manifest = json.loads((out / "zoo-export.json").read_text())
+    assert f"exported {manifest['model']} " in won[0][1]  # the folder is the winner's
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
 @pytest.mark.parametrize("change, needle", [
     (lambda f: (f / "zoo-export.json").unlink(), "zoo-export.json missing"),
     (lambda f: (f / "zoo-export.json").write_text("{not json"), "not valid JSON"),
@@ -121,6 +142,12 @@ def test_existing_out_is_refused_unless_forced(runs, env, tmp_path):
     (lambda f: _edit(f, lambda m: m["input"].update(shape=[28, 28])), "input.shape"),
     (lambda f: _edit(f, lambda m: m["files"].update({"../x": m["files"].pop("model.json")})),
      "must list exactly"),
+    # Numbers a damaged or hostile manifest may hold: 1e-300 is 0 in float32 and served
+    # garbage probabilities with a divide-by-zero warning.
+    (lambda f: _edit(f, lambda m: m["normalization"].update(std=[1e-300])), "normalization.std"),
+    (lambda f: _edit(f, lambda m: m["normalization"].update(std=[-1.0])), "normalization.std"),
+    (lambda f: _edit(f, lambda m: m["normalization"].update(mean=[-5e9])), "normalization.mean"),
+    (lambda f: _edit(f, lambda m: m["input"].update(shape=[1, 28, 2 ** 31])), "input.shape"),
 ])
 def test_a_damaged_export_is_a_one_line_error(mlp_export, env, tmp_path, change, needle):
     bad = tmp_path / "bad"

@@ -111,6 +111,64 @@ def test_bad_inputs_are_one_line_errors_naming_the_file(trained, tmp_path):
     assert found[str(tmp_path / "rgb.png")] == label
 
 
+def png_header_only(path, width, height):
+    """A PNG whose header claims width x height grey pixels, with no pixel data at all:
+    what a decompression bomb shows before it is decoded."""
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+
+
+def npy_header_only(path, shape):
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "|u1", "fortran_order": False,
+                                                      "shape": shape})
+        handle.write(b"\0" * 64)
+
+
+@pytest.mark.parametrize("adapt", [[], ["--adapt"]])
+def test_huge_inputs_are_refused_from_their_headers(trained, tmp_path, adapt):
+    # A 30000x30000 PNG ended in DecompressionBombError, a .npy header claiming 2^45
+    # values in ArrayMemoryError: tracebacks, after trying to allocate the memory.
+    png_header_only(tmp_path / "bomb.png", 30000, 30000)
+    npy_header_only(tmp_path / "bomb.npy", (2 ** 15, 2 ** 15, 2 ** 15))
+    npy_header_only(tmp_path / "short.npy", (100, 28, 28))
+    for name, needle in (("bomb.png", "30000x30000"), ("bomb.npy", "more than zoo reads"),
+                         ("short.npy", "truncated")):
+        proc = run_zoo("predict", str(trained["paddle"]), str(tmp_path / name), *adapt)
+        assert_one_line_error(proc, str(tmp_path / name), needle)
+        assert "Warning" not in proc.stderr, proc.stderr
+
+
+def test_names_cannot_forge_output_lines(trained, tmp_path):
+    # Class names come from the export's manifest (the dataset's folders), file names from
+    # the user's disk: a newline or an escape sequence in either forged extra lines.
+    forged = tmp_path / "forged"
+    import shutil
+
+    shutil.copytree(trained["paddle"], forged)
+    manifest = json.loads((forged / "zoo-export.json").read_text())
+    manifest["class_names"] = [f"c{i}\nfake.png: 7 1.0000\x1b[2J\u2028" for i in range(10)]
+    (forged / "zoo-export.json").write_text(json.dumps(manifest))
+    source = sorted(trained["labels"])[0]
+    odd = tmp_path / "two\nlines\x1b[31m.png"
+    shutil.copy(source, odd)
+    proc = run_zoo("predict", str(forged), str(odd))
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stdout.splitlines()
+    assert "\x1b" not in proc.stdout and "\u2028" not in proc.stdout
+    assert line.startswith(str(tmp_path / "two\\nlines\\x1b[31m.png: c"))
+    assert f"c{trained['labels'][source]}\\nfake.png: 7 1.0000\\x1b[2J\\u2028 " in line
+    # an error naming such a file stays one line too
+    bad = tmp_path / "bad\nname.png"
+    bad.write_text("no image")
+    assert_one_line_error(run_zoo("predict", str(forged), str(bad)), "bad\\nname.png")
+
+
 def _truncated_png(path, digit):
     Image.fromarray(digit).save(path)
     path.write_bytes(path.read_bytes()[:60])  # a copy cut off mid-way

@@ -256,6 +256,23 @@ def test_cifar10_bad_files_are_one_line_errors_naming_the_file(tmp_path):
     one_line(e, "holds no training images")
 
 
+def test_a_wrong_record_in_an_archive_is_named_in_the_archive_not_zoos_copy(tmp_path):
+    # The archive is read from zoo's extracted copy, but that copy is no file the user
+    # knows: the error named it, not the archive they gave.
+    files = cifar_files()
+    bad = bytearray(files["data_batch_2.bin"])
+    bad[3 * 3073] = 11
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / CIFAR10_ARCHIVE).write_bytes(cifar_tarball({**files, "data_batch_2.bin": bytes(bad)}))
+    for _ in range(2):  # extracted, then from the extracted copy
+        with pytest.raises(DataError) as e:
+            load_cifar10(folder)
+        one_line(e, f"{folder / CIFAR10_ARCHIVE}:cifar-10-batches-bin/data_batch_2.bin: record 3 "
+                    "has label 11")
+    assert list((tmp_path / "xdg-cache" / "zoo" / "cifar10" / "archives").iterdir())
+
+
 def test_cifar10_broken_archives_are_one_line_errors(tmp_path):
     archive = cifar_tarball()
     folder = tmp_path / "a"

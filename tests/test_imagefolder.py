@@ -4,14 +4,19 @@ decode-once cache, and every bad file as a one-line error naming it."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import assert_one_line_error, run_zoo
+from tests.test_deploy_predict import png_header_only
 from tests.vision_data import write_image, write_imagefolder
 from zoo.data import fingerprint
-from zoo.data.imagefolder import CACHE_DIR, load_imagefolder
+from zoo.data.imagefolder import load_imagefolder
 from zoo.errors import DataError
 
 
@@ -28,8 +33,9 @@ def one_line(excinfo, *needles) -> str:
     return msg
 
 
-def cache_files(root):
-    return sorted((root / CACHE_DIR).glob("*.npz")) if (root / CACHE_DIR).is_dir() else []
+def cache_files(root=None):
+    """The decode caches in zoo's cache folder (the test's own XDG_CACHE_HOME)."""
+    return sorted((Path(os.environ["XDG_CACHE_HOME"]) / "zoo" / "imagefolder").glob("*.npz"))
 
 
 def test_rgb_png_folder_loads_exactly_with_classes_from_the_folder_names(tmp_path):
@@ -117,12 +123,14 @@ def test_a_damaged_cache_is_rebuilt(tmp_path):
     assert cache.stat().st_size > 100
 
 
-def test_a_folder_that_cannot_hold_the_cache_caches_in_zoos_cache(tmp_path):
+def test_the_cache_lives_in_zoos_cache_folder_never_in_the_data(tmp_path):
+    # It used to be written into ROOT/.zoo-cache, inside the user's own data folder.
     root = tmp_path / "shared"
     write_imagefolder(root)
-    (root / CACHE_DIR).write_text("a file where the cache folder would go")  # unwritable, even as root
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
     first = load_imagefolder(root, progress=False, val_fraction=0.0)
-    (cache,) = (tmp_path / "xdg-cache" / "zoo" / "imagefolder").glob("*.npz")
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    (cache,) = cache_files()
     with np.load(cache) as npz:
         arrays = dict(npz)
     arrays["train_images"][0, 0, 0, 0] ^= 0xFF
@@ -130,6 +138,85 @@ def test_a_folder_that_cannot_hold_the_cache_caches_in_zoos_cache(tmp_path):
         np.savez(out, **arrays)
     second = load_imagefolder(root, progress=False, val_fraction=0.0)
     assert second.train.images[0, 0, 0, 0] == first.train.images[0, 0, 0, 0] ^ 0xFF  # from there
+
+
+def _as_nobody() -> list[str]:
+    from tests.test_trust import _as_nobody as nobody
+
+    return nobody()
+
+
+@pytest.mark.skipif(not _as_nobody(), reason="needs root and setpriv to act as an unprivileged user")
+def test_a_read_only_data_folder_loads_as_an_unprivileged_user():
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="zoo-readonly-"))  # reachable by another user
+    root, home = shared / "pets", shared / "home"
+    try:
+        write_imagefolder(root)
+        home.mkdir()
+        home.chmod(0o777)
+        for path in [*root.rglob("*"), root]:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        shared.chmod(0o755)
+        code = ("import sys; from zoo.data.imagefolder import load_imagefolder; "
+                "d = load_imagefolder(sys.argv[1], progress=False); print(d.input_shape, len(d.test))")
+        env = {**os.environ, "XDG_CACHE_HOME": str(home / "cache"), "HOME": str(home)}
+        for _ in range(2):  # decoded, then from the cache
+            proc = subprocess.run([*_as_nobody(), sys.executable, "-c", code, str(root)],
+                                  capture_output=True, text=True, env=env, cwd="/", timeout=120)
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout.strip() == "(3, 12, 10) 6"
+        assert len(list((home / "cache" / "zoo" / "imagefolder").glob("*.npz"))) == 1
+    finally:
+        for path in [root, *root.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(shared)
+
+
+@pytest.mark.parametrize("change", ["shape", "labels", "label range", "channels", "std"])
+def test_a_cache_that_does_not_fit_its_folder_is_rebuilt_from_the_images(tmp_path, change):
+    # A cache rewritten with another array shape or labels out of range reached Paddle.
+    root = tmp_path / "pets"
+    write_imagefolder(root)
+    reference = load_imagefolder(root, progress=False)
+    (cache,) = cache_files()
+    with np.load(cache) as npz:
+        arrays = dict(npz)
+    if change == "shape":
+        arrays["train_images"] = arrays["train_images"][:, :6]
+    elif change == "labels":
+        arrays["test_labels"] = arrays["test_labels"][::-1].copy()
+    elif change == "label range":
+        arrays["train_labels"] = arrays["train_labels"] + 100
+    elif change == "channels":
+        arrays["test_images"] = arrays["test_images"][..., 0]
+    else:
+        arrays["std"] = np.zeros(3)
+    with open(cache, "wb") as out:
+        np.savez(out, **arrays)
+    again = load_imagefolder(root, progress=False)
+    assert fingerprint(again) == fingerprint(reference)
+    with np.load(cache) as npz:  # and the cache was rewritten
+        assert npz["train_images"].shape[1:] == (12, 10, 3) and npz["std"].min() > 0
+
+
+def test_auto_mode_keeps_grey_grey_and_rgb_rgb_and_mixed_becomes_rgb(tmp_path):
+    from PIL import Image
+
+    grey, rgb = tmp_path / "grey", tmp_path / "rgb"
+    write_imagefolder(rgb)
+    write_imagefolder(grey)
+    for path in grey.rglob("*.png"):
+        Image.open(path).convert("L").save(path)
+    data = load_imagefolder(grey, progress=False)
+    assert data.input_shape == (1, 12, 10) and data.train.images.ndim == 3 and len(data.mean) == 1
+    assert load_imagefolder(rgb, progress=False).input_shape == (3, 12, 10)
+    one = next((grey / "test" / "cat").glob("*.png"))
+    Image.open(one).convert("RGB").save(one)  # one colour file among grey ones
+    mixed = load_imagefolder(grey, progress=False)
+    assert mixed.input_shape == (3, 12, 10)
+    assert np.array_equal(mixed.train.images[..., 0], data.train.images)  # grey lost nothing
 
 
 BAD = {
@@ -148,6 +235,15 @@ BAD = {
                            ["test/yak: class 'yak' has no training folder"]),
     "folder in a class": (lambda r: (r / "train" / "cat" / "more").mkdir(),
                           ["train/cat/more: a folder inside a class folder"]),
+    # Refused from its header, before 1.6 GB of pixels are decoded.
+    "huge image": (lambda r: png_header_only(r / "train" / "dog" / "big.png", 12000, 12000),
+                   ["train/dog/big.png", "12000x12000 pixels, more than zoo decodes"]),
+    "symlink loop class": (lambda r: os.symlink("loop", r / "train" / "loop"),
+                           ["train/loop: a symbolic link that leads nowhere"]),
+    "symlink loop file": (lambda r: os.symlink("x.png", r / "train" / "cat" / "x.png"),
+                          ["train/cat/x.png: a symbolic link that leads nowhere"]),
+    "class not UTF-8": (lambda r: os.mkdir(os.fsencode(r / "train") + b"/b\xffd"),
+                        ["train/b\udcffd: a class folder name must be valid UTF-8"]),
 }
 
 
@@ -194,3 +290,27 @@ def test_imagefolder_trains_through_the_cli_and_mixed_sizes_fail_in_one_line(tmp
     proc = run_zoo("train", "--model", "lenet", "--dataset", "imagefolder", "--data-dir", str(root),
                    "--out", str(tmp_path / "run2"), "--quiet")
     assert_one_line_error(proc, "test/dog/odd.png: image is 5x5")
+
+
+def test_a_file_name_that_is_not_utf8_loads_like_any_other(tmp_path):
+    # It made the whole (valid) folder fail with a UnicodeEncodeError naming no file.
+    root = tmp_path / "pets"
+    write_imagefolder(root)
+    plain = load_imagefolder(root, progress=False, val_fraction=0.0)
+    os.rename(root / "train" / "cat" / "000.png", os.fsencode(root / "train" / "cat") + b"/000\xe9.png")  # sorts where 000.png did
+    odd = load_imagefolder(root, progress=False, val_fraction=0.0)
+    assert np.array_equal(odd.train.images, plain.train.images)
+
+
+def test_hostile_names_and_sizes_stay_one_line_through_the_cli(tmp_path):
+    root = tmp_path / "pets"
+    write_imagefolder(root)
+    args = ["train", "--model", "lenet", "--dataset", "imagefolder", "--data-dir", str(root),
+            "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet"]
+    (root / "train" / "cat" / "two\nlines.png").write_bytes(b"not an image")
+    assert_one_line_error(run_zoo(*args), "two\\nlines.png", "cannot read image")
+    (root / "train" / "cat" / "two\nlines.png").unlink()
+    png_header_only(root / "train" / "cat" / "big.png", 12000, 12000)
+    proc = run_zoo(*args)
+    assert_one_line_error(proc, "big.png", "12000x12000")
+    assert "Warning" not in proc.stderr, proc.stderr  # Pillow's DecompressionBombWarning

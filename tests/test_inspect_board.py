@@ -236,10 +236,12 @@ def _api(port: int, method: str, **query):
     return payload["data"]
 
 
-def _start_board(logdir, port) -> subprocess.Popen:
+def _start_board(logdir, port, host=None,
+                 line="VisualDL at http://127.0.0.1:{port}/ (Ctrl-C to stop)") -> subprocess.Popen:
     """Start ``zoo board`` and wait for its ready line (printed once VisualDL answers)."""
     proc = subprocess.Popen([sys.executable, "-m", "zoo", "board", str(logdir), "--port",
-                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             str(port), *(["--host", host] if host else [])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     ready = selectors.DefaultSelector()
     ready.register(proc.stdout, selectors.EVENT_READ)
@@ -250,7 +252,7 @@ def _start_board(logdir, port) -> subprocess.Popen:
                 os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
             pytest.fail(f"board did not come up (rc {proc.returncode}): {out}{err}")
-    assert proc.stdout.readline() == f"VisualDL at http://127.0.0.1:{port}/ (Ctrl-C to stop)\n"
+    assert proc.stdout.readline() == line.format(port=port) + "\n"
     assert _get(port, "/alive")[0] == 204  # the line is printed only once VisualDL answers
     return proc
 
@@ -317,6 +319,18 @@ def test_board_ctrl_c_to_zoo_alone_stops_visualdl(scalar_run, boards):
     assert proc.returncode == 0, err
     assert "VisualDL stopped" in err and "Traceback" not in err
     assert _port_is_free(port) and _group_gone(proc.pid)
+
+
+def test_board_on_every_interface_says_so(scalar_run, boards):
+    # It used to print http://127.0.0.1:PORT/ while serving the logs to the whole network.
+    run_dir, _ = scalar_run
+    port = _free_port()
+    proc = _start_board(run_dir, port, host="0.0.0.0", line="VisualDL at http://0.0.0.0:{port}/ "
+                        "(every interface of this machine) (Ctrl-C to stop)")
+    boards.append(proc)
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
 
 
 def test_board_errors_are_one_line(tmp_path):

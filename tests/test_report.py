@@ -264,3 +264,19 @@ def test_bench_report_that_cannot_be_written_warns_once_and_the_sweep_goes_on(tm
     warnings = [line for line in proc.stderr.splitlines() if "not refreshed" in line]
     assert len(warnings) == 1 and warnings[0].startswith("zoo: warning:"), proc.stderr[-3000:]
     assert [r["status"] for r in db_rows(out)] == ["ok", "ok"]
+
+
+def test_results_and_report_leave_no_sqlite_files_in_a_writable_sweep(tmp_path):
+    # They only read, yet a read-only connection to a WAL database left results.db-wal
+    # and results.db-shm behind in every sweep folder it looked at.
+    from zoo.report.synthetic import write_synthetic_sweep
+
+    sweep = tmp_path / "sweep"
+    write_synthetic_sweep(sweep, 4, seed=0)
+    before = sorted(p.name for p in sweep.iterdir())
+    assert "results.db" in before and not any(n.endswith(("-wal", "-shm")) for n in before)
+    for args in (["results", str(sweep)], ["results", str(sweep), "--format", "json"],
+                 ["report", str(sweep), "--out", str(tmp_path / "r.html")]):
+        proc = zoo(*args)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert sorted(p.name for p in sweep.iterdir()) == before, args

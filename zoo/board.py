@@ -28,6 +28,9 @@ def resolve_logdir(path: str) -> str:
     return vdl if os.path.isdir(vdl) else path
 
 
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
 def check_port(host: str, port: int) -> int:
     """Fail early, in one line, if we cannot listen there; resolve port 0 to a free port.
 
@@ -71,8 +74,11 @@ def serve(logdir: str, host: str, port: int, start_timeout: float,
     """
     folder = resolve_logdir(logdir)
     port = check_port(host, port)
-    probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    url = f"http://{f'[{probe}]' if ':' in probe else probe}:{port}/"
+    # A wildcard address is asked on loopback, but the line shown is what is bound: a
+    # user must see that every interface of the machine serves the logs.
+    probe = "127.0.0.1" if host in WILDCARDS else host
+    bound = host or "0.0.0.0"
+    url = f"http://{f'[{bound}]' if ':' in bound else bound}:{port}/"
     from zoo.exec.process import child_env, dying_with_this_process, python_module, stop_process
 
     # visualdl 2.5.3's console script is visualdl.server.app:main; --disable-telemetry

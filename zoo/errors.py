@@ -5,6 +5,8 @@ Anything that is not a ZooError is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class ZooError(Exception):
     """Base class: the message must be one self-contained line for the user."""
@@ -58,3 +60,21 @@ def one_line(value: object, with_type: bool = False) -> str:
     if with_type:
         return f"{type(value).__name__}: {text or '(no message)'}"
     return text or type(value).__name__
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on one terminal line: control and format characters (newlines,
+    escape sequences, bidirectional overrides, line separators) become ``\\n``, ``\\x1b``,
+    ``\\u202e``..., and undecodable bytes of a file name (surrogate escapes) ``\\xNN``.
+    Letters of every script stay as they are."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for a byte that is no UTF-8
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(char.encode("unicode_escape").decode("ascii") if code > 0xFF or char in "\n\r\t"
+                       else f"\\x{code:02x}")
+        else:
+            out.append(char)
+    return "".join(out)

@@ -95,7 +95,8 @@ def winner_folder(sweep_dir: Path, summaries: list[dict[str, Any]], rows: list[d
     """(the winner's cell folder, its summary, the exported seed's row) of a sweep."""
     summary = pick(summaries, by)
     row = best_seed(summary, rows)
-    return Path(sweep_dir) / cell_folder(row), summary, row
+    from zoo.bench.store import cell_folder as folder_inside  # checks it lies inside the sweep
+    return folder_inside(Path(sweep_dir), row), summary, row
 
 
 def is_winner(summary: dict[str, Any], winner: dict[str, Any] | None) -> bool:

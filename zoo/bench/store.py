@@ -36,6 +36,8 @@ TEXT_COLUMNS = {"status", "reason", "paddle_version", "host", "zoo_version", "gi
                 "started_at", "ended_at", "cell_dir", "epochs_done", "executor", "node"}
 INTEGER_COLUMNS = {"nprocs", "epochs", "batch_size", "seed", "num_classes", "threads", "shared",
                    "num_params"}
+# The sweep's folder of cell folders, ``DIR/cells/<slug>``.
+CELLS = "cells"
 # Seconds a write waits for another connection's lock before it is an error.
 TIMEOUT_ENV = "ZOO_STORE_TIMEOUT"
 
@@ -70,6 +72,9 @@ class Store:
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
+        # A reader of a WAL database makes -wal and -shm files it cannot remove itself;
+        # when none were there, close() has them removed (_tidy_reader_files).
+        self._tidy = readonly and not any(Path(f"{path}{end}").exists() for end in ("-wal", "-shm"))
         self.db = self._guard("open", lambda: self._connect(readonly))
 
     def _connect(self, readonly: bool) -> sqlite3.Connection:
@@ -104,6 +109,8 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        if self._tidy:
+            _tidy_reader_files(self.path)
 
     def rows(self) -> list[dict[str, Any]]:
         return self._guard("read", lambda: [dict(row) for row in
@@ -183,6 +190,48 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
         return db
     except sqlite3.OperationalError:
         return sqlite3.connect(f"{uri}?immutable=1", uri=True)
+
+
+def _tidy_reader_files(path: Path) -> None:
+    """Remove the -wal and -shm files a read-only connection left beside ``path``.
+
+    Only SQLite may remove them safely (a sweep may have opened the database meanwhile),
+    and it does when the last connection closes, but only a connection that can write.
+    One that reads nothing but the schema changes no data; where it cannot open, the
+    files stay, as before.
+    """
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True, timeout=0)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError):
+        pass
+
+
+def cell_folder(sweep_dir: Path, row: dict[str, Any]) -> Path:
+    """The folder of ``row``'s cell inside ``sweep_dir``, wherever the sweep lies now.
+
+    A row stores the absolute folder of its cell as the sweep was when the cell ran (as
+    zoo 0.2.0 did, so older stores and readers keep working).  A copied or moved sweep
+    must work on its own cells: a stored path is used only where it lies inside
+    ``sweep_dir/cells`` and is otherwise read as ``sweep_dir/cells/<its last part>``,
+    never followed to another sweep.  A relative path is relative to ``sweep_dir``; one
+    that leads out of ``sweep_dir/cells`` (``..``, a symbolic link) is a StoreError.
+    """
+    cells = (sweep_dir / CELLS).resolve()
+    stored = Path(row.get("cell_dir") or f"{CELLS}/{row['slug']}")
+    if not stored.is_absolute():
+        folder = sweep_dir / stored
+    elif stored.resolve().is_relative_to(cells):
+        folder = stored
+    else:
+        folder = sweep_dir / CELLS / stored.name
+    if not folder.resolve().is_relative_to(cells) or folder.resolve() == cells:
+        raise StoreError(f"{sweep_dir}: the row of cell {row['slug']} names the folder {stored}, "
+                         f"which is not inside {sweep_dir / CELLS}")
+    return folder
 
 
 def open_existing(run_dir: Path) -> Store:

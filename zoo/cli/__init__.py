@@ -5,18 +5,19 @@ Every expected failure is a ZooError, printed here as one line ``zoo: error: ...
 
 from __future__ import annotations
 
+import errno
 import sys
 import warnings
 
 import click
 
 from zoo import __version__
-from zoo.errors import ZooError
+from zoo.errors import ZooError, printable
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, UserWarning) and category.__module__.startswith("zoo"):
-        click.echo(f"zoo: warning: {message}", err=True)
+        click.echo(f"zoo: warning: {printable(str(message))}", err=True)
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
@@ -57,8 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
     except ZooError as exc:
-        click.echo(f"zoo: error: {exc}", err=True)
+        # Escaped: a file or class name holding a newline must not split the one line.
+        click.echo(f"zoo: error: {printable(str(exc))}", err=True)
         return exc.exit_code
+    except OSError as exc:
+        # A name too long for the file system can reach any lookup of a user's path
+        # (Path.exists and is_file raise it); it is always the input's fault, never zoo's.
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        click.echo(f"zoo: error: {printable(str(exc.filename))}: a name in this path is longer "
+                   "than the file system allows; choose a shorter one", err=True)
+        return 2
     except click.Abort:
         click.echo("zoo: aborted", err=True)
         return 130

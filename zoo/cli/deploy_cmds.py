@@ -8,7 +8,7 @@ import click
 
 from zoo.bench.best import CRITERIA, DEFAULT_BY
 from zoo.cli.common import catalog_from, echo_json
-from zoo.errors import ConfigError, ExportError
+from zoo.errors import ConfigError, ExportError, printable
 
 
 def backend_sets(sets: tuple[str, ...]) -> dict:
@@ -142,8 +142,11 @@ def predict_command(ctx, export_dir, inputs, backend, device, sets, top, adapt, 
                    "predictions": [{"input": item.name, "top": picks}
                                    for item, picks in zip(items, ranked)]})
         return 0
+    # Escaped: a file or class name must not forge lines or terminal escapes (--json
+    # escapes them as JSON does).
     for item, picks in zip(items, ranked):
-        click.echo(f"{item.name}: " + "  ".join(f"{p['name']} {p['probability']:.4f}" for p in picks))
+        click.echo(f"{printable(item.name)}: " +
+                   "  ".join(f"{printable(p['name'])} {p['probability']:.4f}" for p in picks))
     return 0
 
 

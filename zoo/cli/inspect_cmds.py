@@ -130,10 +130,11 @@ def _echo_report(report, model, source, input_shape) -> None:
               help="Seconds to wait for VisualDL to answer.")
 def board_command(logdir, port, host, start_timeout):
     """Serve LOGDIR (a run folder with vdl/, or a VisualDL log folder) with VisualDL."""
-    from zoo.board import serve
+    from zoo.board import WILDCARDS, serve
 
+    where = " (every interface of this machine)" if host in WILDCARDS else ""
     stopped = serve(logdir, host, port, start_timeout,
-                    ready=lambda url: click.echo(f"VisualDL at {url} (Ctrl-C to stop)"))
+                    ready=lambda url: click.echo(f"VisualDL at {url}{where} (Ctrl-C to stop)"))
     if stopped:
         click.echo("zoo: VisualDL stopped", err=True)
 

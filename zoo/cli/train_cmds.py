@@ -11,6 +11,7 @@ from click.core import ParameterSource
 from zoo.cli.common import bounded, catalog_from, echo_json, echo_table
 from zoo import kinds
 from zoo.errors import TrainingError
+from zoo.paths import check_name
 from zoo.status import ExitCode, Status
 
 
@@ -24,7 +25,7 @@ def _job_from_options(ctx, opts: dict):
     from zoo.job import Job, parse_sets
 
     if opts["resume"]:
-        run_dir = Path(opts["resume"])
+        run_dir = check_name(Path(opts["resume"]), "--resume")
         if not (run_dir / "job.json").is_file():
             raise TrainingError(f"{run_dir}: not a run directory (no job.json); nothing to resume")
         job = Job.load(run_dir / "job.json")
@@ -43,7 +44,7 @@ def _job_from_options(ctx, opts: dict):
               batch_size=opts["batch_size"], seed=opts["seed"], device=opts["device"],
               registry_file=ctx.obj["registry_file"], checkpoint_every=opts["checkpoint_every"],
               keep=opts["keep"], target_acc=opts["target_acc"])
-    existing = Path(out) / "job.json"
+    existing = check_name(Path(out), "--out") / "job.json"
     if existing.is_file() and Job.load(existing).settings() != job.settings():
         raise TrainingError(f"{out} holds a run with other settings; choose a new --out, "
                             f"or resume it with --resume {out}")

@@ -175,15 +175,20 @@ def load_cifar10(data_dir: str | Path | None = None, *, val_fraction: float = 0.
     directory = locate_cached(data_dir, CACHE_NAME, "CIFAR-10", _cache_complete, fetch, download)
     kind, where = find_cifar(directory)
     source = f"cifar-{kind}:{where}"
-    if kind == "tar" and (extracted := _extracted_copy(where)) is not None:
-        source += f" (extracted to {extracted})"
-        kind, where = "bin", extracted
-    if kind == "bin":
+    if kind == "tar":
+        # A record is named in the archive the user gave, even when it is read from
+        # zoo's extracted copy: that copy is no file the user knows.
+        label, folder = (lambda name: f"{where}:{BATCH_DIR}/{name}"), where.parent
+        extracted = _extracted_copy(where)
+        if extracted is not None:
+            source += f" (extracted to {extracted})"
+            folder = extracted  # what workers are handed: the folder actually read
+            blobs = {name: _read_file(extracted / name) for name in (*TRAIN_FILES, TEST_FILE)}
+        else:
+            blobs = _archive_members(where)
+    else:
         blobs = {name: _read_file(where / name) for name in (*TRAIN_FILES, TEST_FILE)}
         label, folder = (lambda name: where / name), where
-    else:
-        blobs = _archive_members(where)
-        label, folder = (lambda name: f"{where}:{BATCH_DIR}/{name}"), where.parent
     parts = [read_records(blobs[name], label(name)) for name in TRAIN_FILES]
     train_all = Split(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
     test = Split(*read_records(blobs[TEST_FILE], label(TEST_FILE)))

@@ -111,7 +111,7 @@ def export_checkpoint(catalog, source: Path, fmt: str, out: Path | None = None, 
         from zoo import __version__
 
         draft["zoo_version"] = __version__
-        return mf.publish(tmp, draft, out), draft
+        return mf.publish(tmp, draft, out, replace=force), draft
     except OSError as exc:
         raise ExportError(f"cannot write export {out}: {exc.strerror or one_line(exc)}") from None
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from zoo.bench import infer_store
-from zoo.bench.store import Store
+from zoo.bench.store import Store, cell_folder
 from zoo.errors import ConfigError, ZooError, one_line
 from zoo.status import Status
 
@@ -83,7 +83,7 @@ def run_infer_bench(catalog, run_dir: Path, options: InferOptions,
             raise ZooError(f"{run_dir}: no cell finished ok yet; nothing to measure")
         written = []
         for row in cells:
-            written += _bench_cell(catalog, store, row, params, options, reporter)
+            written += _bench_cell(catalog, run_dir, store, row, params, options, reporter)
         return written
     finally:
         store.close()
@@ -101,8 +101,8 @@ def _todo(store: Store, row: dict, params: dict[str, dict], options: InferOption
     return pairs
 
 
-def _bench_cell(catalog, store: Store, row: dict, params: dict[str, dict], options: InferOptions,
-                reporter: InferReporter) -> list[dict[str, Any]]:
+def _bench_cell(catalog, run_dir: Path, store: Store, row: dict, params: dict[str, dict],
+                options: InferOptions, reporter: InferReporter) -> list[dict[str, Any]]:
     from zoo import __version__
     from zoo.data import transform_of
     from zoo.deploy.agreement import reference_logits
@@ -112,7 +112,8 @@ def _bench_cell(catalog, store: Store, row: dict, params: dict[str, dict], optio
     todo = _todo(store, row, params, options)
     if not todo:
         return []
-    cell_dir = Path(row["cell_dir"])
+    # The cell of this sweep (a copy's own, not the folder the row was written from).
+    cell_dir = cell_folder(run_dir, row)
     net, data, _, _ = load_model(catalog, cell_dir)
     net.eval()
     check = data.test.images[:options.check_images]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.idx import IMAGES_MAGIC, read_file_bytes, read_idx_images
+from zoo.data.image_files import load_npy, open_image
 from zoo.errors import DataError, one_line
 from zoo.registry import natural_key
 
@@ -58,7 +59,7 @@ def _read_file(path: Path, shape, adapt: bool) -> list[Item]:
     elif path.suffix.lower() not in IMAGE_SUFFIXES and _is_idx_images(path):
         images, what = read_idx_images(path), "IDX file"
     else:
-        return [Item(str(path), _fit(_read_image(path), shape, adapt, str(path)))]
+        return [Item(str(path), _fit(_read_image(path, shape, adapt), shape, adapt, str(path)))]
     if images.ndim == 2:
         images = images[None]
     if images.ndim == 3:  # [N, H, W]: grey images, as in an IDX file
@@ -81,10 +82,7 @@ def _is_idx_images(path: Path) -> bool:
 
 
 def _read_npy(path: Path) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npy array ({one_line(exc)})") from None
+    array = load_npy(path)
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise DataError(f"{path}: holds {array.dtype} values, expected pixel values 0..255")
     if array.size and (not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 255):
@@ -92,12 +90,17 @@ def _read_npy(path: Path) -> np.ndarray:
     return array
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """HWC pixels of an image file; grey and RGB(A) as they are, palettes expanded."""
-    from PIL import Image, UnidentifiedImageError
+def _read_image(path: Path, shape, adapt: bool) -> np.ndarray:
+    """HWC pixels of an image file; grey and RGB(A) as they are, palettes expanded.
 
-    try:
-        with Image.open(path) as image:
+    Its size is checked from the header first: without ``adapt`` it must be the model's,
+    so a wrong or huge file is refused before it is decoded."""
+    with open_image(path) as image:
+        width, height = image.size
+        if not adapt and (height, width) != tuple(shape[1:]):
+            raise DataError(f"{path}: is {width}x{height} pixels, the model takes "
+                            f"{shape[2]}x{shape[1]} (--adapt resizes)")
+        try:
             image.load()
             if image.mode == "1":
                 image = image.convert("L")
@@ -107,10 +110,8 @@ def _read_image(path: Path) -> np.ndarray:
                 raise DataError(f"{path}: image mode {image.mode} is not supported "
                                 f"(use 8-bit grey or RGB)")
             array = np.asarray(image)
-    except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image ({WHAT} are accepted)") from None
-    except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt files
-        raise DataError(f"{path}: cannot read the image ({one_line(exc)})") from None
+        except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt files
+            raise DataError(f"{path}: cannot read the image ({one_line(exc)})") from None
     return array[..., None] if array.ndim == 2 else array
 
 

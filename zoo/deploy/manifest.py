@@ -9,6 +9,7 @@ never a crash inside a runtime.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -29,6 +30,10 @@ FORMAT = "zoo-export/1"
 MODEL_FILES = {"paddle": (("model.json", "model.pdiparams"), ("model.pdmodel", "model.pdiparams")),
                "onnx": (("model.onnx",),)}
 INPUT_NAME = "image"
+# What a manifest may claim about its input: beyond these it is damaged or hostile.
+MAX_CHANNELS, MAX_SIDE = 64, 8192
+PIXEL_MEAN = (0.0, 255.0)
+PIXEL_STD = (1e-6, 255.0)
 
 
 def dataset_normalization(data: Any, channels: int) -> dict[str, Any]:
@@ -76,11 +81,14 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def publish(tmp: Path, manifest: dict[str, Any], out: Path) -> Path:
+def publish(tmp: Path, manifest: dict[str, Any], out: Path, replace: bool = False) -> Path:
     """Write the manifest into ``tmp`` (last), make it durable and rename ``tmp`` to ``out``.
 
-    An existing ``out`` (the caller decided it may be replaced) is moved aside first,
-    because a directory rename cannot overwrite, and put back if the rename fails.
+    The rename is the check and the publication in one step: renaming a folder onto a
+    folder that holds anything fails, so of two exports racing for one ``out`` exactly
+    one wins and the other is refused, whatever either saw when it started.  Only with
+    ``replace`` (--force) is an existing ``out`` moved aside first (a directory rename
+    cannot overwrite) and put back if the rename fails.
     """
     text = json.dumps(manifest, indent=1, allow_nan=False)
     for child in tmp.iterdir():
@@ -92,13 +100,16 @@ def publish(tmp: Path, manifest: dict[str, Any], out: Path) -> Path:
     _fsync(tmp)
     aside = out.with_name(f".tmp-old-{out.name}-{os.getpid()}")
     try:
-        if out.exists():
+        if replace and out.is_dir() and not out.is_symlink():
             os.rename(out, aside)
         os.rename(tmp, out)
         _fsync(out.parent)
     except OSError as exc:
         if aside.exists() and not out.exists():
             os.rename(aside, out)
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise ExportError(f"--out {out} appeared while exporting (another export?); it was "
+                              "left as it is and nothing was written; --force replaces it") from None
         raise ExportError(f"cannot write export {out}: {exc.strerror or one_line(exc)}") from None
     shutil.rmtree(aside, ignore_errors=True)
     return out
@@ -136,6 +147,9 @@ def _check_fields(folder: Path, manifest: dict[str, Any]) -> None:
     if not (isinstance(shape, list) and len(shape) == 3
             and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
         raise _fail(folder, f"input.shape must be [C, H, W] of positive integers, got {shape!r}")
+    if shape[0] > MAX_CHANNELS or max(shape[1:]) > MAX_SIDE:
+        raise _fail(folder, f"input.shape {shape} is beyond what zoo serves (at most "
+                            f"{MAX_CHANNELS} channels of {MAX_SIDE}x{MAX_SIDE} pixels)")
     names = manifest.get("class_names")
     if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
         raise _fail(folder, "class_names must be a non-empty list of strings")
@@ -146,8 +160,14 @@ def _check_fields(folder: Path, manifest: dict[str, Any]) -> None:
                 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)):
             raise _fail(folder, f"normalization.{key} must hold {shape[0]} finite numbers "
                                 f"(one per channel), got {values!r}")
-    if any(v <= 0 for v in norm["std"]):
-        raise _fail(folder, f"normalization.std must be positive, got {norm['std']!r}")
+    # Pixels are 0..255, so are their means; a std far below one grey level (1e-300 is 0
+    # in float32) divides by zero and serves garbage probabilities.
+    if not all(PIXEL_MEAN[0] <= v <= PIXEL_MEAN[1] for v in norm["mean"]):
+        raise _fail(folder, f"normalization.mean must lie in {PIXEL_MEAN[0]}..{PIXEL_MEAN[1]} "
+                            f"(means of 0..255 pixels), got {norm['mean']!r}")
+    if not all(PIXEL_STD[0] <= v <= PIXEL_STD[1] for v in norm["std"]):
+        raise _fail(folder, f"normalization.std must lie in {PIXEL_STD[0]:g}..{PIXEL_STD[1]} "
+                            f"(standard deviations of 0..255 pixels), got {norm['std']!r}")
 
 
 def _check_files(folder: Path, manifest: dict[str, Any]) -> None:

@@ -93,8 +93,11 @@ class DistributedLaunchLauncher(Launcher):
     def problem(self, nprocs, device):
         if self.nnodes < 1 or not 0 <= self.node_rank < self.nnodes:
             return f"launcher.node_rank must be in [0, {self.nnodes}) and nnodes at least 1"
-        if self.master and not re.fullmatch(r"[^\s:]+:\d+", self.master):
-            return f"launcher.master must be HOST:PORT, got {self.master!r}"
+        if self.master and not re.fullmatch(r"[^\s:]+:\d{1,5}", self.master) \
+                or self.master and not 0 < int(self.master.rpartition(":")[2]) <= 65535:
+            return f"launcher.master must be HOST:PORT with a port in 1-65535, got {self.master!r}"
+        if not 0 <= self.master_port <= 65535:
+            return f"launcher.master_port must be a port in 1-65535 (0: Paddle's default), got {self.master_port}"
         return super().problem(nprocs, device)
 
     def command(self, job_file, nprocs, device, log_dir):

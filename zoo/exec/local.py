@@ -35,6 +35,17 @@ def _span(numbers: list[int]) -> str:
         else ",".join(map(str, numbers))
 
 
+def _check_meeting_point(cell, launcher) -> None:
+    """A cell trained across machines needs the address where its ranks meet; without it
+    rank 0 would wait for its peers until the cell's timeout.  (The ray executor names
+    the master itself, so this is the local executor's check, not the launcher's.)"""
+    if getattr(launcher, "nnodes", 1) > 1 and not getattr(launcher, "master", "x"):
+        raise ConfigError(f"{cell.slug}: launcher.nnodes={launcher.nnodes} needs "
+                          "launcher.master=HOST:PORT (node 0's address, the same on every machine) "
+                          "and launcher.node_rank on each; or run it with --executor ray, which "
+                          "finds them itself")
+
+
 class LocalExecutor(Executor):
     name = "local"
 
@@ -43,7 +54,7 @@ class LocalExecutor(Executor):
         self.cpus = usable_cpus()
         # Paddle's own default is one thread; sharing the machine, a cell gets its share.
         self.threads = threads or (1 if jobs == 1 else max(1, len(self.cpus) // jobs))
-        self.free = list(range(jobs))
+        self.free: list[int] = []  # the idle slots, from open(): --jobs may be absurd until check()
         self.running: list[_LocalRunning] = []
         self.idle: list[ForkServer] = []
         self.servers = 0
@@ -53,6 +64,12 @@ class LocalExecutor(Executor):
     def check(self) -> None:
         if self.jobs < 1 or self.threads < 1:
             raise ConfigError(f"--jobs and --threads must be at least 1 (got {self.jobs}, {self.threads})")
+        # One bound for each on its own, whatever the other is: more cells or threads than
+        # CPUs only makes them fight over cores (and an absurd --jobs never reaches range()).
+        for option, value in (("--jobs", self.jobs), ("--threads", self.threads)):
+            if value > len(self.cpus):
+                raise ConfigError(f"{option} {value}: this process may use {len(self.cpus)} "
+                                  f"CPU{'s' if len(self.cpus) != 1 else ''}; choose at most that")
         if self.jobs > 1 and self.jobs * self.threads > len(self.cpus):
             raise ConfigError(f"--jobs {self.jobs} x --threads {self.threads} needs "
                               f"{self.jobs * self.threads} CPUs of their own; this process may use "
@@ -63,6 +80,9 @@ class LocalExecutor(Executor):
 
     def open(self, out: Path, planned: list[tuple] = (), warm: bool = True) -> None:
         self.out, self.warm = out, warm
+        self.free = list(range(self.jobs))
+        for cell, launcher in planned:
+            _check_meeting_point(cell, launcher)
         probe = Path("/job.json")
         wanted = sum(forkable(launcher.command(probe, cell.nprocs, cell.device, Path("/logs")), probe)
                      for cell, launcher in planned)

@@ -140,11 +140,13 @@ def add_confusion(run: RunData, catalog, data_dir: str | None = None) -> None:
 
 
 def cell_metrics_file(sweep_dir: Path, row: dict[str, Any]) -> Path:
-    """The cell's metrics.json, also after the sweep directory was moved or copied
-    (``cell_dir`` is stored as the runner saw it, possibly relative to its cwd)."""
-    stored = Path(row.get("cell_dir") or "")
-    moved = sweep_dir / "cells" / (stored.name or row["slug"])
-    return moved / "metrics.json" if moved.is_dir() else stored / "metrics.json"
+    """The cell's metrics.json in this sweep directory, also after it was moved or copied."""
+    from zoo.bench.store import StoreError, cell_folder
+
+    try:
+        return cell_folder(sweep_dir, row) / "metrics.json"
+    except StoreError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def load_sweep(path: Path) -> SweepData:
