@@ -2,8 +2,8 @@
 
 Repeats (seeds) of a cell become mean ± std.  A cell that did not finish ``ok`` shows its
 status instead of a number, so a diverged run never looks like a real accuracy, and an
-accuracy no better than guessing is marked ``chance`` with the reason, so a run that
-learned nothing never looks like a result either.
+accuracy no better than guessing is marked ``chance`` (or ``below chance``) with the
+reason, so a run that learned nothing never looks like a result either.
 """
 
 from __future__ import annotations
@@ -22,15 +22,28 @@ SORT_KEYS = COMBINATION + ["acc", "time", "images_per_s"]
 CHANCE_MARGIN = 0.02  # within 2 points of 1/classes: the model learned (next to) nothing
 
 
-def chance_reason(acc: float | None, num_classes: int | None) -> str:
-    """Why ``acc`` is no real result, or "" when it beats guessing by a margin."""
+def chance_mark(acc: float | None, num_classes: int | None) -> str:
+    """"chance" within the margin of guessing, "below chance" under it, "" above it.
+
+    Far below chance is its own mark: a model that is worse than guessing learned
+    something wrong (labels shifted, the wrong classes), which "chance" would hide."""
     if acc is None or not num_classes:
         return ""
     chance = 1 / num_classes
     if acc >= chance + CHANCE_MARGIN:
         return ""
-    return (f"accuracy {acc:.4f} is within {CHANCE_MARGIN * 100:g} points of chance "
-            f"({chance:.4f} for {num_classes} classes)")
+    return "chance" if acc > chance - CHANCE_MARGIN else "below chance"
+
+
+def chance_reason(acc: float | None, num_classes: int | None) -> str:
+    """Why ``acc`` is no real result, or "" when it beats guessing by a margin."""
+    mark = chance_mark(acc, num_classes)
+    if not mark:
+        return ""
+    chance = f"chance ({1 / num_classes:.4f} for {num_classes} classes)"
+    if mark == "below chance":
+        return f"accuracy {acc:.4f} is below {chance}"
+    return f"accuracy {acc:.4f} is within {CHANCE_MARGIN * 100:g} points of {chance}"
 
 
 def _stats(values: list[float]) -> tuple[float | None, float | None]:
@@ -56,12 +69,13 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ips, _ = _stats([m["images_per_s"] for m in ok])
         ttt, _ = _stats([m["time_to_target"] for m in ok])
         reasons = sorted({m["reason"] for m in members if m["status"] != Status.OK and m["reason"]})
-        chance = chance_reason(acc, max((m.get("num_classes") or 0 for m in members), default=0))
+        classes = max((m.get("num_classes") or 0 for m in members), default=0)
+        chance = chance_reason(acc, classes)
         out.append({**dict(zip(COMBINATION + ["device", "threads"], key)),
                     "status": Status.OK.value if statuses == [Status.OK] else "/".join(statuses),
                     "runs": len(members), "ok_runs": len(ok), "acc": acc, "acc_std": acc_sd,
                     "time": wall, "time_std": wall_sd, "images_per_s": ips,
-                    "time_to_target": ttt, "chance": bool(chance),
+                    "time_to_target": ttt, "chance": chance_mark(acc, classes),
                     # a time measured while other cells ran on the same machine
                     "shared": any(m.get("shared") for m in ok),
                     "reason": "; ".join(reasons + ([chance] if chance else []))})
@@ -87,7 +101,7 @@ def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
     if summary["ok_runs"] < summary["runs"]:
         text += f" ({summary['ok_runs']}/{summary['runs']} ok)"
     if value == "acc" and summary.get("chance"):
-        text += " (chance)"
+        text += f" ({summary['chance']})"
     if value == "time" and summary.get("shared"):
         text += " (shared machine)"
     return text
