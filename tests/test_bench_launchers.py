@@ -104,3 +104,11 @@ def test_spawn_and_launch_with_one_process_and_a_missing_gpu(one_proc):
     header, _, *body = proc.stdout.splitlines()
     assert "cpu test acc" in header and "gpu:0 test acc" in header
     assert len(body) == 2 and all(re.split(r"\s{2,}", line)[9:11] == ["skipped", "skipped"] for line in body)
+
+
+def test_a_sweep_whose_every_cell_was_skipped_exits_4(tmp_path):
+    out = tmp_path / "b"
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", "--devices", "gpu:0", *TINY)
+    assert proc.returncode == 4, proc.stderr[-3000:]
+    (row,) = db_rows(out)
+    assert row["status"] == "skipped" and "gpu:0" in row["reason"]

@@ -62,10 +62,7 @@ class SweepSummary:
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.interrupted:
-            return ExitCode.INTERRUPTED
-        bad = set(self.statuses) - {Status.OK, Status.SKIPPED}
-        return ExitCode.FAILED if bad else ExitCode.OK
+        return ExitCode.of_rows(self.statuses, self.interrupted)
 
 
 def _now() -> str:

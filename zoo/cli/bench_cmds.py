@@ -184,7 +184,8 @@ def render(summaries, fmt: str, sort: str | None) -> str:
 def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     """Train every combination of the grid and tabulate accuracy and wall time per device.
 
-    Exit status: 0 when every cell finished ok or skipped, 1 otherwise, 130 when interrupted.
+    Exit status: 0 when every cell finished ok or skipped, 1 otherwise, 4 when every cell
+    was skipped (nothing ran here), 130 when interrupted.
     """
     from zoo.bench.grid import expand, with_identities
     from zoo.bench.preflight import preflight
