@@ -246,6 +246,8 @@ def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> l
             continue
         changed = [f"{k} {row[k]} -> {getattr(cell, k)}"
                    for k in ("epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
+        if row.get("limit_train") != cell.limit_train:  # None: all training images
+            changed.append(f"limit_train {row.get('limit_train') or 'all'} -> {cell.limit_train or 'all'}")
         if (row.get("threads") or 1) != cell.threads:  # rows from before threads were recorded: 1
             changed.append(f"threads {row.get('threads') or 1} -> {cell.threads}")
         # The resolved parameters in the identity also cover --set and registry.toml.

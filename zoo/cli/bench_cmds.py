@@ -24,15 +24,15 @@ def merged_grid(catalog, opts: dict) -> dict:
     from zoo.bench.grid import load_grid_file, split_list
 
     grid = dict(catalog.config.grid)
-    grid.update({"repeat": 1, "set": [], "target_acc": None})
+    grid.update({"repeat": 1, "set": [], "target_acc": None, "limit_train": None})
     if opts["grid"]:
         grid.update(load_grid_file(Path(opts["grid"])))
     for axis in [*(kind.axis for kind in kinds.swept()), "devices"]:
         value = split_list(opts[axis])
         if value is not None:
             grid[axis] = value
-    for key in ("nprocs", "epochs", "batch_size", "seed", "repeat", "target_acc"):
-        if opts[key] is not None:
+    for key in ("nprocs", "epochs", "batch_size", "seed", "repeat", "target_acc", "limit_train"):
+        if opts.get(key) is not None:
             grid[key] = opts[key]
     if opts["sets"]:
         grid["set"] = list(grid.get("set", [])) + list(opts["sets"])
@@ -146,6 +146,9 @@ def render(summaries, fmt: str, sort: str | None) -> str:
 @click.option("--repeat", type=bounded("repeat"), default=None, help="Seeds per cell (mean ± std).")
 @click.option("--target-acc", type=bounded("target_acc"), default=None,
               help="Also record the time to reach this validation accuracy.")
+@click.option("--limit-train", type=bounded("limit_train"), default=None, metavar="N",
+              help="Train on a deterministic, class-balanced subset of N training images "
+                   "(part of each cell's identity).")
 @click.option("--set", "sets", multiple=True, metavar="KIND.PARAM=VALUE")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/bench", show_default=True)

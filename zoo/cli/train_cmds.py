@@ -42,7 +42,8 @@ def _job_from_options(ctx, opts: dict):
               params=parse_sets(opts["sets"]), data_dir=opts["data_dir"], epochs=opts["epochs"],
               batch_size=opts["batch_size"], seed=opts["seed"], device=opts["device"],
               registry_file=ctx.obj["registry_file"], checkpoint_every=opts["checkpoint_every"],
-              keep=opts["keep"], target_acc=opts["target_acc"])
+              keep=opts["keep"], target_acc=opts["target_acc"], threads=opts["threads"],
+              limit_train=opts["limit_train"])
     existing = Path(out) / "job.json"
     if existing.is_file() and Job.load(existing).settings() != job.settings():
         raise TrainingError(f"{out} holds a run with other settings; choose a new --out, "
@@ -52,7 +53,7 @@ def _job_from_options(ctx, opts: dict):
 
 # Options that decide a run's result: on --resume they must agree with the run's own.
 RESULT_OPTIONS = (*(kind.field for kind in kinds.trained()), "epochs", "batch_size", "seed",
-                  "device", "target_acc")
+                  "device", "target_acc", "threads", "limit_train")
 
 
 def _refuse_conflicts(job, opts: dict, given: set[str], run_dir: Path) -> None:
@@ -104,6 +105,12 @@ def entry_options(command):
               help="Checkpoints to keep.")
 @click.option("--target-acc", type=bounded("target_acc"), default=None,
               help="Record when validation accuracy first reaches this value.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads of the training process (part of the run's identity: other counts "
+                   "give other bits, as in zoo bench --threads).")
+@click.option("--limit-train", type=bounded("limit_train"), default=None, metavar="N",
+              help="Train on a deterministic, class-balanced subset of N training images "
+                   "(validation and test stay whole; part of the run's identity).")
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory with the settings it was started with.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
