@@ -92,19 +92,26 @@ Cell.__module__ = __name__
 
 
 def load_grid_file(path: Path) -> dict[str, Any]:
-    """A named grid (benchmarks/*.toml): a [grid] table with any subset of the keys."""
+    """A named grid (benchmarks/*.toml): a [grid] table with any subset of the keys, and
+    optionally a [data_dirs] table (returned under "data_dirs", folders made absolute)."""
+    from zoo.bench.data_dirs import grid_file_table
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: grid file not found") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read grid file: {one_line(exc)}") from None
-    if set(data) - {"grid"}:
-        raise ConfigError(f"{path}: unknown key '{sorted(set(data) - {'grid'})[0]}' (expected [grid])")
+    if set(data) - {"grid", "data_dirs"}:
+        raise ConfigError(f"{path}: unknown key '{sorted(set(data) - {'grid', 'data_dirs'})[0]}' "
+                          f"(expected [grid] and optionally [data_dirs])")
     grid = dict(data.get("grid", {}))
     if isinstance(grid.get("target_acc"), int):
         grid["target_acc"] = float(grid["target_acc"])
-    return check_table(f"{path}: grid", grid, GRID_FILE_SCHEMA, False)
+    grid = check_table(f"{path}: grid", grid, GRID_FILE_SCHEMA, False)
+    if "data_dirs" in data:
+        grid["data_dirs"] = grid_file_table(path, data["data_dirs"])
+    return grid
 
 
 def with_identities(catalog, cells: list[Cell], fingerprints: dict[str, str]) -> list[Cell]:

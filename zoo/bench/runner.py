@@ -45,6 +45,7 @@ class SweepReporter(Protocol):
 class SweepOptions:
     out: Path
     data_dir: str | None = None
+    data_dirs: dict[str, str] = field(default_factory=dict)  # per dataset, before data_dir
     registry_file: str | None = None
     cell_timeout: float | None = None
     force: bool = False
@@ -188,7 +189,8 @@ def _start_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: S
     resuming = previous is not None and (cell_dir / "checkpoints").is_dir()
     cell_dir.mkdir(parents=True, exist_ok=True)
     # Workers read the folder the preflight resolved, so none of them downloads again.
-    data_dir = info.data_dir if info and info.data_dir else options.data_dir
+    data_dir = info.data_dir if info and info.data_dir else \
+        options.data_dirs.get(cell.dataset, options.data_dir)
     job = cell.job(cell_dir, data_dir, options.registry_file, options.checkpoint_every)
     (cell_dir / "job.json").write_text(job.to_json())
     store.record(cell, status=Status.RUNNING, reason="", ended_at=None, node="", shared=None, **common)

@@ -150,7 +150,9 @@ def render(summaries, fmt: str, sort: str | None) -> str:
               help="Train on a deterministic, class-balanced subset of N training images "
                    "(part of each cell's identity).")
 @click.option("--set", "sets", multiple=True, metavar="KIND.PARAM=VALUE")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--data-dir", "data_dirs", multiple=True, metavar="[NAME=]DIR",
+              help="Folder of every dataset (DIR), or of one dataset (NAME=DIR, repeatable; "
+                   "also a grid file's [data_dirs] table).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/bench", show_default=True)
 @click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds before a cell is killed and recorded as timeout.")
@@ -197,18 +199,25 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     from zoo.bench.tables import summarize
     from zoo.paths import make_dir
 
+    from zoo.bench.data_dirs import resolve_data_dirs
+    from zoo.bench.preflight import check_data
+
     catalog = catalog_from(ctx)
     grid = merged_grid(catalog, opts)
+    data_dirs = resolve_data_dirs(catalog, opts["data_dirs"], grid.pop("data_dirs", None),
+                                  f"--grid {opts['grid']}")
     executor = build_executor(catalog, opts, _executor_sets(grid))
     # The executor decides the threads per process, and they change a cell's numbers.
     cells = [replace(c, threads=executor.threads) for c in expand(catalog, grid)]
     if dry_run:
+        for line in check_data(catalog, cells, data_dirs, opts["preflight_timeout"]):
+            click.echo(line, err=True)
         for cell in cells:
             click.echo(cell.slug)
         click.echo(f"{len(cells)} cells")
         return 0
     out = make_dir(Path(opts["out"]).absolute(), "--out")
-    checked = preflight(catalog, cells, opts["data_dir"], opts["preflight_timeout"])
+    checked = preflight(catalog, cells, data_dirs, opts["preflight_timeout"])
     cells = with_identities(catalog, cells, {key: info.fingerprint for key, info in checked.data.items()})
     if (out / "results.db").exists():
         new, stale = grid_changes(out / "results.db", cells)
@@ -220,7 +229,7 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
         if new and len(new) < len(cells):
             click.echo(f"note: {len(new)} new cells in this grid: "
                        f"{', '.join(c.slug for c in new[:10])}{' ...' if len(new) > 10 else ''}", err=True)
-    options = SweepOptions(out=out, data_dir=_absolute(opts["data_dir"]),
+    options = SweepOptions(out=out, data_dir=data_dirs.default, data_dirs=dict(data_dirs.named),
                            registry_file=_absolute(ctx.obj["registry_file"]),
                            cell_timeout=opts["cell_timeout"], force=opts["force"],
                            checkpoint_every=opts["checkpoint_every"],
