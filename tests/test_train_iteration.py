@@ -91,6 +91,8 @@ def test_a_sweep_with_another_limit_is_a_new_row_and_says_why(tmp_path):
     proc = bench(out, *args, "--limit-train", "300")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "limit_train 200 -> 300" in proc.stderr
+    header = proc.stdout.splitlines()[0].split()  # the table says what the numbers are of
+    assert header[header.index("nprocs") + 1] == "limit_train" and " 300 " in proc.stdout.splitlines()[2]
     rows = sorted(db_rows(out), key=lambda r: r["limit_train"])
     assert [r["limit_train"] for r in rows] == [200, 300] and rows[0]["cell"] != rows[1]["cell"]
     assert all(r["status"] == "ok" for r in rows)

@@ -58,7 +58,8 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         # Rows from before threads were recorded ran with Paddle's default of one.
-        key = tuple(row[c] for c in COMBINATION) + (row["device"], _threads(row))
+        key = tuple(row[c] for c in COMBINATION) + (row["device"], _threads(row),
+                                                      row.get("limit_train"))
         groups.setdefault(key, []).append(row)
     out = []
     for key, members in groups.items():
@@ -71,7 +72,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         reasons = sorted({m["reason"] for m in members if m["status"] != Status.OK and m["reason"]})
         classes = max((m.get("num_classes") or 0 for m in members), default=0)
         chance = chance_reason(acc, classes)
-        out.append({**dict(zip(COMBINATION + ["device", "threads"], key)),
+        out.append({**dict(zip(COMBINATION + ["device", "threads", "limit_train"], key)),
                     "status": Status.OK.value if statuses == [Status.OK] else "/".join(statuses),
                     "runs": len(members), "ok_runs": len(ok), "acc": acc, "acc_std": acc_sd,
                     "time": wall, "time_std": wall_sd, "images_per_s": ips,
@@ -122,12 +123,14 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[lis
     """Headers and rows: combination columns, then '<device> acc' and '<device> time' pairs."""
     devices = sorted({s["device"] for s in summaries}, key=natural_key)
     # The thread count changes the numbers; shown as soon as any cell used more than one.
-    threads = ["threads"] if any(s.get("threads", 1) != 1 for s in summaries) else []
+    settings = ["threads"] if any(s.get("threads", 1) != 1 for s in summaries) else []
+    # Likewise a training subset (--limit-train): numbers of N images, shown with N.
+    settings += ["limit_train"] if any(s.get("limit_train") for s in summaries) else []
     rows: dict[tuple, dict[str, str]] = {}
     notes: dict[tuple, list[str]] = {}
     order: list[tuple] = []
     for s in sort_summaries(summaries, sort):
-        key = tuple(s[c] for c in COMBINATION + threads)
+        key = tuple(s[c] for c in COMBINATION + settings)
         if key not in rows:
             rows[key] = {}
             order.append(key)
@@ -138,7 +141,7 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[lis
         if s["reason"]:
             notes.setdefault(key, []).append(s["reason"] if len(devices) == 1
                                              else f"{s['device']}: {s['reason']}")
-    headers = COMBINATION + threads + [f"{d} {what}" for d in devices for what in ("test acc", "time s")]
+    headers = COMBINATION + settings + [f"{d} {what}" for d in devices for what in ("test acc", "time s")]
     table = [list(map(str, key)) + [v for d in devices for v in rows[key].get(d, ("-", "-"))]
              for key in order]
     if notes:
