@@ -178,7 +178,9 @@ def render(summaries, fmt: str, sort: str | None) -> str:
 @click.option("--ray-address", "address", default=None, metavar="ADDR",
               help="ray: the cluster to join (auto: the running one); default: a local Ray "
                    "started and stopped by zoo.")
-@click.option("--dry-run", is_flag=True, help="List the cells and exit.")
+@click.option("--dry-run", is_flag=True,
+              help="Check that each dataset's data is there (downloading nothing), list the "
+                   "cells and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--report", is_flag=True,
               help="Rewrite DIR/report.html after every cell (needs zoo[report]).")
