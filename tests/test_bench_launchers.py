@@ -110,5 +110,6 @@ def test_a_sweep_whose_every_cell_was_skipped_exits_4(tmp_path):
     out = tmp_path / "b"
     proc = bench(out, "--models", "mlp", "--optimizers", "sgd", "--devices", "gpu:0", *TINY)
     assert proc.returncode == 4, proc.stderr[-3000:]
+    assert "zoo: every cell was skipped" in proc.stderr
     (row,) = db_rows(out)
     assert row["status"] == "skipped" and "gpu:0" in row["reason"]

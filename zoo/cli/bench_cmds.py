@@ -14,7 +14,7 @@ from zoo import kinds
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT
 from zoo.cli.common import bounded, catalog_from, echo_json
 from zoo.status import RETRYABLE_ON_REQUEST as RETRYABLE
-from zoo.status import Status
+from zoo.status import ExitCode, Status
 
 FORMATS = ["table", "markdown", "csv", "json"]
 
@@ -251,6 +251,9 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     click.echo(render(summarize(rows), fmt, sort))
     if summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
+    elif summary.exit_code == ExitCode.ALL_SKIPPED:
+        click.echo("zoo: every cell was skipped, nothing ran here (the reason column says why)",
+                   err=True)
     return summary.exit_code
 
 
