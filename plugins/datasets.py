@@ -51,15 +51,15 @@ def build_imagefolder(data_dir=None, *, mode: str = "auto", size: int = 0, val_f
 
 @zoo.hookimpl
 def zoo_register_datasets(register):
-    register("mnist", build_mnist,
+    register("mnist", build_mnist, input_shape=(1, 28, 28), num_classes=10,
              description="MNIST digits (IDX files or the course's mnist.json.gz), 28x28, 10 classes")
-    register("mnist-sample", build_mnist_sample,
+    register("mnist-sample", build_mnist_sample, input_shape=(1, 28, 28), num_classes=10,
              description="1,000/500 train/test MNIST sample shipped with zoo; offline smoke tests, "
                          "accuracies not representative")
-    register("fashion-mnist", build_fashion_mnist,
+    register("fashion-mnist", build_fashion_mnist, input_shape=(1, 28, 28), num_classes=10,
              description="Fashion-MNIST: 10 kinds of clothing (IDX files, MNIST's layout), 1x28x28; "
                          "augment=flip_crop optional")
-    register("cifar10", build_cifar10,
+    register("cifar10", build_cifar10, input_shape=(3, 32, 32), num_classes=10,
              description="CIFAR-10 binary version (never the pickled one), 3x32x32, 10 classes; "
                          "augment=flip_crop optional")
     register("imagefolder", build_imagefolder,

@@ -119,3 +119,12 @@ def test_launch_addresses_are_checked_before_anything_trains(tmp_path, sets, nee
                  *args, *TINY, timeout=120)
     assert_one_line_error(proc, needle)
     assert not list((tmp_path / "b").glob("cells/*/metrics.json"))
+
+
+def test_a_sweep_whose_every_cell_was_skipped_exits_4(tmp_path):
+    out = tmp_path / "b"
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", "--devices", "gpu:0", *TINY)
+    assert proc.returncode == 4, proc.stderr[-3000:]
+    assert "zoo: every cell was skipped" in proc.stderr
+    (row,) = db_rows(out)
+    assert row["status"] == "skipped" and "gpu:0" in row["reason"]

@@ -76,6 +76,11 @@ def test_exit_code_of_a_sweep():
     assert SweepSummary({Status.OK: 2, Status.SKIPPED: 1}).exit_code is ExitCode.OK
     assert SweepSummary({Status.OK: 2, Status.DIVERGED: 1}).exit_code is ExitCode.FAILED
     assert SweepSummary({Status.OK: 1}, interrupted=True).exit_code is ExitCode.INTERRUPTED
+    # Nothing ran at all (a gpu-only grid on a machine without one) is no success.
+    assert SweepSummary({Status.SKIPPED: 3}).exit_code is ExitCode.ALL_SKIPPED == 4
+    assert SweepSummary({Status.SKIPPED: 3, Status.FAILED: 1}).exit_code is ExitCode.FAILED
+    assert ExitCode.of_rows(["skipped", "ok"]) is ExitCode.OK
+    assert ExitCode.of_rows(["skipped", "skipped"]) is ExitCode.ALL_SKIPPED
     assert [ExitCode.of_run(s) for s in ("ok", "diverged", "interrupted", "failed")] == [0, 3, 130, 1]
 
 

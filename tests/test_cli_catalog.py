@@ -35,6 +35,29 @@ def test_list_filter_matching_nothing_says_so():
     assert proc.returncode == 0 and proc.stdout == "" and "no entries match" in proc.stderr
 
 
+def test_list_filter_without_glob_characters_matches_a_substring():
+    names = [row["name"] for row in json.loads(
+        run_zoo("list", "models", "--filter", "resnet", "--json").stdout)]
+    assert "resnet18" in names and "wide_resnet50_2" in names and "resnext50_32x4d" not in names
+    assert all("resnet" in name for name in names)
+    globbed = [row["name"] for row in json.loads(
+        run_zoo("list", "models", "--filter", "resnet*", "--json").stdout)]
+    assert "resnet18" in globbed and "wide_resnet50_2" not in globbed  # a glob stays a glob
+    kept = [row["name"] for row in json.loads(
+        run_zoo("list", "models", "--filter", "resnet", "--exclude", "wide", "--json").stdout)]
+    assert "resnet18" in kept and not any("wide" in name for name in kept)
+
+
+def test_list_help_names_every_kind():
+    from zoo import kinds
+
+    proc = run_zoo("list", "-h")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    for kind in kinds.kind_names():
+        assert kind in text, kind
+
+
 def test_list_unknown_kind_is_one_line_error():
     assert_one_line_error(run_zoo("list", "widgets"), "unknown kind 'widgets'")
 

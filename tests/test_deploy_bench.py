@@ -5,10 +5,12 @@ cannot run."""
 from __future__ import annotations
 
 import json
+import os
+import textwrap
 
 import pytest
 
-from tests.conftest import assert_one_line_error, run_zoo
+from tests.conftest import BUILTINS, assert_one_line_error, registry_text, run_zoo
 from tests.test_bench_helpers import db_rows
 from tests.deploy_kit import SEED_SMALL, ZOO_MAIN, isolated, models_env, site_without
 
@@ -87,7 +89,8 @@ def test_a_rerun_keeps_rows_and_changed_parameters_measure_again(sweep):
 def test_devices_and_backends_that_cannot_run_are_skipped_with_the_reason(sweep, tmp_path):
     gpu = run_zoo("bench-infer", str(sweep["out"]), *QUICK, "--devices", "gpu", "--backends",
                   "dygraph", env=sweep["env"])
-    assert gpu.returncode == 0, gpu.stderr
+    assert gpu.returncode == 4, gpu.stderr  # every row skipped: nothing was measured
+    assert gpu.stderr.splitlines()[-1].startswith("zoo: 2 of 2 measurements were skipped")
     skipped = [r for r in _rows(sweep["out"]) if r["device"] == "gpu"]
     assert len(skipped) == 2 and all(r["status"] == "skipped" and "not available" in r["reason"]
                                      for r in skipped)
@@ -95,11 +98,46 @@ def test_devices_and_backends_that_cannot_run_are_skipped_with_the_reason(sweep,
     site = site_without(tmp_path / "site", "onnx*", "paddle2onnx*")
     proc = isolated(site, ZOO_MAIN, "bench-infer", str(sweep["out"]), *QUICK, "--force",
                     "--backends", "onnxruntime", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 4, proc.stderr[-3000:]
     ort = [r for r in _rows(sweep["out"]) if r["backend"] == "onnxruntime"]
     assert all(r["status"] == "skipped" and "pip install 'zoo[onnx]'" in r["reason"] for r in ort)
     shown = run_zoo("results", str(sweep["out"]), env=sweep["env"]).stdout
     assert "skipped: backend 'onnxruntime' needs onnxruntime" in shown
+
+
+LIAR_BACKEND = """
+import zoo
+
+
+class Liar(zoo.Backend):
+    name, format = "liar", "paddle"
+
+    def load(self, export_dir, manifest, device):
+        self.classes = len(manifest["class_names"])
+
+    def predict(self, batch):
+        import numpy as np
+
+        return np.zeros((len(batch), self.classes), np.float32)  # never the trained model's
+
+
+@zoo.hookimpl
+def zoo_register_backends(register):
+    register("liar", Liar, description="answers zeros (test only)")
+"""
+
+
+def test_failed_rows_make_the_exit_code_1(sweep, tmp_path):
+    (tmp_path / "zoo_liar_backend.py").write_text(textwrap.dedent(LIAR_BACKEND))
+    registry = tmp_path / "registry.toml"
+    registry.write_text(registry_text(BUILTINS + ["zoo_deploy_models", "zoo_liar_backend"]))
+    env = {**sweep["env"], "ZOO_REGISTRY": str(registry),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), sweep["env"]["PYTHONPATH"]])}
+    proc = run_zoo("bench-infer", str(sweep["out"]), *QUICK, "--backends", "liar,dygraph", env=env)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    liar = [r for r in _rows(sweep["out"]) if r["backend"] == "liar"]
+    assert len(liar) == 2 and all(r["status"] == "failed" and "disagrees" in r["reason"] for r in liar)
+    assert proc.stderr.splitlines()[-1].startswith("zoo: 2 of 4 measurements failed")
 
 
 def test_bad_arguments_are_one_line_errors(sweep, tmp_path):

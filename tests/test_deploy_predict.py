@@ -169,6 +169,20 @@ def test_names_cannot_forge_output_lines(trained, tmp_path):
     assert_one_line_error(run_zoo("predict", str(forged), str(bad)), "bad\\nname.png")
 
 
+def test_predict_on_a_run_says_to_export_it_first(trained, tmp_path):
+    import shutil
+
+    png = sorted(trained["labels"])[0]
+    fresh = tmp_path / "fresh-run"  # a run folder that has not been exported yet
+    fresh.mkdir()
+    shutil.copy(trained["run"] / "job.json", fresh / "job.json")
+    line = assert_one_line_error(run_zoo("predict", str(fresh), png), "training run, not an export")
+    assert f"run `zoo export {fresh}` first" in line and str(fresh / "export-paddle") in line
+    # A run that has exports points at them.
+    line = assert_one_line_error(run_zoo("predict", str(trained["run"]), png), "training run")
+    assert str(trained["run"] / "export-paddle") in line and str(trained["run"] / "export-onnx") in line
+
+
 def _truncated_png(path, digit):
     Image.fromarray(digit).save(path)
     path.write_bytes(path.read_bytes()[:60])  # a copy cut off mid-way

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import pickle
 
 import numpy as np
@@ -317,3 +318,18 @@ def test_inspect_resnet18_on_cifar10_shows_3x32x32_shapes(tmp_path):
     layers = {layer["name"]: layer for layer in data["layers"]}
     assert layers["conv1"]["output_shape"] == [4, 64, 16, 16] and layers["conv1"]["mean"] is not None
     assert "cifar10 train split (cifar-bin:" in data["data"]
+
+
+def test_inspect_without_content_needs_no_files_for_a_dataset_of_fixed_shape(tmp_path):
+    # The autouse fixture left the cache empty: no CIFAR-10 anywhere, and no download.
+    env = {**os.environ, "ZOO_CIFAR10_URL": "http://127.0.0.1:9/"}
+    proc = run_zoo("inspect", "resnet18", "--dataset", "cifar10", "--json", "--batch-size", "2", env=env)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["input_shape"] == [3, 32, 32] and data["num_classes"] == 10
+    assert {layer["name"]: layer for layer in data["layers"]}["fc"]["output_shape"] == [2, 10]
+    # Real images still need the files; an image folder's shape is its images'.
+    assert_one_line_error(run_zoo("inspect", "resnet18", "--dataset", "cifar10", "--content", env=env),
+                          "CIFAR-10")
+    assert_one_line_error(run_zoo("inspect", "cnn", "--dataset", "imagefolder", env=env),
+                          "imagefolder needs --data-dir")

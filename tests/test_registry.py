@@ -95,6 +95,42 @@ def test_register_arguments_are_validated(name, factory, description, defaults, 
         make_entry("models", "p", "d", name, factory, description, defaults)
 
 
+@pytest.mark.parametrize("kind, shape, classes, message", [
+    ("models", (1, 28, 28), 10, "only datasets declare"),
+    ("datasets", (1, 28, 28), None, "together"),
+    ("datasets", None, 10, "together"),
+    ("datasets", (28, 28), 10, "input_shape must be"),
+    ("datasets", (1, 28, 0), 10, "input_shape must be"),
+    ("datasets", (1, 28, True), 10, "input_shape must be"),
+    ("datasets", (1, 28, 28), 1, "num_classes must be"),
+    ("datasets", (1, 28, 28), "10", "num_classes must be"),
+])
+def test_a_declared_dataset_shape_is_checked(kind, shape, classes, message):
+    with pytest.raises(RegistryError, match=message):
+        make_entry(kind, "p", "d", "x", lambda data_dir=None: None, "d", None, shape, classes)
+
+
+def test_a_dataset_that_loads_another_shape_than_it_declared_is_an_error():
+    from types import SimpleNamespace
+
+    from zoo.config import load_config
+    from zoo.plugin.facade import Catalog
+
+    loaded = SimpleNamespace(input_shape=(3, 32, 32), num_classes=10)
+    honest = make_entry("datasets", "p", "d", "honest", lambda data_dir=None: loaded, "d", None,
+                        [3, 32, 32], 10)
+    liar = make_entry("datasets", "p", "d", "liar", lambda data_dir=None: loaded, "d", None,
+                      (1, 28, 28), 10)
+    assert honest.shape.input_shape == (3, 32, 32) and honest.shape.num_classes == 10
+    registry = Registry()
+    registry.add_all([honest, liar])
+    catalog = Catalog(load_config(None), registry, [])
+    assert catalog.build("datasets", "honest") is loaded
+    with pytest.raises(RegistryError, match=r"'liar' declares input_shape \[1, 28, 28\] and 10 "
+                                            r"classes, but loaded \[3, 32, 32\] and 10"):
+        catalog.build("datasets", "liar")
+
+
 def test_entry_defaults_are_read_only():
     e = entry("m", defaults={"a": 1})
     with pytest.raises(TypeError):

@@ -448,6 +448,25 @@ def test_chance_level_numbers_are_flagged_with_the_reason():
     assert by["sgd"]["cpu test acc"] == "0.9000" and by["sgd"]["reason"] == ""
 
 
+def test_an_accuracy_far_below_chance_says_below_chance():
+    from zoo.bench.tables import pivot, summarize
+
+    # 4 classes: chance is 0.25.  0.1225 is no "chance" result: it is worse than guessing.
+    rows = [{"dataset": "d", "model": "m", "optimizer": o, "schedule": "s", "regularizer": "r",
+             "launch": "single", "nprocs": 1, "device": "cpu", "status": "ok", "reason": "",
+             "test_acc": acc, "wall_time": 1.0, "images_per_s": 10.0, "time_to_target": None,
+             "num_classes": 4} for o, acc in (("adam", 0.1225), ("sgd", 0.2401), ("momentum", 0.2299))]
+    summaries = {s["optimizer"]: s for s in summarize(rows)}
+    assert summaries["adam"]["chance"] == "below chance"
+    assert summaries["adam"]["reason"] == "accuracy 0.1225 is below chance (0.2500 for 4 classes)"
+    assert summaries["sgd"]["chance"] == "chance" and "within 2 points" in summaries["sgd"]["reason"]
+    assert summaries["momentum"]["chance"] == "below chance"  # just past the margin
+    headers, table = pivot(list(summaries.values()))
+    by = {row[2]: dict(zip(headers, row)) for row in table}
+    assert by["adam"]["cpu test acc"] == "0.1225 (below chance)"
+    assert by["sgd"]["cpu test acc"] == "0.2401 (chance)"
+
+
 def test_compare_marks_partial_failures():
     from zoo.bench.tables import compare, summarize
 

@@ -37,6 +37,7 @@ MAX_SEED = 2**63 - 1
 BOUNDS: dict[str, tuple[float, float, bool]] = {
     "nprocs": (1, 64, False), "epochs": (1, 100_000, False), "batch_size": (1, 1_000_000, False),
     "seed": (0, MAX_SEED, False), "repeat": (1, 1_000, False), "target_acc": (0.0, 1.0, True),
+    "limit_train": (1, 2**31 - 1, False),
 }
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import pluggy
 
-from zoo.registry import Register
+from zoo.registry import DatasetRegister, Register
 
 PROJECT_NAME = "zoo"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -35,12 +35,17 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def zoo_register_datasets(register: Register) -> None:
+def zoo_register_datasets(register: DatasetRegister) -> None:
     """Register datasets.
 
     Called once per plugin when the catalogue is first built.
 
-    :param register: call ``register(name, factory, description=...)``.
+    :param register: call ``register(name, factory, description=...)``, and for a dataset
+        whose shape never depends on its files or parameters also ``input_shape=(C, H, W)``
+        and ``num_classes=N`` (optional, both or neither): then ``zoo inspect`` needs no
+        data files for it, and every load is checked against the declaration (a dataset
+        that loads another shape is an error).  ``imagefolder`` declares none: its shape
+        is the user's images.
         ``factory(data_dir: str | None, **params)`` must return a ``zoo.data.Dataset``
         (train / validation / test splits of uint8 images, ``[N, H, W]`` grey or
         ``[N, H, W, C]`` colour, and integer labels, plus ``input_shape`` ``(C, H, W)`` and

@@ -39,6 +39,8 @@ class _JobMethods:
             # Paddle's default, which every run before zoo recorded threads computed with:
             # leaving it out keeps their checkpoints' identities, so they still resume.
             data.pop("threads")
+        if data["limit_train"] is None:  # likewise: runs from before limits keep theirs
+            data.pop("limit_train")
         return data
 
     def to_json(self) -> str:
@@ -77,6 +79,8 @@ Job = make_dataclass("Job", [
     ("target_acc", Optional[float], None),
     # Threads per training process: Paddle's CPU kernels give other bits with another count.
     ("threads", int, 1),
+    # Train on a deterministic subset of this many images (zoo.data.subset); None: all.
+    ("limit_train", Optional[int], None),
 ], bases=(_JobMethods,), frozen=True)
 Job.__module__ = __name__  # pickles and reprs as zoo.job.Job
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from zoo import kinds
 from zoo.errors import RegistryError
@@ -43,6 +43,22 @@ class Register(Protocol):
                  defaults: Mapping[str, Any] | None = None) -> None: ...
 
 
+class DatasetRegister(Protocol):
+    """``zoo_register_datasets``' callable: ``Register`` plus an optional fixed shape."""
+
+    def __call__(self, name: str, factory: Callable[..., Any], *, description: str,
+                 defaults: Mapping[str, Any] | None = None,
+                 input_shape: tuple[int, int, int] | None = None,
+                 num_classes: int | None = None) -> None: ...
+
+
+class FixedShape(NamedTuple):
+    """A dataset's shape known without its files: ``(C, H, W)`` and its number of classes."""
+
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+
 @dataclass(frozen=True)
 class Entry:
     """One registered thing: a named factory with documented defaults and an owner."""
@@ -54,6 +70,7 @@ class Entry:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     plugin: str = ""
     distribution: str = ""
+    shape: FixedShape | None = None  # datasets of a fixed shape declare it (input_shape=...)
 
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults merged with ``overrides``; an unknown or mistyped key is an error."""
@@ -86,9 +103,11 @@ def check_param(entry: Entry, key: str, value: Any) -> Any:
 
 
 def make_entry(kind: str, plugin: str, distribution: str, name: Any, factory: Any,
-               description: Any, defaults: Any) -> Entry:
+               description: Any, defaults: Any, input_shape: Any = None,
+               num_classes: Any = None) -> Entry:
     """Check what a plugin passed to ``register`` and freeze it into an Entry."""
     where = f"plugin '{plugin}' registering a {singular(kind)}"
+    shape = _fixed_shape(f"{where} '{name}'", kind, input_shape, num_classes)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):
         raise RegistryError(f"{where}: invalid name {name!r} (letters, digits, '_', '-', '.')")
     if not callable(factory):
@@ -103,7 +122,39 @@ def make_entry(kind: str, plugin: str, distribution: str, name: Any, factory: An
     if defaults is None:
         defaults = signature_defaults(factory)
     return Entry(kind, name, factory, description.strip().splitlines()[0],
-                 MappingProxyType(dict(defaults)), plugin, distribution)
+                 MappingProxyType(dict(defaults)), plugin, distribution, shape)
+
+
+def _fixed_shape(where: str, kind: str, input_shape: Any, num_classes: Any) -> FixedShape | None:
+    """A dataset's declared ``input_shape`` and ``num_classes``: both or neither, positive."""
+    if input_shape is None and num_classes is None:
+        return None
+    if kind != "datasets":
+        raise RegistryError(f"{where}: only datasets declare input_shape and num_classes")
+    if input_shape is None or num_classes is None:
+        raise RegistryError(f"{where}: declare input_shape and num_classes together")
+    dims = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
+    if len(dims) != 3 or not all(_positive_int(d) for d in dims):
+        raise RegistryError(f"{where}: input_shape must be (C, H, W) of positive integers, "
+                            f"got {input_shape!r}")
+    if not _positive_int(num_classes) or num_classes < 2:
+        raise RegistryError(f"{where}: num_classes must be an integer >= 2, got {num_classes!r}")
+    return FixedShape(dims, num_classes)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def shape_problem(entry: Entry, input_shape: Any, num_classes: Any) -> str:
+    """How a loaded dataset contradicts its entry's declared shape ("" if it agrees)."""
+    if entry.shape is None:
+        return ""
+    loaded = (tuple(int(d) for d in input_shape), int(num_classes))
+    if loaded == (tuple(entry.shape.input_shape), entry.shape.num_classes):
+        return ""
+    return (f"dataset '{entry.name}' declares input_shape {list(entry.shape.input_shape)} and "
+            f"{entry.shape.num_classes} classes, but loaded {list(loaded[0])} and {loaded[1]}")
 
 
 def _signature(factory: Callable[..., Any]) -> inspect.Signature | None:

@@ -40,6 +40,7 @@ class ExitCode(IntEnum):
     FAILED = 1  # a run failed; for a sweep: any cell diverged, failed or timed out
     USAGE = 2  # a one-line error before anything ran (bad input)
     DIVERGED = 3
+    ALL_SKIPPED = 4  # a sweep (or zoo bench-infer) where nothing could run here: no result
     INTERRUPTED = 130
 
     @classmethod
@@ -47,3 +48,15 @@ class ExitCode(IntEnum):
         """The exit code of one run (``zoo train``, a worker) that ended with ``status``."""
         return {Status.OK: cls.OK, Status.DIVERGED: cls.DIVERGED,
                 Status.INTERRUPTED: cls.INTERRUPTED}.get(Status(status), cls.FAILED)
+
+    @classmethod
+    def of_rows(cls, statuses, interrupted: bool = False) -> ExitCode:
+        """The exit code of a command that ran many rows (``zoo bench``, ``zoo bench-infer``):
+        1 if any row is neither ok nor skipped, 4 if every row was skipped (nothing ran:
+        a script must not take that for success), else 0."""
+        if interrupted:
+            return cls.INTERRUPTED
+        seen = {Status(s) for s in statuses}
+        if seen - {Status.OK, Status.SKIPPED}:
+            return cls.FAILED
+        return cls.ALL_SKIPPED if seen == {Status.SKIPPED} else cls.OK

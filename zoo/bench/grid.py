@@ -23,7 +23,7 @@ from zoo.errors import ConfigError, RegistryError, one_line
 from zoo.job import Job, parse_sets
 
 GRID_FILE_SCHEMA = {**GRID_SCHEMA, "set": list, "repeat": int, "target_acc": float,
-                    "description": str}
+                    "limit_train": int, "description": str}
 
 
 class _CellMethods:
@@ -50,7 +50,8 @@ class _CellMethods:
         # One thread per process is what every result before zoo recorded threads was
         # computed with (Paddle's default): left out, their keys stay what they were.
         data = {k: v for k, v in asdict(self).items()
-                if k != "seed" and not (k == "threads" and v == 1)}
+                if k != "seed" and not (k == "threads" and v == 1)
+                and not (k == "limit_train" and v is None)}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
@@ -58,8 +59,9 @@ class _CellMethods:
         """The cell's folder name: readable, and unique through the key's head."""
         entries = [name for kind, name in self.names.items() if kind != "launchers"]
         threads = [f"t{self.threads}"] if self.threads != 1 else []
+        limit = [f"n{self.limit_train}"] if self.limit_train is not None else []
         return "-".join([*entries, f"{self.launch}{self.nprocs}", self.device.replace(":", ""),
-                         *threads, f"s{self.seed}", self.key[:6]])
+                         *threads, *limit, f"s{self.seed}", self.key[:6]])
 
     def job(self, out: Path, data_dir: str | None, registry_file: str | None,
             checkpoint_every: int) -> Job:
@@ -72,7 +74,7 @@ class _CellMethods:
         return Job(out=str(out), **trained, params=params, data_dir=data_dir, epochs=self.epochs,
                    batch_size=self.batch_size, seed=self.seed, device=self.device,
                    registry_file=registry_file, checkpoint_every=checkpoint_every,
-                   target_acc=self.target_acc, threads=self.threads)
+                   target_acc=self.target_acc, threads=self.threads, limit_train=self.limit_train)
 
 
 # A Cell is one combination of the grid: one field per swept kind (zoo.kinds), then the
@@ -84,24 +86,32 @@ Cell = make_dataclass("Cell", [
     ("target_acc", Optional[float], None),
     ("identity", dict, field(default_factory=dict)),
     ("threads", int, 1),  # per training process, chosen by the executor: it changes the bits
+    ("limit_train", Optional[int], None),  # train on a deterministic subset (zoo.data.subset)
 ], bases=(_CellMethods,), frozen=True)
 Cell.__module__ = __name__
 
 
 def load_grid_file(path: Path) -> dict[str, Any]:
-    """A named grid (benchmarks/*.toml): a [grid] table with any subset of the keys."""
+    """A named grid (benchmarks/*.toml): a [grid] table with any subset of the keys, and
+    optionally a [data_dirs] table (returned under "data_dirs", folders made absolute)."""
+    from zoo.bench.data_dirs import grid_file_table
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: grid file not found") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read grid file: {one_line(exc)}") from None
-    if set(data) - {"grid"}:
-        raise ConfigError(f"{path}: unknown key '{sorted(set(data) - {'grid'})[0]}' (expected [grid])")
+    if set(data) - {"grid", "data_dirs"}:
+        raise ConfigError(f"{path}: unknown key '{sorted(set(data) - {'grid', 'data_dirs'})[0]}' "
+                          f"(expected [grid] and optionally [data_dirs])")
     grid = dict(data.get("grid", {}))
     if isinstance(grid.get("target_acc"), int):
         grid["target_acc"] = float(grid["target_acc"])
-    return check_table(f"{path}: grid", grid, GRID_FILE_SCHEMA, False)
+    grid = check_table(f"{path}: grid", grid, GRID_FILE_SCHEMA, False)
+    if "data_dirs" in data:
+        grid["data_dirs"] = grid_file_table(path, data["data_dirs"])
+    return grid
 
 
 def with_identities(catalog, cells: list[Cell], fingerprints: dict[str, str]) -> list[Cell]:
@@ -152,7 +162,8 @@ def expand(catalog, grid: dict[str, Any]) -> list[Cell]:
             cells.append(Cell(**fields, nprocs=nprocs, device=device, epochs=grid["epochs"],
                               batch_size=grid["batch_size"], seed=grid["seed"] + offset,
                               params=_params_for(catalog, params, entries),
-                              target_acc=grid.get("target_acc")))
+                              target_acc=grid.get("target_acc"),
+                              limit_train=grid.get("limit_train")))
     return cells
 
 

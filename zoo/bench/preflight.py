@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from zoo.bench.data_dirs import DataDirs
 from zoo.errors import ConfigError, DeviceError, ZooError
 from zoo.forked import run_forked
 
@@ -39,6 +40,19 @@ class Preflight:
 
 def data_key(dataset: str, params: dict | None) -> str:
     return json.dumps([dataset, params or {}], sort_keys=True)
+
+
+def _as_dirs(data_dirs: DataDirs | str | None) -> DataDirs:
+    return data_dirs if isinstance(data_dirs, DataDirs) else DataDirs(default=data_dirs)
+
+
+def _named(data_dirs: DataDirs, dataset: str, exc: ZooError) -> ConfigError:
+    """A dataset's loading error on one line naming the dataset and its folder."""
+    folder, origin = data_dirs.of(dataset), data_dirs.origin(dataset)
+    where = f" ({origin})" if origin and folder and folder not in str(exc) else ""
+    if not folder:
+        where = " (no folder named: its default place)"
+    return ConfigError(f"dataset '{dataset}'{where}: {exc}")
 
 
 def _load_data(catalog, dataset: str, params: dict, data_dir: str | None) -> dict:
@@ -114,9 +128,12 @@ def device_problem(device: str) -> str | None:
     return None
 
 
-def preflight(catalog, cells, data_dir: str | None,
+def preflight(catalog, cells, data_dirs: DataDirs | str | None,
               step_timeout: float = DEFAULT_STEP_TIMEOUT) -> Preflight:
-    """Resolve the data, build everything once and look up devices, in a child process."""
+    """Resolve the data, build everything once and look up devices, in a child process.
+
+    ``data_dirs``: each dataset's folder (a plain folder or None: the same for all)."""
+    data_dirs = _as_dirs(data_dirs)
     for device in {c.device for c in cells}:
         if not re.fullmatch(r"cpu|gpu(:\d+)?", device):
             # a typo is an error now; only a well-formed device this machine lacks is skipped
@@ -128,7 +145,10 @@ def preflight(catalog, cells, data_dir: str | None,
         data = {}
         for key, (dataset, params) in wanted.items():
             say(f"loading dataset '{dataset}'")
-            data[key] = _load_data(catalog, dataset, params, data_dir)
+            try:
+                data[key] = _load_data(catalog, dataset, params, data_dirs.of(dataset))
+            except ZooError as exc:
+                raise _named(data_dirs, dataset, exc) from None
         _check_builds(catalog, cells, data, say)
         devices = {}
         for device in sorted({c.device for c in cells}):
@@ -142,3 +162,36 @@ def preflight(catalog, cells, data_dir: str | None,
                                     tuple(info["sizes"]))
                       for key, info in found["data"].items()},
                      found["devices"])
+
+
+def check_data(catalog, cells, data_dirs: DataDirs | str | None,
+               step_timeout: float = DEFAULT_STEP_TIMEOUT) -> list[str]:
+    """``zoo bench --dry-run``'s check that each dataset's data is there, without
+    downloading anything: one line per dataset (its data, or that the sweep will
+    download it), or a one-line ConfigError naming the dataset and its folder."""
+    data_dirs = _as_dirs(data_dirs)
+    wanted = {data_key(c.dataset, c.params.get("datasets")): (c.dataset, c.params.get("datasets") or {})
+              for c in cells}
+
+    def check(say) -> list[str]:
+        lines = []
+        for dataset, params in wanted.values():
+            say(f"looking for dataset '{dataset}'")
+            declared = catalog.params("datasets", dataset, params)
+            offline = {k: False for k in ("download", "progress", "sample_fallback") if k in declared}
+            folder = data_dirs.of(dataset)
+            try:
+                info = _load_data(catalog, dataset, {**params, **offline}, folder)
+            except ZooError as exc:
+                if folder is None and declared.get("download") is True:
+                    lines.append(f"note: dataset '{dataset}' is not in zoo's cache; the sweep "
+                                 f"will download it (or name its folder: --data-dir "
+                                 f"{dataset}=DIR)")
+                    continue
+                raise _named(data_dirs, dataset, exc) from None
+            train, val, test = info["sizes"]
+            lines.append(f"data: {dataset}: {info['source']} ({train} train / {val} val / "
+                         f"{test} test images)")
+        return lines
+
+    return run_forked(check, step_timeout, "dry run")

@@ -45,6 +45,7 @@ class SweepReporter(Protocol):
 class SweepOptions:
     out: Path
     data_dir: str | None = None
+    data_dirs: dict[str, str] = field(default_factory=dict)  # per dataset, before data_dir
     registry_file: str | None = None
     cell_timeout: float | None = None
     force: bool = False
@@ -62,10 +63,7 @@ class SweepSummary:
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.interrupted:
-            return ExitCode.INTERRUPTED
-        bad = set(self.statuses) - {Status.OK, Status.SKIPPED}
-        return ExitCode.FAILED if bad else ExitCode.OK
+        return ExitCode.of_rows(self.statuses, self.interrupted)
 
 
 def _now() -> str:
@@ -191,7 +189,8 @@ def _start_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: S
     resuming = previous is not None and (cell_dir / "checkpoints").is_dir()
     cell_dir.mkdir(parents=True, exist_ok=True)
     # Workers read the folder the preflight resolved, so none of them downloads again.
-    data_dir = info.data_dir if info and info.data_dir else options.data_dir
+    data_dir = info.data_dir if info and info.data_dir else \
+        options.data_dirs.get(cell.dataset, options.data_dir)
     job = cell.job(cell_dir, data_dir, options.registry_file, options.checkpoint_every)
     (cell_dir / "job.json").write_text(job.to_json())
     store.record(cell, status=Status.RUNNING, reason="", ended_at=None, node="", shared=None, **common)
@@ -249,6 +248,8 @@ def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> l
             continue
         changed = [f"{k} {row[k]} -> {getattr(cell, k)}"
                    for k in ("epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
+        if row.get("limit_train") != cell.limit_train:  # None: all training images
+            changed.append(f"limit_train {row.get('limit_train') or 'all'} -> {cell.limit_train or 'all'}")
         if (row.get("threads") or 1) != cell.threads:  # rows from before threads were recorded: 1
             changed.append(f"threads {row.get('threads') or 1} -> {cell.threads}")
         # The resolved parameters in the identity also cover --set and registry.toml.

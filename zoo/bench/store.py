@@ -22,7 +22,8 @@ from zoo.errors import ZooError, one_line
 
 # One column per swept kind (zoo.kinds), then what every cell of a sweep shares, and the seed.
 AXIS_COLUMNS = [kind.field for kind in kinds.swept()] + ["nprocs", "device", "epochs",
-                                                         "batch_size", "seed", "threads"]
+                                                         "batch_size", "seed", "threads",
+                                                         "limit_train"]
 RESULT_COLUMNS = ["status", "reason", "epochs_done", "train_loss", "train_acc", "val_loss",
                   "val_acc", "test_loss", "test_acc", "wall_time", "train_time", "startup_time",
                   "images_per_s", "time_to_target", "num_classes", "paddle_version", "host",
@@ -35,7 +36,7 @@ RESULT_COLUMNS = ["status", "reason", "epochs_done", "train_loss", "train_acc", 
 TEXT_COLUMNS = {"status", "reason", "paddle_version", "host", "zoo_version", "git_rev",
                 "started_at", "ended_at", "cell_dir", "epochs_done", "executor", "node"}
 INTEGER_COLUMNS = {"nprocs", "epochs", "batch_size", "seed", "num_classes", "threads", "shared",
-                   "num_params"}
+                   "num_params", "limit_train"}
 # The sweep's folder of cell folders, ``DIR/cells/<slug>``.
 CELLS = "cells"
 # Seconds a write waits for another connection's lock before it is an error.

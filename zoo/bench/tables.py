@@ -2,8 +2,8 @@
 
 Repeats (seeds) of a cell become mean ± std.  A cell that did not finish ``ok`` shows its
 status instead of a number, so a diverged run never looks like a real accuracy, and an
-accuracy no better than guessing is marked ``chance`` with the reason, so a run that
-learned nothing never looks like a result either.
+accuracy no better than guessing is marked ``chance`` (or ``below chance``) with the
+reason, so a run that learned nothing never looks like a result either.
 """
 
 from __future__ import annotations
@@ -24,15 +24,28 @@ SORT_KEYS = COMBINATION + ["val_acc", "acc", "time", "images_per_s"]
 CHANCE_MARGIN = 0.02  # within 2 points of 1/classes: the model learned (next to) nothing
 
 
-def chance_reason(acc: float | None, num_classes: int | None) -> str:
-    """Why ``acc`` is no real result, or "" when it beats guessing by a margin."""
+def chance_mark(acc: float | None, num_classes: int | None) -> str:
+    """"chance" within the margin of guessing, "below chance" under it, "" above it.
+
+    Far below chance is its own mark: a model that is worse than guessing learned
+    something wrong (labels shifted, the wrong classes), which "chance" would hide."""
     if acc is None or not num_classes:
         return ""
     chance = 1 / num_classes
     if acc >= chance + CHANCE_MARGIN:
         return ""
-    return (f"accuracy {acc:.4f} is within {CHANCE_MARGIN * 100:g} points of chance "
-            f"({chance:.4f} for {num_classes} classes)")
+    return "chance" if acc > chance - CHANCE_MARGIN else "below chance"
+
+
+def chance_reason(acc: float | None, num_classes: int | None) -> str:
+    """Why ``acc`` is no real result, or "" when it beats guessing by a margin."""
+    mark = chance_mark(acc, num_classes)
+    if not mark:
+        return ""
+    chance = f"chance ({1 / num_classes:.4f} for {num_classes} classes)"
+    if mark == "below chance":
+        return f"accuracy {acc:.4f} is below {chance}"
+    return f"accuracy {acc:.4f} is within {CHANCE_MARGIN * 100:g} points of {chance}"
 
 
 def _stats(values: list[float]) -> tuple[float | None, float | None]:
@@ -47,7 +60,8 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         # Rows from before threads were recorded ran with Paddle's default of one.
-        key = tuple(row[c] for c in COMBINATION) + (row["device"], _threads(row))
+        key = tuple(row[c] for c in COMBINATION) + (row["device"], _threads(row),
+                                                      row.get("limit_train"))
         groups.setdefault(key, []).append(row)
     out = []
     for key, members in groups.items():
@@ -60,8 +74,9 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ips, ips_sd = _stats([m["images_per_s"] for m in ok])
         ttt, _ = _stats([m["time_to_target"] for m in ok])
         reasons = sorted({m["reason"] for m in members if m["status"] != Status.OK and m["reason"]})
-        chance = chance_reason(acc, max((m.get("num_classes") or 0 for m in members), default=0))
-        out.append({**dict(zip(COMBINATION + ["device", "threads"], key)),
+        classes = max((m.get("num_classes") or 0 for m in members), default=0)
+        chance = chance_reason(acc, classes)
+        out.append({**dict(zip(COMBINATION + ["device", "threads", "limit_train"], key)),
                     "cell": ",".join(sorted({str(m.get("cell")) for m in members})),
                     "cell_dir": cell_folder(_shown_seed(members)),
                     "cell_dirs": [cell_folder(m) for m in sorted(members, key=_seed)],
@@ -72,7 +87,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "acc": acc, "acc_std": acc_sd,
                     "num_params": next((m.get("num_params") for m in members if m.get("num_params")), None),
                     "time": wall, "time_std": wall_sd, "images_per_s": ips, "images_per_s_std": ips_sd,
-                    "time_to_target": ttt, "chance": bool(chance),
+                    "time_to_target": ttt, "chance": chance_mark(acc, classes),
                     # a time measured while other cells ran on the same machine
                     "shared": any(m.get("shared") for m in ok),
                     "reason": "; ".join(reasons + ([chance] if chance else []))})
@@ -110,7 +125,7 @@ def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
     if summary["ok_runs"] < summary["runs"]:
         text += f" ({summary['ok_runs']}/{summary['runs']} ok)"
     if value == "acc" and summary.get("chance"):
-        text += " (chance)"
+        text += f" ({summary['chance']})"
     if value == "time" and summary.get("shared"):
         text += " (shared machine)"
     return text
@@ -141,13 +156,15 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
     gets ``(best)`` after its validation accuracy."""
     devices = sorted({s["device"] for s in summaries}, key=natural_key)
     # The thread count changes the numbers; shown as soon as any cell used more than one.
-    threads = ["threads"] if any(s.get("threads", 1) != 1 for s in summaries) else []
+    settings = ["threads"] if any(s.get("threads", 1) != 1 for s in summaries) else []
+    # Likewise a training subset (--limit-train): numbers of N images, shown with N.
+    settings += ["limit_train"] if any(s.get("limit_train") for s in summaries) else []
     rows: dict[tuple, dict[str, tuple[str, ...]]] = {}
     sizes: dict[tuple, str] = {}
     notes: dict[tuple, list[str]] = {}
     order: list[tuple] = []
     for s in sort_summaries(summaries, sort):
-        key = tuple(s[c] for c in COMBINATION + threads)
+        key = tuple(s[c] for c in COMBINATION + settings)
         if key not in rows:
             rows[key] = {}
             order.append(key)
@@ -163,7 +180,7 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
         if s["reason"]:
             notes.setdefault(key, []).append(s["reason"] if len(devices) == 1
                                              else f"{s['device']}: {s['reason']}")
-    headers = COMBINATION + threads + ["params"] + [f"{d} {what}" for d in devices
+    headers = COMBINATION + settings + ["params"] + [f"{d} {what}" for d in devices
                                                    for _, what, _ in DEVICE_COLUMNS]
     table = [list(map(str, key)) + [sizes.get(key, "-")]
              + [v for d in devices for v in rows[key].get(d, ("-",) * len(DEVICE_COLUMNS))]

@@ -44,6 +44,18 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def usage_error_line(exc: click.ClickException) -> str:
+    """Click's usage, range and file errors on one line, like zoo's own errors, with the
+    command whose ``-h`` explains the options (click prints usage and a hint on 4 lines)."""
+    from zoo.errors import one_line
+
+    text = one_line(exc.format_message())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and isinstance(exc, click.UsageError):
+        text += f" (see {ctx.command_path} -h)"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs a command and returns its exit code.
 
@@ -72,9 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("zoo: aborted", err=True)
         return 130
-    except click.ClickException as exc:
+    except getattr(click.exceptions, "NoArgsIsHelpError", ()) as exc:  # plain `zoo`: the help
         exc.show()
-        return exc.exit_code
+        return ZooError.exit_code
+    except click.ClickException as exc:
+        click.echo(f"zoo: error: {usage_error_line(exc)}", err=True)
+        return ZooError.exit_code
     finally:
         warnings.showwarning = previous
     return code if isinstance(code, int) else 0

@@ -15,7 +15,7 @@ from zoo.bench.best import CRITERIA, DEFAULT_BY, marked
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT
 from zoo.cli.common import bounded, catalog_from, echo_json
 from zoo.status import RETRYABLE_ON_REQUEST as RETRYABLE
-from zoo.status import Status
+from zoo.status import ExitCode, Status
 
 FORMATS = ["table", "markdown", "csv", "json"]
 SORTS = ["combination", "val_acc", "acc", "time", "images_per_s", "model", "optimizer"]
@@ -26,15 +26,15 @@ def merged_grid(catalog, opts: dict) -> dict:
     from zoo.bench.grid import load_grid_file, split_list
 
     grid = dict(catalog.config.grid)
-    grid.update({"repeat": 1, "set": [], "target_acc": None})
+    grid.update({"repeat": 1, "set": [], "target_acc": None, "limit_train": None})
     if opts["grid"]:
         grid.update(load_grid_file(Path(opts["grid"])))
     for axis in [*(kind.axis for kind in kinds.swept()), "devices"]:
         value = split_list(opts[axis])
         if value is not None:
             grid[axis] = value
-    for key in ("nprocs", "epochs", "batch_size", "seed", "repeat", "target_acc"):
-        if opts[key] is not None:
+    for key in ("nprocs", "epochs", "batch_size", "seed", "repeat", "target_acc", "limit_train"):
+        if opts.get(key) is not None:
             grid[key] = opts[key]
     if opts["sets"]:
         grid["set"] = list(grid.get("set", [])) + list(opts["sets"])
@@ -152,8 +152,13 @@ def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) ->
 @click.option("--repeat", type=bounded("repeat"), default=None, help="Seeds per cell (mean ± std).")
 @click.option("--target-acc", type=bounded("target_acc"), default=None,
               help="Also record the time to reach this validation accuracy.")
+@click.option("--limit-train", type=bounded("limit_train"), default=None, metavar="N",
+              help="Train on a deterministic, class-balanced subset of N training images "
+                   "(part of each cell's identity).")
 @click.option("--set", "sets", multiple=True, metavar="KIND.PARAM=VALUE")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--data-dir", "data_dirs", multiple=True, metavar="[NAME=]DIR",
+              help="Folder of every dataset (DIR), or of one dataset (NAME=DIR, repeatable; "
+                   "also a grid file's [data_dirs] table).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/bench", show_default=True)
 @click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds before a cell is killed and recorded as timeout.")
@@ -179,7 +184,9 @@ def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) ->
 @click.option("--ray-address", "address", default=None, metavar="ADDR",
               help="ray: the cluster to join (auto: the running one); default: a local Ray "
                    "started and stopped by zoo.")
-@click.option("--dry-run", is_flag=True, help="List the cells and exit.")
+@click.option("--dry-run", is_flag=True,
+              help="Check that each dataset's data is there (downloading nothing), list the "
+                   "cells and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--report", is_flag=True,
               help="Rewrite DIR/report.html after every cell (needs zoo[report]).")
@@ -189,7 +196,8 @@ def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) ->
 def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     """Train every combination of the grid and tabulate accuracy and wall time per device.
 
-    Exit status: 0 when every cell finished ok or skipped, 1 otherwise, 130 when interrupted.
+    Exit status: 0 when every cell finished ok or skipped, 1 otherwise, 4 when every cell
+    was skipped (nothing ran here), 130 when interrupted.
     """
     from zoo.bench.grid import expand, with_identities
     from zoo.bench.preflight import preflight
@@ -198,18 +206,25 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     from zoo.bench.tables import summarize
     from zoo.paths import make_dir
 
+    from zoo.bench.data_dirs import resolve_data_dirs
+    from zoo.bench.preflight import check_data
+
     catalog = catalog_from(ctx)
     grid = merged_grid(catalog, opts)
+    data_dirs = resolve_data_dirs(catalog, opts["data_dirs"], grid.pop("data_dirs", None),
+                                  f"--grid {opts['grid']}")
     executor = build_executor(catalog, opts, _executor_sets(grid))
     # The executor decides the threads per process, and they change a cell's numbers.
     cells = [replace(c, threads=executor.threads) for c in expand(catalog, grid)]
     if dry_run:
+        for line in check_data(catalog, cells, data_dirs, opts["preflight_timeout"]):
+            click.echo(line, err=True)
         for cell in cells:
             click.echo(cell.slug)
         click.echo(f"{len(cells)} cells")
         return 0
     out = make_dir(Path(opts["out"]).absolute(), "--out")
-    checked = preflight(catalog, cells, opts["data_dir"], opts["preflight_timeout"])
+    checked = preflight(catalog, cells, data_dirs, opts["preflight_timeout"])
     cells = with_identities(catalog, cells, {key: info.fingerprint for key, info in checked.data.items()})
     if (out / "results.db").exists():
         new, stale = grid_changes(out / "results.db", cells)
@@ -221,7 +236,7 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
         if new and len(new) < len(cells):
             click.echo(f"note: {len(new)} new cells in this grid: "
                        f"{', '.join(c.slug for c in new[:10])}{' ...' if len(new) > 10 else ''}", err=True)
-    options = SweepOptions(out=out, data_dir=_absolute(opts["data_dir"]),
+    options = SweepOptions(out=out, data_dir=data_dirs.default, data_dirs=dict(data_dirs.named),
                            registry_file=_absolute(ctx.obj["registry_file"]),
                            cell_timeout=opts["cell_timeout"], force=opts["force"],
                            checkpoint_every=opts["checkpoint_every"],
@@ -242,6 +257,9 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     click.echo(render(summaries, fmt, sort, marked(summaries)))
     if summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
+    elif summary.exit_code == ExitCode.ALL_SKIPPED:
+        click.echo("zoo: every cell was skipped, nothing ran here (the reason column says why)",
+                   err=True)
     return summary.exit_code
 
 

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import click
 
+from zoo import kinds
 from zoo.cli.common import catalog_from, echo_json, echo_table, format_params, warn_unchecked
 
 
-@click.command("list")
+def as_glob(pattern: str) -> str:
+    """A pattern without glob characters matches as a substring (``resnet``: every ResNet)."""
+    return pattern if any(ch in pattern for ch in "*?[") else f"*{pattern}*"
+
+
+@click.command("list", help=f"""List registered entries, optionally of one KIND:
+{", ".join(kinds.kind_names())} (singular works too).""")
 @click.argument("kind", required=False)
-@click.option("--filter", "include", multiple=True, metavar="GLOB",
-              help="Only names matching GLOB (repeatable).")
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out names matching GLOB.")
+@click.option("--filter", "include", multiple=True, metavar="PATTERN",
+              help="Only names matching PATTERN: a glob, or a substring when it has no "
+                   "*?[ (repeatable).")
+@click.option("--exclude", multiple=True, metavar="PATTERN",
+              help="Leave out names matching PATTERN (as --filter; repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def list_command(ctx, kind, include, exclude, as_json):
-    """List registered entries (KIND: datasets, models, optimizers, schedules,
-    regularizers, launchers, backends; singular works too)."""
     catalog = catalog_from(ctx, check=False)
     warn_unchecked(catalog)
+    include, exclude = [as_glob(p) for p in include], [as_glob(p) for p in exclude]
     rows = [{"kind": e.kind, "name": e.name, "plugin": e.plugin, "distribution": e.distribution,
              "description": e.description, "defaults": catalog.params(e.kind, e.name)}
             for e in catalog.registry.entries(kind, include, exclude)]

@@ -188,6 +188,9 @@ def bench_infer_command(ctx, run_dir, backends, devices, sets, fmt, **opts):
     """Measure serving every finished (ok) cell of a zoo bench run: per backend and device,
     latency at batch 1 (p50, p99), throughput at two batch sizes and agreement with the
     trained model.  Rows go into DIR/results.db; zoo results DIR shows them.
+
+    Exit status: 0 when every row is ok or skipped, 1 when any failed, 4 when every row
+    was skipped (nothing could be measured here).
     """
     from zoo.bench.grid import split_list
     from zoo.deploy.infer_bench import InferOptions, run_infer_bench
@@ -196,11 +199,18 @@ def bench_infer_command(ctx, run_dir, backends, devices, sets, fmt, **opts):
     names = catalog.registry.select("backends", split_list(backends))
     options = InferOptions(backends=names, devices=[d.lower() for d in split_list(devices)],
                            overrides=backend_sets(sets), **opts)
-    run_infer_bench(catalog, Path(run_dir), options, _InferConsole())
+    rows = run_infer_bench(catalog, Path(run_dir), options, _InferConsole())
     from zoo.cli.bench_cmds import render_inference
+    from zoo.status import ExitCode
 
     click.echo(render_inference(Path(run_dir), fmt))
-    return 0
+    code = ExitCode.of_rows(row["status"] for row in rows)
+    if code != ExitCode.OK:
+        bad = sum(row["status"] != "ok" for row in rows)
+        click.echo(f"zoo: {bad} of {len(rows)} measurements "
+                   f"{'were skipped' if code == ExitCode.ALL_SKIPPED else 'failed or were skipped'}"
+                   f" (reasons above and in zoo results {run_dir} --inference)", err=True)
+    return int(code)
 
 
 COMMANDS = [export_command, predict_command, bench_infer_command]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
+from zoo.cli.console import plain_progress, progress_interval
 from zoo.status import Status
 
 
@@ -17,6 +19,9 @@ class SweepConsole:
         self.quiet = quiet
         self.overall = None
         self.cells: dict[str, object] = {}  # by slug: the bar of each running cell
+        # No terminal: bars draw nothing, so a plain line per running cell now and then.
+        self.interval = progress_interval() if plain_progress(quiet) else None
+        self.seen: dict[str, tuple[float, int, int]] = {}  # by slug: time, epoch, step last shown
 
     # Progress and per-cell lines go to stderr: stdout carries only the table, so that
     # `--format json|csv` output parses and `zoo bench ... > table.md` is just the table.
@@ -42,6 +47,8 @@ class SweepConsole:
                                      dynamic_ncols=True, disable=None)
 
     def cell_progress(self, progress, cell=None):
+        if self.interval is not None and cell is not None and progress.get("steps"):
+            self._plain_line(progress, cell)
         bar = self.cells.get(cell.slug) if cell is not None else next(iter(self.cells.values()), None)
         if bar is not None and not bar.disable and progress.get("node") and " on " not in bar.desc:
             bar.set_description_str(f"{bar.desc} on node {progress['node']}")  # once Ray placed it
@@ -50,7 +57,26 @@ class SweepConsole:
             bar.n = progress.get("step", 0)
             bar.set_postfix_str(f"epoch {progress.get('epoch')}/{progress.get('epochs')}", refresh=True)
 
+    def _plain_line(self, progress, cell) -> None:
+        now = time.monotonic()
+        epoch, step = progress.get("epoch") or 0, progress.get("step") or 0
+        when, last_epoch, last_step = self.seen.setdefault(cell.slug, (now, epoch, step))
+        if now - when < self.interval or (epoch, step) == (last_epoch, last_step):
+            return
+        # Images since the last line: batch_size x nprocs per step, the last batch what is left.
+        def seen(at: int) -> int:
+            return min(at * cell.batch_size * cell.nprocs, progress.get("train") or 10**12)
+
+        images = seen(step) - (seen(last_step) if epoch == last_epoch else 0)
+        rate = images / (now - when) if now > when else 0.0
+        loss = progress.get("loss")
+        click.echo(f"running {cell.slug}: epoch {epoch}/{progress.get('epochs')} step "
+                   f"{step}/{progress['steps']}  {rate:.0f} img/s  "
+                   f"loss {'-' if loss is None else format(loss, '.4f')}", err=True)
+        self.seen[cell.slug] = (now, epoch, step)
+
     def cell_end(self, cell, row):
+        self.seen.pop(cell.slug, None)
         bar = self.cells.pop(cell.slug, None)
         if bar is not None:
             bar.close()

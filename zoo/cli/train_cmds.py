@@ -21,6 +21,20 @@ def _default_out(opts: dict) -> str:
     return f"runs/{'-'.join(names)}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _one_data_dir(value: str | None, dataset: str) -> str | None:
+    """``zoo train`` reads one dataset, so one folder: ``DIR``, or ``NAME=DIR`` naming this
+    run's dataset (a sweep's option, copied, works); another dataset's folder is an error."""
+    from zoo.bench.data_dirs import split_option
+
+    if value is None:
+        return None
+    name, folder = split_option(value)
+    if name is not None and name != dataset:
+        raise TrainingError(f"--data-dir {value}: this run trains dataset '{dataset}', not "
+                            f"'{name}' (zoo train reads one folder: --data-dir DIR)")
+    return folder
+
+
 def _job_from_options(ctx, opts: dict):
     from zoo.job import Job, parse_sets
 
@@ -29,6 +43,7 @@ def _job_from_options(ctx, opts: dict):
         if not (run_dir / "job.json").is_file():
             raise TrainingError(f"{run_dir}: not a run directory (no job.json); nothing to resume")
         job = Job.load(run_dir / "job.json")
+        opts["data_dir"] = _one_data_dir(opts["data_dir"], job.dataset)
         given = {name for name in opts
                  if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
         _refuse_conflicts(job, opts, given, run_dir)
@@ -39,11 +54,13 @@ def _job_from_options(ctx, opts: dict):
         return Job.from_dict({**job.__dict__, **changes, "out": str(run_dir),
                               "registry_file": ctx.obj["registry_file"] or job.registry_file})
     out = opts["out"] or _default_out(opts)
+    opts["data_dir"] = _one_data_dir(opts["data_dir"], opts["dataset"])
     job = Job(out=out, **{kind.field: opts[kind.field] for kind in kinds.trained()},
               params=parse_sets(opts["sets"]), data_dir=opts["data_dir"], epochs=opts["epochs"],
               batch_size=opts["batch_size"], seed=opts["seed"], device=opts["device"],
               registry_file=ctx.obj["registry_file"], checkpoint_every=opts["checkpoint_every"],
-              keep=opts["keep"], target_acc=opts["target_acc"])
+              keep=opts["keep"], target_acc=opts["target_acc"], threads=opts["threads"],
+              limit_train=opts["limit_train"])
     existing = check_name(Path(out), "--out") / "job.json"
     if existing.is_file() and Job.load(existing).settings() != job.settings():
         raise TrainingError(f"{out} holds a run with other settings; choose a new --out, "
@@ -53,7 +70,7 @@ def _job_from_options(ctx, opts: dict):
 
 # Options that decide a run's result: on --resume they must agree with the run's own.
 RESULT_OPTIONS = (*(kind.field for kind in kinds.trained()), "epochs", "batch_size", "seed",
-                  "device", "target_acc")
+                  "device", "target_acc", "threads", "limit_train")
 
 
 def _refuse_conflicts(job, opts: dict, given: set[str], run_dir: Path) -> None:
@@ -89,8 +106,9 @@ def entry_options(command):
 
 @click.command("train")
 @entry_options
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder with the data files (default: $ZOO_DATA_DIR, then the download cache).")
+@click.option("--data-dir", default=None, metavar="DIR",
+              help="Folder with the data files (default: $ZOO_DATA_DIR, then the download "
+                   "cache); NAME=DIR is accepted when NAME is the run's dataset.")
 @click.option("--epochs", type=bounded("epochs"), default=5, show_default=True)
 @click.option("--batch-size", type=bounded("batch_size"), default=100, show_default=True)
 @click.option("--seed", type=bounded("seed"), default=0, show_default=True)
@@ -105,6 +123,12 @@ def entry_options(command):
               help="Checkpoints to keep.")
 @click.option("--target-acc", type=bounded("target_acc"), default=None,
               help="Record when validation accuracy first reaches this value.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads of the training process (part of the run's identity: other counts "
+                   "give other bits, as in zoo bench --threads).")
+@click.option("--limit-train", type=bounded("limit_train"), default=None, metavar="N",
+              help="Train on a deterministic, class-balanced subset of N training images "
+                   "(validation and test stay whole; part of the run's identity).")
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory with the settings it was started with.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

@@ -81,10 +81,11 @@ def run_infer_bench(catalog, run_dir: Path, options: InferOptions,
         cells = finished_cells(store)
         if not cells:
             raise ZooError(f"{run_dir}: no cell finished ok yet; nothing to measure")
-        written = []
         for row in cells:
-            written += _bench_cell(catalog, run_dir, store, row, params, options, reporter)
-        return written
+            _bench_cell(catalog, run_dir, store, row, params, options, reporter)
+        # Every row asked for, measured now or kept from before: what the exit code judges.
+        return [infer_store.find(store, row["cell"], row["seed"], backend, device)
+                for row in cells for backend in options.backends for device in options.devices]
     finally:
         store.close()
         lock.close()

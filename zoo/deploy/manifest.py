@@ -119,6 +119,19 @@ def _fail(folder: Path, problem: str) -> ExportError:
     return ExportError(f"export {folder}: {problem}")
 
 
+def _missing_manifest(folder: Path) -> str:
+    """Why there is no manifest, and what to run instead when the folder is a training run
+    (its exports, if any, are the folders to use)."""
+    if (folder / "job.json").is_file() or (folder / "checkpoints").is_dir():
+        made = sorted(p.name for p in folder.glob("export-*") if (p / MANIFEST).is_file())
+        if made:
+            return (f"this is a training run, not an export; use one of its exports: "
+                    f"{', '.join(str(folder / name) for name in made)}")
+        return (f"this is a training run, not an export; run `zoo export {folder}` first "
+                f"(it writes {folder / 'export-paddle'}), then use that folder")
+    return f"{MANIFEST} missing (not an export, or an incomplete one)"
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
     """The verified manifest of export ``folder``: every field checked, every file's size
     and sha256 equal to what the manifest says."""
@@ -128,7 +141,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise _fail(folder, f"{MANIFEST} missing (not an export, or an incomplete one)") from None
+        raise _fail(folder, _missing_manifest(folder)) from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise _fail(folder, f"{MANIFEST} unreadable or not valid JSON ({one_line(exc)})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

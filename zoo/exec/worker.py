@@ -42,9 +42,6 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
     import paddle  # noqa: F401
 
     job = Job.load(Path(job_file))
-    # The job's thread count, not whatever this process inherited: a forked cell's
-    # OpenMP pool was sized when its server imported paddle.
-    paddle.base.core.set_num_threads(job.threads)
     if world_size > 1:
         import paddle.distributed as dist
 

@@ -22,7 +22,7 @@ from zoo.errors import RegistryError, ZooError, one_line
 from zoo.plugin.discovery import discover
 from zoo.plugin.guard import PluginTimeout, plugin_timeout, stdout_to_stderr, time_limit
 from zoo.plugin.manager import PluginInfo, load_plugins, mark_broken
-from zoo.registry import Entry, Registry, check_param, make_entry
+from zoo.registry import Entry, Registry, check_param, make_entry, shape_problem
 
 STRICT_ENV = "ZOO_STRICT_PLUGINS"
 BLOCK_ENV = "ZOO_BLOCK_PLUGINS"
@@ -43,9 +43,10 @@ class _Recorder:
         self.kind, self.info, self.sink = kind, info, sink
 
     def __call__(self, name: str, factory: Callable[..., Any], *, description: str,
-                 defaults: Mapping[str, Any] | None = None) -> None:
+                 defaults: Mapping[str, Any] | None = None, input_shape: Any = None,
+                 num_classes: Any = None) -> None:
         self.sink.append(make_entry(self.kind, self.info.name, self.info.distribution,
-                                    name, factory, description, defaults))
+                                    name, factory, description, defaults, input_shape, num_classes))
 
 
 def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool,
@@ -103,12 +104,17 @@ class Catalog:
                 "schedules", inner, learning_rate=learning_rate, total_steps=total_steps)
         try:
             # Context (parameters, the schedule, input shape...) wins over declared defaults.
-            return entry.factory(**{**params, **context})
+            built = entry.factory(**{**params, **context})
         except ZooError:
             raise
         except Exception as exc:
             raise RegistryError(f"building {kind} '{name}' (plugin '{entry.plugin}') failed: "
                                 f"{one_line(exc, with_type=True)}") from exc
+        if entry.shape is not None:  # a declaration that lies would build wrong models
+            problem = shape_problem(entry, built.input_shape, built.num_classes)
+            if problem:
+                raise RegistryError(f"{problem} (plugin '{entry.plugin}')")
+        return built
 
 
 def _parameters(func: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:

@@ -80,6 +80,9 @@ def _build(run: _Run):
         raise TrainingError(f"seed must be an integer in [0, 2**63 - 1], got {job.seed!r}")
     data = catalog.build("datasets", job.dataset, job.overrides("datasets"), data_dir=job.data_dir)
     from zoo.data import BatchSampler, transform_of
+    from zoo.data.subset import limit_train
+
+    data = limit_train(data, job.limit_train)  # before the fingerprint: it is the data trained on
 
     run.transform = transform_of(data)
     try:
@@ -301,6 +304,9 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
     reporter = reporter or NullReporter()
     stop = stop or StopFlag()
     device = use_device(job.device)
+    # The job's thread count, not whatever this process inherited (a forked cell's OpenMP
+    # pool was sized when its server imported paddle): other counts give other bits.
+    paddle.base.core.set_num_threads(job.threads)
     run = _Run(job, catalog, reporter, rank, world_size)
     # A private name scope makes Paddle's generated names (and so the optimizer's
     # accumulator names) independent of whatever else this process built before.

@@ -9,7 +9,8 @@ from pathlib import Path
 
 
 class FileProgress:
-    """Writes {"epoch", "epochs", "step", "steps"} at most twice a second, atomically."""
+    """Writes {"epoch", "epochs", "step", "steps", "loss", "train"} at most twice a second,
+    atomically ("train": the training images of an epoch)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -27,6 +28,7 @@ class FileProgress:
 
     def start(self, info):
         self.state["epochs"] = info["job"].epochs
+        self.state["train"] = info["train"]
 
     def epoch_start(self, epoch, epochs, first_step, steps):
         self.state.update(epoch=epoch, epochs=epochs, step=first_step, steps=steps)
@@ -34,6 +36,7 @@ class FileProgress:
 
     def step(self, step_in_epoch, loss, acc):
         self.state["step"] = step_in_epoch
+        self.state["loss"] = loss
         self._write()
 
     def epoch_end(self, record):
