@@ -96,12 +96,19 @@ def run_zoo(*args: str, env: dict | None = None, timeout: float = 300,
                           env=env, timeout=timeout, cwd=cwd)
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    """A failed command prints one ``zoo: error:`` line and no traceback."""
-    assert proc.returncode != 0, proc.stdout
-    assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("zoo: error:")]
-    assert len(errors) == 1, proc.stderr
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str,
+                          warnings: int = 0) -> str:
+    """A refused command, as the README promises: exit code 2 and one ``zoo: error:`` line.
+
+    stderr holds nothing else: no traceback, no second line, except ``warnings`` lines of
+    ``zoo: warning:`` (say how many) for a caller whose input also warns.
+    """
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:], proc.stdout[-2000:])
+    assert lines and lines[-1].startswith("zoo: error:"), proc.stderr[-2000:]
+    extra = lines[:-1]
+    assert len(extra) == warnings and all(line.startswith("zoo: warning:") for line in extra), \
+        proc.stderr[-2000:]
     for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
+        assert needle in lines[-1], lines[-1]
+    return lines[-1]
