@@ -31,7 +31,7 @@ from zoo.train.report import NullReporter, StopFlag
 
 EPOCHS, BATCH = 2, 100  # 833 train images -> 9 steps per epoch, 18 steps in all
 STEPS_PER_EPOCH = 9
-TIMING_KEYS = {"images_per_s", "seconds"}
+TIMING_KEYS = {"images_per_s", "seconds", "elapsed"}
 
 
 SMALL_MODELS = {"cnn": {"channels": 4}, "mlp": {"hidden1": 32, "hidden2": 16}}

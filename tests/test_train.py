@@ -25,7 +25,7 @@ from zoo.train import train
 DATA = ["--data-dir", str(SMALL_MNIST), "--set", "dataset.progress=false"]
 SMALL_CNN = ["--set", "model.channels=4"]
 EPOCH_KEYS = {"epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-              "images_per_s", "seconds"}
+              "images_per_s", "seconds", "elapsed"}
 
 
 def tree_state(path: Path) -> dict[str, tuple[int, int]]:
@@ -82,6 +82,8 @@ def test_metrics_job_and_visualdl_files(finished_run):
         assert all(math.isfinite(e[k]) for k in ("train_loss", "val_loss"))
         assert 0 <= e["train_acc"] <= 1 and 0 <= e["val_acc"] <= 1
         assert e["lr"] == 0.01 and e["images_per_s"] > 0 and e["seconds"] > 0
+    # active time at each epoch's end: its training and validation, and all before it
+    assert 0 < epochs[0]["seconds"] < epochs[0]["elapsed"] < epochs[1]["elapsed"] <= metrics["elapsed"]
     # It learns: 2 epochs over 833 images get well above chance (10%).
     assert epochs[1]["train_loss"] < epochs[0]["train_loss"] and epochs[1]["val_acc"] > 0.4
     assert set(metrics["test"]) == {"loss", "acc"} and 0.4 < metrics["test"]["acc"] <= 1

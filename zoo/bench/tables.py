@@ -54,14 +54,16 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         acc, acc_sd = _stats([m["test_acc"] for m in ok])
         wall, wall_sd = _stats([m["wall_time"] for m in ok])
         ips, _ = _stats([m["images_per_s"] for m in ok])
-        ttt, _ = _stats([m["time_to_target"] for m in ok])
+        ttt, ttt_sd = _stats([m["time_to_target"] for m in ok])
         reasons = sorted({m["reason"] for m in members if m["status"] != Status.OK and m["reason"]})
         chance = chance_reason(acc, max((m.get("num_classes") or 0 for m in members), default=0))
         out.append({**dict(zip(COMBINATION + ["device", "threads"], key)),
                     "status": Status.OK.value if statuses == [Status.OK] else "/".join(statuses),
                     "runs": len(members), "ok_runs": len(ok), "acc": acc, "acc_std": acc_sd,
                     "time": wall, "time_std": wall_sd, "images_per_s": ips,
-                    "time_to_target": ttt, "chance": bool(chance),
+                    "time_to_target": ttt, "time_to_target_std": ttt_sd,
+                    "targeted": any(m.get("target_acc") is not None for m in members),
+                    "chance": bool(chance),
                     # a time measured while other cells ran on the same machine
                     "shared": any(m.get("shared") for m in ok),
                     "reason": "; ".join(reasons + ([chance] if chance else []))})
@@ -80,7 +82,7 @@ def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
     if summary["ok_runs"] == 0:
         return summary["status"]
     if summary[value] is None:  # ok, but not measured there (a follower node of a cell)
-        return "-"
+        return "not reached" if value == "time_to_target" else "-"
     text = format(summary[value], spec)
     if summary["runs"] > 1:
         text += f" ± {format(summary[value + '_std'], spec)}"
@@ -105,10 +107,14 @@ def sort_summaries(summaries: list[dict], sort: str | None) -> list[dict]:
 
 
 def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows: combination columns, then '<device> acc' and '<device> time' pairs."""
+    """Headers and rows: combination columns, then per device '<device> test acc' and
+    '<device> time s' (and '<device> to target s' when the sweep had --target-acc)."""
     devices = sorted({s["device"] for s in summaries}, key=natural_key)
     # The thread count changes the numbers; shown as soon as any cell used more than one.
     threads = ["threads"] if any(s.get("threads", 1) != 1 for s in summaries) else []
+    # A sweep run with --target-acc also shows how long each cell took to reach it.
+    values = [("acc", ".4f", "test acc"), ("time", ".1f", "time s")] + \
+        ([("time_to_target", ".1f", "to target s")] if any(s.get("targeted") for s in summaries) else [])
     rows: dict[tuple, dict[str, str]] = {}
     notes: dict[tuple, list[str]] = {}
     order: list[tuple] = []
@@ -118,14 +124,14 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None) -> tuple[lis
             rows[key] = {}
             order.append(key)
         if s["ok_runs"] == 0 and s["status"] == Status.SKIPPED:
-            rows[key][s["device"]] = (Status.SKIPPED.value, Status.SKIPPED.value)
+            rows[key][s["device"]] = (Status.SKIPPED.value,) * len(values)
         else:
-            rows[key][s["device"]] = (cell_text(s, "acc", ".4f"), cell_text(s, "time", ".1f"))
+            rows[key][s["device"]] = tuple(cell_text(s, value, spec) for value, spec, _ in values)
         if s["reason"]:
             notes.setdefault(key, []).append(s["reason"] if len(devices) == 1
                                              else f"{s['device']}: {s['reason']}")
-    headers = COMBINATION + threads + [f"{d} {what}" for d in devices for what in ("test acc", "time s")]
-    table = [list(map(str, key)) + [v for d in devices for v in rows[key].get(d, ("-", "-"))]
+    headers = COMBINATION + threads + [f"{d} {what}" for d in devices for *_, what in values]
+    table = [list(map(str, key)) + [v for d in devices for v in rows[key].get(d, ("-",) * len(values))]
              for key in order]
     if notes:
         headers.append("reason")
