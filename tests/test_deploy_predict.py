@@ -110,6 +110,30 @@ def test_bad_inputs_are_one_line_errors_naming_the_file(trained, tmp_path):
     assert found[str(tmp_path / "rgb.png")] == label
 
 
+def test_adapt_reads_a_digit_in_every_form_as_that_digit(trained, tmp_path):
+    """Alpha, palette, 16 bits, twice the size, colour arrays [N, H, W, C]: with --adapt
+    each still reads as the digit it shows (tests/test_deploy_inputs.py checks pixels)."""
+    names = sorted(trained["labels"])[:2]
+    digit, other = trained["images"][:2]
+    label = trained["labels"][names[0]]
+    full = np.full_like(digit, 255)
+    palette = Image.fromarray(digit, "P")
+    palette.putpalette([v for i in range(256) for v in (i, i, i)])
+    forms = {"rgba.png": Image.fromarray(np.stack([digit, digit, digit, full], 2), "RGBA"),
+             "la.png": Image.fromarray(np.stack([digit, full], 2), "LA"),
+             "palette.png": palette,
+             "deep.png": Image.fromarray(digit.astype(np.uint16) * 257),
+             "double.png": Image.fromarray(np.kron(digit, np.ones((2, 2), np.uint8)))}
+    for name, image in forms.items():
+        image.save(tmp_path / name)
+    np.save(tmp_path / "colour.npy", np.stack([np.stack([d] * 3, 2) for d in (digit, other)]))
+    found = _top1(run_zoo("predict", str(trained["paddle"]), *(str(tmp_path / n) for n in forms),
+                          str(tmp_path / "colour.npy"), "--adapt", "--json"))
+    assert found == {**{str(tmp_path / n): label for n in forms},
+                     f"{tmp_path / 'colour.npy'}[0]": label,
+                     f"{tmp_path / 'colour.npy'}[1]": trained["labels"][names[1]]}
+
+
 def _truncated_png(path, digit):
     Image.fromarray(digit).save(path)
     path.write_bytes(path.read_bytes()[:60])  # a copy cut off mid-way
