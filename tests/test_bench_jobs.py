@@ -165,6 +165,8 @@ def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, pro
     assert_no_processes(f"{MARK}={probe_env[MARK]}", within=5)
     killed = db_rows(out)
     assert [r["status"] for r in killed].count("running") == 2
+    before = {row["cell"]: len(probes(Path(row["cell_dir"])))
+              if (Path(row["cell_dir"]) / "probe.jsonl").exists() else 0 for row in killed}
     rerun = bench(out, *args, env=probe_env)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     rows = db_rows(out)
@@ -174,4 +176,7 @@ def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, pro
         if row["status"] == "running":
             run = metrics(Path(row["cell_dir"]))
             assert run["resumed_from"] is not None and run["global_step"] == 18
+            # the steps this session really trained: only those left after the checkpoint
+            ran = len(probes(Path(row["cell_dir"]))) - before[row["cell"]]
+            assert ran == 18 - run["resumed_from"], (ran, run["resumed_from"])
     assert_no_processes(f"{MARK}={probe_env[MARK]}")
