@@ -58,7 +58,9 @@ def zoo_register_models(register):
              defaults={"hidden1": 32, "hidden2": 16, "delay": 0.0})
 '''
 
-needs_two_cpus = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")
+CPUS = sorted(os.sched_getaffinity(0))  # whatever this machine lets the tests use
+needs_two_cpus = pytest.mark.skipif(
+    len(CPUS) < 2, reason=f"--jobs 2 needs a CPU per slot; this process may use only {CPUS}")
 
 
 @pytest.fixture
@@ -75,20 +77,29 @@ def probes(run) -> list[dict]:
     return [json.loads(line) for line in (run / "probe.jsonl").read_text().splitlines()]
 
 
+def _span(cpus: list[int]) -> str:
+    return str(cpus[0]) if len(cpus) == 1 else \
+        f"{cpus[0]}-{cpus[-1]}" if cpus == list(range(cpus[0], cpus[-1] + 1)) else ",".join(map(str, cpus))
+
+
 @needs_two_cpus
 def test_two_jobs_give_the_bits_of_one_job_with_the_same_threads(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
+    threads = len(CPUS) // 2  # --jobs 2's default: each slot's share of the CPUs
     args = ("--models", "mlp", "--optimizers", "sgd,adam,momentum", *TINY)
-    first = bench(one, *args, "--jobs", "1", "--threads", "1")
+    first = bench(one, *args, "--jobs", "1", "--threads", str(threads))
     second = bench(two, *args, "--jobs", "2")
     assert first.returncode == 0, first.stderr[-3000:]
     assert second.returncode == 0, second.stderr[-3000:]
     rows_one, rows_two = db_rows(one), db_rows(two)
     # the same cells (threads are part of the key), run once each
     assert sorted(r["cell"] for r in rows_one) == sorted(r["cell"] for r in rows_two)
-    assert {(r["threads"], r["shared"], r["executor"]) for r in rows_one} == {(1, 0, "local")}
-    assert {(r["threads"], r["shared"]) for r in rows_two} == {(1, 1)}
-    assert {r["node"] for r in rows_two} == {"slot 0 (cpu 0)", "slot 1 (cpu 1)"}
+    assert {(r["threads"], r["shared"], r["executor"]) for r in rows_one} == {(threads, 0, "local")}
+    assert {(r["threads"], r["shared"]) for r in rows_two} == {(threads, 1)}
+    # slot s owns the s-th share of the CPUs this sweep may use
+    assert {r["node"] for r in rows_two} <= {
+        f"slot {s} (cpu {_span(CPUS[s * threads:(s + 1) * threads])})" for s in (0, 1)}
+    assert len({r["node"] for r in rows_two}) == 2
     for optimizer in ("sgd", "adam", "momentum"):
         a, b = cell_dir(one, f"mlp-{optimizer}"), cell_dir(two, f"mlp-{optimizer}")
         got, want = final_arrays(b), final_arrays(a)
@@ -118,6 +129,24 @@ def test_the_thread_count_changes_the_bits_so_it_is_part_of_the_cell(tmp_path):
     assert not all(np.array_equal(a[k], b[k]) for k in a)
     header = proc.stdout.splitlines()[0].split()
     assert header[header.index("nprocs") + 1] == "threads"
+
+
+@needs_two_cpus
+def test_two_threads_give_the_same_bits_on_different_cpu_sets(tmp_path, probe_env):
+    """Each thread count is deterministic whatever CPUs it runs on: T=2 on two CPUs and
+    T=2 squeezed onto one other CPU end with equal parameters."""
+    runs = {}
+    for cpus in (CPUS[:2], CPUS[-1:]):
+        out = tmp_path / "-".join(map(str, cpus))
+        proc = subprocess.run(bench_cmd(out, "--models", "probe", "--optimizers", "adam", "--threads", "2",
+                                        *TINY), env=probe_env, cwd=ROOT, capture_output=True, text=True,
+                              timeout=300, preexec_fn=lambda cpus=cpus: os.sched_setaffinity(0, cpus))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        run = cell_dir(out, "probe-adam")
+        assert {(tuple(p["cpus"]), p["omp"]) for p in probes(run)} == {(tuple(cpus), "2")}
+        runs[tuple(cpus)] = run
+    a, b = (final_arrays(run) for run in runs.values())
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 @needs_two_cpus
