@@ -20,13 +20,19 @@ from tests.test_bench_helpers import (
 )
 from zoo import checkpoint as ckpt
 
-# A small MLP that notes, at every training step, the CPUs it may use and the threads it
-# was given, in its cell's folder (the worker's cwd); it sleeps `delay` s per step so
-# that two cells overlap in time.
+# A small MLP that notes, at every training step, the CPUs it may use, the threads it
+# was given and the command line of the process that started it (a fork server, or the
+# runner), in its cell's folder (the worker's cwd); it sleeps `delay` s per step so that
+# two cells overlap in time.
 PROBE = '''
 import json, os, time
 
 import zoo
+
+
+def _cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        return handle.read().replace(b"\\0", b" ").decode(errors="replace")
 
 
 def build(input_shape, num_classes, *, hidden1: int = 32, hidden2: int = 16, delay: float = 0.0):
@@ -45,7 +51,8 @@ def build(input_shape, num_classes, *, hidden1: int = 32, hidden2: int = 16, del
                 with open("probe.jsonl", "a") as log:
                     log.write(json.dumps({"t": time.time(), "pid": os.getpid(),
                                           "cpus": sorted(os.sched_getaffinity(0)),
-                                          "omp": os.environ.get("OMP_NUM_THREADS")}) + "\\n")
+                                          "omp": os.environ.get("OMP_NUM_THREADS"),
+                                          "parent": _cmdline(os.getppid())}) + "\\n")
                 time.sleep(float(os.environ.get("ZOO_TEST_DELAY", delay)))
             return self.fc2(paddle.nn.functional.relu(self.fc1(paddle.flatten(x, 1))))
 
