@@ -215,14 +215,48 @@ def test_a_killed_cell_is_retried_from_its_checkpoint_on_a_rerun(plugin_kit):
 
 def test_diverged_cells_stay_final_unless_retried(tmp_path, monkeypatch):
     kit = faulty_kit(tmp_path, monkeypatch)
-    out = tmp_path / "b"
+    out, steps = tmp_path / "b", tmp_path / "steps"
+    env = {**kit.env(), "ZOO_TEST_STEP_LOG": str(steps)}  # bad_nan diverges at its first step
     args = ("--models", "bad_nan", *TINY)
-    assert bench(out, *args, env=kit.env()).returncode == 1
-    again = bench(out, *args, env=kit.env())
+    assert bench(out, *args, env=env).returncode == 1
+    (first,) = db_rows(out)
+    run = cell_dir(out, "bad_nan") / "metrics.json"
+    written = run.stat().st_mtime_ns
+    assert first["status"] == "diverged" and steps.read_text() == "rank 0\n"
+    again = bench(out, *args, env=env)
+    assert again.returncode == 1  # the sweep still holds a diverged cell
     assert "1 cells, 1 already finished, 0 to run" in again.stderr
-    retried = bench(out, *args, "--retry", "diverged", env=kit.env())
+    assert steps.read_text() == "rank 0\n" and db_rows(out) == [first]  # nothing reran
+    retried = bench(out, *args, "--retry", "diverged", env=env)
+    assert retried.returncode == 1, retried.stderr[-3000:]
     assert "1 cells, 0 already finished, 1 to run" in retried.stderr
-    assert db_rows(out)[0]["status"] == "diverged"
+    (row,) = db_rows(out)  # still one row for the cell and seed
+    assert (row["cell"], row["seed"]) == (first["cell"], first["seed"])
+    assert row["status"] == "diverged" and row["reason"].startswith("loss is nan at step 1")
+    # it really trained again: a new start, a new step, a metrics.json written anew
+    assert row["started_at"] > first["started_at"] and row["ended_at"] > first["ended_at"]
+    assert steps.read_text() == "rank 0\n" * 2
+    assert run.stat().st_mtime_ns > written and json.loads(run.read_text())["status"] == "diverged"
+
+
+def test_skipped_cells_stay_final_unless_retried(tmp_path):
+    out = tmp_path / "b"
+    args = (*ONE, "--devices", "cpu,gpu:9")  # no machine here has a tenth GPU
+    assert bench(out, *args).returncode == 0  # skipped is not a failure
+    first = {r["device"]: r for r in db_rows(out)}
+    assert first["gpu:9"]["status"] == "skipped" and "gpu:9" in first["gpu:9"]["reason"]
+    again = bench(out, *args)
+    assert again.returncode == 0 and "2 cells, 2 already finished, 0 to run" in again.stderr
+    assert {r["device"]: r for r in db_rows(out)} == first
+    retried = bench(out, *args, "--retry", "skipped")
+    assert retried.returncode == 0, retried.stderr[-3000:]
+    assert "2 cells, 1 already finished, 1 to run" in retried.stderr
+    rows = {r["device"]: r for r in db_rows(out)}
+    assert len(db_rows(out)) == 2 and rows["cpu"] == first["cpu"]  # the ok cell was kept
+    gpu = rows["gpu:9"]
+    assert gpu["cell"] == first["gpu:9"]["cell"] and gpu["status"] == "skipped"
+    assert gpu["started_at"] > first["gpu:9"]["started_at"]  # looked at again, still no GPU
+    assert "gpu:9" in gpu["reason"] and gpu["test_acc"] is None
 
 
 def test_a_corrupt_results_database_is_a_one_line_error(tmp_path):
