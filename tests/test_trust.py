@@ -313,21 +313,28 @@ def test_a_full_disk_is_a_store_error(tmp_path):
     store.close()
 
 
-def _as_nobody() -> list[str]:
-    """A command prefix running as an unprivileged user, for whom read-only means read-only
-    (root writes through file modes); [] where that cannot be had."""
-    setpriv = shutil.which("setpriv")
-    if os.geteuid() != 0 or setpriv is None:
+def _read_only_user() -> list[str]:
+    """A command prefix running as a user for whom read-only files are read-only: none
+    needed for an ordinary user; root writes through file modes, so it drops to nobody
+    with setpriv.  Skips, saying why, where neither can be had."""
+    if os.geteuid() != 0:
         return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root, who writes through file modes, and setpriv (util-linux) "
+                    "is missing to run zoo as an unprivileged user")
     prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
     probe = subprocess.run([*prefix, sys.executable, "-c", "import zoo.cli"], capture_output=True,
-                           cwd="/", timeout=60)
-    return prefix if probe.returncode == 0 else []
+                           text=True, cwd="/", timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"running as root, and uid 65534 cannot run zoo here: {probe.stderr[-300:]}")
+    return prefix
 
 
 def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
     import tempfile
 
+    user = _read_only_user()
     out = tmp_path / "b"
     assert bench(out, *ONE).returncode == 0
     shared = Path(tempfile.mkdtemp(prefix="zoo-readonly-"))  # reachable by another user
@@ -343,9 +350,14 @@ def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
         path.chmod(0o555 if path.is_dir() else 0o444)
     shared.chmod(0o755)
     try:
-        # As another user the files really are read-only: opening the store for writing
-        # (as zoo results did) fails there, so this can tell the two apart.
-        shown = subprocess.run([*_as_nobody(), sys.executable, "-m", "zoo", "results", str(copy)],
+        # The user really cannot write there: opening the store for writing (as zoo
+        # results once did) or adding a file (a -wal, a -shm) is refused.
+        for attempt in (f"open({str(copy / 'results.db')!r}, 'r+b')",
+                        f"open({str(copy / 'results.db-wal')!r}, 'wb')"):
+            denied = subprocess.run([*user, sys.executable, "-c", attempt], capture_output=True,
+                                    text=True, cwd="/", timeout=60)
+            assert denied.returncode != 0 and "PermissionError" in denied.stderr, attempt
+        shown = subprocess.run([*user, sys.executable, "-m", "zoo", "results", str(copy)],
                                capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert shown.returncode == 0, shown.stderr
         assert "mlp" in shown.stdout
