@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -16,6 +17,29 @@ SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist-5k"
 BUILTINS = ["zoo.plugins.datasets", "zoo.plugins.models", "zoo.plugins.vision",
             "zoo.plugins.optimizers", "zoo.plugins.schedules", "zoo.plugins.regularizers",
             "zoo.plugins.launchers", "zoo.plugins.backends", "zoo.plugins.executors"]
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_gpus() -> int:
+    """GPUs this Paddle can use: 0 on a CPU build (as here), else the CUDA device count."""
+    import paddle
+
+    return paddle.device.cuda.device_count() if paddle.device.is_compiled_with_cuda() else 0
+
+
+def missing_gpu() -> str:
+    """A GPU this machine does not have: ``gpu:0`` on a CPU build, the next index on a
+    CUDA build, so "not available" tests assert the right thing on both."""
+    return f"gpu:{cuda_gpus()}"
+
+
+def paddle_distribution_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("paddlepaddle")
+    except PackageNotFoundError:
+        return version("paddlepaddle-gpu")
 
 
 def registry_text(builtin=BUILTINS, grid_extra="", disabled=(), tail="") -> str:

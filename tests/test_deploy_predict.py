@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, assert_one_line_error, run_zoo
+from tests.conftest import ROOT, assert_one_line_error, missing_gpu, run_zoo
 from tests.deploy_kit import SEED_SMALL, export, isolated, site_without, train
 
 
@@ -145,7 +145,7 @@ def test_backend_choices_are_checked(trained):
                           "serves onnx exports", "--backend dygraph or paddle-inference")
     assert_one_line_error(run_zoo("predict", str(trained["onnx"]), png, "--backend", "nope"),
                           "unknown backend 'nope'")
-    assert_one_line_error(run_zoo("predict", str(trained["paddle"]), png, "--device", "gpu"),
+    assert_one_line_error(run_zoo("predict", str(trained["paddle"]), png, "--device", missing_gpu()),
                           "not available")
     assert_one_line_error(run_zoo("predict", str(trained["paddle"]), png, "--set", "backend.x=1"),
                           "has no parameter 'x'")

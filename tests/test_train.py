@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
+from tests.conftest import SMALL_MNIST, assert_one_line_error, cuda_gpus, missing_gpu, run_zoo
 from zoo import checkpoint as ckpt
 from zoo.errors import TrainingError
 from zoo.job import Job
@@ -221,10 +221,14 @@ def test_malicious_pdparams_is_refused_without_running_it(tmp_path):
 # --- one-line errors before any training -------------------------------------------------
 
 @pytest.mark.parametrize("device, needles", [
-    ("gpu", ["'gpu'", "no CUDA support", "available: cpu"]),
+    ("a missing gpu", None),
     ("tpu", ["unknown device 'tpu'", "available: cpu"]),
 ])
 def test_unavailable_device_is_one_line_error(device, needles, tmp_path):
+    if device == "a missing gpu":  # any GPU on a CPU build; the one after the last on CUDA
+        device, needles = (missing_gpu(), [f"'{missing_gpu()}'", "no such GPU on this machine",
+                                           "available: cpu, gpu:0"]) if cuda_gpus() else \
+            ("gpu", ["'gpu'", "no CUDA support", "available: cpu"])
     out = tmp_path / "run"
     proc = run_zoo("train", *DATA, *SMALL_CNN, "--device", device, "--out", str(out), "--quiet")
     assert_one_line_error(proc, *needles)
