@@ -17,15 +17,18 @@ TOLERANCE = 1e-4  # max |logit difference|; float32 reorderings stay near 1e-6
 CHUNK = 256
 
 
-def reference_logits(net, images: np.ndarray) -> np.ndarray:
-    """The trained model's logits for uint8 ``images`` ``[N, H, W]``, preprocessed as in training."""
+def reference_logits(net, images: np.ndarray, dataset) -> np.ndarray:
+    """The trained model's logits for uint8 ``images`` ``[N, H, W(, C)]``, preprocessed as
+    in training: with the mean and std ``dataset`` declares (MNIST's are not everyone's)."""
     import paddle
 
-    from zoo.data import normalize_images
+    from zoo.data import normalize_images, transform_of
 
+    declared = transform_of(dataset)
     with paddle.no_grad():
-        return np.concatenate([net(paddle.to_tensor(normalize_images(images[i:i + CHUNK]))).numpy()
-                               for i in range(0, len(images), CHUNK)])
+        return np.concatenate([
+            net(paddle.to_tensor(normalize_images(images[i:i + CHUNK], declared.mean, declared.std))).numpy()
+            for i in range(0, len(images), CHUNK)])
 
 
 def backend_logits(backend, pixels: np.ndarray, normalization: dict[str, Any]) -> np.ndarray:
@@ -46,6 +49,6 @@ def compare(reference: np.ndarray, logits: np.ndarray) -> dict[str, Any]:
     return {"images": n, "max_abs_diff": diff, "classes_differ": differ, "agrees": agrees}
 
 
-def agreement(backend, net, images: np.ndarray, normalization: dict[str, Any]) -> dict[str, Any]:
-    return compare(reference_logits(net, images),
+def agreement(backend, net, images: np.ndarray, normalization: dict[str, Any], dataset) -> dict[str, Any]:
+    return compare(reference_logits(net, images, dataset),
                    backend_logits(backend, mf.to_nchw(images), normalization))

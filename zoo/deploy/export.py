@@ -104,7 +104,7 @@ def export_checkpoint(catalog, source: Path, fmt: str, out: Path | None = None, 
         draft.update(_write_model(net, shape, fmt, tmp))
         draft["files"] = mf.file_entries(tmp, tuple(sorted(p.name for p in tmp.iterdir())))
         images = data.test.images[:check_images]
-        draft["agreement"] = check(catalog, DEFAULT_BACKEND[fmt], tmp, draft, net, images)
+        draft["agreement"] = check(catalog, DEFAULT_BACKEND[fmt], tmp, draft, net, images, data)
         draft["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         from zoo import __version__
 
@@ -193,7 +193,7 @@ def captured() -> Iterator[_Log]:
 
 
 def check(catalog, backend_name: str, folder: Path, manifest: dict[str, Any], net,
-          images: np.ndarray) -> dict[str, Any]:
+          images: np.ndarray, dataset) -> dict[str, Any]:
     """Load ``folder`` with ``backend_name`` on CPU and compare it with ``net`` on ``images``;
     an ExportError when they disagree (the caller then writes nothing)."""
     backend = catalog.build("backends", backend_name)
@@ -202,7 +202,7 @@ def check(catalog, backend_name: str, folder: Path, manifest: dict[str, Any], ne
         raise ExportError(f"cannot check the export: {problem}")
     backend.load(folder, manifest, "cpu")
     try:
-        found = agreement(backend, net, images, manifest["normalization"])
+        found = agreement(backend, net, images, manifest["normalization"], dataset)
     finally:
         backend.close()
     if not found["agrees"]:

@@ -115,7 +115,7 @@ def _bench_cell(catalog, store: Store, row: dict, params: dict[str, dict], optio
     net, data, _, _ = load_model(catalog, cell_dir)
     net.eval()
     check = data.test.images[:options.check_images]
-    context = {"reference": reference_logits(net, check), "check": check, "data": data,
+    context = {"reference": reference_logits(net, check, data), "check": check, "data": data,
                "exports": {}, "cell_dir": cell_dir}
     common = {"slug": row["slug"], "paddle_version": paddle_version(), "host": platform.node(),
               "zoo_version": __version__}
