@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -246,6 +247,7 @@ def test_skipped_cells_stay_final_unless_retried(tmp_path):
     first = {r["device"]: r for r in db_rows(out)}
     assert first["gpu:9"]["status"] == "skipped" and "gpu:9" in first["gpu:9"]["reason"]
     # (that a rerun without --retry keeps final rows: test_diverged_cells_stay_final_...)
+    time.sleep(1.1)  # started_at has one-second resolution: the retry's must differ
     retried = bench(out, *args, "--retry", "skipped")
     assert retried.returncode == 0, retried.stderr[-3000:]
     assert "2 cells, 1 already finished, 1 to run" in retried.stderr
