@@ -1,8 +1,9 @@
 """The GPU, on both builds.  On a CPU build (this CI) every GPU is "not available": the
-one-line errors and skipped cells in test_train, test_bench_launchers and the deploy tests
-say so, with `missing_gpu()` naming a GPU that truly is missing on either build.  On a
-CUDA build with a GPU, these tests train one real step there and serve an export there
-through Paddle Inference, and must agree with the CPU.
+one-line errors and skipped cells in test_train (test_unavailable_device_is_one_line_error:
+'no CUDA support'), test_bench_launchers, test_deploy_backends, test_deploy_bench and
+test_deploy_predict say so, with `missing_gpu()` naming a GPU that truly is missing on
+either build.  On a CUDA build with a GPU, these tests train one real step there and
+serve an export there through Paddle Inference, which must agree with the CPU.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 
 import pytest
 
-from tests.conftest import SMALL_MNIST, assert_one_line_error, cuda_gpus, run_zoo
+from tests.conftest import SMALL_MNIST, cuda_gpus, run_zoo
 
 needs_gpu = pytest.mark.skipif(not cuda_gpus(), reason="no CUDA GPU: this Paddle is a CPU build or "
                                "the machine has none (the CPU half is tested wherever 'gpu' appears)")
@@ -19,13 +20,6 @@ needs_gpu = pytest.mark.skipif(not cuda_gpus(), reason="no CUDA GPU: this Paddle
 # 1,000 training images in one batch, no validation split: one optimizer step.
 ONE_STEP = ("--model", "mlp", "--epochs", "1", "--batch-size", "1000", "--data-dir", str(SMALL_MNIST),
             "--set", "dataset.val_fraction=0", "--set", "dataset.progress=false", "--quiet")
-
-
-def test_on_a_cpu_build_gpu_is_not_available():
-    if cuda_gpus():
-        pytest.skip("a CUDA build with a GPU: the tests below train and serve there")
-    proc = run_zoo("train", *ONE_STEP, "--device", "gpu", "--out", "/nonexistent/run")
-    assert_one_line_error(proc, "'gpu' is not available", "no CUDA support")
 
 
 @pytest.fixture(scope="module")
