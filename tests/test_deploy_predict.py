@@ -163,7 +163,8 @@ def test_a_colour_export_reads_adapted_forms_of_a_picture_as_the_picture(colour,
              "alpha.png": Image.fromarray(np.dstack([picture, alpha]), "RGBA"),
              "palette.png": palette,
              "grey.png": Image.fromarray(grey), "grey-rgb.png": Image.fromarray(np.dstack([grey] * 3)),
-             "flat.png": Image.fromarray(flat), "flat-big.png": Image.fromarray(np.kron(flat, np.ones((3, 3, 1), np.uint8)))}
+             "flat.png": Image.fromarray(flat),
+             "flat-big.png": Image.fromarray(np.kron(flat, np.ones((3, 3, 1), np.uint8)))}
     for name, image in forms.items():
         image.save(tmp_path / name)
     np.save(tmp_path / "stack.npy", np.stack([picture, flat]))
