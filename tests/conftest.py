@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -16,6 +17,29 @@ SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist-5k"
 BUILTINS = ["zoo.plugins.datasets", "zoo.plugins.models", "zoo.plugins.vision",
             "zoo.plugins.optimizers", "zoo.plugins.schedules", "zoo.plugins.regularizers",
             "zoo.plugins.launchers", "zoo.plugins.backends", "zoo.plugins.executors"]
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_gpus() -> int:
+    """GPUs this Paddle can use: 0 on a CPU build (as here), else the CUDA device count."""
+    import paddle
+
+    return paddle.device.cuda.device_count() if paddle.device.is_compiled_with_cuda() else 0
+
+
+def missing_gpu() -> str:
+    """A GPU this machine does not have: ``gpu:0`` on a CPU build, the next index on a
+    CUDA build, so "not available" tests assert the right thing on both."""
+    return f"gpu:{cuda_gpus()}"
+
+
+def paddle_distribution_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("paddlepaddle")
+    except PackageNotFoundError:
+        return version("paddlepaddle-gpu")
 
 
 def registry_text(builtin=BUILTINS, grid_extra="", disabled=(), tail="") -> str:
@@ -96,12 +120,19 @@ def run_zoo(*args: str, env: dict | None = None, timeout: float = 300,
                           env=env, timeout=timeout, cwd=cwd)
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    """A failed command prints one ``zoo: error:`` line and no traceback."""
-    assert proc.returncode != 0, proc.stdout
-    assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("zoo: error:")]
-    assert len(errors) == 1, proc.stderr
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str,
+                          warnings: int = 0) -> str:
+    """A refused command, as the README promises: exit code 2 and one ``zoo: error:`` line.
+
+    stderr holds nothing else: no traceback, no second line, except ``warnings`` lines of
+    ``zoo: warning:`` (say how many) for a caller whose input also warns.
+    """
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:], proc.stdout[-2000:])
+    assert lines and lines[-1].startswith("zoo: error:"), proc.stderr[-2000:]
+    extra = lines[:-1]
+    assert len(extra) == warnings and all(line.startswith("zoo: warning:") for line in extra), \
+        proc.stderr[-2000:]
     for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
+        assert needle in lines[-1], lines[-1]
+    return lines[-1]

@@ -34,6 +34,7 @@ MARK = "ZOO_TEST_MARK"
 #   slow          sleeps `delay` s per step (or $ZOO_TEST_DELAY, which does not change the
 #                 cell); with $ZOO_TEST_DIE_ONCE naming an existing
 #                 file it deletes it and os._exit(9)s at its first step
+# Each appends "rank R" to $ZOO_TEST_STEP_LOG, when set, at every training step.
 #   broken_factory  its factory always raises (preflight must refuse the sweep)
 FAULTY_PLUGIN = '''
 import functools, os, signal, sys, time
@@ -42,6 +43,10 @@ import zoo
 
 
 def _misbehave(kind, step, delay):
+    rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
+    if os.environ.get("ZOO_TEST_STEP_LOG"):  # one line per training step: who ran it
+        with open(os.environ["ZOO_TEST_STEP_LOG"], "a") as log:
+            log.write(f"rank {rank}\\n")
     delay = float(os.environ.get("ZOO_TEST_DELAY", delay))
     if delay:
         time.sleep(delay)
@@ -55,7 +60,6 @@ def _misbehave(kind, step, delay):
         os._exit(7)
     if kind == "sigkill" and step == 3:
         os.kill(os.getpid(), signal.SIGKILL)
-    rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
     if step == 2 and (kind == "hang" or (kind == "hang1" and rank == 1)):
         while True:
             time.sleep(1)

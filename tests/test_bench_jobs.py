@@ -20,13 +20,19 @@ from tests.test_bench_helpers import (
 )
 from zoo import checkpoint as ckpt
 
-# A small MLP that notes, at every training step, the CPUs it may use and the threads it
-# was given, in its cell's folder (the worker's cwd); it sleeps `delay` s per step so
-# that two cells overlap in time.
+# A small MLP that notes, at every training step, the CPUs it may use, the threads it
+# was given and the command line of the process that started it (a fork server, or the
+# runner), in its cell's folder (the worker's cwd); it sleeps `delay` s per step so that
+# two cells overlap in time.
 PROBE = '''
 import json, os, time
 
 import zoo
+
+
+def _cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        return handle.read().replace(b"\\0", b" ").decode(errors="replace")
 
 
 def build(input_shape, num_classes, *, hidden1: int = 32, hidden2: int = 16, delay: float = 0.0):
@@ -45,7 +51,8 @@ def build(input_shape, num_classes, *, hidden1: int = 32, hidden2: int = 16, del
                 with open("probe.jsonl", "a") as log:
                     log.write(json.dumps({"t": time.time(), "pid": os.getpid(),
                                           "cpus": sorted(os.sched_getaffinity(0)),
-                                          "omp": os.environ.get("OMP_NUM_THREADS")}) + "\\n")
+                                          "omp": os.environ.get("OMP_NUM_THREADS"),
+                                          "parent": _cmdline(os.getppid())}) + "\\n")
                 time.sleep(float(os.environ.get("ZOO_TEST_DELAY", delay)))
             return self.fc2(paddle.nn.functional.relu(self.fc1(paddle.flatten(x, 1))))
 
@@ -58,7 +65,9 @@ def zoo_register_models(register):
              defaults={"hidden1": 32, "hidden2": 16, "delay": 0.0})
 '''
 
-needs_two_cpus = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")
+CPUS = sorted(os.sched_getaffinity(0))  # whatever this machine lets the tests use
+needs_two_cpus = pytest.mark.skipif(
+    len(CPUS) < 2, reason=f"--jobs 2 needs a CPU per slot; this process may use only {CPUS}")
 
 
 @pytest.fixture
@@ -75,20 +84,29 @@ def probes(run) -> list[dict]:
     return [json.loads(line) for line in (run / "probe.jsonl").read_text().splitlines()]
 
 
+def _span(cpus: list[int]) -> str:
+    return str(cpus[0]) if len(cpus) == 1 else \
+        f"{cpus[0]}-{cpus[-1]}" if cpus == list(range(cpus[0], cpus[-1] + 1)) else ",".join(map(str, cpus))
+
+
 @needs_two_cpus
 def test_two_jobs_give_the_bits_of_one_job_with_the_same_threads(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
+    threads = len(CPUS) // 2  # --jobs 2's default: each slot's share of the CPUs
     args = ("--models", "mlp", "--optimizers", "sgd,adam,momentum", *TINY)
-    first = bench(one, *args, "--jobs", "1", "--threads", "1")
+    first = bench(one, *args, "--jobs", "1", "--threads", str(threads))
     second = bench(two, *args, "--jobs", "2")
     assert first.returncode == 0, first.stderr[-3000:]
     assert second.returncode == 0, second.stderr[-3000:]
     rows_one, rows_two = db_rows(one), db_rows(two)
     # the same cells (threads are part of the key), run once each
     assert sorted(r["cell"] for r in rows_one) == sorted(r["cell"] for r in rows_two)
-    assert {(r["threads"], r["shared"], r["executor"]) for r in rows_one} == {(1, 0, "local")}
-    assert {(r["threads"], r["shared"]) for r in rows_two} == {(1, 1)}
-    assert {r["node"] for r in rows_two} == {"slot 0 (cpu 0)", "slot 1 (cpu 1)"}
+    assert {(r["threads"], r["shared"], r["executor"]) for r in rows_one} == {(threads, 0, "local")}
+    assert {(r["threads"], r["shared"]) for r in rows_two} == {(threads, 1)}
+    # slot s owns the s-th share of the CPUs this sweep may use
+    assert {r["node"] for r in rows_two} <= {
+        f"slot {s} (cpu {_span(CPUS[s * threads:(s + 1) * threads])})" for s in (0, 1)}
+    assert len({r["node"] for r in rows_two}) == 2
     for optimizer in ("sgd", "adam", "momentum"):
         a, b = cell_dir(one, f"mlp-{optimizer}"), cell_dir(two, f"mlp-{optimizer}")
         got, want = final_arrays(b), final_arrays(a)
@@ -118,6 +136,24 @@ def test_the_thread_count_changes_the_bits_so_it_is_part_of_the_cell(tmp_path):
     assert not all(np.array_equal(a[k], b[k]) for k in a)
     header = proc.stdout.splitlines()[0].split()
     assert header[header.index("nprocs") + 1] == "threads"
+
+
+@needs_two_cpus
+def test_two_threads_give_the_same_bits_on_different_cpu_sets(tmp_path, probe_env):
+    """Each thread count is deterministic whatever CPUs it runs on: T=2 on two CPUs and
+    T=2 squeezed onto one other CPU end with equal parameters."""
+    runs = {}
+    for cpus in (CPUS[:2], CPUS[-1:]):
+        out = tmp_path / "-".join(map(str, cpus))
+        proc = subprocess.run(bench_cmd(out, "--models", "probe", "--optimizers", "adam", "--threads", "2",
+                                        *TINY), env=probe_env, cwd=ROOT, capture_output=True, text=True,
+                              timeout=300, preexec_fn=lambda cpus=cpus: os.sched_setaffinity(0, cpus))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        run = cell_dir(out, "probe-adam")
+        assert {(tuple(p["cpus"]), p["omp"]) for p in probes(run)} == {(tuple(cpus), "2")}
+        runs[tuple(cpus)] = run
+    a, b = (final_arrays(run) for run in runs.values())
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 @needs_two_cpus
@@ -165,6 +201,8 @@ def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, pro
     assert_no_processes(f"{MARK}={probe_env[MARK]}", within=5)
     killed = db_rows(out)
     assert [r["status"] for r in killed].count("running") == 2
+    before = {row["cell"]: len(probes(Path(row["cell_dir"])))
+              if (Path(row["cell_dir"]) / "probe.jsonl").exists() else 0 for row in killed}
     rerun = bench(out, *args, env=probe_env)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     rows = db_rows(out)
@@ -174,6 +212,9 @@ def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, pro
         if row["status"] == "running":
             run = metrics(Path(row["cell_dir"]))
             assert run["resumed_from"] is not None and run["global_step"] == 18
+            # the steps this session really trained: only those left after the checkpoint
+            ran = len(probes(Path(row["cell_dir"]))) - before[row["cell"]]
+            assert ran == 18 - run["resumed_from"], (ran, run["resumed_from"])
     assert_no_processes(f"{MARK}={probe_env[MARK]}")
 
 

@@ -8,11 +8,10 @@ import platform
 import re
 import subprocess
 from datetime import datetime
-from importlib.metadata import version
 
 import pytest
 
-from tests.conftest import ROOT, assert_one_line_error
+from tests.conftest import ROOT, assert_one_line_error, missing_gpu, paddle_distribution_version
 from tests.test_bench_helpers import TINY, bench, cell_dir, db_rows, metrics, one
 
 # 833 training images (1000 minus the validation split), --batch-size 100 per process:
@@ -33,7 +32,7 @@ def two_procs(tmp_path_factory):
 def one_proc(tmp_path_factory):
     out = tmp_path_factory.mktemp("launch1") / "b"
     proc = bench(out, "--models", "mlp", "--optimizers", "sgd", "--launch", "spawn,launch",
-                 "--nprocs", "1", "--devices", "cpu,gpu:0", *TINY)
+                 "--nprocs", "1", "--devices", f"cpu,{missing_gpu()}", *TINY)
     return out, proc
 
 
@@ -42,7 +41,7 @@ def _check_ok_row(row):
     assert 0 < row["test_acc"] <= 1
     assert row["images_per_s"] > 0 and row["wall_time"] > 0 and row["train_time"] > 0
     assert row["epochs_done"] in (1, "1")
-    assert row["paddle_version"] == version("paddlepaddle")
+    assert row["paddle_version"] == paddle_distribution_version()
     assert row["host"] == platform.node()
     # the commit zoo ran from (HEAD may have moved on since: compare with the history)
     assert re.fullmatch(r"[0-9a-f]{7,40}", row["git_rev"]), row["git_rev"]
@@ -95,14 +94,15 @@ def test_spawn_and_launch_with_one_process_and_a_missing_gpu(one_proc):
         assert row["nprocs"] == 1
         _check_ok_row(row)
         assert metrics(cell_dir(out, f"mlp-sgd-constant-none-{launch}1-cpu-s0"))["epochs"][0]["step"] == 9
-        gpu = one(rows, launch=launch, device="gpu:0")
+        gpu = one(rows, launch=launch, device=missing_gpu())
         assert gpu["status"] == "skipped"
-        assert "not available" in gpu["reason"] and "gpu:0" in gpu["reason"]
+        assert "not available" in gpu["reason"] and missing_gpu() in gpu["reason"]
         assert gpu["test_acc"] is None
-        assert not list((out / "cells").glob(f"*mlp-sgd-constant-none-{launch}1-gpu0-s0-*/job.json"))
+        slug = f"mlp-sgd-constant-none-{launch}1-{missing_gpu().replace(':', '')}-s0"
+        assert not list((out / "cells").glob(f"*{slug}-*/job.json"))
     # both devices are columns; the gpu ones say skipped, never a number
     header, _, *body = proc.stdout.splitlines()
-    assert "cpu test acc" in header and "gpu:0 test acc" in header
+    assert "cpu test acc" in header and f"{missing_gpu()} test acc" in header
     assert len(body) == 2 and all(re.split(r"\s{2,}", line)[9:11] == ["skipped", "skipped"] for line in body)
 
 
@@ -123,8 +123,8 @@ def test_launch_addresses_are_checked_before_anything_trains(tmp_path, sets, nee
 
 def test_a_sweep_whose_every_cell_was_skipped_exits_4(tmp_path):
     out = tmp_path / "b"
-    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", "--devices", "gpu:0", *TINY)
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", "--devices", missing_gpu(), *TINY)
     assert proc.returncode == 4, proc.stderr[-3000:]
     assert "zoo: every cell was skipped" in proc.stderr
     (row,) = db_rows(out)
-    assert row["status"] == "skipped" and "gpu:0" in row["reason"]
+    assert row["status"] == "skipped" and missing_gpu() in row["reason"]

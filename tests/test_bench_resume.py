@@ -63,7 +63,8 @@ def test_a_sigkilled_sweep_leaves_no_workers_and_resumes_without_duplicates(tmp_
     (killed,) = db_rows(out)
     assert killed["launch"] == "launch" and killed["status"] == "running"
 
-    proc = bench(out, *SLOW, *args, env=env)
+    steps = tmp_path / "rerun.steps"
+    proc = bench(out, *SLOW, *args, env={**env, "ZOO_TEST_STEP_LOG": str(steps)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 cells, 0 already finished, 2 to run" in proc.stderr
     rows = db_rows(out)
@@ -74,6 +75,10 @@ def test_a_sigkilled_sweep_leaves_no_workers_and_resumes_without_duplicates(tmp_
     assert run["status"] == "ok" and run["resumed_from"] is not None and 1 <= run["resumed_from"] < 8
     assert run["global_step"] == 8 and [e["step"] for e in run["epochs"]] == [4, 8]
     assert metrics(cell_dir(out, "slow-sgd-constant-none-single1"))["resumed_from"] is None
+    # the rerun trained the single cell's 18 steps, and only what the launch cell had left,
+    # on each of its two ranks
+    left = 8 - run["resumed_from"]
+    assert sorted(steps.read_text().splitlines()) == ["rank 0"] * (18 + left) + ["rank 1"] * left
 
 
 def _interrupt(out, env, *launch):
@@ -115,12 +120,18 @@ def test_sigint_interrupts_the_cell_cleanly_and_a_rerun_finishes_it(tmp_path, mo
     assert row["wall_time"] < 25
     assert_no_processes(f"{MARK}={env[MARK]}")
 
-    proc = bench(out, *SLOW, *launch, env=env)
+    ran = tmp_path / "rerun.steps"
+    proc = bench(out, *SLOW, *launch, env={**env, "ZOO_TEST_STEP_LOG": str(ran)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     (row,) = db_rows(out)
     assert row["status"] == "ok"
     run = metrics(cell)
     assert run["resumed_from"] == step and run["global_step"] == steps
+    # every rank ran the steps that were left, not the whole run again
+    ranks = len(set(ran.read_text().splitlines()))
+    assert ranks == (2 if "spawn" in launch else 1)
+    assert sorted(ran.read_text().splitlines()) == sorted(
+        f"rank {r}" for r in range(ranks) for _ in range(steps - step))
 
 
 def test_a_resumed_cell_whose_worker_dies_is_failed_not_interrupted(tmp_path, monkeypatch):

@@ -122,7 +122,10 @@ def test_repeat_shows_mean_and_std(sweep, tmp_path, kit_env):
     acc, plus, std = line["cpu test acc"].split()[:3]
     assert plus == "±" and float(std) >= 0
     seeds = [r["test_acc"] for r in db_rows(out) if (r["model"], r["optimizer"]) == ("mlp", "sgd")]
-    assert len(seeds) == 2 and math.isclose(float(acc), sum(seeds) / 2, abs_tol=1e-4)
+    assert len(seeds) == 2 and seeds[0] != seeds[1]  # two seeds, two results
+    # the sample standard deviation of the two seeds' accuracies, as printed (.4f)
+    assert plus == "±" and acc == f"{(seeds[0] + seeds[1]) / 2:.4f}"
+    assert std == f"{abs(seeds[0] - seeds[1]) / math.sqrt(2):.4f}" and float(std) > 0
     shown = zoo("results", str(out))
     assert shown.stdout == proc.stdout  # the latest grid, not the older rows
     assert "3 stored results" in shown.stderr and "--all" in shown.stderr

@@ -14,6 +14,7 @@ from tests.test_bench_helpers import (
     TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree,
     marked, metrics, processes_with, wait_for,
 )
+from tests.test_bench_jobs import probe_env, probes  # noqa: F401  (probe_env: a fixture)
 from zoo import checkpoint as ckpt
 
 
@@ -21,14 +22,17 @@ def final_arrays(run):
     return ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])[0]
 
 
-def test_warm_and_cold_cells_are_bitwise_equal(tmp_path):
+def test_warm_and_cold_cells_are_bitwise_equal(tmp_path, probe_env):
     warm, cold = tmp_path / "warm", tmp_path / "cold"
-    args = ("--models", "mlp", "--optimizers", "adam,momentum", *TINY)
-    assert bench(warm, *args).returncode == 0
-    assert bench(cold, *args, "--cold-start").returncode == 0
+    args = ("--models", "probe", "--optimizers", "adam,momentum", *TINY)
+    assert bench(warm, *args, env=probe_env).returncode == 0
+    assert bench(cold, *args, "--cold-start", env=probe_env).returncode == 0
     assert (warm / "forkserver.log").exists() and not (cold / "forkserver.log").exists()
     for optimizer in ("adam", "momentum"):
-        a, b = cell_dir(warm, f"mlp-{optimizer}"), cell_dir(cold, f"mlp-{optimizer}")
+        a, b = cell_dir(warm, f"probe-{optimizer}"), cell_dir(cold, f"probe-{optimizer}")
+        # the warm cell really was forked by the fork server, the cold one started by zoo bench
+        assert {"zoo_forkserver.py" in step["parent"] for step in probes(a)} == {True}
+        assert {"zoo_forkserver.py" in step["parent"] for step in probes(b)} == {False}
         got, want = final_arrays(a), final_arrays(b)
         assert got.keys() == want.keys()
         assert all(np.array_equal(got[k], want[k]) for k in got)

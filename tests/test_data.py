@@ -682,6 +682,42 @@ def test_data_dir_is_the_absolute_folder_loaded(tmp_path, monkeypatch):
 SAMPLE_FINGERPRINT = "a872fe4f0d636464573cecb15805b452106605181d58adb75ec90eecb47a8385"
 
 
+def _sample_fingerprint_from_the_files(val_fraction: float) -> str:
+    """The fingerprint's documented layout (zoo.data.fingerprint), derived here from the
+    sample's files with gzip, numpy and hashlib alone: sha256 over length-prefixed JSON
+    headers and each split's raw little-endian bytes, train/val/test x images/labels."""
+    def idx(name, offset):
+        payload = gzip.decompress((SMALL / name).read_bytes())
+        count = struct.unpack(">I", payload[4:8])[0]
+        return np.frombuffer(payload, np.uint8, offset=offset).reshape(count, *([28, 28] if offset == 16 else []))
+
+    images, labels = idx("train-images-idx3-ubyte.gz", 16), idx("train-labels-idx1-ubyte.gz", 8)
+    held = np.sort(np.random.default_rng(0).permutation(len(labels))[:round(len(labels) * val_fraction)])
+    rest = np.setdiff1d(np.arange(len(labels)), held)
+    splits = [(images[rest], labels[rest]), (images[held], labels[held]),
+              (idx("t10k-images-idx3-ubyte.gz", 16), idx("t10k-labels-idx1-ubyte.gz", 8))]
+    digest = hashlib.sha256()
+
+    def frame(header):
+        text = json.dumps(header, sort_keys=True).encode()
+        digest.update(len(text).to_bytes(8, "little") + text)
+
+    frame({"format": "zoo-data-fingerprint/1", "input_shape": [1, 28, 28], "num_classes": 10})
+    for split, pair in zip(("train", "val", "test"), splits):
+        for name, array in zip(("images", "labels"), pair):
+            frame({"array": f"{split}.{name}", "dtype": array.dtype.str, "shape": list(array.shape)})
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("val_fraction", [1 / 6, 0.0], ids=["default-split", "no-split"])
+def test_fingerprint_is_what_its_documented_layout_gives_for_the_files(val_fraction):
+    assert fingerprint(load_mnist(SMALL, progress=False, val_fraction=val_fraction)) == \
+        _sample_fingerprint_from_the_files(val_fraction)
+    if val_fraction == 1 / 6:
+        assert _sample_fingerprint_from_the_files(val_fraction) == SAMPLE_FINGERPRINT
+
+
 def test_fingerprint_is_pinned_and_independent_of_location_and_gzip(tmp_path):
     reference = fingerprint(load_mnist(SMALL, progress=False))
     assert reference == SAMPLE_FINGERPRINT

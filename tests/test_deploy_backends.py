@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_zoo
+from tests.conftest import missing_gpu, run_zoo
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_problems_say_why_a_backend_cannot_run_here(catalog):
     for name in ("dygraph", "paddle-inference", "onnxruntime"):
         backend = catalog.build("backends", name)
         assert backend.problem("cpu") is None, name
-        problem = backend.problem("gpu:0")
+        problem = backend.problem(missing_gpu())
         assert problem and ("not available" in problem or "onnxruntime-gpu" in problem), problem
         assert "not tpu" in backend.problem("tpu")
     assert "threads must be >= 0" in catalog.build("backends", "onnxruntime", {"threads": -1}).problem("cpu")

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import BUILTINS, assert_one_line_error, registry_text, run_zoo
+from tests.conftest import BUILTINS, assert_one_line_error, missing_gpu, registry_text, run_zoo
 from tests.test_bench_helpers import db_rows
 from tests.deploy_kit import SEED_SMALL, ZOO_MAIN, isolated, models_env, site_without
 
@@ -87,11 +87,11 @@ def test_a_rerun_keeps_rows_and_changed_parameters_measure_again(sweep):
 
 
 def test_devices_and_backends_that_cannot_run_are_skipped_with_the_reason(sweep, tmp_path):
-    gpu = run_zoo("bench-infer", str(sweep["out"]), *QUICK, "--devices", "gpu", "--backends",
+    gpu = run_zoo("bench-infer", str(sweep["out"]), *QUICK, "--devices", missing_gpu(), "--backends",
                   "dygraph", env=sweep["env"])
     assert gpu.returncode == 4, gpu.stderr  # every row skipped: nothing was measured
     assert gpu.stderr.splitlines()[-1].startswith("zoo: 2 of 2 measurements were skipped")
-    skipped = [r for r in _rows(sweep["out"]) if r["device"] == "gpu"]
+    skipped = [r for r in _rows(sweep["out"]) if r["device"] == missing_gpu()]
     assert len(skipped) == 2 and all(r["status"] == "skipped" and "not available" in r["reason"]
                                      for r in skipped)
     # Without the onnx extra, the onnxruntime rows say how to install it; the others run.

@@ -7,12 +7,13 @@ import gzip
 import json
 import re
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, assert_one_line_error, run_zoo
+from tests.conftest import ROOT, assert_one_line_error, missing_gpu, run_zoo
 from tests.deploy_kit import SEED_SMALL, export, isolated, site_without, train
 
 
@@ -183,6 +184,73 @@ def test_predict_on_a_run_says_to_export_it_first(trained, tmp_path):
     assert str(trained["run"] / "export-paddle") in line and str(trained["run"] / "export-onnx") in line
 
 
+def test_adapt_reads_a_digit_in_every_form_as_that_digit(trained, tmp_path):
+    """Alpha, palette, 16 bits, twice the size, colour arrays [N, H, W, C]: with --adapt
+    each still reads as the digit it shows (tests/test_deploy_inputs.py checks pixels)."""
+    names = sorted(trained["labels"])[:2]
+    digit, other = trained["images"][:2]
+    label = trained["labels"][names[0]]
+    full = np.full_like(digit, 255)
+    palette = Image.fromarray(digit, "P")
+    palette.putpalette([v for i in range(256) for v in (i, i, i)])
+    forms = {"rgba.png": Image.fromarray(np.stack([digit, digit, digit, full], 2), "RGBA"),
+             "la.png": Image.fromarray(np.stack([digit, full], 2), "LA"),
+             "palette.png": palette,
+             "deep.png": Image.fromarray(digit.astype(np.uint16) * 257),
+             "double.png": Image.fromarray(np.kron(digit, np.ones((2, 2), np.uint8)))}
+    for name, image in forms.items():
+        image.save(tmp_path / name)
+    np.save(tmp_path / "colour.npy", np.stack([np.stack([d] * 3, 2) for d in (digit, other)]))
+    found = _top1(run_zoo("predict", str(trained["paddle"]), *(str(tmp_path / n) for n in forms),
+                          str(tmp_path / "colour.npy"), "--adapt", "--json"))
+    assert found == {**{str(tmp_path / n): label for n in forms},
+                     f"{tmp_path / 'colour.npy'}[0]": label,
+                     f"{tmp_path / 'colour.npy'}[1]": trained["labels"][names[1]]}
+
+
+@pytest.fixture(scope="module")
+def colour(tmp_path_factory):
+    """A three-channel model (an mlp on a small RGB image folder, 12x10) and its export."""
+    from tests.vision_data import write_imagefolder
+
+    root = tmp_path_factory.mktemp("colour")
+    written = write_imagefolder(root / "pets", per_class={"train": 6, "test": 2})
+    run = root / "run"
+    proc = run_zoo("train", "--model", "mlp", "--dataset", "imagefolder", "--data-dir", str(root / "pets"),
+                   "--epochs", "1", "--batch-size", "8", "--out", str(run), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"export": export(run, "paddle"), "picture": written["test"]["cat"][0]}
+
+
+def test_a_colour_export_reads_adapted_forms_of_a_picture_as_the_picture(colour, tmp_path):
+    """Each form holds the same pixels once adapted, so it gets exactly the same answer."""
+    picture = colour["picture"]  # 12x10 RGB
+    assert json.loads((colour["export"] / "zoo-export.json").read_text())["input"]["shape"] == [3, 12, 10]
+    alpha = np.random.default_rng(0).integers(0, 256, picture.shape[:2], dtype=np.uint8)
+    colours, index = np.unique(picture.reshape(-1, 3), axis=0, return_inverse=True)
+    palette = Image.fromarray(index.reshape(picture.shape[:2]).astype(np.uint8), "P")
+    palette.putpalette(colours.reshape(-1).tolist())
+    grey = picture[..., 1]
+    flat = np.full((12, 10, 3), (200, 30, 120), np.uint8)
+    forms = {"plain.png": Image.fromarray(picture),
+             "alpha.png": Image.fromarray(np.dstack([picture, alpha]), "RGBA"),
+             "palette.png": palette,
+             "grey.png": Image.fromarray(grey), "grey-rgb.png": Image.fromarray(np.dstack([grey] * 3)),
+             "flat.png": Image.fromarray(flat),
+             "flat-big.png": Image.fromarray(np.kron(flat, np.ones((3, 3, 1), np.uint8)))}
+    for name, image in forms.items():
+        image.save(tmp_path / name)
+    np.save(tmp_path / "stack.npy", np.stack([picture, flat]))
+    proc = run_zoo("predict", str(colour["export"]), *(str(tmp_path / n) for n in forms),
+                   str(tmp_path / "stack.npy"), "--adapt", "--json", "--top", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    top = {Path(p["input"]).name: p["top"] for p in json.loads(proc.stdout)["predictions"]}
+    same = [("alpha.png", "plain.png"), ("palette.png", "plain.png"), ("stack.npy[0]", "plain.png"),
+            ("grey.png", "grey-rgb.png"), ("flat-big.png", "flat.png"), ("stack.npy[1]", "flat.png")]
+    assert [(a, b) for a, b in same if top[a] != top[b]] == []
+    assert top["plain.png"] != top["flat.png"]  # the answers do depend on the pixels
+
+
 def _truncated_png(path, digit):
     Image.fromarray(digit).save(path)
     path.write_bytes(path.read_bytes()[:60])  # a copy cut off mid-way
@@ -194,7 +262,7 @@ def test_backend_choices_are_checked(trained):
                           "serves onnx exports", "--backend dygraph or paddle-inference")
     assert_one_line_error(run_zoo("predict", str(trained["onnx"]), png, "--backend", "nope"),
                           "unknown backend 'nope'")
-    assert_one_line_error(run_zoo("predict", str(trained["paddle"]), png, "--device", "gpu"),
+    assert_one_line_error(run_zoo("predict", str(trained["paddle"]), png, "--device", missing_gpu()),
                           "not available")
     assert_one_line_error(run_zoo("predict", str(trained["paddle"]), png, "--set", "backend.x=1"),
                           "has no parameter 'x'")

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import SMALL_MNIST, assert_one_line_error
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "zoo-lenet"
@@ -139,6 +142,57 @@ def test_the_example_packages_own_tests_pass(installed):
                   cwd=installed.src, timeout=300)
     assert result.returncode == 0, f"example tests failed:\n{result.stdout}\n{result.stderr}"
     assert " passed" in result.stdout and "skipped" not in result.stdout
+
+
+def _sweep(out: Path, *args: str) -> subprocess.CompletedProcess:
+    return _run([sys.executable, "-m", "zoo", "bench", "--out", str(out), "--models", "lenet5,mlp",
+                 "--optimizers", "sgd", "--epochs", "1", "--batch-size", "100", "--data-dir",
+                 str(SMALL_MNIST), "--set", "model.hidden1=32", "--quiet", *args], cwd=ROOT, timeout=300)
+
+
+def _rows(out: Path) -> list[dict]:
+    con = sqlite3.connect(str(out / "results.db"))
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute("SELECT * FROM results ORDER BY rowid")]
+    finally:
+        con.close()
+
+
+def test_a_new_plugin_version_reruns_its_cells_keeps_the_old_rows_and_refuses_a_resume(
+        installed, tmp_path):
+    """The plugin's version is part of the code that trained a result: after pip installs
+    another version of it, its cells train again beside the old rows, saying why; cells
+    that use none of its entries keep their results; a run it trained cannot resume."""
+    sweep = tmp_path / "sweep"
+    first = _sweep(sweep)
+    assert first.returncode == 0, first.stderr[-3000:]
+    old = {r["model"]: r for r in _rows(sweep)}
+    run = Path(old["lenet5"]["cell_dir"])  # a run folder trained with 0.1.0
+    assert json.loads(old["lenet5"]["identity"])["code"]["plugins"]["lenet"] == "zoo-lenet 0.1.0"
+
+    bumped = tmp_path / "v2" / EXAMPLE.name
+    shutil.copytree(installed.src, bumped, ignore=shutil.ignore_patterns(*BUILD_LEFTOVERS))
+    project = bumped / "pyproject.toml"
+    project.write_text(project.read_text().replace('version = "0.1.0"', 'version = "0.2.0"'))
+    _install(bumped)
+    assert {r["name"]: r["version"] for r in _zoo_json("plugins")}["lenet"] == "0.2.0"
+
+    change = "code.plugins.lenet zoo-lenet 0.1.0 -> zoo-lenet 0.2.0"
+    second = _sweep(sweep)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "2 cells, 1 already finished, 1 to run" in second.stderr  # lenet5 only
+    assert change in second.stderr  # says why the old result is not reused
+    rows = _rows(sweep)
+    assert len(rows) == 3 and [r for r in rows if r["model"] == "mlp"] == [old["mlp"]]
+    lenets = [r for r in rows if r["model"] == "lenet5"]
+    assert old["lenet5"] in lenets  # kept apart, untouched
+    (new,) = [r for r in lenets if r != old["lenet5"]]
+    assert new["cell"] != old["lenet5"]["cell"] and new["status"] == "ok"
+    assert json.loads(new["identity"])["code"]["plugins"]["lenet"] == "zoo-lenet 0.2.0"
+
+    resumed = _run([sys.executable, "-m", "zoo", "train", "--resume", str(run)], cwd=ROOT)
+    assert_one_line_error(resumed, "holds a run with other settings, data or code", change)
 
 
 def test_uninstall_removes_it(installed):

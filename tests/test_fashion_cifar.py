@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ from tests.vision_data import (
 )
 from zoo.data import fingerprint
 from zoo.data.cifar import CIFAR10_ARCHIVE, CIFAR10_CLASSES, load_cifar10, read_records
-from zoo.data.fashion import FASHION_CLASSES, load_fashion_mnist
+from zoo.data.fashion import FASHION_CLASSES, FASHION_MEAN, FASHION_STD, load_fashion_mnist
 from zoo.errors import DataError
 from zoo.plugin import load_catalog
 
@@ -69,6 +70,22 @@ def test_fashion_mnist_loads_its_idx_files_with_its_own_names(catalog, tmp_path)
     flipped = catalog.build("datasets", "fashion-mnist", {"augment": "flip_crop"},
                             data_dir=str(folder))
     assert flipped.augment == "flip_crop" and fingerprint(flipped) == fingerprint(data)
+
+
+REAL_FASHION = Path("/usr/share/datasets/fashion-mnist")  # the official files, where installed
+
+
+@pytest.mark.skipif(not (REAL_FASHION / "train-images-idx3-ubyte.gz").is_file(),
+                    reason=f"the real Fashion-MNIST training images are not at {REAL_FASHION}")
+def test_fashion_mnists_declared_mean_and_std_are_those_of_its_training_images():
+    payload = gzip.decompress((REAL_FASHION / "train-images-idx3-ubyte.gz").read_bytes())
+    counts = np.bincount(np.frombuffer(payload, np.uint8, offset=16), minlength=256)
+    assert counts.sum() == 60_000 * 28 * 28
+    values = np.arange(256, dtype=np.float64)  # mean and std from the histogram: exact, fast
+    mean = (counts * values).sum() / counts.sum()
+    std = np.sqrt((counts * (values - mean) ** 2).sum() / counts.sum())
+    # what every fashion-mnist load declares (test_fashion_mnist_loads_its_idx_files_...)
+    assert FASHION_MEAN == (round(mean, 2),) and FASHION_STD == (round(std, 2),)
 
 
 def test_fashion_mnist_bad_files_are_one_line_errors_naming_the_file(tmp_path):

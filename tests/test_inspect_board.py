@@ -116,7 +116,8 @@ def test_inspect_errors_are_one_line():
     assert_one_line_error(run_zoo("inspect", "cnnn"), "unknown model 'cnnn'", "cnn")
     assert_one_line_error(run_zoo("inspect", "cnn", "--set", "model.depth=3"), "depth")
     assert_one_line_error(run_zoo("inspect", "cnn", "--set", "channels=3"), "KIND.PARAM=VALUE")
-    assert_one_line_error(run_zoo("inspect", "cnn", "--content", "--data-dir", "/no/such/dir"))
+    assert_one_line_error(run_zoo("inspect", "cnn", "--content", "--data-dir", "/no/such/dir"),
+                          "/no/such/dir: data directory does not exist")
 
 
 def test_inspect_content_statistics_on_real_data():

@@ -113,13 +113,15 @@ def test_sweep_table_equals_the_store_rows_and_zoo_results(sweep_case, kit_env):
     table = page.tables["results-table"]
     assert table["headers"] == ["dataset", "model", "optimizer", "schedule", "regularizer", "launch",
                                 "nprocs", "params", "cpu val acc", "cpu best val acc", "cpu test acc",
-                                "cpu time s", "cpu img/s", "reason"]
-    shown = {row[1]: row[10:12] for row in table["rows"]}
+                                "cpu time s", "cpu img/s", "cpu to target s", "reason"]
+    # test acc, time and (the sweep ran with --target-acc) time to target
+    shown = {row[1]: [row[10], row[11], row[13]] for row in table["rows"]}
     stored = {row["model"]: row for row in db_rows(sweep_case.out)}
     assert set(shown) == set(stored) == {"bad_nan", "slow"}
-    assert stored["bad_nan"]["status"] == "diverged" and shown["bad_nan"] == ["diverged", "diverged"]
+    assert stored["bad_nan"]["status"] == "diverged" and shown["bad_nan"] == ["diverged"] * 3
     slow = stored["slow"]
-    assert slow["status"] == "ok" and shown["slow"] == [f"{slow['test_acc']:.4f}", f"{slow['wall_time']:.1f}"]
+    assert slow["status"] == "ok" and shown["slow"] == [
+        f"{slow['test_acc']:.4f}", f"{slow['wall_time']:.1f}", f"{slow['time_to_target']:.1f}"]
     markdown = zoo("results", str(sweep_case.out), "--format", "markdown", env=kit_env).stdout
     printed = [[c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines()]
     assert [printed[0]] + printed[2:] == [table["headers"]] + table["rows"]

@@ -31,7 +31,7 @@ from zoo.train.report import NullReporter, StopFlag
 
 EPOCHS, BATCH = 2, 100  # 833 train images -> 9 steps per epoch, 18 steps in all
 STEPS_PER_EPOCH = 9
-TIMING_KEYS = {"images_per_s", "seconds"}
+TIMING_KEYS = {"images_per_s", "seconds", "elapsed"}
 
 
 SMALL_MODELS = {"cnn": {"channels": 4}, "mlp": {"hidden1": 32, "hidden2": 16}}
@@ -48,16 +48,38 @@ def make_job(out: Path, model="cnn", optimizer="adam", schedule="constant", regu
                checkpoint_every=kwargs.pop("checkpoint_every", 3), **kwargs)
 
 
-class StopAt(NullReporter):
-    """Asks the loop to stop after global step ``at``, like a SIGINT would."""
+class StepCounter(NullReporter):
+    """Counts the training steps a session really ran: a resume that silently started over
+    gives the same bits (training is deterministic), but not the same count."""
 
-    def __init__(self, stop: StopFlag, at: int) -> None:
-        self.stop, self.at, self.steps = stop, at, 0
+    def __init__(self) -> None:
+        self.steps = 0
 
     def step(self, step_in_epoch, loss, acc):
         self.steps += 1
+
+
+class StopAt(StepCounter):
+    """Asks the loop to stop after global step ``at``, like a SIGINT would."""
+
+    def __init__(self, stop: StopFlag, at: int) -> None:
+        super().__init__()
+        self.stop, self.at = stop, at
+
+    def step(self, step_in_epoch, loss, acc):
+        super().step(step_in_epoch, loss, acc)
         if self.steps == self.at:
             self.stop.request("test")
+
+
+def resume(job: Job, catalog, resumed_from: int):
+    """train() again; it must continue from ``resumed_from`` and run only the steps left."""
+    counter = StepCounter()
+    result = train(job, counter, catalog=catalog)
+    assert result.status == "ok", result.reason
+    assert result.resumed_from == resumed_from
+    assert counter.steps == EPOCHS * STEPS_PER_EPOCH - resumed_from
+    return result
 
 
 def interrupt(job: Job, catalog, at: int):
@@ -137,9 +159,7 @@ def test_resume_is_bitwise_equal(combo, at, catalog, reference, tmp_path):
     if at % STEPS_PER_EPOCH:  # the stop saved mid-epoch; the regular ones are every 3 steps
         steps = [int(p.name.split("-")[1]) for p in ckpt.list_checkpoints(tmp_path)]
         assert steps == [9, 12, 13]
-    result = train(job, catalog=catalog)
-    assert result.status == "ok", result.reason
-    assert result.resumed_from == at
+    result = resume(job, catalog, at)
     assert_bitwise(tmp_path, ref_out)
     assert history(result) == history(ref)
     assert result.test == ref.test
@@ -176,8 +196,7 @@ def test_resume_after_other_models_in_same_process(catalog, reference, tmp_path)
     job = make_job(tmp_path)
     interrupt(job, catalog, 13)
     _other_work(catalog)
-    result = train(job, catalog=catalog)
-    assert result.status == "ok" and result.resumed_from == 13
+    result = resume(job, catalog, 13)
     assert_bitwise(tmp_path, ref_out)
     assert history(result) == history(ref)
 
@@ -228,8 +247,7 @@ def test_corrupt_latest_checkpoint_falls_back_with_warning(catalog, reference, t
     data[len(data) // 2] ^= 0xFF
     (newest / "arrays.npz").write_bytes(bytes(data))
     with pytest.warns(CheckpointWarning, match="step-000000013.*sha256 mismatch"):
-        result = train(job, catalog=catalog)
-    assert result.status == "ok" and result.resumed_from == 12
+        result = resume(job, catalog, 12)
     assert_bitwise(tmp_path, ref_out)
     assert history(result) == history(ref)
 
@@ -273,6 +291,9 @@ SLOW_PLUGIN = """
             def forward(self, x):
                 if self.training:
                     time.sleep(float(os.environ.get("SLOWMLP_DELAY", "0")))
+                    if os.environ.get("SLOWMLP_STEPS"):  # one line per step trained
+                        with open(os.environ["SLOWMLP_STEPS"], "a") as steps:
+                            steps.write("step\\n")
                 return super().forward(x)
 
         return SlowMLP(input_shape, num_classes, (hidden1, hidden2))
@@ -291,7 +312,8 @@ def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig):
     out = tmp_path / "run"
     args = ["--model", "slowmlp", "--optimizer", "adam", "--schedule", "cosine",
             "--data-dir", str(SMALL_MNIST), "--epochs", "3", "--set", "dataset.progress=false"]
-    env = {**plugin_kit.env(), "PYTHONUNBUFFERED": "1", "SLOWMLP_DELAY": "0.1"}
+    env = {**plugin_kit.env(), "PYTHONUNBUFFERED": "1", "SLOWMLP_DELAY": "0.1",
+           "SLOWMLP_STEPS": str(tmp_path / "first-session.steps")}
     proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", *args, "--out", str(out), "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines = []
@@ -314,11 +336,14 @@ def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig):
     assert ckpt.list_checkpoints(out)[-1].name == ckpt.checkpoint_name(stopped_at)
 
     env["SLOWMLP_DELAY"] = "0"
+    env["SLOWMLP_STEPS"] = str(tmp_path / "resumed-session.steps")
     resumed = subprocess.run([sys.executable, "-m", "zoo", "train", "--resume", str(out), "--quiet"],
                              capture_output=True, text=True, env=env, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed from {out / 'checkpoints' / ckpt.checkpoint_name(stopped_at)}" in resumed.stdout
     assert "epoch 3/3" in resumed.stdout and "test loss" in resumed.stdout
+    ran = len((tmp_path / "resumed-session.steps").read_text().splitlines())
+    assert ran == 3 * STEPS_PER_EPOCH - stopped_at  # it continued; it did not start over
 
     ref_out = tmp_path / "ref"
     ref_job = Job(out=str(ref_out), model="slowmlp", optimizer="adam", schedule="cosine",

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_zoo
-from tests.test_resume import StopAt
+from tests.test_resume import StepCounter, StopAt
 from tests.vision_data import cifar_files, write_cifar_folder
 from zoo import checkpoint as ckpt
 from zoo.job import Job
@@ -24,7 +24,7 @@ from zoo.train import train
 from zoo.train.report import StopFlag
 
 EPOCHS, BATCH, STEPS_PER_EPOCH = 2, 12, 9  # 120 images, 12 for validation: 108 = 9 x 12
-TIMING_KEYS = {"images_per_s", "seconds"}
+TIMING_KEYS = {"images_per_s", "seconds", "elapsed"}
 MODELS = {"resnet18": "batch norm", "squeezenet1_1": "dropout"}
 
 
@@ -79,9 +79,14 @@ def test_resume_is_bitwise_equal(catalog, cifar, reference, tmp_path, model, at)
     stop = StopFlag()
     stopped = train(job, StopAt(stop, at), catalog=catalog, stop=stop)
     assert stopped.status == "interrupted" and stopped.global_step == at
-    result = train(job, catalog=catalog)
+    at_stop = ckpt.load_checkpoint(ckpt.list_checkpoints(tmp_path)[-1])[0]
+    result = train(job, counter := StepCounter(), catalog=catalog)
     assert result.status == "ok" and result.resumed_from == at
+    assert counter.steps == EPOCHS * STEPS_PER_EPOCH - at  # continued, not started over
     got, want = final_arrays(tmp_path), final_arrays(ref_out)
+    # the resumed session trained the model further (dropout's draws included)
+    moved = [k for k in at_stop if k.startswith("model/") and not np.array_equal(at_stop[k], got[k])]
+    assert any(k.endswith(".weight") for k in moved), sorted(at_stop)[:5]
     assert set(got) == set(want)
     different = [k for k in want if not np.array_equal(got[k], want[k])]
     assert not different, f"arrays differ from the uninterrupted run: {different[:5]}"

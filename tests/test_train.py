@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
+from tests.conftest import SMALL_MNIST, assert_one_line_error, cuda_gpus, missing_gpu, run_zoo
 from zoo import checkpoint as ckpt
 from zoo.errors import TrainingError
 from zoo.job import Job
@@ -25,7 +25,7 @@ from zoo.train import train
 DATA = ["--data-dir", str(SMALL_MNIST), "--set", "dataset.progress=false"]
 SMALL_CNN = ["--set", "model.channels=4"]
 EPOCH_KEYS = {"epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-              "images_per_s", "seconds"}
+              "images_per_s", "seconds", "elapsed"}
 
 
 def tree_state(path: Path) -> dict[str, tuple[int, int]]:
@@ -82,6 +82,8 @@ def test_metrics_job_and_visualdl_files(finished_run):
         assert all(math.isfinite(e[k]) for k in ("train_loss", "val_loss"))
         assert 0 <= e["train_acc"] <= 1 and 0 <= e["val_acc"] <= 1
         assert e["lr"] == 0.01 and e["images_per_s"] > 0 and e["seconds"] > 0
+    # active time at each epoch's end: its training and validation, and all before it
+    assert 0 < epochs[0]["seconds"] < epochs[0]["elapsed"] < epochs[1]["elapsed"] <= metrics["elapsed"]
     # It learns: 2 epochs over 833 images get well above chance (10%).
     assert epochs[1]["train_loss"] < epochs[0]["train_loss"] and epochs[1]["val_acc"] > 0.4
     assert set(metrics["test"]) == {"loss", "acc"} and 0.4 < metrics["test"]["acc"] <= 1
@@ -236,10 +238,14 @@ def test_malicious_pdparams_is_refused_without_running_it(tmp_path):
 # --- one-line errors before any training -------------------------------------------------
 
 @pytest.mark.parametrize("device, needles", [
-    ("gpu", ["'gpu'", "no CUDA support", "available: cpu"]),
+    ("a missing gpu", None),
     ("tpu", ["unknown device 'tpu'", "available: cpu"]),
 ])
 def test_unavailable_device_is_one_line_error(device, needles, tmp_path):
+    if device == "a missing gpu":  # any GPU on a CPU build; the one after the last on CUDA
+        device, needles = (missing_gpu(), [f"'{missing_gpu()}'", "no such GPU on this machine",
+                                           "available: cpu, gpu:0"]) if cuda_gpus() else \
+            ("gpu", ["'gpu'", "no CUDA support", "available: cpu"])
     out = tmp_path / "run"
     proc = run_zoo("train", *DATA, *SMALL_CNN, "--device", device, "--out", str(out), "--quiet")
     assert_one_line_error(proc, *needles)

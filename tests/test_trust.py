@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -215,14 +216,47 @@ def test_a_killed_cell_is_retried_from_its_checkpoint_on_a_rerun(plugin_kit):
 
 def test_diverged_cells_stay_final_unless_retried(tmp_path, monkeypatch):
     kit = faulty_kit(tmp_path, monkeypatch)
-    out = tmp_path / "b"
+    out, steps = tmp_path / "b", tmp_path / "steps"
+    env = {**kit.env(), "ZOO_TEST_STEP_LOG": str(steps)}  # bad_nan diverges at its first step
     args = ("--models", "bad_nan", *TINY)
-    assert bench(out, *args, env=kit.env()).returncode == 1
-    again = bench(out, *args, env=kit.env())
+    assert bench(out, *args, env=env).returncode == 1
+    (first,) = db_rows(out)
+    run = cell_dir(out, "bad_nan") / "metrics.json"
+    written = run.stat().st_mtime_ns
+    assert first["status"] == "diverged" and steps.read_text() == "rank 0\n"
+    again = bench(out, *args, env=env)
+    assert again.returncode == 1  # the sweep still holds a diverged cell
     assert "1 cells, 1 already finished, 0 to run" in again.stderr
-    retried = bench(out, *args, "--retry", "diverged", env=kit.env())
+    assert steps.read_text() == "rank 0\n" and db_rows(out) == [first]  # nothing reran
+    retried = bench(out, *args, "--retry", "diverged", env=env)
+    assert retried.returncode == 1, retried.stderr[-3000:]
     assert "1 cells, 0 already finished, 1 to run" in retried.stderr
-    assert db_rows(out)[0]["status"] == "diverged"
+    (row,) = db_rows(out)  # still one row for the cell and seed
+    assert (row["cell"], row["seed"]) == (first["cell"], first["seed"])
+    assert row["status"] == "diverged" and row["reason"].startswith("loss is nan at step 1")
+    # it really trained again: a new start, a new step, a metrics.json written anew
+    assert row["started_at"] > first["started_at"] and row["ended_at"] > first["ended_at"]
+    assert steps.read_text() == "rank 0\n" * 2
+    assert run.stat().st_mtime_ns > written and json.loads(run.read_text())["status"] == "diverged"
+
+
+def test_skipped_cells_stay_final_unless_retried(tmp_path):
+    out = tmp_path / "b"
+    args = (*ONE, "--devices", "cpu,gpu:9")  # no machine here has a tenth GPU
+    assert bench(out, *args).returncode == 0  # skipped is not a failure
+    first = {r["device"]: r for r in db_rows(out)}
+    assert first["gpu:9"]["status"] == "skipped" and "gpu:9" in first["gpu:9"]["reason"]
+    # (that a rerun without --retry keeps final rows: test_diverged_cells_stay_final_...)
+    time.sleep(1.1)  # started_at has one-second resolution: the retry's must differ
+    retried = bench(out, *args, "--retry", "skipped")
+    assert retried.returncode == 0, retried.stderr[-3000:]
+    assert "2 cells, 1 already finished, 1 to run" in retried.stderr
+    rows = {r["device"]: r for r in db_rows(out)}
+    assert len(db_rows(out)) == 2 and rows["cpu"] == first["cpu"]  # the ok cell was kept
+    gpu = rows["gpu:9"]
+    assert gpu["cell"] == first["gpu:9"]["cell"] and gpu["status"] == "skipped"
+    assert gpu["started_at"] > first["gpu:9"]["started_at"]  # looked at again, still no GPU
+    assert "gpu:9" in gpu["reason"] and gpu["test_acc"] is None
 
 
 def test_a_corrupt_results_database_is_a_one_line_error(tmp_path):
@@ -279,21 +313,28 @@ def test_a_full_disk_is_a_store_error(tmp_path):
     store.close()
 
 
-def _as_nobody() -> list[str]:
-    """A command prefix running as an unprivileged user, for whom read-only means read-only
-    (root writes through file modes); [] where that cannot be had."""
-    setpriv = shutil.which("setpriv")
-    if os.geteuid() != 0 or setpriv is None:
+def _read_only_user() -> list[str]:
+    """A command prefix running as a user for whom read-only files are read-only: none
+    needed for an ordinary user; root writes through file modes, so it drops to nobody
+    with setpriv.  Skips, saying why, where neither can be had."""
+    if os.geteuid() != 0:
         return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root, who writes through file modes, and setpriv (util-linux) "
+                    "is missing to run zoo as an unprivileged user")
     prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
     probe = subprocess.run([*prefix, sys.executable, "-c", "import zoo.cli"], capture_output=True,
-                           cwd="/", timeout=60)
-    return prefix if probe.returncode == 0 else []
+                           text=True, cwd="/", timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"running as root, and uid 65534 cannot run zoo here: {probe.stderr[-300:]}")
+    return prefix
 
 
 def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
     import tempfile
 
+    user = _read_only_user()
     out = tmp_path / "b"
     assert bench(out, *ONE).returncode == 0
     shared = Path(tempfile.mkdtemp(prefix="zoo-readonly-"))  # reachable by another user
@@ -309,9 +350,14 @@ def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
         path.chmod(0o555 if path.is_dir() else 0o444)
     shared.chmod(0o755)
     try:
-        # As another user the files really are read-only: opening the store for writing
-        # (as zoo results did) fails there, so this can tell the two apart.
-        shown = subprocess.run([*_as_nobody(), sys.executable, "-m", "zoo", "results", str(copy)],
+        # The user really cannot write there: opening the store for writing (as zoo
+        # results once did) or adding a file (a -wal, a -shm) is refused.
+        for attempt in (f"open({str(copy / 'results.db')!r}, 'r+b')",
+                        f"open({str(copy / 'results.db-wal')!r}, 'wb')"):
+            denied = subprocess.run([*user, sys.executable, "-c", attempt], capture_output=True,
+                                    text=True, cwd="/", timeout=60)
+            assert denied.returncode != 0 and "PermissionError" in denied.stderr, attempt
+        shown = subprocess.run([*user, sys.executable, "-m", "zoo", "results", str(copy)],
                                capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert shown.returncode == 0, shown.stderr
         assert "mlp" in shown.stdout

@@ -72,7 +72,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         best_val, best_val_sd = _stats([m.get("best_val_acc") for m in ok])
         wall, wall_sd = _stats([m["wall_time"] for m in ok])
         ips, ips_sd = _stats([m["images_per_s"] for m in ok])
-        ttt, _ = _stats([m["time_to_target"] for m in ok])
+        ttt, ttt_sd = _stats([m["time_to_target"] for m in ok])
         reasons = sorted({m["reason"] for m in members if m["status"] != Status.OK and m["reason"]})
         classes = max((m.get("num_classes") or 0 for m in members), default=0)
         chance = chance_reason(acc, classes)
@@ -87,7 +87,9 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "acc": acc, "acc_std": acc_sd,
                     "num_params": next((m.get("num_params") for m in members if m.get("num_params")), None),
                     "time": wall, "time_std": wall_sd, "images_per_s": ips, "images_per_s_std": ips_sd,
-                    "time_to_target": ttt, "chance": chance_mark(acc, classes),
+                    "time_to_target": ttt, "time_to_target_std": ttt_sd,
+                    "targeted": any(m.get("target_acc") is not None for m in members),
+                    "chance": chance_mark(acc, classes),
                     # a time measured while other cells ran on the same machine
                     "shared": any(m.get("shared") for m in ok),
                     "reason": "; ".join(reasons + ([chance] if chance else []))})
@@ -118,7 +120,7 @@ def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
     if summary["ok_runs"] == 0:
         return summary["status"]
     if summary[value] is None:  # ok, but not measured there (a follower node of a cell)
-        return "-"
+        return "not reached" if value == "time_to_target" else "-"
     text = format(summary[value], spec)
     if summary["runs"] > 1:
         text += f" ± {format(summary[value + '_std'], spec)}"
@@ -147,14 +149,18 @@ def sort_summaries(summaries: list[dict], sort: str | None) -> list[dict]:
 DEVICE_COLUMNS = [("val_acc", "val acc", ".4f"), ("best_val_acc", "best val acc", ".4f"),
                   ("acc", "test acc", ".4f"), ("time", "time s", ".1f"),
                   ("images_per_s", "img/s", ".0f")]
+# A sweep run with --target-acc also shows how long each cell took to reach it.
+TARGET_COLUMN = ("time_to_target", "to target s", ".1f")
 
 
 def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
           winner: dict[str, Any] | None = None) -> tuple[list[str], list[list[str]]]:
     """Headers and rows: combination columns, the parameter count, then per device its
-    validation and test accuracy, time and images/s.  ``winner`` (``zoo.bench.best.pick``)
-    gets ``(best)`` after its validation accuracy."""
+    validation and test accuracy, time and images/s (and '<device> to target s' when the
+    sweep had --target-acc).  ``winner`` (``zoo.bench.best.pick``) gets ``(best)`` after
+    its validation accuracy."""
     devices = sorted({s["device"] for s in summaries}, key=natural_key)
+    columns = DEVICE_COLUMNS + ([TARGET_COLUMN] if any(s.get("targeted") for s in summaries) else [])
     # The thread count changes the numbers; shown as soon as any cell used more than one.
     settings = ["threads"] if any(s.get("threads", 1) != 1 for s in summaries) else []
     # Likewise a training subset (--limit-train): numbers of N images, shown with N.
@@ -171,9 +177,9 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
         if s.get("num_params"):
             sizes[key] = str(s["num_params"])  # no thousands commas: the report sorts it as a number
         if s["ok_runs"] == 0 and s["status"] == Status.SKIPPED:
-            rows[key][s["device"]] = (Status.SKIPPED.value,) * len(DEVICE_COLUMNS)
+            rows[key][s["device"]] = (Status.SKIPPED.value,) * len(columns)
         else:
-            texts = [cell_text(s, value, spec) for value, _, spec in DEVICE_COLUMNS]
+            texts = [cell_text(s, value, spec) for value, _, spec in columns]
             if is_winner(s, winner):
                 texts[0] += f" {MARK}"
             rows[key][s["device"]] = tuple(texts)
@@ -181,9 +187,9 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
             notes.setdefault(key, []).append(s["reason"] if len(devices) == 1
                                              else f"{s['device']}: {s['reason']}")
     headers = COMBINATION + settings + ["params"] + [f"{d} {what}" for d in devices
-                                                   for _, what, _ in DEVICE_COLUMNS]
+                                                   for _, what, _ in columns]
     table = [list(map(str, key)) + [sizes.get(key, "-")]
-             + [v for d in devices for v in rows[key].get(d, ("-",) * len(DEVICE_COLUMNS))]
+             + [v for d in devices for v in rows[key].get(d, ("-",) * len(columns))]
              for key in order]
     if notes:
         headers.append("reason")

@@ -23,8 +23,9 @@ def reference_logits(net, images: np.ndarray, transform) -> np.ndarray:
     normalized as evaluation in training does with the dataset's ``transform``."""
     import paddle
 
-    from zoo.data import normalize_images
+    from zoo.data import normalize_images, transform_of
 
+    declared = transform_of(dataset)
     with paddle.no_grad():
         return np.concatenate([
             net(paddle.to_tensor(normalize_images(images[i:i + CHUNK], transform.mean, transform.std))).numpy()

@@ -23,6 +23,7 @@ ARRAY_SUFFIX = ".npy"
 WHAT = "PNG or JPEG images, .npy arrays or IDX image files"
 # Pillow modes by channel count; "1" (bilevel) and "P" (palette) are expanded first.
 MODES = {1: "L", 3: "RGB"}
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I")  # 16-bit grey PNGs open as one of these
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def _read_file(path: Path, shape, adapt: bool) -> list[Item]:
     elif path.suffix.lower() not in IMAGE_SUFFIXES and _is_idx_images(path):
         images, what = read_idx_images(path), "IDX file"
     else:
-        return [Item(str(path), _fit(_read_image(path, shape, adapt), shape, adapt, str(path)))]
+        image = _eight_bit(_read_image(path, shape, adapt), adapt, str(path))
+        return [Item(str(path), _fit(image, shape, adapt, str(path)))]
     if images.ndim == 2:
         images = images[None]
     if images.ndim == 3:  # [N, H, W]: grey images, as in an IDX file
@@ -106,13 +108,23 @@ def _read_image(path: Path, shape, adapt: bool) -> np.ndarray:
                 image = image.convert("L")
             elif image.mode == "P":
                 image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-            elif image.mode not in ("L", "LA", "RGB", "RGBA"):
+            elif image.mode not in ("L", "LA", "RGB", "RGBA", *SIXTEEN_BIT):
                 raise DataError(f"{path}: image mode {image.mode} is not supported "
                                 f"(use 8-bit grey or RGB)")
             array = np.asarray(image)
         except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt files
             raise DataError(f"{path}: cannot read the image ({one_line(exc)})") from None
     return array[..., None] if array.ndim == 2 else array
+
+
+def _eight_bit(image: np.ndarray, adapt: bool, name: str) -> np.ndarray:
+    """A 16-bit image's pixels on training's 0..255 scale, when asked (``adapt``)."""
+    if image.dtype == np.uint8:
+        return image
+    if not adapt:
+        raise DataError(f"{name}: has 16-bit pixels, the model takes 8-bit ones "
+                        f"(--adapt scales 0..65535 to 0..255)")
+    return np.rint(image.astype(np.float64) * (255 / 65535)).clip(0, 255).astype(np.uint8)
 
 
 def _fit(image: np.ndarray, shape, adapt: bool, name: str) -> np.ndarray:

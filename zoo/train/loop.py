@@ -174,7 +174,7 @@ def _stop(run: _Run, status: Status, reason: str) -> RunResult:
 
 
 def _end_epoch(run: _Run, epoch: int, global_step: int, log: ScalarLog) -> None:
-    sums, result, job = run.sums, run.result, run.job
+    sums, result = run.sums, run.result
     # Replicas are identical, so only the leader evaluates: on a shared machine the other
     # ranks repeating it would only slow it down (they wait at the next collective).
     # An empty validation split (val_fraction=0) means no validation at all.
@@ -191,13 +191,22 @@ def _end_epoch(run: _Run, epoch: int, global_step: int, log: ScalarLog) -> None:
               "seconds": sums["time"]}
     result.epochs.append(record)
     result.images_per_s = record["images_per_s"]
-    if val and job.target_acc is not None and result.time_to_target is None and val.accuracy >= job.target_acc:
-        result.time_to_target = result.elapsed
     for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
         if record[key] is not None:
             log.add(f"epoch/{key}", epoch + 1, record[key])
     run.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "time": 0.0}
     run.reporter.epoch_end(record)
+
+
+def _note_target(run: _Run) -> None:
+    """Active seconds so far at the end of each epoch; the first that reached --target-acc
+    sets the time to target (its own validation included: only then was it known)."""
+    result, job = run.result, run.job
+    record = result.epochs[-1]
+    record["elapsed"] = result.elapsed
+    if (job.target_acc is not None and result.time_to_target is None
+            and record["val_acc"] is not None and record["val_acc"] >= job.target_acc):
+        result.time_to_target = result.elapsed
 
 
 def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResult:
@@ -260,6 +269,7 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
         now = time.perf_counter()
         result.elapsed += now - clock
         clock = now
+        _note_target(run)
         if not _save(run, global_step):
             return _stop(run, Status.DIVERGED, f"non-finite parameters at step {global_step}")
         _write_metrics(run)
