@@ -23,7 +23,10 @@ from tests.test_bench_helpers import TINY, bench_cmd, db_rows, kill_tree, wait_f
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
 RUN_FIGURES = ["fig-loss", "fig-accuracy", "fig-lr", "fig-confusion"]
-SWEEP_FIGURES = ["fig-val-acc-per-epoch", "fig-acc-vs-time", "fig-scaling", "fig-time-to-target"]
+# The real sweep runs one process per cell: no scaling figure (it needs nprocs to vary).
+SWEEP_FIGURES = ["fig-val-acc-per-epoch", "fig-acc-vs-time", "fig-time-to-target"]
+# The made-up sweeps vary nprocs, so they have one.
+SYNTHETIC_FIGURES = ["fig-val-acc-per-epoch", "fig-acc-vs-time", "fig-scaling", "fig-time-to-target"]
 # bad_nan diverges at its first step; slow sleeps 1 s per step (9 steps), long enough to
 # look at the sweep while its second cell runs, also on a busy machine.
 SWEEP_ARGS = ("--models", "bad_nan,slow", *TINY, "--set", "model.delay=1.0", "--target-acc", "0.05")
@@ -40,7 +43,8 @@ class Page(HTMLParser):
         self.figures: list[str] = []
         self.images: list[dict] = []
         self.links: list[str] = []
-        self._table = self._row = self._cell = None
+        self.figure_data: dict[str, dict] = {}  # figure name -> what it shows (figure_data.py)
+        self._table = self._row = self._cell = self._json = None
         self.feed(text)
         self.close()
         assert self.stack == [], f"unclosed tags: {self.stack}"
@@ -63,6 +67,8 @@ class Page(HTMLParser):
             self.figures.append(attrs.get("id"))
         elif tag == "img":
             self.images.append(attrs)
+        elif tag == "script" and attrs.get("type") == "application/json":
+            self._json = (attrs["id"].removeprefix("data-"), [])
 
     def handle_endtag(self, tag):
         if tag in VOID:
@@ -80,10 +86,16 @@ class Page(HTMLParser):
             self._row = None
         elif tag == "table":
             self._table = None
+        elif tag == "script" and self._json is not None:
+            name, parts = self._json
+            self.figure_data[name] = json.loads("".join(parts))
+            self._json = None
 
     def handle_data(self, data):
         if self._cell is not None:
             self._cell.append(data)
+        if self._json is not None:
+            self._json[1].append(data)
 
 
 def read_page(path: Path) -> Page:
@@ -148,8 +160,9 @@ def _dump(proc: subprocess.CompletedProcess) -> dict:
 
 def real_run(tmp_path_factory) -> RunCase:
     def make(base: Path) -> dict:
-        # Batch 10: 84 steps, so the per-step curve is long enough to be smoothed.
-        train = zoo("train", "--model", "mlp", "--optimizer", "sgd", "--epochs", "1",
+        # Batch 10: 84 steps, so the per-step curve is long enough to be smoothed; a
+        # cosine schedule, so that the learning rate changes and has a plot.
+        train = zoo("train", "--model", "mlp", "--optimizer", "sgd", "--schedule", "cosine", "--epochs", "1",
                     "--batch-size", "10", "--data-dir", str(SMALL_MNIST), *TINY,
                     "--out", str(base / "run"), "--quiet")
         assert train.returncode == 0, train.stderr[-3000:]

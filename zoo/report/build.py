@@ -11,6 +11,7 @@ from typing import Callable
 
 from zoo.errors import ReportError, one_line
 from zoo.report import html, sources
+from zoo.report.run_plots import lr_note
 from zoo.report.style import Plot, require_matplotlib
 
 
@@ -53,6 +54,8 @@ def run_page(run: sources.RunData, plots: list[Plot]) -> str:
                   if rows else html.paragraph("No epoch has finished yet.", "note"))
     blocks.append(html.heading("Figures", anchor="figures"))
     blocks += [html.figure(p) for p in plots]
+    if lr_note(run):
+        blocks.append(html.paragraph(lr_note(run), "meta"))
     if run.confusion_note:
         blocks.append(html.paragraph(run.confusion_note, "note"))
     if run.confusion:
@@ -95,12 +98,20 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
     blocks += [html.heading("Results", anchor="results"),
                html.paragraph(f"The table `zoo results {sweep.path}` prints; click a column "
                               f"header to sort."),
-               html.table(headers, rows, table_id="results-table")]
+               html.table(headers, rows, table_id="results-table", wide=("reason",))]
     if other is not None:
         headers, rows = compare(summarize(sweep.rows), summarize(other.rows))
         blocks += [html.heading(f"Compared with {other.path.name}", anchor="compare"),
                    html.paragraph(f"The table `zoo results {sweep.path} --compare {other.path}` prints."),
                    html.table(headers, rows, table_id="compare-table")]
+    if sweep.inference:
+        from zoo.bench.infer_tables import inference_table, joined
+
+        headers, rows = inference_table(joined(sweep.inference, sweep.rows))
+        blocks += [html.heading("Serving", anchor="inference"),
+                   html.paragraph(f"What serving costs (`zoo bench-infer`), the table "
+                                  f"`zoo results {sweep.path} --inference` prints."),
+                   html.table(headers, rows, table_id="inference-table", wide=("status",))]
     blocks.append(html.heading("Figures", anchor="figures"))
     blocks += [html.figure(p) for p in plots]
     if not any(p.name == "time-to-target" for p in plots):

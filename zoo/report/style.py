@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from zoo.errors import ReportError
+from zoo.report.scheme import MARKERS, PALETTE  # noqa: F401 - the drawing modules' one source
 
-# Okabe & Ito's palette, which stays distinguishable under the common colour-vision
-# deficiencies; yellow last because it is faint on white.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
 LINESTYLES = ["-", "--", ":", "-."]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+CHANCE_COLOUR = "#767676"  # grey lines that are references, not results
 DPI = 100
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
          "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
@@ -33,6 +32,7 @@ class Plot:
     title: str
     caption: str
     png: bytes
+    data: dict[str, Any] = field(default_factory=dict)  # zoo.report.figure_data.describe(fig)
 
 
 def require_matplotlib():
@@ -107,4 +107,7 @@ def png(fig) -> bytes:
 
 
 def plot(name: str, title: str, caption: str, fig) -> Plot:
-    return Plot(name, title, caption, png(fig))
+    from zoo.report.figure_data import describe
+
+    data = describe(fig)  # before rendering, from the same objects the PNG is drawn from
+    return Plot(name, title, caption, png(fig), data)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
+from zoo import kinds
 from zoo.bench.tables import summarize
-from zoo.registry import natural_key
-from zoo.report import style
-from zoo.report.sources import SweepData, status_kind
+from zoo.report import points, scheme, style
+from zoo.report.sources import SweepData, status_kind, status_text
 
 # Beyond this many distinct lines, a legend entry per line is unreadable: lines are
 # coloured by one axis instead (the legend collapses to that axis's values).
@@ -24,13 +24,24 @@ LEGEND_WIDTH = 2.6  # inches added to the right of facet grids for the legend
 
 
 def _sorted(values) -> list:
-    return sorted(set(values), key=lambda v: natural_key(str(v)))
+    return scheme.natural_sorted(values)
+
+
+# Validation curves are faceted by these axes (a panel per model, per dataset too when
+# several ran); a line's colour tells the other varying axes apart.
+PANEL_AXES = (kinds.get("datasets").field, kinds.get("models").field)
 
 
 def _line_parts(row: dict) -> dict[str, str]:
-    return {"optimizer": row["optimizer"], "schedule": row["schedule"],
-            "regularizer": row["regularizer"], "launch": f"{row['launch']}×{row['nprocs']}",
-            "device": row["device"], "seed": f"seed {row['seed']}"}
+    """What tells a validation line apart within its panel: every swept kind's entry but
+    the panel's (from zoo.kinds), the launcher with its process count, device, seed."""
+    parts = {}
+    for kind in kinds.swept():
+        if kind.field in PANEL_AXES:
+            continue
+        parts[kind.field] = (f"{row['launch']}×{row['nprocs']}" if kind.field == "launch"
+                             else str(row[kind.field]))
+    return {**parts, "device": row["device"], "seed": f"seed {row['seed']}"}
 
 
 def _sources(sweep: SweepData, other: SweepData | None) -> list[tuple[SweepData, bool]]:
@@ -50,9 +61,24 @@ def _overlay_handles(sweep: SweepData, other: SweepData | None, kind: str):
     return handles, [f"this: {sweep.path.name}", f"other: {other.path.name}"]
 
 
+def _panel_of(row: dict, several_datasets: bool) -> tuple:
+    return tuple(row[a] for a in PANEL_AXES) if several_datasets else (row[PANEL_AXES[1]],)
+
+
+def _shared_limits(lines, chance_of) -> dict:
+    """(y-limits, chance shown) per dataset, shared by its panels: a model that learned
+    nothing then shows as a flat line at chance next to the others, instead of zooming
+    its noise into a panel of its own (points.accuracy_limits)."""
+    ys: dict = defaultdict(list)
+    for row, _, _, values in lines:
+        ys[row["dataset"]] += values
+    return {d: points.accuracy_limits(values, [chance_of[d]] if d in chance_of else [])
+            for d, values in ys.items()}
+
+
 def val_acc_figure(sweep: SweepData, other: SweepData | None = None):
-    """One line per stored row (cell and seed), one facet per model; None if no cell
-    has finished an epoch yet."""
+    """One line per stored row (cell and seed), one panel per model (and dataset); None
+    if no cell has finished an epoch yet."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
@@ -72,22 +98,34 @@ def val_acc_figure(sweep: SweepData, other: SweepData | None = None):
     collapsed = len(set(labels)) > MAX_LINE_LABELS
     keys = [p[varying[0]] for p in parts] if collapsed and varying else labels
     order = _sorted(keys)
-    models = _sorted(row["model"] for row, *_ in lines)
-    fig, axes = style.facets(len(models), extra_width=LEGEND_WIDTH)
+    several_datasets = len({row["dataset"] for row, *_ in lines}) > 1
+    panels = _sorted((_panel_of(row, several_datasets) for row, *_ in lines))
+    # Chance level from the data each cell trained on (the store's num_classes).
+    classes = {row["dataset"]: row.get("num_classes") for row, *_ in lines if row.get("num_classes")}
+    chance_of = {d: 1 / n for d, n in classes.items()}
+    limits = _shared_limits(lines, chance_of)
+    fig, axes = style.facets(len(panels), extra_width=LEGEND_WIDTH)
     ended_badly = False
     for (row, is_other, xs, ys), key in zip(lines, keys):
         index = order.index(key)
-        ax = axes[models.index(row["model"])]
+        ax = axes[panels.index(_panel_of(row, several_datasets))]
         ax.plot(xs, ys, color=style.colour(index),
                 linestyle="--" if is_other else ("-" if other else style.linestyle(index)),
                 marker="o", markersize=2.5 if collapsed else 3.5,
                 markerfacecolor="none" if is_other else style.colour(index),
-                linewidth=0.9 if collapsed else 1.4, alpha=0.6 if collapsed else 0.95)
+                linewidth=0.9 if collapsed else 1.4, alpha=0.6 if collapsed else 0.95,
+                gid=f"{'other-' if is_other else ''}cell={row['slug']} seed={row['seed']}")
         if status_kind(row["status"]) == "problem":
             ended_badly = True
-            ax.plot(xs[-1], ys[-1], marker="x", color="black", markersize=7, linestyle="none")
-    for ax, model in zip(axes, models):
-        ax.set_title(f"{model}: validation accuracy per epoch")
+            ax.plot(xs[-1], ys[-1], marker="x", color="black", markersize=7, linestyle="none",
+                    gid=f"ended {status_text(row['status'])} cell={row['slug']} seed={row['seed']}")
+    chance_items = []
+    for ax, panel in zip(axes, panels):
+        dataset = next(row["dataset"] for row, *_ in lines if _panel_of(row, several_datasets) == panel)
+        (low, high), shown = limits[dataset]
+        chance_items = points.chance_lines(ax, {classes.get(dataset)}, shown) or chance_items
+        ax.set_ylim(low, high)
+        ax.set_title(f"{' on '.join(reversed(panel))}: validation accuracy per epoch")
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation accuracy (fraction)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -97,49 +135,38 @@ def val_acc_figure(sweep: SweepData, other: SweepData | None = None):
     if ended_badly:
         handles.append(Line2D([], [], color="black", marker="x", linestyle="none"))
         names.append("run ended diverged/failed/timeout")
+    if chance_items:
+        handles.append(Line2D([], [], color=style.CHANCE_COLOUR, linestyle=":"))
+        names.append("chance: 1/classes" if len(set(classes.values())) > 1 else chance_items[0][1])
     extra_handles, extra_names = _overlay_handles(sweep, other, "line")
     title = f"colour: {varying[0]}" if collapsed and varying else None
     style.outside_legend(fig, handles + extra_handles, names + extra_names, title=title)
     return fig
 
 
-def acc_time_figure(sweep: SweepData, other: SweepData | None = None):
-    """One point per combination and device (the summary `zoo results` shows)."""
-    from matplotlib.lines import Line2D
+def _summary_points(sweep: SweepData, other: SweepData | None) -> list[dict]:
+    out = []
+    for source, is_other in _sources(sweep, other):
+        classes = {r["dataset"]: r.get("num_classes") for r in source.rows if r.get("num_classes")}
+        for s in summarize(source.rows):
+            if s["ok_runs"] and s["acc"] is not None and s["time"] is not None:
+                out.append({**s, "x": s["time"], "y": s["acc"], "xerr": s["time_std"],
+                            "yerr": s["acc_std"], "other": is_other,
+                            "num_classes": classes.get(s["dataset"])})
+    return out
 
-    points = [(s, is_other) for source, is_other in _sources(sweep, other)
-              for s in summarize(source.rows) if s["ok_runs"]]
-    if not points:
-        return None
-    devices = _sorted(s["device"] for s, _ in points)
-    launchers = _sorted(s["launch"] for s, _ in points)
-    fig = style.figure(8.5, 5.0)
-    ax = fig.subplots()
-    groups = defaultdict(list)
-    for s, is_other in points:
-        groups[(s["device"], s["launch"], is_other)].append(s)
-    for (device, launch, is_other), members in groups.items():
-        c = style.colour(devices.index(device))
-        xerr, yerr = ([m[k] or 0 for m in members] for k in ("time_std", "acc_std"))
-        ax.errorbar([m["time"] for m in members], [m["acc"] for m in members],
-                    xerr=xerr if any(xerr) else None, yerr=yerr if any(yerr) else None,
-                    fmt=style.MARKERS[launchers.index(launch) % len(style.MARKERS)], color=c,
-                    markerfacecolor="none" if is_other else c, markersize=6, capsize=2,
-                    elinewidth=0.8, alpha=0.85)
-    times = [s["time"] for s, _ in points if s["time"]]
-    if times and min(times) > 0 and max(times) / min(times) > 30:
-        ax.set_xscale("log")
-    ax.set_xlabel("wall time per cell (s)")
-    ax.set_ylabel("test accuracy (fraction)")
-    ax.set_title("Accuracy against wall time, one point per combination and device")
-    style.outside_legend(fig, [Line2D([], [], color=style.colour(i), marker="o", linestyle="none")
-                               for i in range(len(devices))], devices, title="colour: device")
-    extra_handles, extra_names = _overlay_handles(sweep, other, "marker")
-    style.outside_legend(fig, [Line2D([], [], color="grey", linestyle="none",
-                                      marker=style.MARKERS[i % len(style.MARKERS)])
-                               for i in range(len(launchers))] + extra_handles,
-                         launchers + extra_names, title="marker: launcher", where="lower center")
-    return fig
+
+def acc_time_figure(sweep: SweepData, other: SweepData | None = None):
+    """(figure, caption note): one point per combination and device (the summary `zoo
+    results` shows), identified by colour, marker and text (zoo.report.scheme); None
+    when no combination has an ok run."""
+    found = _summary_points(sweep, other)
+    if not found:
+        return None, ""
+    return points.scatter_figure(
+        found, scheme.SWEEP_AXES, sweep.rows, xlabel="wall time per cell (s)",
+        ylabel="test accuracy (fraction)", overlay=_overlay_handles(sweep, other, "marker"),
+        title="Test accuracy against wall time, one point per combination and device")
 
 
 def scaling_figure(sweep: SweepData, other: SweepData | None = None):
@@ -149,8 +176,8 @@ def scaling_figure(sweep: SweepData, other: SweepData | None = None):
 
     rows = [(row, is_other) for source, is_other in _sources(sweep, other) for row in source.rows
             if status_kind(row["status"]) == "ok" and row.get("images_per_s")]
-    if not rows:
-        return None
+    if len({int(row["nprocs"]) for row, _ in rows}) < 2:
+        return None  # one process count: nothing scales, the table holds the throughput
     models = _sorted(row["model"] for row, _ in rows)
     several_devices = len({row["device"] for row, _ in rows}) > 1
     series = _sorted(f"{row['launch']} ({row['device']})" if several_devices else row["launch"]
@@ -165,10 +192,11 @@ def scaling_figure(sweep: SweepData, other: SweepData | None = None):
         ns = sorted(by_n)
         for n in ns:
             ax.plot([n] * len(by_n[n]), by_n[n], linestyle="none", marker=style.MARKERS[i % 8],
-                    color=style.colour(i), alpha=0.25, markersize=4)
+                    color=style.colour(i), alpha=0.25, markersize=4, gid=f"cells {name} nprocs={n}")
         ax.plot(ns, [statistics.median(by_n[n]) for n in ns], color=style.colour(i),
                 marker=style.MARKERS[i % 8], linestyle="--" if is_other else "-",
-                markerfacecolor="none" if is_other else style.colour(i), linewidth=1.5)
+                markerfacecolor="none" if is_other else style.colour(i), linewidth=1.5,
+                gid=f"{'other-' if is_other else ''}median {name}")
     every_n = _sorted(int(row["nprocs"]) for row, _ in rows)
     for ax, model in zip(axes, models):
         ax.set_xticks(every_n)
@@ -189,14 +217,15 @@ def time_to_target_figure(sweep: SweepData):
         return None, ""
     shown = reached[:MAX_BARS]
     targets = _sorted(r["target_acc"] for r in sweep.rows if r.get("target_acc") is not None)
-    devices = _sorted(s["device"] for s in shown)
+    # Bars are named by the axes that vary (zoo.report.scheme), coloured as in acc-vs-time.
+    enc = scheme.encode(reached, scheme.SWEEP_AXES, sweep.rows)
     fig = style.figure(8.5, 0.26 * len(shown) + 1.6)
     ax = fig.subplots()
-    ax.barh(range(len(shown)), [s["time_to_target"] for s in shown],
-            color=[style.colour(devices.index(s["device"])) for s in shown])
-    ax.set_yticks(range(len(shown)),
-                  [f"{s['model']}/{s['optimizer']}/{s['schedule']}/{s['regularizer']}/"
-                   f"{s['launch']}×{s['nprocs']} ({s['device']})" for s in shown], fontsize=7)
+    bars = ax.barh(range(len(shown)), [s["time_to_target"] for s in shown],
+                   color=[enc.colour(s) for s in shown])
+    for bar, s in zip(bars, shown):
+        bar.set_gid(points.point_gid(s, scheme.SWEEP_AXES))
+    ax.set_yticks(range(len(shown)), [enc.identity(s) or s["model"] for s in shown], fontsize=7)
     ax.set_ylim(len(shown) - 0.4, -0.6)  # fastest on top, no empty margin
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("time until validation accuracy first reached the target (s)")
@@ -206,19 +235,25 @@ def time_to_target_figure(sweep: SweepData):
 
 
 def sweep_plots(sweep: SweepData, other: SweepData | None = None) -> list[style.Plot]:
+    from zoo.report.infer_plots import latency_figure
+
     overlay = " Dashed lines and hollow markers: the compared sweep." if other else ""
     plots = []
     fig = val_acc_figure(sweep, other)
     if fig is not None:
         plots.append(style.plot("val-acc-per-epoch", "Validation accuracy per epoch",
-                                "Every cell's validation accuracy after each epoch, one panel per "
-                                "model." + overlay, fig))
-    fig = acc_time_figure(sweep, other)
+                                "Every cell's validation accuracy after each epoch, one line per "
+                                "cell and seed, one panel per model (and dataset); panels of a "
+                                "dataset share their y-axis, and the dotted line is chance level "
+                                "(1/classes of the cell's data)." + overlay, fig))
+    fig, note = acc_time_figure(sweep, other)
     if fig is not None:
         plots.append(style.plot("acc-vs-time", "Accuracy against wall time",
                                 "Mean test accuracy against mean wall time over a combination's "
                                 "seeds (bars: one standard deviation), for combinations with at "
-                                "least one ok run." + overlay, fig))
+                                "least one ok run; the dashed staircase is the Pareto front (no "
+                                "other point is both faster and more accurate)." + note + overlay,
+                                fig))
     fig = scaling_figure(sweep, other)
     if fig is not None:
         plots.append(style.plot("scaling", "Scaling", "Training throughput (images/s over all "
@@ -229,4 +264,10 @@ def sweep_plots(sweep: SweepData, other: SweepData | None = None) -> list[style.
         plots.append(style.plot("time-to-target", "Time to target accuracy",
                                 "Seconds of training and validation until validation accuracy "
                                 "first reached --target-acc (mean over ok seeds)." + note, fig))
+    fig, note = latency_figure(sweep)
+    if fig is not None:
+        plots.append(style.plot("acc-vs-latency", "Accuracy against serving latency",
+                                "Test accuracy of each cell and seed against its latency at batch 1 "
+                                "(`zoo bench-infer`): the point is the median (p50), the whisker "
+                                "reaches p99." + note, fig))
     return plots
