@@ -113,18 +113,21 @@ def test_val_acc_has_a_panel_per_model_and_a_line_per_cell_and_seed(small):
     assert len(pairs) == 8  # 2 models x 2 optimizers x 2 seeds
 
 
-def test_val_acc_colours_tell_the_varying_axes_apart_up_to_ten_lines(small):
+def test_val_acc_colour_is_the_combination_and_dashes_the_seed(small):
     out, data = small
     pairs = _assert_val_lines_are_the_cells(out, data["val-acc-per-epoch"])
-    # Within a panel, lines are named by the other axes that vary: optimizer and seed.
-    names = sorted({f"{r['optimizer']}, seed {r['seed']}" for r, _ in pairs})
+    # Within a panel the optimizer and the seed vary: a colour per optimizer, in natural
+    # order from the palette's start, and a dash pattern per seed, as the legend says.
+    optimizers = sorted({r["optimizer"] for r, _ in pairs})
     legend = data["val-acc-per-epoch"]["legends"][0]
     entries = {e["text"]: e for e in legend["entries"]}
-    assert legend["title"] == "" and [e["text"] for e in legend["entries"][:len(names)]] == names
+    assert legend["title"] == "colour: optimizer; dashes: seed"
+    assert [e["text"] for e in legend["entries"][:4]] == optimizers + ["seed 0", "seed 1"]
+    assert [entries[o]["colour"] for o in optimizers] == [c.lower() for c in PALETTE[:2]]
+    assert entries["seed 0"]["linestyle"] != entries["seed 1"]["linestyle"]
     for row, line in pairs:
-        assert line["colour"] == entries[f"{row['optimizer']}, seed {row['seed']}"]["colour"]
-    assert len({entries[n]["colour"] for n in names}) == len(names)
-    assert [entries[n]["colour"] for n in names] == [c.lower() for c in PALETTE[:len(names)]]
+        assert line["colour"] == entries[row["optimizer"]]["colour"]
+        assert line["linestyle"] == entries[f"seed {row['seed']}"]["linestyle"]
 
 
 def test_past_ten_lines_the_legend_collapses_to_the_first_varying_axis(large):

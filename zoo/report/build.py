@@ -53,9 +53,9 @@ def run_page(run: sources.RunData, plots: list[Plot]) -> str:
     blocks.append(html.table([k.replace("_", " ") for k in keys], rows, table_id="epochs-table")
                   if rows else html.paragraph("No epoch has finished yet.", "note"))
     blocks.append(html.heading("Figures", anchor="figures"))
-    blocks += [html.figure(p) for p in plots]
-    if lr_note(run):
+    if lr_note(run):  # said before the figures, where a learning-rate plot would be looked for
         blocks.append(html.paragraph(lr_note(run), "meta"))
+    blocks += [html.figure(p) for p in plots]
     if run.confusion_note:
         blocks.append(html.paragraph(run.confusion_note, "note"))
     if run.confusion:
@@ -71,6 +71,28 @@ def _problem_rows(sweep: sources.SweepData) -> list[list[str]]:
     return [[r["slug"], str(r["seed"]), sources.status_text(r["status"]), str(r.get("epochs_done") or 0),
              r.get("reason") or ""]
             for r in sweep.rows if sources.status_kind(r["status"]) in ("problem", "skipped")]
+
+
+def _serving_blocks(sweep: sources.SweepData) -> list[str]:
+    """`zoo results --inference`'s table; the reasons of rows that are not ok go into a
+    table of their own, where a long reason wraps instead of stretching every row."""
+    from zoo.bench.infer_tables import inference_table, joined
+
+    measured = joined(sweep.inference, sweep.rows)
+    headers, rows = inference_table(measured)
+    problems = [[r["slug"], str(r["seed"]), r["backend"], r["device"], r["status"], r["reason"] or ""]
+                for r in measured if sources.status_text(r["status"]) != "ok"]
+    if "status" in headers:  # "failed: <reason>" -> "failed"
+        rows = [row[:-1] + [row[-1].split(": ", 1)[0]] for row in rows]
+    blocks = [html.heading("Serving", anchor="inference"),
+              html.paragraph(f"What serving costs (`zoo bench-infer`), the table "
+                             f"`zoo results {sweep.path} --inference` prints."),
+              html.table(headers, rows, table_id="inference-table")]
+    if problems:
+        blocks += [html.paragraph(f"{len(problems)} of {len(measured)} serving rows are not ok:"),
+                   html.table(["cell", "seed", "backend", "device", "status", "reason"], problems,
+                              table_id="inference-problems-table", wide=("reason",))]
+    return blocks
 
 
 def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.SweepData | None = None) -> str:
@@ -105,13 +127,7 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
                    html.paragraph(f"The table `zoo results {sweep.path} --compare {other.path}` prints."),
                    html.table(headers, rows, table_id="compare-table")]
     if sweep.inference:
-        from zoo.bench.infer_tables import inference_table, joined
-
-        headers, rows = inference_table(joined(sweep.inference, sweep.rows))
-        blocks += [html.heading("Serving", anchor="inference"),
-                   html.paragraph(f"What serving costs (`zoo bench-infer`), the table "
-                                  f"`zoo results {sweep.path} --inference` prints."),
-                   html.table(headers, rows, table_id="inference-table", wide=("status",))]
+        blocks += _serving_blocks(sweep)
     blocks.append(html.heading("Figures", anchor="figures"))
     blocks += [html.figure(p) for p in plots]
     if not any(p.name == "time-to-target" for p in plots):

@@ -1,4 +1,4 @@
-"""What a figure really shows, read back from its matplotlib objects before it is rendered.
+"""What a figure really shows, read back from its matplotlib objects (not from the PNG).
 
 The report records this beside every PNG (a JSON block in the page), so that a test, or a
 user's script, can check what was drawn: the panels with their titles, axis labels, scales
@@ -92,9 +92,13 @@ def _axes(ax) -> dict[str, Any]:
     return described
 
 
-def describe(fig) -> dict[str, Any]:
-    """The panels (visible axes that are not colour bars) and the figure's legends."""
-    fig.canvas.draw()  # settles ticks and limits as the PNG will show them
+def describe(fig, drawn: bool = False) -> dict[str, Any]:
+    """The panels (visible axes that are not colour bars) and the figure's legends.
+
+    ``drawn``: the figure was just rendered (its PNG saved), so ticks and limits are
+    those the PNG shows; else it is drawn once first (a draw costs as much as the PNG)."""
+    if not drawn:
+        fig.canvas.draw()
     colourbars = {id(getattr(image.colorbar, "ax", None)) for ax in fig.axes for image in ax.images
                   if getattr(image, "colorbar", None) is not None}
     panels = [ax for ax in fig.axes if ax.get_visible() and id(ax) not in colourbars]

@@ -25,7 +25,7 @@ table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th[aria-sort=ascending]::after { content: " \\25B2"; }
 table.sortable th[aria-sort=descending]::after { content: " \\25BC"; }
 tbody tr:nth-child(even) { background: #fafafa; }
-td.reason { white-space: normal; max-width: 50em; overflow-wrap: anywhere; min-width: 16em; }
+td.reason { white-space: normal; max-width: 50em; min-width: 20em; overflow-wrap: anywhere; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #444; font-size: 13px; margin-top: .3em; }
 .scroll { overflow-x: auto; }

@@ -6,9 +6,11 @@ from __future__ import annotations
 from zoo.report import points, scheme
 from zoo.report.sources import SweepData, status_text
 
-# A serving point is a cell and seed served by a backend on a device: the sweep's axes,
-# then the seed, then what serves it.
-AXES = scheme.SWEEP_AXES[:-2] + ["seed", "backend", "serving_device"]
+# A serving point is a cell and seed served by a backend on a device.  What serves it
+# comes right after the dataset and model, so that with the usual sweep the colour is
+# the model (as in acc-vs-time) and the marker the backend; then the other swept axes
+# and the seed.
+AXES = scheme.SWEEP_AXES[:2] + ["backend", "serving_device"] + scheme.SWEEP_AXES[2:-2] + ["seed"]
 
 
 def latency_points(sweep: SweepData) -> list[dict]:

@@ -26,7 +26,7 @@ def _scatter(ax, points: list[dict], enc: scheme.Encoding, axes: list[str]) -> N
         colour = enc.colour(p)
         if p.get("x_to") is not None:
             ax.plot([p["x"], p["x_to"]], [p["y"], p["y"]], color=colour, linewidth=0.8,
-                    alpha=0.6, gid="whisker " + point_gid(p, axes)[len("point "):])
+                    alpha=0.35, gid="whisker " + point_gid(p, axes)[len("point "):])
         bars = ax.errorbar([p["x"]], [p["y"]], xerr=[p["xerr"]] if p.get("xerr") else None,
                            yerr=[p["yerr"]] if p.get("yerr") else None, fmt=enc.marker(p),
                            color=colour, markerfacecolor="none" if p.get("other") else colour,
@@ -96,15 +96,14 @@ def chance_lines(ax, classes: set[int], shown: bool = True) -> list[tuple[Any, s
 
 def _scale(ax, values: list[float]) -> None:
     """Logarithmic past a factor 30, with ticks as plain numbers (0.5, 1, 2, 5, 10 ...)."""
-    from matplotlib.ticker import LogLocator, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     values = [v for v in values if v]
     if values and min(values) > 0 and max(values) / min(values) > 30:
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        formatter = ScalarFormatter()
-        formatter.set_scientific(False)
-        ax.xaxis.set_major_formatter(formatter)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def scatter_figure(points: list[dict], axes: list[str], every_row: list[dict], *, xlabel: str,
@@ -119,7 +118,9 @@ def scatter_figure(points: list[dict], axes: list[str], every_row: list[dict], *
     front = _front(ax, points)
     _texts(ax, points, front, enc)
     classes = {p.get("num_classes") for p in points if p.get("num_classes")}
-    limits, shown = accuracy_limits([p["y"] for p in points], [1 / c for c in classes])
+    # The error bars too, within what an accuracy can be.
+    spans = [min(1.0, max(0.0, p["y"] + sign * (p.get("yerr") or 0))) for p in points for sign in (-1, 1)]
+    limits, shown = accuracy_limits(spans, [1 / c for c in classes])
     extras = chance_lines(ax, classes, shown)
     ax.set_ylim(*limits)
     _scale(ax, [p["x"] for p in points] + [p["x_to"] for p in points if p.get("x_to")])

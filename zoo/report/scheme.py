@@ -25,7 +25,7 @@ from zoo.registry import natural_key
 # deficiencies; yellow last because it is faint on white.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
-MAX_LABELLED = 30
+MAX_LABELLED = 12
 # A sweep's identifying axes, in the order of the grid's product and of `zoo results`.
 SWEEP_AXES = [kind.field for kind in kinds.swept()] + ["nprocs", "device", "threads"]
 

@@ -61,6 +61,11 @@ class SweepData:
         return self.epochs.get((row["cell"], row["seed"]), [])
 
 
+def with_other(sweep: SweepData, other: SweepData | None) -> list[tuple[SweepData, bool]]:
+    """(sweep, is the compared one) for a sweep and the one ``--compare`` names, if any."""
+    return [(sweep, False)] + ([(other, True)] if other is not None else [])
+
+
 def kind_of(path: Path) -> str:
     """'run' or 'sweep', or a one-line error saying why ``path`` is neither."""
     if not path.exists():

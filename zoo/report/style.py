@@ -21,6 +21,7 @@ DPI = 100
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
          "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
          "axes.spines.right": False, "figure.facecolor": "white", "savefig.facecolor": "white"}
+LEGEND_WIDTH = 2.6  # inches added to the right of facet grids for the legend
 LEGEND_ROW_PT = 14  # height of one legend entry at legend.fontsize 8, with spacing
 
 INSTALL_HINT = "zoo report needs matplotlib: pip install 'zoo[report]'"
@@ -109,5 +110,21 @@ def png(fig) -> bytes:
 def plot(name: str, title: str, caption: str, fig) -> Plot:
     from zoo.report.figure_data import describe
 
-    data = describe(fig)  # before rendering, from the same objects the PNG is drawn from
-    return Plot(name, title, caption, png(fig), data)
+    image = png(fig)
+    # Read from the very objects the PNG was drawn from, in the state it was drawn in.
+    return Plot(name, title, caption, image, describe(fig, drawn=True))
+
+
+def overlay_handles(sweep, other, kind: str):
+    """Legend items telling this sweep from the compared one: solid and dashed lines
+    (``kind`` "line") or filled and hollow markers."""
+    from matplotlib.lines import Line2D
+
+    if other is None:
+        return [], []
+    if kind == "line":
+        handles = [Line2D([], [], color="grey", linestyle="-"), Line2D([], [], color="grey", linestyle="--")]
+    else:
+        handles = [Line2D([], [], color="grey", marker="o", linestyle="none"),
+                   Line2D([], [], color="grey", marker="o", markerfacecolor="none", linestyle="none")]
+    return handles, [f"this: {sweep.path.name}", f"other: {other.path.name}"]

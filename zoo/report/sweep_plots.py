@@ -1,5 +1,6 @@
-"""The pictures of a sweep: validation accuracy per epoch (faceted by model), accuracy
-against wall time, throughput per launcher and process count, time to target accuracy.
+"""The pictures of a sweep: validation accuracy per epoch (zoo.report.val_curves),
+accuracy against wall time, throughput per launcher and process count, time to target
+accuracy, accuracy against serving latency (zoo.report.infer_plots).
 
 With a second sweep (``--compare``) its data is drawn over the first: dashed lines and
 hollow markers.  Accuracy and time points come from zoo.bench.tables' summaries, the
@@ -11,142 +12,22 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
-from zoo import kinds
 from zoo.bench.tables import summarize
 from zoo.report import points, scheme, style
-from zoo.report.sources import SweepData, status_kind, status_text
+from zoo.report.sources import SweepData, status_kind, with_other
+from zoo.report.style import LEGEND_WIDTH, overlay_handles
+from zoo.report.val_curves import val_acc_figure
 
-# Beyond this many distinct lines, a legend entry per line is unreadable: lines are
-# coloured by one axis instead (the legend collapses to that axis's values).
-MAX_LINE_LABELS = 10
 MAX_BARS = 40
-LEGEND_WIDTH = 2.6  # inches added to the right of facet grids for the legend
 
 
 def _sorted(values) -> list:
     return scheme.natural_sorted(values)
 
 
-# Validation curves are faceted by these axes (a panel per model, per dataset too when
-# several ran); a line's colour tells the other varying axes apart.
-PANEL_AXES = (kinds.get("datasets").field, kinds.get("models").field)
-
-
-def _line_parts(row: dict) -> dict[str, str]:
-    """What tells a validation line apart within its panel: every swept kind's entry but
-    the panel's (from zoo.kinds), the launcher with its process count, device, seed."""
-    parts = {}
-    for kind in kinds.swept():
-        if kind.field in PANEL_AXES:
-            continue
-        parts[kind.field] = (f"{row['launch']}×{row['nprocs']}" if kind.field == "launch"
-                             else str(row[kind.field]))
-    return {**parts, "device": row["device"], "seed": f"seed {row['seed']}"}
-
-
-def _sources(sweep: SweepData, other: SweepData | None) -> list[tuple[SweepData, bool]]:
-    return [(sweep, False)] + ([(other, True)] if other is not None else [])
-
-
-def _overlay_handles(sweep: SweepData, other: SweepData | None, kind: str):
-    from matplotlib.lines import Line2D
-
-    if other is None:
-        return [], []
-    if kind == "line":
-        handles = [Line2D([], [], color="grey", linestyle="-"), Line2D([], [], color="grey", linestyle="--")]
-    else:
-        handles = [Line2D([], [], color="grey", marker="o", linestyle="none"),
-                   Line2D([], [], color="grey", marker="o", markerfacecolor="none", linestyle="none")]
-    return handles, [f"this: {sweep.path.name}", f"other: {other.path.name}"]
-
-
-def _panel_of(row: dict, several_datasets: bool) -> tuple:
-    return tuple(row[a] for a in PANEL_AXES) if several_datasets else (row[PANEL_AXES[1]],)
-
-
-def _shared_limits(lines, chance_of) -> dict:
-    """(y-limits, chance shown) per dataset, shared by its panels: a model that learned
-    nothing then shows as a flat line at chance next to the others, instead of zooming
-    its noise into a panel of its own (points.accuracy_limits)."""
-    ys: dict = defaultdict(list)
-    for row, _, _, values in lines:
-        ys[row["dataset"]] += values
-    return {d: points.accuracy_limits(values, [chance_of[d]] if d in chance_of else [])
-            for d, values in ys.items()}
-
-
-def val_acc_figure(sweep: SweepData, other: SweepData | None = None):
-    """One line per stored row (cell and seed), one panel per model (and dataset); None
-    if no cell has finished an epoch yet."""
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator
-
-    lines = []
-    for source, is_other in _sources(sweep, other):
-        for row in source.rows:
-            epochs = [e for e in source.epochs_of(row) if e.get("val_acc") is not None]
-            if epochs:
-                lines.append((row, is_other, [e["epoch"] for e in epochs], [e["val_acc"] for e in epochs]))
-    if not lines:
-        return None
-    parts = [_line_parts(row) for row, *_ in lines]
-    # Over this sweep's lines only: the compared sweep is told apart by its line style.
-    mine = [p for p, (_, is_other, *_) in zip(parts, lines) if not is_other] or parts
-    varying = [axis for axis in parts[0] if len({p[axis] for p in mine}) > 1]
-    labels = [", ".join(p[a] for a in varying) or row["model"] for p, (row, *_) in zip(parts, lines)]
-    collapsed = len(set(labels)) > MAX_LINE_LABELS
-    keys = [p[varying[0]] for p in parts] if collapsed and varying else labels
-    order = _sorted(keys)
-    several_datasets = len({row["dataset"] for row, *_ in lines}) > 1
-    panels = _sorted((_panel_of(row, several_datasets) for row, *_ in lines))
-    # Chance level from the data each cell trained on (the store's num_classes).
-    classes = {row["dataset"]: row.get("num_classes") for row, *_ in lines if row.get("num_classes")}
-    chance_of = {d: 1 / n for d, n in classes.items()}
-    limits = _shared_limits(lines, chance_of)
-    fig, axes = style.facets(len(panels), extra_width=LEGEND_WIDTH)
-    ended_badly = False
-    for (row, is_other, xs, ys), key in zip(lines, keys):
-        index = order.index(key)
-        ax = axes[panels.index(_panel_of(row, several_datasets))]
-        ax.plot(xs, ys, color=style.colour(index),
-                linestyle="--" if is_other else ("-" if other else style.linestyle(index)),
-                marker="o", markersize=2.5 if collapsed else 3.5,
-                markerfacecolor="none" if is_other else style.colour(index),
-                linewidth=0.9 if collapsed else 1.4, alpha=0.6 if collapsed else 0.95,
-                gid=f"{'other-' if is_other else ''}cell={row['slug']} seed={row['seed']}")
-        if status_kind(row["status"]) == "problem":
-            ended_badly = True
-            ax.plot(xs[-1], ys[-1], marker="x", color="black", markersize=7, linestyle="none",
-                    gid=f"ended {status_text(row['status'])} cell={row['slug']} seed={row['seed']}")
-    chance_items = []
-    for ax, panel in zip(axes, panels):
-        dataset = next(row["dataset"] for row, *_ in lines if _panel_of(row, several_datasets) == panel)
-        (low, high), shown = limits[dataset]
-        chance_items = points.chance_lines(ax, {classes.get(dataset)}, shown) or chance_items
-        ax.set_ylim(low, high)
-        ax.set_title(f"{' on '.join(reversed(panel))}: validation accuracy per epoch")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("validation accuracy (fraction)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    handles = [Line2D([], [], color=style.colour(i), linestyle="-" if other else style.linestyle(i),
-                      marker="o", markersize=3.5) for i in range(len(order))]
-    names = list(order)
-    if ended_badly:
-        handles.append(Line2D([], [], color="black", marker="x", linestyle="none"))
-        names.append("run ended diverged/failed/timeout")
-    if chance_items:
-        handles.append(Line2D([], [], color=style.CHANCE_COLOUR, linestyle=":"))
-        names.append("chance: 1/classes" if len(set(classes.values())) > 1 else chance_items[0][1])
-    extra_handles, extra_names = _overlay_handles(sweep, other, "line")
-    title = f"colour: {varying[0]}" if collapsed and varying else None
-    style.outside_legend(fig, handles + extra_handles, names + extra_names, title=title)
-    return fig
-
-
 def _summary_points(sweep: SweepData, other: SweepData | None) -> list[dict]:
     out = []
-    for source, is_other in _sources(sweep, other):
+    for source, is_other in with_other(sweep, other):
         classes = {r["dataset"]: r.get("num_classes") for r in source.rows if r.get("num_classes")}
         for s in summarize(source.rows):
             if s["ok_runs"] and s["acc"] is not None and s["time"] is not None:
@@ -165,7 +46,7 @@ def acc_time_figure(sweep: SweepData, other: SweepData | None = None):
         return None, ""
     return points.scatter_figure(
         found, scheme.SWEEP_AXES, sweep.rows, xlabel="wall time per cell (s)",
-        ylabel="test accuracy (fraction)", overlay=_overlay_handles(sweep, other, "marker"),
+        ylabel="test accuracy (fraction)", overlay=overlay_handles(sweep, other, "marker"),
         title="Test accuracy against wall time, one point per combination and device")
 
 
@@ -174,7 +55,7 @@ def scaling_figure(sweep: SweepData, other: SweepData | None = None):
     device) through the median of its cells, every cell as a faint point."""
     from matplotlib.lines import Line2D
 
-    rows = [(row, is_other) for source, is_other in _sources(sweep, other) for row in source.rows
+    rows = [(row, is_other) for source, is_other in with_other(sweep, other) for row in source.rows
             if status_kind(row["status"]) == "ok" and row.get("images_per_s")]
     if len({int(row["nprocs"]) for row, _ in rows}) < 2:
         return None  # one process count: nothing scales, the table holds the throughput
@@ -204,7 +85,7 @@ def scaling_figure(sweep: SweepData, other: SweepData | None = None):
         ax.set_xlabel("processes per cell (nprocs)")
         ax.set_ylabel("training throughput (images/s)")
     handles = [Line2D([], [], color=style.colour(i), marker=style.MARKERS[i % 8]) for i in range(len(series))]
-    extra_handles, extra_names = _overlay_handles(sweep, other, "line")
+    extra_handles, extra_names = overlay_handles(sweep, other, "line")
     style.outside_legend(fig, handles + extra_handles, series + extra_names, title="launcher")
     return fig
 
@@ -218,7 +99,8 @@ def time_to_target_figure(sweep: SweepData):
     shown = reached[:MAX_BARS]
     targets = _sorted(r["target_acc"] for r in sweep.rows if r.get("target_acc") is not None)
     # Bars are named by the axes that vary (zoo.report.scheme), coloured as in acc-vs-time.
-    enc = scheme.encode(reached, scheme.SWEEP_AXES, sweep.rows)
+    # Over every ok combination, so that a lone bar still says which one it is.
+    enc = scheme.encode([s for s in summarize(sweep.rows) if s["ok_runs"]], scheme.SWEEP_AXES, sweep.rows)
     fig = style.figure(8.5, 0.26 * len(shown) + 1.6)
     ax = fig.subplots()
     bars = ax.barh(range(len(shown)), [s["time_to_target"] for s in shown],
@@ -268,6 +150,6 @@ def sweep_plots(sweep: SweepData, other: SweepData | None = None) -> list[style.
     if fig is not None:
         plots.append(style.plot("acc-vs-latency", "Accuracy against serving latency",
                                 "Test accuracy of each cell and seed against its latency at batch 1 "
-                                "(`zoo bench-infer`): the point is the median (p50), the whisker "
+                                "(zoo bench-infer): the point is the median (p50), the whisker "
                                 "reaches p99." + note, fig))
     return plots
