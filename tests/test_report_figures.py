@@ -301,3 +301,39 @@ def test_a_constant_learning_rate_gets_a_sentence_not_a_plot(tmp_path):
     assert lr_note(run) == "The learning rate was constant at 0.01 over all 3 logged steps (no plot)."
     run.scalars["train/lr"] = ([1, 2, 3], [0.01, 0.01, 0.001])
     assert lr_plot(run) is not None and lr_note(run) == ""
+
+
+def test_several_datasets_get_panels_of_their_own_with_their_own_chance(tmp_path):
+    from zoo.report.synthetic import write_synthetic_sweep
+
+    out = tmp_path / "two-datasets"
+    write_synthetic_sweep(out, 4, statuses=["ok"],
+                          axes={"datasets": [("mnist", 10), ("shapes", 4)], "models": ["mlp", "cnn"],
+                                "optimizers": ["sgd"], "schedules": ["constant"],
+                                "regularizers": ["none"], "launches": [("single", 1)]})
+    assert zoo("report", str(out)).returncode == 0
+    panels = read_page(out / "report.html").figure_data["val-acc-per-epoch"]["panels"]
+    assert [p["title"] for p in panels] == [f"{m} on {d}: validation accuracy per epoch"
+                                            for d, m in (("mnist", "cnn"), ("mnist", "mlp"),
+                                                         ("shapes", "cnn"), ("shapes", "mlp"))]
+    for panel, classes in zip(panels, (10, 10, 4, 4)):
+        chance, = [line for line in panel["lines"] if (line["gid"] or "").startswith("chance")]
+        assert chance["gid"] == f"chance classes={classes}" and chance["y"][0] == pytest.approx(1 / classes)
+    # A dataset's panels share their y-axis.
+    assert panels[0]["ylim"] == panels[1]["ylim"] and panels[2]["ylim"] == panels[3]["ylim"]
+
+
+def test_markup_in_names_stays_text_in_the_figure_data(tmp_path):
+    from zoo.report.synthetic import write_synthetic_sweep
+
+    out = tmp_path / "markup"
+    name = "</script><img src=x onerror=alert(1)>&amp;"
+    write_synthetic_sweep(out, 2, statuses=["ok"],
+                          axes={"models": [name, "mlp"], "optimizers": ["sgd"], "schedules": ["constant"],
+                                "regularizers": ["none"], "launches": [("single", 1)]})
+    assert zoo("report", str(out)).returncode == 0
+    text = (out / "report.html").read_text()
+    assert "<img src=x" not in text and "</script><img" not in text
+    data = read_page(out / "report.html").figure_data  # a strict parse: no tag was injected
+    assert f"{name}: validation accuracy per epoch" in [p["title"] for p in data["val-acc-per-epoch"]["panels"]]
+    assert name in [e["text"] for e in data["acc-vs-time"]["legends"][0]["entries"]]
