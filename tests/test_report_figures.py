@@ -267,6 +267,13 @@ def test_time_to_target_bars_are_the_stored_times(small):
     labels = panel["yticklabels"]
     assert sorted(labels) == sorted(f"{m}/{o}" for m in ("mlp", "cnn") for o in ("sgd", "adam"))
     assert list(bars.values()) == sorted(bars.values())
+    # Coloured by model as acc-vs-time is, as its legend says.
+    legend, = data["time-to-target"]["legends"]
+    colours = {e["text"]: e["colour"] for e in legend["entries"]}
+    assert legend["title"] == "colour: model" and colours == {
+        e["text"]: e["colour"] for e in data["acc-vs-time"]["legends"][0]["entries"]}
+    for bar in panel["bars"]:
+        assert bar["colour"] == colours[_gid_fields(bar["gid"])["model"]]
 
 
 def test_run_figures_draw_the_runs_steps_epochs_chance_and_schedule(tmp_path_factory):

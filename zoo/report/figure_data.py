@@ -64,6 +64,8 @@ def _legend(legend) -> dict[str, Any]:
             entry.update(colour=_hex(handle.get_color()), marker=str(handle.get_marker()),
                          linestyle=str(handle.get_linestyle()),
                          facecolour=_hex(handle.get_markerfacecolor()))
+        elif hasattr(handle, "get_facecolor"):  # a patch (bars)
+            entry.update(colour=_hex(handle.get_facecolor()))
         entries.append(entry)
     return {"title": title, "entries": entries}
 

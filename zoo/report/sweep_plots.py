@@ -112,6 +112,14 @@ def time_to_target_figure(sweep: SweepData):
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("time until validation accuracy first reached the target (s)")
     ax.set_title(f"Time to target validation accuracy {', '.join(f'{t:g}' for t in targets)}")
+    if enc.colour_axis:
+        from matplotlib.patches import Patch
+
+        drawn = [v for v in enc.colour_values if v in {s[enc.colour_axis] for s in shown}]
+        style.outside_legend(fig, [Patch(color=enc.colour(s)) for v in drawn
+                                   for s in [next(s for s in shown if s[enc.colour_axis] == v)]],
+                             [scheme.value_text(enc.colour_axis, v) for v in drawn],
+                             title=f"colour: {enc.colour_axis}")
     note = f" The fastest {len(shown)} of {len(reached)} are shown." if len(reached) > len(shown) else ""
     return fig, note
 
