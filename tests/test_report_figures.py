@@ -382,3 +382,27 @@ def test_accuracy_axes_reach_chance_only_when_the_data_comes_near_it():
     assert not shown and 0.6 < low < 0.7 and 0.78 < high < 0.85
     (low, high), shown = accuracy_limits([0.09, 0.11], [0.1])  # everything at chance
     assert shown and low < 0.09 and 0.11 < high < 0.2
+
+
+def test_serving_rows_that_all_failed_give_their_reasons_and_no_latency_figure(tmp_path):
+    from zoo.bench import infer_store
+    from zoo.bench.store import Store
+    from zoo.report.synthetic import write_synthetic_sweep
+
+    out = tmp_path / "served"
+    write_synthetic_sweep(out, 2, statuses=["ok"])
+    reason = "the onnx export disagrees with the trained model on 256 test images: max |diff| 9.44"
+    store = Store(out / "results.db")
+    try:
+        infer_store.ensure_table(store)
+        for row in db_rows(out):
+            infer_store.record(store, row["cell"], row["seed"], "onnxruntime", "cpu", slug=row["slug"],
+                               status="failed", reason=reason)
+    finally:
+        store.close()
+    assert zoo("report", str(out)).returncode == 0
+    page = read_page(out / "report.html")
+    assert "acc-vs-latency" not in page.figure_data
+    assert [r[-1] for r in page.tables["inference-problems-table"]["rows"]] == [reason, reason]
+    assert [r[-1] for r in page.tables["inference-table"]["rows"]] == ["failed", "failed"]
+    assert "No serving row finished ok" in (out / "report.html").read_text()

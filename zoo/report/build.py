@@ -130,6 +130,9 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
         blocks += _serving_blocks(sweep)
     blocks.append(html.heading("Figures", anchor="figures"))
     blocks += [html.figure(p) for p in plots]
+    if sweep.inference and not any(p.name == "acc-vs-latency" for p in plots):
+        blocks.append(html.paragraph("No serving row finished ok, so there is no accuracy against "
+                                     "latency figure; the serving table above says why.", "note"))
     if not any(p.name == "time-to-target" for p in plots):
         blocks.append(html.paragraph("No cell recorded a time to target accuracy (zoo bench "
                                      "--target-acc A records one).", "note"))
