@@ -208,3 +208,50 @@ def real_sweep(tmp_path_factory, env: dict) -> SweepCase:
     data = _memo(base, make)
     return SweepCase(base / "sweep", base / "report.html", base / "png", _proc(data["bench"]),
                      data["first"], data["rows"], _proc(data["midway"]), base / "midway.html")
+
+
+# What the figure data (zoo/report/figure_data.py) says, for the figure tests.
+
+
+def lines_named(panel: dict, prefix: str) -> list[dict]:
+    return [line for line in panel["lines"] if (line["gid"] or "").startswith(prefix)]
+
+
+def gid_fields(gid: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in gid.split()[1:] if "=" in part)
+
+
+def small_sweep(out: Path) -> tuple[Path, dict]:
+    """2 models x 2 optimizers x 2 seeds, every cell ok, two backends served per cell (one
+    row failed); drawn by `zoo report`.  Returns the folder and its figure data."""
+    from zoo.report.synthetic import write_synthetic_sweep
+
+    write_synthetic_sweep(out, 4, repeats=2, statuses=["ok"],
+                          axes={"models": ["mlp", "cnn"], "optimizers": ["sgd", "adam"],
+                                "schedules": ["constant"], "regularizers": ["none"],
+                                "launches": [("single", 1)]})
+    _measure_serving(out)
+    proc = zoo("report", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, read_page(out / "report.html").figure_data
+
+
+def _measure_serving(out: Path) -> None:
+    """Inference rows through the store's API, as `zoo bench-infer` writes them: two
+    backends per cell, one row failed."""
+    from zoo.bench import infer_store
+    from zoo.bench.store import Store
+
+    store = Store(out / "results.db")
+    try:
+        infer_store.ensure_table(store)
+        for i, row in enumerate(db_rows(out)):
+            for j, backend in enumerate(("dygraph", "onnxruntime")):
+                failed = i == 0 and j == 1
+                infer_store.record(store, row["cell"], row["seed"], backend, "cpu", slug=row["slug"],
+                                   status="failed" if failed else "ok",
+                                   reason="disagrees" if failed else "",
+                                   p50_ms=None if failed else 1.0 + i + 0.5 * j,
+                                   p99_ms=None if failed else 2.0 + i + 0.5 * j)
+    finally:
+        store.close()
