@@ -55,6 +55,9 @@ def main() -> None:
             f"written in {made:.1f} s; median wall time of {args.repeats} interleaved fresh-process "
             f"runs per command.\n\n"
             "| command | median s | min s | max s |\n|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            # The machine-independent figure: a busy machine slows both commands alike.
+            f"`zoo report` takes {report_s / median(times['zoo results DIR']):.1f}x the time of "
+            f"`zoo results` on the same store in this run.\n\n"
             f"HTML: {html_bytes / 1e6:.2f} MB ({html_bytes} bytes); PNGs (also embedded): "
             + ", ".join(f"{name} {size / 1e3:.0f} kB" for name, size in pngs.items()) + "\n\n"
             "Targets:\n\n"

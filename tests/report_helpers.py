@@ -23,7 +23,10 @@ from tests.test_bench_helpers import TINY, bench_cmd, db_rows, kill_tree, wait_f
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
 RUN_FIGURES = ["fig-loss", "fig-accuracy", "fig-lr", "fig-confusion"]
-SWEEP_FIGURES = ["fig-val-acc-per-epoch", "fig-acc-vs-time", "fig-scaling", "fig-time-to-target"]
+# The real sweep runs one process per cell: no scaling figure (it needs nprocs to vary).
+SWEEP_FIGURES = ["fig-val-acc-per-epoch", "fig-acc-vs-time", "fig-time-to-target"]
+# The made-up sweeps vary nprocs, so they have one.
+SYNTHETIC_FIGURES = ["fig-val-acc-per-epoch", "fig-acc-vs-time", "fig-scaling", "fig-time-to-target"]
 # bad_nan diverges at its first step; slow sleeps 1 s per step (9 steps), long enough to
 # look at the sweep while its second cell runs, also on a busy machine.
 SWEEP_ARGS = ("--models", "bad_nan,slow", *TINY, "--set", "model.delay=1.0", "--target-acc", "0.05")
@@ -40,7 +43,8 @@ class Page(HTMLParser):
         self.figures: list[str] = []
         self.images: list[dict] = []
         self.links: list[str] = []
-        self._table = self._row = self._cell = None
+        self.figure_data: dict[str, dict] = {}  # figure name -> what it shows (figure_data.py)
+        self._table = self._row = self._cell = self._json = None
         self.feed(text)
         self.close()
         assert self.stack == [], f"unclosed tags: {self.stack}"
@@ -63,6 +67,8 @@ class Page(HTMLParser):
             self.figures.append(attrs.get("id"))
         elif tag == "img":
             self.images.append(attrs)
+        elif tag == "script" and attrs.get("type") == "application/json":
+            self._json = (attrs["id"].removeprefix("data-"), [])
 
     def handle_endtag(self, tag):
         if tag in VOID:
@@ -80,10 +86,16 @@ class Page(HTMLParser):
             self._row = None
         elif tag == "table":
             self._table = None
+        elif tag == "script" and self._json is not None:
+            name, parts = self._json
+            self.figure_data[name] = json.loads("".join(parts))
+            self._json = None
 
     def handle_data(self, data):
         if self._cell is not None:
             self._cell.append(data)
+        if self._json is not None:
+            self._json[1].append(data)
 
 
 def read_page(path: Path) -> Page:
@@ -148,8 +160,9 @@ def _dump(proc: subprocess.CompletedProcess) -> dict:
 
 def real_run(tmp_path_factory) -> RunCase:
     def make(base: Path) -> dict:
-        # Batch 10: 84 steps, so the per-step curve is long enough to be smoothed.
-        train = zoo("train", "--model", "mlp", "--optimizer", "sgd", "--epochs", "1",
+        # Batch 10: 84 steps, so the per-step curve is long enough to be smoothed; a
+        # cosine schedule, so that the learning rate changes and has a plot.
+        train = zoo("train", "--model", "mlp", "--optimizer", "sgd", "--schedule", "cosine", "--epochs", "1",
                     "--batch-size", "10", "--data-dir", str(SMALL_MNIST), *TINY,
                     "--out", str(base / "run"), "--quiet")
         assert train.returncode == 0, train.stderr[-3000:]
@@ -195,3 +208,50 @@ def real_sweep(tmp_path_factory, env: dict) -> SweepCase:
     data = _memo(base, make)
     return SweepCase(base / "sweep", base / "report.html", base / "png", _proc(data["bench"]),
                      data["first"], data["rows"], _proc(data["midway"]), base / "midway.html")
+
+
+# What the figure data (zoo/report/figure_data.py) says, for the figure tests.
+
+
+def lines_named(panel: dict, prefix: str) -> list[dict]:
+    return [line for line in panel["lines"] if (line["gid"] or "").startswith(prefix)]
+
+
+def gid_fields(gid: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in gid.split()[1:] if "=" in part)
+
+
+def small_sweep(out: Path) -> tuple[Path, dict]:
+    """2 models x 2 optimizers x 2 seeds, every cell ok, two backends served per cell (one
+    row failed); drawn by `zoo report`.  Returns the folder and its figure data."""
+    from zoo.report.synthetic import write_synthetic_sweep
+
+    write_synthetic_sweep(out, 4, repeats=2, statuses=["ok"],
+                          axes={"models": ["mlp", "cnn"], "optimizers": ["sgd", "adam"],
+                                "schedules": ["constant"], "regularizers": ["none"],
+                                "launches": [("single", 1)]})
+    _measure_serving(out)
+    proc = zoo("report", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, read_page(out / "report.html").figure_data
+
+
+def _measure_serving(out: Path) -> None:
+    """Inference rows through the store's API, as `zoo bench-infer` writes them: two
+    backends per cell, one row failed."""
+    from zoo.bench import infer_store
+    from zoo.bench.store import Store
+
+    store = Store(out / "results.db")
+    try:
+        infer_store.ensure_table(store)
+        for i, row in enumerate(db_rows(out)):
+            for j, backend in enumerate(("dygraph", "onnxruntime")):
+                failed = i == 0 and j == 1
+                infer_store.record(store, row["cell"], row["seed"], backend, "cpu", slug=row["slug"],
+                                   status="failed" if failed else "ok",
+                                   reason="disagrees" if failed else "",
+                                   p50_ms=None if failed else 1.0 + i + 0.5 * j,
+                                   p99_ms=None if failed else 2.0 + i + 0.5 * j)
+    finally:
+        store.close()

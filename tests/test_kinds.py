@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from tests.conftest import ROOT, SMALL_MNIST, registry_text
+from tests.report_helpers import read_page
 from zoo import hookspecs, kinds
 
 
@@ -117,6 +118,12 @@ def test_a_kind_added_to_the_table_reaches_list_grid_store_and_table(widget_cli,
     identities = [json.loads(r) for r in _column(out, "identity")]
     assert {i["params"]["widgets"]["size"] for i in identities} == {3}
     assert sorted(_column(out, "widget")) == ["w1", "w2"]
+    # The report names points and lines by the table's swept kinds: here the widget varies.
+    report = widget_cli("report", str(out))
+    assert report.returncode == 0, report.stderr[-3000:]
+    figures = read_page(out / "report.html").figure_data
+    assert figures["acc-vs-time"]["legends"][0]["title"] == "colour: widget"
+    assert [e["text"] for e in figures["val-acc-per-epoch"]["legends"][0]["entries"]][:2] == ["w1", "w2"]
 
 
 def _column(out, name):

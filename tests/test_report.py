@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from tests.conftest import SMALL_MNIST, assert_one_line_error
-from tests.report_helpers import (RUN_FIGURES, SWEEP_FIGURES, Page, decode_image, embedded_png,
-                                  read_page, real_run, real_sweep)
+from tests.report_helpers import (RUN_FIGURES, SWEEP_FIGURES, SYNTHETIC_FIGURES, Page, decode_image,
+                                  embedded_png, read_page, real_run, real_sweep)
 from tests.test_bench_helpers import TINY, bench, db_rows, faulty_kit, zoo
 
 
@@ -175,7 +175,7 @@ def test_compare_overlays_two_sweeps_with_zoo_results_numbers(synthetic, tmp_pat
     proc = zoo("report", str(a), "--compare", str(b), "--out", str(tmp_path / "c.html"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     page = read_page(tmp_path / "c.html")
-    assert page.figures == SWEEP_FIGURES and len(_images(page)) == 4
+    assert page.figures == SYNTHETIC_FIGURES and len(_images(page)) == 4
     results = zoo("results", str(a), "--compare", str(b), "--format", "csv")
     printed = list(csv.reader(io.StringIO(results.stdout)))
     table = page.tables["compare-table"]
@@ -193,6 +193,7 @@ def test_120_cells_render_with_legends_inside_the_figure_off_the_data(tmp_path):
     sweep = load_sweep(tmp_path / "s")
     for draw in (sweep_plots.val_acc_figure, sweep_plots.acc_time_figure, sweep_plots.scaling_figure):
         fig = draw(sweep)
+        fig = fig[0] if isinstance(fig, tuple) else fig  # (figure, caption note)
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
         assert fig.legends, draw.__name__
@@ -206,7 +207,7 @@ def test_120_cells_render_with_legends_inside_the_figure_off_the_data(tmp_path):
     written = make_report(tmp_path / "s")
     page = read_page(written.html)
     assert len(page.tables["results-table"]["rows"]) == 120
-    assert page.figures == SWEEP_FIGURES and len(_images(page)) == 4
+    assert page.figures == SYNTHETIC_FIGURES and len(_images(page)) == 4
 
 
 def _bad_input_cases(tmp_path, run_dir, sweep_dir):

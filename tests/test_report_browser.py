@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from tests.report_helpers import RUN_FIGURES, SWEEP_FIGURES, decode_image, real_run, real_sweep
+from tests.report_helpers import (RUN_FIGURES, SWEEP_FIGURES, SYNTHETIC_FIGURES, decode_image, real_run,
+                                  real_sweep)
 from tests.test_bench_helpers import faulty_kit
 
 INSTALL = "apt-get install chromium chromium-driver (.ci/run does this)"
@@ -166,3 +167,46 @@ def test_run_page_has_every_figure_loaded(browser, tmp_path_factory):
     _assert_page_complete(browser, case.html, RUN_FIGURES)
     assert _column(browser, "epochs-table", 0) == ["1"]
     _assert_screenshot_not_blank(browser)
+
+
+@pytest.fixture(scope="module")
+def long_reason_page(tmp_path_factory):
+    """A made-up sweep whose failed cell has a reason of several hundred characters, one
+    word of them unbreakable (a path), as real tracebacks have."""
+    from zoo.bench.store import Store
+    from zoo.report.build import make_report
+    from zoo.report.synthetic import write_synthetic_sweep
+
+    out = tmp_path_factory.mktemp("long-reason") / "s"
+    cells = write_synthetic_sweep(out, 6)
+    reason = ("worker exited with code 1: RuntimeError: " + "the allocator could not find memory "
+              * 12 + "/very/long/path/" * 20 + "model.py")
+    store = Store(out / "results.db")
+    try:
+        store.record(cells[0], status="failed", reason=reason)
+    finally:
+        store.close()
+    return make_report(out).html
+
+
+def test_long_reasons_wrap_inside_the_page(browser, long_reason_page):
+    _load(browser, long_reason_page)
+    boxes = browser.execute_script(
+        "return Array.from(document.querySelectorAll('td.reason')).map(function (td) {"
+        "  var r = td.getBoundingClientRect(); return [td.textContent.length, r.right, r.height,"
+        "  parseFloat(getComputedStyle(td).lineHeight)]; });")
+    long = [b for b in boxes if b[0] > 400]
+    assert len(long) == 2, boxes  # the results table's reason column and the problems table
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    for _, right, height, line in long:
+        assert right <= width and height > 3 * line, (right, width, height, line)
+
+
+def test_figure_data_parses_in_the_browser(browser, synthetic_page):
+    _load(browser, synthetic_page)
+    panels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('script.figure-data')).map(function (s) {"
+        "  var d = JSON.parse(s.textContent); return [s.id, d.panels.length,"
+        "  d.panels.reduce(function (n, p) { return n + p.lines.length + p.bars.length; }, 0)]; });")
+    assert [p[0] for p in panels] == ["data-" + f[4:] for f in SYNTHETIC_FIGURES]
+    assert all(count > 0 and drawn > 0 for _, count, drawn in panels), panels

@@ -11,6 +11,7 @@ from typing import Callable
 
 from zoo.errors import ReportError, one_line
 from zoo.report import html, sources
+from zoo.report.run_plots import lr_note
 from zoo.report.style import Plot, require_matplotlib
 
 
@@ -52,6 +53,8 @@ def run_page(run: sources.RunData, plots: list[Plot]) -> str:
     blocks.append(html.table([k.replace("_", " ") for k in keys], rows, table_id="epochs-table")
                   if rows else html.paragraph("No epoch has finished yet.", "note"))
     blocks.append(html.heading("Figures", anchor="figures"))
+    if lr_note(run):  # said before the figures, where a learning-rate plot would be looked for
+        blocks.append(html.paragraph(lr_note(run), "meta"))
     blocks += [html.figure(p) for p in plots]
     if run.confusion_note:
         blocks.append(html.paragraph(run.confusion_note, "note"))
@@ -77,6 +80,28 @@ def _problem_rows(sweep: sources.SweepData) -> list[list[str]]:
     return [[r["slug"], str(r["seed"]), sources.status_text(r["status"]), str(r.get("epochs_done") or 0),
              r.get("reason") or ""]
             for r in sweep.rows if sources.status_kind(r["status"]) in ("problem", "skipped")]
+
+
+def _serving_blocks(sweep: sources.SweepData) -> list[str]:
+    """`zoo results --inference`'s table; the reasons of rows that are not ok go into a
+    table of their own, where a long reason wraps instead of stretching every row."""
+    from zoo.bench.infer_tables import inference_table, joined
+
+    measured = joined(sweep.inference, sweep.rows)
+    headers, rows = inference_table(measured)
+    problems = [[r["slug"], str(r["seed"]), r["backend"], r["device"], r["status"], r["reason"] or ""]
+                for r in measured if sources.status_text(r["status"]) != "ok"]
+    if "status" in headers:  # "failed: <reason>" -> "failed"
+        rows = [row[:-1] + [row[-1].split(": ", 1)[0]] for row in rows]
+    blocks = [html.heading("Serving", anchor="inference"),
+              html.paragraph(f"What serving costs (`zoo bench-infer`), the table "
+                             f"`zoo results {sweep.path} --inference` prints."),
+              html.table(headers, rows, table_id="inference-table")]
+    if problems:
+        blocks += [html.paragraph(f"{len(problems)} of {len(measured)} serving rows are not ok:"),
+                   html.table(["cell", "seed", "backend", "device", "status", "reason"], problems,
+                              table_id="inference-problems-table", wide=("reason",))]
+    return blocks
 
 
 def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.SweepData | None = None) -> str:
@@ -107,14 +132,19 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
                html.paragraph(f"The table `zoo results {sweep.path}` prints; click a column "
                               f"header to sort. {MARK} marks the highest validation accuracy, "
                               f"the combination `zoo export {sweep.path} --best` exports."),
-               html.table(headers, rows, table_id="results-table")]
+               html.table(headers, rows, table_id="results-table", wide=("reason",))]
     if other is not None:
         headers, rows = compare(summarize(sweep.rows), summarize(other.rows))
         blocks += [html.heading(f"Compared with {other.path.name}", anchor="compare"),
                    html.paragraph(f"The table `zoo results {sweep.path} --compare {other.path}` prints."),
                    html.table(headers, rows, table_id="compare-table")]
+    if sweep.inference:
+        blocks += _serving_blocks(sweep)
     blocks.append(html.heading("Figures", anchor="figures"))
     blocks += [html.figure(p) for p in plots]
+    if sweep.inference and not any(p.name == "acc-vs-latency" for p in plots):
+        blocks.append(html.paragraph("No serving row finished ok, so there is no accuracy against "
+                                     "latency figure; the serving table above says why.", "note"))
     if not any(p.name == "time-to-target" for p in plots):
         blocks.append(html.paragraph("No cell recorded a time to target accuracy (zoo bench "
                                      "--target-acc A records one).", "note"))

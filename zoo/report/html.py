@@ -25,7 +25,7 @@ table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th[aria-sort=ascending]::after { content: " \\25B2"; }
 table.sortable th[aria-sort=descending]::after { content: " \\25BC"; }
 tbody tr:nth-child(even) { background: #fafafa; }
-td.reason { white-space: normal; max-width: 50em; }
+td.reason { white-space: normal; max-width: 50em; min-width: 20em; overflow-wrap: anywhere; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #444; font-size: 13px; margin-top: .3em; }
 .scroll { overflow-x: auto; }
@@ -98,11 +98,16 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def figure(plot: Plot) -> str:
+    """The PNG, its caption and, beside it, what it shows as JSON (zoo.report.figure_data)."""
+    from zoo.report.figure_data import to_json
+
     width, height = png_size(plot.png)
     source = base64.b64encode(plot.png).decode("ascii")
     return (f'<figure id="fig-{plot.name}"><img src="data:image/png;base64,{source}" '
             f'alt="{escape(plot.title)}" width="{width}" height="{height}">'
-            f"<figcaption><b>{escape(plot.title)}.</b> {escape(plot.caption)}</figcaption></figure>")
+            f"<figcaption><b>{escape(plot.title)}.</b> {escape(plot.caption)}</figcaption>"
+            f'<script type="application/json" id="data-{plot.name}" class="figure-data">'
+            f"{to_json(plot.data)}</script></figure>")
 
 
 def page(title: str, blocks: list[str]) -> str:

@@ -22,21 +22,31 @@ def smooth(values: list[float], span: int) -> list[float]:
 
 
 def span_for(steps: int) -> int:
-    """About 1/30 of the run, so an epoch's trend shows and a step's noise does not."""
-    return max(1, min(200, round(steps / 30)))
+    """About 1/30 of the run, so an epoch's trend shows and a step's noise does not; at
+    least 2 from 6 steps on, so that the smoothed curve the caption names is there."""
+    if steps < 6:
+        return 1
+    return max(2, min(200, round(steps / 30)))
 
 
-def _curve(run: RunData, tag: str, train_key: str, val_key: str, ylabel: str, what: str):
+def _curve(run: RunData, tag: str, train_key: str, val_key: str, ylabel: str, what: str,
+           chance: float | None = None):
+    """(figure, what was drawn, for the caption)."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = style.figure(7.5, 3.6)
     ax = fig.subplots()
     steps, values = run.scalars.get(tag, ([], []))
+    drawn = []
     if steps:
         span = span_for(len(steps))
         ax.plot(steps, values, color=style.colour(0), alpha=0.25, linewidth=0.8,
-                label="train, per step")
+                label="train, per step", gid="train per step")
+        drawn.append("faint: per step")
         if span > 1:
             ax.plot(steps, smooth(values, span), color=style.colour(0), linewidth=1.6,
-                    label=f"train, per step (EMA over {span} steps)")
+                    label=f"train, per step (EMA over {span} steps)", gid="train smoothed")
+            drawn.append(f"bold: smoothed, an exponential moving average over {span} steps")
     epochs = run.epochs
     at = [e["step"] for e in epochs]
     for key, label, index, marker in [(train_key, "train, per epoch", 1, "s"),
@@ -44,13 +54,21 @@ def _curve(run: RunData, tag: str, train_key: str, val_key: str, ylabel: str, wh
         points = [(s, e[key]) for s, e in zip(at, epochs) if e.get(key) is not None]
         if points:
             ax.plot(*zip(*points), color=style.colour(index), marker=marker, linewidth=1.4,
-                    label=label)
+                    label=label, gid=key)
+    if chance is not None:
+        ax.axhline(chance, color=style.CHANCE_COLOUR, linestyle=":", linewidth=1.2, zorder=0,
+                   label=f"chance: 1/{round(1 / chance)} classes", gid="chance")
     ax.set_xlabel("optimizer step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
     ax.set_title(f"{what}: {_name(run)}")
     handles, labels = ax.get_legend_handles_labels()
     style.outside_legend(fig, handles, labels)
-    return fig
+    return fig, drawn
+
+
+def _per_step_note(drawn: list[str]) -> str:
+    return f" ({', '.join(drawn)})" if drawn else " (no per-step log: per epoch only)"
 
 
 def _name(run: RunData) -> str:
@@ -60,29 +78,57 @@ def _name(run: RunData) -> str:
 
 
 def loss_plot(run: RunData) -> style.Plot:
-    fig = _curve(run, "train/loss", "train_loss", "val_loss", "cross-entropy loss (nats)", "Loss")
-    return style.plot("loss", "Loss", "Training loss per step (faint: raw, bold: smoothed) "
-                      "and train and validation loss per epoch, at the step each epoch ended.", fig)
+    fig, drawn = _curve(run, "train/loss", "train_loss", "val_loss", "cross-entropy loss (nats)",
+                        "Loss")
+    return style.plot("loss", "Loss", f"Training loss per step{_per_step_note(drawn)} and train "
+                      f"and validation loss per epoch, at the step each epoch ended.", fig)
+
+
+def num_classes(run: RunData) -> int | None:
+    """The class count of the run's data, known once its test set was evaluated (the
+    confusion matrix is classes x classes); None before."""
+    return len(run.confusion) if run.confusion else None
 
 
 def accuracy_plot(run: RunData) -> style.Plot:
-    fig = _curve(run, "train/acc", "train_acc", "val_acc", "accuracy (fraction correct)", "Accuracy")
-    return style.plot("accuracy", "Accuracy", "Training accuracy per batch (faint: raw, bold: "
-                      "smoothed) and train and validation accuracy per epoch.", fig)
+    classes = num_classes(run)
+    fig, drawn = _curve(run, "train/acc", "train_acc", "val_acc", "accuracy (fraction correct)",
+                        "Accuracy", chance=1 / classes if classes else None)
+    chance = f" The dotted line is chance level, 1/{classes} classes." if classes else ""
+    return style.plot("accuracy", "Accuracy", f"Training accuracy per batch{_per_step_note(drawn)} "
+                      f"and train and validation accuracy per epoch.{chance}", fig)
 
 
-def lr_plot(run: RunData) -> style.Plot | None:
+def _lr_points(run: RunData) -> tuple[list, list]:
     steps, values = run.scalars.get("train/lr", ([], []))
     if not steps:
         points = [(e["step"], e["lr"]) for e in run.epochs if e.get("lr") is not None]
-        if not points:
-            return None
-        steps, values = (list(v) for v in zip(*points))
+        steps, values = (list(v) for v in zip(*points)) if points else ([], [])
+    return steps, values
+
+
+def lr_note(run: RunData) -> str:
+    """What the page says instead of a plot of a constant learning rate ("" otherwise)."""
+    steps, values = _lr_points(run)
+    if steps and len(set(values)) == 1:
+        return f"The learning rate was constant at {values[0]:.6g} over all {len(steps)} logged steps (no plot)."
+    return ""
+
+
+def lr_plot(run: RunData) -> style.Plot | None:
+    """The learning rate over steps; None when it was constant (a flat line says less
+    than the number, which lr_note gives) or never logged."""
+    steps, values = _lr_points(run)
+    if not steps or len(set(values)) == 1:
+        return None
+    from matplotlib.ticker import MaxNLocator
+
     fig = style.figure(7.5, 3.0)
     ax = fig.subplots()
     ax.plot(steps, values, color=style.colour(0), linewidth=1.6, drawstyle="steps-post",
-            marker="o" if len(steps) < 3 else None)
+            marker="o" if len(steps) < 3 else None, gid="lr")
     ax.set_xlabel("optimizer step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("learning rate")
     ax.set_title(f"Learning rate: {_name(run)}")
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))

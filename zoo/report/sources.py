@@ -57,9 +57,15 @@ class SweepData:
     rows: list[dict[str, Any]]  # the rows `zoo results` summarizes
     left_out: int  # stored rows of older grids, left out as `zoo results` leaves them out
     epochs: dict[tuple, list[dict[str, Any]]] = field(default_factory=dict)  # (cell, seed) ->
+    inference: list[dict[str, Any]] = field(default_factory=list)  # `zoo bench-infer` rows
 
     def epochs_of(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         return self.epochs.get((row["cell"], row["seed"]), [])
+
+
+def with_other(sweep: SweepData, other: SweepData | None) -> list[tuple[SweepData, bool]]:
+    """(sweep, is the compared one) for a sweep and the one ``--compare`` names, if any."""
+    return [(sweep, False)] + ([(other, True)] if other is not None else [])
 
 
 def kind_of(path: Path) -> str:
@@ -150,18 +156,22 @@ def cell_metrics_file(sweep_dir: Path, row: dict[str, Any]) -> Path:
 
 
 def load_sweep(path: Path) -> SweepData:
+    from zoo.bench.infer_store import inference_rows
     from zoo.bench.store import open_existing
 
     # The same selection `zoo results` makes, so that the page's numbers are its numbers.
     store = open_existing(path)
     try:
         rows, left_out = store.grid_rows()
+        inference = inference_rows(store)
     finally:
         store.close()
     if not rows:
         older = f" ({left_out} stored results belong to older grids)" if left_out else ""
         raise ReportError(f"{path}: results.db holds no results of its latest grid yet{older}")
-    sweep = SweepData(path=path, rows=rows, left_out=left_out)
+    mine = {(r["cell"], r["seed"]) for r in rows}
+    sweep = SweepData(path=path, rows=rows, left_out=left_out,
+                      inference=[r for r in inference if (r["cell"], r["seed"]) in mine])
     for row in rows:
         try:
             metrics = _read_json(cell_metrics_file(path, row)) or {}

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from zoo.errors import ReportError
+from zoo.report.scheme import MARKERS, PALETTE  # noqa: F401 - the drawing modules' one source
 
-# Okabe & Ito's palette, which stays distinguishable under the common colour-vision
-# deficiencies; yellow last because it is faint on white.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
 LINESTYLES = ["-", "--", ":", "-."]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+CHANCE_COLOUR = "#767676"  # grey lines that are references, not results
 DPI = 100
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
          "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
          "axes.spines.right": False, "figure.facecolor": "white", "savefig.facecolor": "white"}
+LEGEND_WIDTH = 2.6  # inches added to the right of facet grids for the legend
 LEGEND_ROW_PT = 14  # height of one legend entry at legend.fontsize 8, with spacing
 
 INSTALL_HINT = "zoo report needs matplotlib: pip install 'zoo[report]'"
@@ -33,6 +33,7 @@ class Plot:
     title: str
     caption: str
     png: bytes
+    data: dict[str, Any] = field(default_factory=dict)  # zoo.report.figure_data.describe(fig)
 
 
 def require_matplotlib():
@@ -107,4 +108,23 @@ def png(fig) -> bytes:
 
 
 def plot(name: str, title: str, caption: str, fig) -> Plot:
-    return Plot(name, title, caption, png(fig))
+    from zoo.report.figure_data import describe
+
+    image = png(fig)
+    # Read from the very objects the PNG was drawn from, in the state it was drawn in.
+    return Plot(name, title, caption, image, describe(fig, drawn=True))
+
+
+def overlay_handles(sweep, other, kind: str):
+    """Legend items telling this sweep from the compared one: solid and dashed lines
+    (``kind`` "line") or filled and hollow markers."""
+    from matplotlib.lines import Line2D
+
+    if other is None:
+        return [], []
+    if kind == "line":
+        handles = [Line2D([], [], color="grey", linestyle="-"), Line2D([], [], color="grey", linestyle="--")]
+    else:
+        handles = [Line2D([], [], color="grey", marker="o", linestyle="none"),
+                   Line2D([], [], color="grey", marker="o", markerfacecolor="none", linestyle="none")]
+    return handles, [f"this: {sweep.path.name}", f"other: {other.path.name}"]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from zoo import __version__
 
+DATASETS = [("mnist", 10)]  # (name, classes)
 MODELS = ["mlp", "cnn", "lenet", "resnet8", "vit_tiny"]
 OPTIMIZERS = ["sgd", "momentum", "adam", "adagrad", "rmsprop"]
 SCHEDULES = ["constant", "cosine"]
@@ -41,26 +42,33 @@ def _curve(rng: random.Random, epochs: int, ceiling: float) -> list[dict]:
 
 
 def write_synthetic_sweep(out: Path, cells: int, *, epochs: int = 5, seed: int = 0,
-                          target_acc: float = 0.9) -> list:
-    """Write ``out/results.db`` with ``cells`` rows (one seed each) and their cell
-    folders; returns the Cells, in the order written."""
+                          target_acc: float = 0.9, repeats: int = 1, axes: dict | None = None,
+                          statuses: list[str] | None = None) -> list:
+    """Write ``out/results.db`` with ``cells`` x ``repeats`` rows (seeds ``seed`` on) and
+    their cell folders; returns the Cells, in the order written.  ``axes`` replaces some
+    of the value lists (keys datasets, models, optimizers, schedules, regularizers, launches);
+    ``statuses`` the statuses drawn from."""
     from zoo.bench.grid import Cell
     from zoo.bench.store import Store
 
     rng = random.Random(seed)
-    combos = list(itertools.product(MODELS, OPTIMIZERS, SCHEDULES, REGULARIZERS, LAUNCHES))
+    lists = {"datasets": DATASETS, "models": MODELS, "optimizers": OPTIMIZERS,
+             "schedules": SCHEDULES, "regularizers": REGULARIZERS, "launches": LAUNCHES,
+             **(axes or {})}
+    combos = list(itertools.product(*lists.values()))
     made = []
     store = Store(out / "results.db")
     try:
-        for index in range(cells):
-            model, optimizer, schedule, regularizer, (launch, nprocs) = combos[index % len(combos)]
+        for index, repeat in itertools.product(range(cells), range(repeats)):
+            (dataset, classes), model, optimizer, schedule, regularizer, (launch, nprocs) = \
+                combos[index % len(combos)]
             # Past 500 combinations, a model parameter tells the cells apart.
             params = {"models": {"variant": index // len(combos)}} if index >= len(combos) else {}
-            cell = Cell(dataset="mnist", model=model, optimizer=optimizer, schedule=schedule,
+            cell = Cell(dataset=dataset, model=model, optimizer=optimizer, schedule=schedule,
                         regularizer=regularizer, launch=launch, nprocs=nprocs, device="cpu",
-                        epochs=epochs, batch_size=100, seed=seed, params=params,
+                        epochs=epochs, batch_size=100, seed=seed + repeat, params=params,
                         target_acc=target_acc)
-            status = rng.choice(STATUSES)
+            status = rng.choice(statuses or STATUSES)
             done = epochs if status == "ok" else rng.randint(0, epochs - 1)
             records = _curve(rng, done, rng.uniform(0.85, 0.99))
             cell_dir = out / "cells" / cell.slug
@@ -79,7 +87,7 @@ def write_synthetic_sweep(out: Path, cells: int, *, epochs: int = 5, seed: int =
                          test_loss=last.get("val_loss") if ok else None,
                          test_acc=round(last["val_acc"] - 0.004, 6) if ok else None,
                          wall_time=wall, train_time=wall * 0.8, images_per_s=ips,
-                         time_to_target=reached if ok else None, host="synthetic",
+                         time_to_target=reached if ok else None, num_classes=classes, host="synthetic",
                          paddle_version="3.3.1", zoo_version=__version__, git_rev="synthetic",
                          cell_dir=str(cell_dir))
             made.append(cell)
