@@ -102,6 +102,8 @@ def test_a_killed_drivers_ray_listened_on_loopback_only_and_the_next_run_reaps_i
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
+            monkeypatch.setenv("XDG_STATE_HOME", str(state))
+            ray_local.reap()  # a failed check above must not leave this Ray running
     left = _pids(mark)
     assert left, "Ray left nothing behind its killed driver: this test shows no reaping any more"
     nxt = bench(out, *args, "--dry-run", env=env)  # the next zoo run
