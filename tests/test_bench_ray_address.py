@@ -92,7 +92,8 @@ def test_a_dashboard_must_be_asked_for_and_needs_rays_dashboard(tmp_path, clean_
                           "pip install 'ray[default]'")
 
 
-def test_a_connect_timeout_must_be_positive(tmp_path, clean_env):
+@pytest.mark.parametrize("seconds", ["0", "-5", "1e999"])
+def test_a_connect_timeout_must_be_positive_and_finite(seconds, tmp_path, clean_env):
     proc = bench(tmp_path / "b", *ARGS, "--ray-address", "127.0.0.1:6379",
-                 "--set", "executor.connect_timeout=0", env=clean_env)
-    assert_one_line_error(proc, "executor.connect_timeout=0", "must be > 0 seconds")
+                 "--set", f"executor.connect_timeout={seconds}", env=clean_env)
+    assert_one_line_error(proc, "executor.connect_timeout=", "must be > 0 seconds and finite")

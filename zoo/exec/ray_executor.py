@@ -59,8 +59,9 @@ class RayExecutor(Executor):
         from zoo.exec import ray_local
 
         ray_local.reap()  # what a killed zoo left running: before anything else starts
-        if not self.connect_timeout > 0:
-            raise ConfigError(f"executor.connect_timeout={self.connect_timeout}: must be > 0 seconds")
+        if not 0 < self.connect_timeout < float("inf"):
+            raise ConfigError(f"executor.connect_timeout={self.connect_timeout}: must be > 0 seconds "
+                              "and finite")
         if self.address:
             from zoo.exec.ray_address import checked_address
 
