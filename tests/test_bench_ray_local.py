@@ -30,6 +30,21 @@ def _pids(needle: str) -> dict[int, str]:
     return {int(line.split(":")[0]): line.split(": ", 1)[1] for line in processes_with(needle)}
 
 
+def _working_in(folder: Path) -> list[str]:
+    """Live processes working in ``folder``: where Ray's renamed processes show no
+    environment to find a marker in, they still keep the folder Ray started in."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cwd = os.readlink(entry / "cwd").removesuffix(" (deleted)")
+            if entry.name.isdigit() and (entry / "environ").read_bytes() and \
+                    cwd.startswith(f"{folder}/"):
+                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:80]!r} in {cwd}")
+        except OSError:
+            continue
+    return found
+
+
 def _listeners(pids) -> list[tuple[int, str, int]]:
     """(pid, address, port) of each listening TCP socket these processes hold, read from
     /proc/net/tcp{,6} and mapped to the processes through their socket inodes."""
@@ -109,6 +124,7 @@ def test_a_killed_drivers_ray_listened_on_loopback_only_and_the_next_run_reaps_i
     nxt = bench(out, *args, "--dry-run", env=env)  # the next zoo run
     assert nxt.returncode == 0, nxt.stderr
     assert_no_processes(mark, within=5)
+    assert not _working_in(short_tmp)
     assert not _listeners(left)
     assert not list((state / "zoo" / "ray").iterdir()) and not session.exists()
     # and it runs where Ray's default folder ($TMPDIR/ray, i.e. /tmp/ray) does not exist
@@ -119,12 +135,13 @@ def test_a_killed_drivers_ray_listened_on_loopback_only_and_the_next_run_reaps_i
     assert "on node 127.0.0.1" in rerun.stderr
     assert not (short_tmp / "ray").exists()  # nor made it: `ray.init("auto")` never finds it
     assert_no_processes(mark, within=30)
+    assert not _working_in(short_tmp)  # nothing of it outlives a clean end either
     assert not list((state / "zoo" / "ray").iterdir()) and not list(short_tmp.glob("zoo-ray-*"))
 
 
-def _sleeper(**env) -> subprocess.Popen:
+def _sleeper(cwd=None, **env) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
-                            env={**os.environ, **env})
+                            env={**os.environ, **env}, cwd=cwd)
 
 
 def _record(folder: Path, token: str, pid: int, started: str | None, temp: Path | None = None):
@@ -142,22 +159,27 @@ def test_reap_kills_only_the_processes_of_zoo_rays_whose_driver_is_gone(tmp_path
     session = tmp_path / f"{ray_local.PREFIX}abc"
     session.mkdir()
     _record(folder, orphaned, gone.pid, "1", session)
-    _record(folder, in_use, os.getpid(), ray_local._start_time(os.getpid()))  # a live driver
     _record(folder, "", gone.pid, "1")  # an empty token must not match every process
     var = ray_local.TOKEN_VAR
-    victim, survivors = _sleeper(**{var: orphaned}), [
+    live_session = tmp_path / f"{ray_local.PREFIX}live"
+    live_session.mkdir()
+    _record(folder, in_use, os.getpid(), ray_local._start_time(os.getpid()), live_session)
+    victims = [_sleeper(**{var: orphaned}),
+               _sleeper(cwd=session)]  # Ray's own renamed processes may show no environment
+    survivors = [
         _sleeper(**{var: in_use}),  # a Ray whose zoo still runs
+        _sleeper(cwd=live_session),
         _sleeper(**{var: orphaned + "0"}),  # a token that only starts alike
         _sleeper(**{var: ""}),
         _sleeper(),  # a user's own process: no token at all
     ]
     try:
-        assert ray_local.reap() == [victim.pid]
-        assert victim.wait(timeout=10) == -signal.SIGKILL
+        assert ray_local.reap() == sorted(p.pid for p in victims)
+        assert all(p.wait(timeout=10) == -signal.SIGKILL for p in victims)
         assert all(p.poll() is None for p in survivors)
-        assert not session.exists()
+        assert not session.exists() and live_session.exists()
         assert sorted(p.name for p in folder.iterdir()) == sorted([f"{in_use}.json", "empty.json"])
     finally:
-        for proc in [victim, *survivors]:
+        for proc in [*victims, *survivors]:
             proc.kill()
             proc.wait()

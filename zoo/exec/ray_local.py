@@ -13,8 +13,9 @@ So before starting, zoo writes a record in ``$XDG_STATE_HOME/zoo/ray/`` (default
 that every process of this Ray inherits in its environment (``ZOO_RAY_STARTED_BY``).
 ``reap()``, run by every ``zoo bench --executor ray`` (``--dry-run`` too), kills the
 processes of the Rays whose driver is gone: exactly this user's processes whose
-environment carries such a token. A user's own Ray never carries one, so it is never
-touched, nor is a Ray whose zoo driver still runs.
+environment carries such a token or whose working folder is that Ray's session
+folder. A user's own Ray has neither, so it is never touched, nor is a Ray whose zoo
+driver still runs.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def away_from_cwd(folder: Path | None = None):
 
 def stop(local: LocalRay) -> None:
     """After ``ray.shutdown()``: end what Ray leaves to die on its own, forget the record."""
-    _kill_carriers(local.token)
+    _kill_carriers(local.token, local.temp_dir)
     shutil.rmtree(local.temp_dir, ignore_errors=True)
     local.record.unlink(missing_ok=True)
 
@@ -130,9 +131,10 @@ def reap() -> list[int]:
             continue
         if started is not None and _start_time(pid) == started:
             continue  # its driver still runs: that sweep's Ray is in use
-        killed += _kill_carriers(token)
         temp = Path(str(data.get("temp_dir", "")))
-        if temp.is_absolute() and temp.name.startswith(PREFIX):
+        ours = temp.is_absolute() and temp.name.startswith(PREFIX)
+        killed += _kill_carriers(token, temp if ours else None)
+        if ours:
             shutil.rmtree(temp, ignore_errors=True)
         record.unlink(missing_ok=True)
     return killed
@@ -168,8 +170,11 @@ def _start_time(pid: int) -> str | None:
     return stat.rpartition(")")[2].split()[19]
 
 
-def _carriers(token: str) -> list[int]:
-    """This user's live processes whose environment holds ``ZOO_RAY_STARTED_BY=token``."""
+def _carriers(token: str, session: Path | None) -> list[int]:
+    """This user's live processes whose environment holds ``ZOO_RAY_STARTED_BY=token``,
+    or whose working folder is the Ray's session folder: Ray's processes rename
+    themselves (``ray::IDLE``...), which may overwrite where the kernel shows their
+    environment, but they keep the folder ``ray.init`` ran in, which zoo made for them."""
     needle, uid, me = f"{TOKEN_VAR}={token}".encode(), os.getuid(), os.getpid()
     found: list[int] = []
     if not Path("/proc").is_dir():  # no process table to read: nothing is killed
@@ -181,18 +186,20 @@ def _carriers(token: str) -> list[int]:
             if entry.stat().st_uid != uid:
                 continue
             environ = (entry / "environ").read_bytes()  # empty for a zombie
+            cwd = os.readlink(entry / "cwd").removesuffix(" (deleted)") if environ else ""
         except OSError:
             continue
-        if needle in environ.split(b"\0"):
+        inside = session is not None and (cwd == str(session) or cwd.startswith(f"{session}/"))
+        if needle in environ.split(b"\0") or inside:
             found.append(int(entry.name))
     return found
 
 
-def _kill_carriers(token: str, within: float = 10.0) -> list[int]:
-    """SIGKILL every carrier of ``token`` until none is left (Ray may still be spawning)."""
+def _kill_carriers(token: str, session: Path | None, within: float = 10.0) -> list[int]:
+    """SIGKILL every process of that Ray until none is left (Ray may still be spawning)."""
     killed: set[int] = set()
     deadline = time.monotonic() + within
-    while (pids := _carriers(token)) and time.monotonic() < deadline:
+    while (pids := _carriers(token, session)) and time.monotonic() < deadline:
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
