@@ -6,6 +6,8 @@
     ``local``: the driver's cost per cell beyond the cell's own recorded wall time (sweep
     wall time minus the sum of cell times, per cell), and ray minus local (target < 1 s).
 (c) A paper projection for a 100-node cluster from (b)'s measured costs.
+(d) How long ``--ray-address`` takes to refuse an address where no Ray cluster answers
+    (one line each; before the check some of these hung for minutes).
 
     .venv/bin/python benchmarks/executors.py [--data-dir DIR] [--cells 8]
 """
@@ -13,7 +15,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from _common import bench, default_data_dir, verdict, write_section
@@ -62,9 +71,48 @@ def main() -> None:
               "than 1-5 s on 100 nodes, or checkpoints of hundreds of MB (a 1 GB checkpoint "
               "per cell on a 1 GB/s link caps the sweep at about 1 cell/s). Grids of 10,000 "
               "1-minute cells (100 x 100) take about 100 minutes plus one cell's start-up."]
+    lines += ["", "(d) --ray-address refused (`zoo bench --dry-run`, wall time to the one-line "
+              "error, including Python's start)", "", "| address | s | error |", "|---|---|---|"]
+    lines += [f"| `{address}` | {seconds:.1f} | {error} |" for address, seconds, error in refusals()]
     body = "\n".join(lines)
     print(body)
     write_section("executors", body)
+
+
+class _Web(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def refusals() -> list[tuple[str, float, str]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    web = ThreadingHTTPServer(("127.0.0.1", 0), _Web)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    found = []
+    with tempfile.TemporaryDirectory(prefix="zoo-refusals-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_TMPDIR")}
+        env["TMPDIR"] = tmp  # no `ray start` recorded there: auto finds nothing
+        for address, extra in ((f"127.0.0.1:{closed}", []), ("999.1.1.1:6379", []),
+                               ("garbage", []), ("http://evil:80", []), ("auto", []),
+                               (f"127.0.0.1:{web.server_address[1]}",
+                                ["--set", "executor.connect_timeout=10"])):
+            start = time.monotonic()
+            proc = subprocess.run([sys.executable, "-m", "zoo", "bench", "--out", f"{tmp}/b",
+                                   "--models", "mlp", "--optimizers", "sgd", "--executor", "ray",
+                                   "--ray-address", address, "--dry-run", *extra],
+                                  capture_output=True, text=True, env=env, timeout=300)
+            seconds = time.monotonic() - start
+            error = proc.stderr.strip().splitlines()[-1].split(": ", 3)[-1] if proc.stderr else "?"
+            shown = address + (" (a web server; connect_timeout=10)" if extra else "")
+            found.append((shown, seconds, f"exit {proc.returncode}: {error[:90]}"))
+    web.shutdown()
+    return found
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ def build_local(*, jobs: int = 1, threads: int = 0):
     return LocalExecutor(jobs=jobs, threads=threads)
 
 
-def build_ray(*, address: str = "", threads: int = 0):
+def build_ray(*, address: str = "", threads: int = 0, dashboard: bool = False,
+              connect_timeout: float = 30.0):
     from zoo.exec.ray_executor import RayExecutor
 
-    return RayExecutor(address=address, threads=threads)
+    return RayExecutor(address=address, threads=threads, dashboard=dashboard,
+                       connect_timeout=connect_timeout)
 
 
 @zoo.hookimpl
@@ -22,4 +24,5 @@ def zoo_register_executors(register):
     register("local", build_local,
              description="This machine: up to --jobs cells at once, each on CPUs of its own")
     register("ray", build_ray,
-             description="A Ray cluster: one Ray task per cell (needs zoo[ray]; --ray-address)")
+             description="A Ray cluster: one Ray task per cell (needs zoo[ray]; --ray-address; "
+                         "a local Ray on 127.0.0.1 without one)")

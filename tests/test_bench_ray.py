@@ -1,18 +1,22 @@
 """The ray executor on a real local Ray cluster of two nodes (one CPU each) on this
 machine: cells land on both nodes, their rows and artifacts come home to the driver,
 a node removed mid-cell gives ``failed`` (node lost) and a rerun completes the cell,
-Ctrl-C stops the cluster's cells with checkpoints, and nothing outlives the tests."""
+Ctrl-C stops the cluster's cells with checkpoints, a cell no node can hold is skipped,
+a node with another zoo refuses its cell, and nothing outlives the tests.  Without Ray
+installed (or importable), only the last test runs: the one-line error saying so."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
-import uuid
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import zoo as zoo_package
 from tests.conftest import ROOT, assert_one_line_error
 from tests.test_bench_helpers import (
     MARK, TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree,
@@ -20,27 +24,34 @@ from tests.test_bench_helpers import (
 )
 from zoo import checkpoint as ckpt
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'zoo[ray]')")
-from ray.cluster_utils import Cluster  # noqa: E402
-
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 SLOW = ("--models", "slow", "--optimizers", "sgd,adam", "--epochs", "2", "--checkpoint-every", "2", *TINY)
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'zoo[ray]')")
+    from ray.cluster_utils import Cluster
+
     # A short folder of its own: Ray's socket paths must stay short, and every process of
-    # this cluster names it, which is how the end of the module finds leftovers.
-    temp = f"/tmp/zr{uuid.uuid4().hex[:6]}"
-    made = Cluster(initialize_head=True, connect=False,
-                   head_node_args={**NODE, "include_dashboard": False, "temp_dir": temp})
-    try:
-        made.add_node(**NODE)
-        made.wait_for_nodes()
-        yield made
-    finally:
-        made.shutdown()
+    # this cluster names it, which is how the end of the module finds leftovers.  Ray's
+    # test Cluster also writes its address into Ray's default folder ($RAY_TMPDIR/ray,
+    # else /tmp/ray) whatever temp_dir it is given, and fails where that folder does not
+    # exist (a machine where Ray never ran): that folder is made here too.
+    temp = tempfile.mkdtemp(prefix="zr", dir="/tmp")
+    Path(temp, "ray").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_TMPDIR", temp)
+        made = Cluster(initialize_head=True, connect=False,
+                       head_node_args={**NODE, "include_dashboard": False, "temp_dir": temp})
+        try:
+            made.add_node(**NODE)
+            made.wait_for_nodes()
+            yield made
+        finally:
+            made.shutdown()
     assert_no_processes(temp, within=30)
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def _workers(cluster):
@@ -170,6 +181,64 @@ def test_one_cell_trains_across_both_nodes(cluster, tmp_path):
     (want,) = db_rows(spawned)
     assert row["test_acc"] == want["test_acc"]
     assert len({d.split('"sha256": ')[1] for d in digests}) == 1
+
+
+def test_a_cell_no_node_can_hold_is_skipped_with_the_reason(cluster, tmp_path):
+    args = ("--models", "mlp", "--optimizers", "sgd", *TINY)
+    out, env = tmp_path / "b", marked()
+    # each node has 1 CPU: a cell of 3 threads fits none
+    proc = _ray(cluster, out, *args, "--threads", "3", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]  # skipped is a final status
+    (row,) = db_rows(out)
+    assert row["status"] == "skipped"
+    assert row["reason"] == "needs 1 Ray node with 3 CPU each; the cluster has 0", row["reason"]
+    # no node has a GPU, and a cell across 3 nodes finds 2
+    proc = _ray(cluster, out, *args, "--devices", "cpu,gpu", "--launch", "launch", "--nprocs", "1",
+                "--set", "launcher.nnodes=3", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reasons = {r["device"]: r["reason"] for r in db_rows(out) if r["launch"] == "launch"}
+    assert reasons == {"cpu": "needs 3 Ray nodes with 1 CPU each; the cluster has 2",
+                       "gpu": "needs 3 Ray nodes with 1 CPU, 1 GPU each; the cluster has 0"}, reasons
+    assert {r["status"] for r in db_rows(out)} == {"skipped"}
+    assert not list((out / "cells").glob("*/metrics.json"))  # none of them ran anywhere
+    assert_no_processes(f"{MARK}={env[MARK]}", within=30)
+
+
+@pytest.fixture
+def other_zoo_node(cluster, tmp_path):
+    """A third node, of 2 CPUs, whose Ray workers import another zoo: a full copy of this
+    one whose version says otherwise, first on their PYTHONPATH (the node's environment)."""
+    other = tmp_path / "other-zoo"
+    shutil.copytree(ROOT / "zoo", other / "zoo", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "plugins", other / "zoo" / "plugins",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    init = other / "zoo" / "__init__.py"
+    line = f'__version__ = "{zoo_package.__version__}"'
+    assert line in init.read_text()
+    init.write_text(init.read_text().replace(line, f'__version__ = "{zoo_package.__version__}.other"'))
+    node = cluster.add_node(**{**NODE, "num_cpus": 2}, env_vars={"PYTHONPATH": str(other)})
+    cluster.wait_for_nodes()
+    yield node
+    cluster.remove_node(node)
+
+
+def test_a_node_with_another_zoo_version_refuses_the_cell(cluster, other_zoo_node, tmp_path):
+    env = marked()
+    env.pop("PYTHONPATH", None)  # it would be passed on to the node and hide its own
+    out = tmp_path / "b"
+    # 2 threads: only the other node can hold the cell.  Run from the checkout, whose zoo/
+    # Ray would put first on its workers' sys.path if zoo joined from there.
+    proc = _ray(cluster, out, "--models", "mlp", "--optimizers", "sgd", *TINY, "--threads", "2",
+                env=env)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    (row,) = db_rows(out)
+    version = zoo_package.__version__
+    assert row["status"] == "failed", (row["status"], row["reason"])
+    assert f"has zoo {version}.other and Paddle" in row["reason"], row["reason"]
+    assert f"the driver has zoo {version} and Paddle" in row["reason"], row["reason"]
+    assert other_zoo_node.node_id[:8] in row["reason"]  # says which node
+    assert not (Path(row["cell_dir"]) / "metrics.json").exists()  # refused before training
+    assert_no_processes(f"{MARK}={env[MARK]}", within=30)
 
 
 def test_without_ray_the_executor_is_a_one_line_error(tmp_path):

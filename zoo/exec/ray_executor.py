@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, one_line
 from zoo.exec.executor import CellEnd, CellTask, Executor, usable_cpus
 
 INSTALL = "--executor ray needs Ray: pip install 'zoo[ray]'"
@@ -33,36 +33,58 @@ PASSED_PREFIXES = ("ZOO_", "FLAGS_", "GLOG_")
 
 
 def _passed_on() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k in PASSED_ON or k.startswith(PASSED_PREFIXES)}
+    from zoo.exec.process import child_env  # absolute paths, no empty PYTHONPATH entry
+    from zoo.exec.ray_local import TOKEN_VAR  # marks a zoo-started Ray's own processes only
+
+    return {k: v for k, v in child_env().items()
+            if (k in PASSED_ON or k.startswith(PASSED_PREFIXES)) and k != TOKEN_VAR}
 
 
 class RayExecutor(Executor):
     name = "ray"
     here = False  # its nodes' devices count, not the driver's
 
-    def __init__(self, address: str = "", threads: int = 0) -> None:
+    def __init__(self, address: str = "", threads: int = 0, dashboard: bool = False,
+                 connect_timeout: float = 30.0) -> None:
         self.address, self.threads = address, threads or 1
+        self.dashboard, self.connect_timeout = dashboard, connect_timeout
         self.running: list[_RayRunning] = []
-        self.started_ray = False
+        self.local = None  # the Ray zoo started on this machine (zoo.exec.ray_local), if any
         self.snapshot: dict[str, dict] = {}
         self.snapshot_at = 0.0
 
     def check(self) -> None:
         if importlib.util.find_spec("ray") is None:
             raise ConfigError(INSTALL)
+        from zoo.exec import ray_local
+
+        ray_local.reap()  # what a killed zoo left running: before anything else starts
+        if not 0 < self.connect_timeout < float("inf"):
+            raise ConfigError(f"executor.connect_timeout={self.connect_timeout}: must be > 0 seconds "
+                              "and finite")
+        if self.address:
+            from zoo.exec.ray_address import checked_address
+
+            self.address = checked_address(self.address, self.connect_timeout)
+        elif self.dashboard and importlib.util.find_spec("aiohttp") is None:
+            raise ConfigError("executor.dashboard=true needs Ray's dashboard: pip install 'ray[default]'")
 
     def open(self, out: Path, planned: list[tuple] = (), warm: bool = True) -> None:
         import ray
 
-        from zoo.exec import ray_task
+        from zoo.exec import ray_local, ray_task
 
         options = dict(runtime_env={"env_vars": _passed_on()}, logging_level="ERROR",
                        log_to_driver=False, configure_logging=False)
-        if self.address:
-            ray.init(address=self.address, **options)
+        if self.address:  # checked: a Ray cluster answered there moments ago
+            try:
+                with ray_local.away_from_cwd():
+                    ray.init(address=self.address, **options)
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - gone since the check
+                raise ConfigError(f"--ray-address {self.address}: joining the Ray cluster failed: "
+                                  f"{one_line(exc, with_type=True)}") from None
         else:  # a Ray of our own on this machine, stopped again by close()
-            ray.init(num_cpus=len(usable_cpus()), include_dashboard=False, **options)
-            self.started_ray = True
+            self.local = ray_local.start(len(usable_cpus()), self.dashboard, options)
         self.sweep = uuid.uuid4().hex[:12]
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -135,6 +157,10 @@ class RayExecutor(Executor):
                     ray.cancel(ref, force=True)
         finally:
             ray.shutdown()
+            if self.local is not None:
+                from zoo.exec import ray_local
+
+                ray_local.stop(self.local)
 
 
 def _nnodes(cell) -> int:
