@@ -17,14 +17,16 @@ TOLERANCE = 1e-4  # max |logit difference|; float32 reorderings stay near 1e-6
 CHUNK = 256
 
 
-def reference_logits(net, images: np.ndarray) -> np.ndarray:
-    """The trained model's logits for uint8 ``images`` ``[N, H, W]``, preprocessed as in training."""
+def reference_logits(net, images: np.ndarray, normalization: dict[str, Any] | None = None) -> np.ndarray:
+    """The trained model's logits for uint8 ``images`` ``[N, H, W(, C)]``, preprocessed as in
+    training: with the dataset's own mean/std (``normalization``, as the manifest records it)."""
     import paddle
 
     from zoo.data import normalize_images
 
+    stats = {} if normalization is None else {"mean": normalization["mean"], "std": normalization["std"]}
     with paddle.no_grad():
-        return np.concatenate([net(paddle.to_tensor(normalize_images(images[i:i + CHUNK]))).numpy()
+        return np.concatenate([net(paddle.to_tensor(normalize_images(images[i:i + CHUNK], **stats))).numpy()
                                for i in range(0, len(images), CHUNK)])
 
 
@@ -47,5 +49,5 @@ def compare(reference: np.ndarray, logits: np.ndarray) -> dict[str, Any]:
 
 
 def agreement(backend, net, images: np.ndarray, normalization: dict[str, Any]) -> dict[str, Any]:
-    return compare(reference_logits(net, images),
+    return compare(reference_logits(net, images, normalization),
                    backend_logits(backend, mf.to_nchw(images), normalization))
