@@ -375,3 +375,69 @@ def test_without_the_serve_extra_it_says_how_to_install(exports, tmp_path):
         proc = isolated(site, ZOO_MAIN, *command, cwd=tmp_path)
         line = assert_one_line_error(proc, "pip install 'zoo[serve]'")
         assert "starlette" in line and proc.returncode == 2
+
+
+def test_workers_share_the_port_and_stop_cleanly(exports):
+    served = Served(exports["cifar-cnn"], "--workers", "2")
+    try:
+        with httpx.Client(base_url=served.url, timeout=120) as client:
+            answers = [client.post("/v2/models/cifar-cnn/infer", json=tensor_request(pixels("cifar-cnn", 1), "UINT8"))
+                       for _ in range(4)]
+        first = logits_of(answers[0])
+        assert all(np.max(np.abs(logits_of(a) - first)) <= TOLERANCE for a in answers)
+    finally:
+        code = served.stop()
+    assert code == 0, served.stderr()
+
+
+# zoo bench-serve
+
+
+def _bench(*args: str, env=None):
+    return run_zoo("bench-serve", *args, "--seconds", "0.5", "--warmup", "0.2", "--format", "json",
+                   env=env, timeout=300)
+
+
+def test_bench_serve_measures_a_running_server(server):
+    proc = _bench(server.url, "--model", "cifar-cnn", "--concurrency", "1,3", "--images", "2",
+                  "--datatype", "UINT8")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["server"]["backend"] == "paddle-inference" and report["images"] == 2
+    assert [s["concurrency"] for s in report["steps"]] == [1, 3]
+    for step in report["steps"]:
+        assert step["requests"] > 0 and step["errors"] == 0, step
+        assert step["p50_ms"] <= step["p90_ms"] <= step["p99_ms"]
+        assert step["images_per_s"] == pytest.approx(2 * step["requests_per_s"])
+    assert "concurrency   3:" in proc.stderr
+
+
+def test_bench_serve_bounds_each_step_by_max_requests(server):
+    proc = _bench(server.url, "--model", "mnist-cnn", "--concurrency", "2", "--max-requests", "7")
+    step = json.loads(proc.stdout)["steps"][0]
+    assert (step["requests"], step["errors"]) == (7, 0)  # --max-requests bounds the step
+
+
+def test_bench_serve_refuses_what_it_cannot_measure(server, exports):
+    assert_one_line_error(_bench("http://example.com:8000", "--model", "x"), "only to a server on this machine")
+    assert_one_line_error(_bench(server.url), "--model NAME")
+    assert_one_line_error(_bench(server.url, "--model", "nope"), "HTTP 404")
+    assert_one_line_error(_bench(server.url, "--model", "cifar-cnn", "--sweep", str(exports["sweep"])),
+                          "--export EXPORT")
+    assert_one_line_error(_bench(str(exports["mnist-cnn"]), "--sweep", str(exports["sweep"])),
+                          "no cell of the sweep")
+    assert_one_line_error(_bench(server.url, "--model", "x", "--concurrency", "0"), "--concurrency")
+
+
+def test_bench_serve_of_an_export_records_its_steps_in_the_sweep(exports):
+    sweep = str(exports["sweep"])
+    proc = _bench(str(exports["cifar-cnn"]), "--sweep", sweep, "--concurrency", "1,2", "--max-batch", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["url"].startswith("http://127.0.0.1:")
+    shown = run_zoo("results", sweep, "--serving", "--format", "json")
+    rows = json.loads(shown.stdout)
+    assert [(r["concurrency"], r["max_batch"], r["backend"], r["dataset"]) for r in rows] == \
+        [(1, 8, "paddle-inference", "cifar10"), (2, 8, "paddle-inference", "cifar10")]
+    assert all(r["errors"] == 0 and r["requests"] > 0 for r in rows)
+    table = run_zoo("results", sweep, "--inference")
+    assert "over HTTP (zoo bench-serve)" in table.stdout and "p99 ms" in table.stdout
