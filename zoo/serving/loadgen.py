@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -122,6 +123,9 @@ async def _phase(client, url: str, body: bytes, concurrency: int, seconds: float
 
 async def run_steps(base: str, model: str, options: LoadOptions, on_step=None) -> list[Step]:
     import httpx
+
+    # httpx logs every request at INFO, and Paddle's import sets the root logger to INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     steps = []
     async with httpx.AsyncClient(timeout=TIMEOUT_S, trust_env=False) as probe:
