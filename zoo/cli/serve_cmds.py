@@ -76,9 +76,12 @@ def serve_command(ctx, exports, names, host, port, backend, device, sets, max_ba
     if not _is_loopback(host):
         click.echo(f"zoo: warning: listening on {host}: anyone who can reach this machine can use "
                    "the models (zoo serve has no authentication)", err=True)
+    from zoo.deploy.export import DEFAULT_BACKEND
+
     for model in models:
-        click.echo(f"serving {model.name} ({model.export_dir}, {model.backend_name or options.backend or 'default backend'} "
-                   f"on {options.device}) at {url}/v2/models/{model.name}")
+        backend_name = options.backend or DEFAULT_BACKEND[model.manifest["export_format"]]
+        click.echo(f"serving {model.name} ({model.export_dir}, {backend_name} on {options.device}) "
+                   f"at {url}/v2/models/{model.name}")
     click.echo(f"listening on {url}")
     try:
         if workers > 1:
@@ -87,7 +90,7 @@ def serve_command(ctx, exports, names, host, port, backend, device, sets, max_ba
             serve_loaded(models, options, sock)
     finally:
         sock.close()
-    click.echo("stopped: every request in flight was answered", err=True)
+    click.echo("zoo: stopped", err=True)
     return 0
 
 

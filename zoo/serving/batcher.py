@@ -5,10 +5,10 @@ Requests wait in a queue; one collector task per model takes them in arrival ord
 each request its rows back.  The event loop never runs a model, and a model never runs two
 batches at once (backends need not be thread-safe).
 
-When to run: a batch waits for more requests at most ``max_delay`` after its oldest one
-arrived, and only while traffic is concurrent (the previous batch held more than one
-request).  A lone client therefore never waits, and under load the batch fills up while
-the previous one runs.
+When to run: a batch waits for more requests at most ``max_delay`` once the model is free,
+and only while traffic is concurrent (the previous batch held more than one request).  A
+lone client therefore never waits, and under load the batch fills up while the previous
+one runs and during that short wait.
 
 A batch that fails is run again request by request, so a request that breaks the backend
 fails alone and the others still get their answers.
@@ -81,8 +81,11 @@ class Batcher:
             await self._run(taken)
 
     async def _fill(self) -> None:
-        """Wait for more requests until the batch is full or its oldest one is ``max_delay`` old."""
-        deadline = self.queue[0].arrived + self.max_delay_s
+        """Wait for more requests until the batch is full or ``max_delay`` has passed since
+        the model became free: requests that queued during the previous batch are not yet
+        all parsed when it ends, and the event loop parses them meanwhile."""
+        deadline = time.perf_counter() + self.max_delay_s
+        await asyncio.sleep(0)
         while self._queued_images() < self.max_batch:
             left = deadline - time.perf_counter()
             if left <= 0:
