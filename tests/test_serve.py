@@ -86,6 +86,7 @@ def normalized(manifest: dict, batch: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("name", MODELS)
 def test_health_and_metadata_endpoints(server, name):
+    assert server.url.startswith("http://127.0.0.1:")  # no --host given: loopback only
     with httpx.Client(base_url=server.url) as client:
         for path in ("/v2/health/live", "/v2/health/ready", f"/v2/models/{name}/ready",
                      f"/v2/models/{name}/versions/1/ready"):
