@@ -36,7 +36,8 @@ def test_wheel_layout(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert not any(n.startswith("plugins/") for n in names)
     for needed in ("zoo/plugins/models.py", "zoo/plugins/vision.py", "zoo/plugins/vision_nets.py",
-                   "zoo/registry.toml", "zoo/scripts/zoo_worker.py", "zoo/hookspecs.py"):
+                   "zoo/registry.toml", "zoo/scripts/zoo_worker.py", "zoo/hookspecs.py",
+                   "zoo/serving/app.py"):
         assert needed in names
     packaged = zipfile.ZipFile(wheel).read("zoo/registry.toml")
     assert packaged == (ROOT / "registry.toml").read_bytes()

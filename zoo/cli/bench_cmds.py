@@ -269,9 +269,29 @@ def render_inference(run_dir: Path, fmt: str, show_all: bool = False) -> str:
     from zoo.bench.infer_tables import render as render_rows
     from zoo.bench.store import open_existing
 
+    from zoo.bench.serve_store import serving_rows
+    from zoo.bench.serve_tables import render as render_serving
+
     store = open_existing(run_dir)
     try:
-        return render_rows(inference_rows(store), store.rows() if show_all else store.grid_rows()[0], fmt)
+        rows = store.rows() if show_all else store.grid_rows()[0]
+        text = render_rows(inference_rows(store), rows, fmt)
+        # json and csv stay one table that parses; --serving gives the HTTP one alone.
+        served = render_serving(serving_rows(store), rows, fmt) if fmt in ("table", "markdown") else ""
+        return "\n\n".join(part for part in (text, served and f"over HTTP (zoo bench-serve):\n{served}") if part)
+    finally:
+        store.close()
+
+
+def render_serving_only(run_dir: Path, fmt: str, show_all: bool = False) -> str:
+    """The steps zoo bench-serve recorded for a run's cells; "" when it has none."""
+    from zoo.bench.serve_store import serving_rows
+    from zoo.bench.serve_tables import render as render_serving
+    from zoo.bench.store import open_existing
+
+    store = open_existing(run_dir)
+    try:
+        return render_serving(serving_rows(store), store.rows() if show_all else store.grid_rows()[0], fmt)
     finally:
         store.close()
 
@@ -289,9 +309,14 @@ def render_inference(run_dir: Path, fmt: str, show_all: bool = False) -> str:
               help="Only the winner: the highest final validation accuracy (never test accuracy).")
 @click.option("--by", type=click.Choice(list(CRITERIA)), default=DEFAULT_BY, show_default=True,
               help="What --best ranks by.")
-def results_command(run_dir, fmt, sort, other, show_all, inference, best, by):
+@click.option("--serving", is_flag=True,
+              help="Only the HTTP serving table (zoo bench-serve --sweep), e.g. with --format json.")
+def results_command(run_dir, fmt, sort, other, show_all, inference, serving, best, by):
     """Show the results of a bench run (also while it is running): the training table,
     then the inference table when zoo bench-infer measured the run."""
+    if serving:
+        click.echo(render_serving_only(Path(run_dir), fmt, show_all))
+        return 0
     if inference:
         click.echo(render_inference(Path(run_dir), fmt, show_all))
         return 0

@@ -23,9 +23,8 @@ def reference_logits(net, images: np.ndarray, transform) -> np.ndarray:
     normalized as evaluation in training does with the dataset's ``transform``."""
     import paddle
 
-    from zoo.data import normalize_images, transform_of
+    from zoo.data import normalize_images
 
-    declared = transform_of(dataset)
     with paddle.no_grad():
         return np.concatenate([
             net(paddle.to_tensor(normalize_images(images[i:i + CHUNK], transform.mean, transform.std))).numpy()

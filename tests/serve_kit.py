@@ -1,0 +1,130 @@
+"""Helpers of the serving tests: a real ``zoo serve`` process on a free port of 127.0.0.1,
+a test-only backend that fails or dawdles on demand, and requests in the protocol's JSON."""
+
+from __future__ import annotations
+
+import os
+import re
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tests.conftest import BUILTINS, registry_text
+
+LISTENING = re.compile(r"^listening on (http://\S+)$")
+POISON = 1e7  # an FP32 value the fussy backend refuses to compute
+
+# paddle-inference, except that a batch holding POISON raises (a backend failure that
+# belongs to one request) and ``delay_ms`` makes each call slow (requests stay in flight).
+FUSSY_PLUGIN = f'''
+import time
+
+import numpy as np
+
+import zoo
+from zoo.deploy.paddle_backends import PaddleInferenceBackend
+
+
+class Fussy(PaddleInferenceBackend):
+    name = "fussy"
+
+    def __init__(self, delay_ms):
+        super().__init__()
+        self.delay_ms = delay_ms
+
+    def predict(self, batch):
+        if np.any(batch >= {POISON}):
+            raise RuntimeError("poisoned input")
+        time.sleep(self.delay_ms / 1e3)
+        return super().predict(batch)
+
+
+def build_fussy(*, delay_ms: float = 0.0):
+    return Fussy(delay_ms)
+
+
+@zoo.hookimpl
+def zoo_register_backends(register):
+    register("fussy", build_fussy, description="fails on poisoned input, sleeps delay_ms (test only)")
+'''
+
+
+def fussy_env(folder: Path) -> dict[str, str]:
+    """Environment for zoo commands that also see the fussy backend."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "zoo_fussy_backend.py").write_text(textwrap.dedent(FUSSY_PLUGIN))
+    (folder / "registry.toml").write_text(registry_text(BUILTINS + ["zoo_fussy_backend"]))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(folder), env.get("PYTHONPATH", "")])
+    env["ZOO_REGISTRY"] = str(folder / "registry.toml")
+    return env
+
+
+class Served:
+    """``zoo serve ARGS --port 0`` in its own process; ``url`` once it listens."""
+
+    def __init__(self, *args: str, env: dict | None = None) -> None:
+        self.log = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen([sys.executable, "-m", "zoo", "serve", *map(str, args), "--port", "0"],
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
+        self.url = self._listening()
+
+    def _listening(self, timeout: float = 240) -> str:
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in self.proc.stdout] + [lines.put("")],
+                         daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            found = LISTENING.match(line.strip())
+            if found:
+                return found.group(1)
+            if line == "":  # the server exited
+                break
+        self.stop()
+        raise AssertionError(f"zoo serve did not start: {self.stderr()[-3000:]}")
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def terminate(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float = 60) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def tensor_request(pixels: np.ndarray, datatype: str = "FP32", **extra) -> dict:
+    """An inference request for ``pixels`` [N, C, H, W] (flat row-major data)."""
+    data = pixels.reshape(-1).tolist() if datatype == "FP32" else pixels.astype(int).reshape(-1).tolist()
+    return {"inputs": [{"name": "image", "shape": list(pixels.shape), "datatype": datatype,
+                        "data": data}], **extra}
+
+
+def logits_of(answer) -> np.ndarray:
+    assert answer.status_code == 200, answer.text
+    output = answer.json()["outputs"][0]
+    assert output["name"] == "logits" and output["datatype"] == "FP32"
+    return np.asarray(output["data"], np.float32).reshape(output["shape"])

@@ -1,0 +1,444 @@
+"""``zoo serve``: a real server process on a free port of 127.0.0.1, called with a real
+HTTP client (httpx), serving real exports of tiny real training runs: an MNIST-format
+one (28x28 grey) and a CIFAR-format one (32x32 RGB, its own mean/std).
+
+Every endpoint, every bad input, batched answers equal to batch-1 answers, a backend
+failure that stays with its request, SIGTERM with requests in flight, and the refusals
+before serving (damaged export, missing extra, taken port, clashing names).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+import socket
+
+import numpy as np
+import pytest
+
+from tests.conftest import assert_one_line_error, run_zoo
+from tests.deploy_kit import SEED_SMALL, ZOO_MAIN, isolated, site_without
+from tests.serve_kit import POISON, Served, fussy_env, logits_of, tensor_request
+from tests.vision_data import cifar_files, images_for, labels_for, write_cifar_folder
+
+httpx = pytest.importorskip("httpx")  # the serve extra; dev.py installs it, CI has it
+
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """name -> export folder (MNIST-format and CIFAR-format), and the CIFAR sweep."""
+    root = tmp_path_factory.mktemp("serve")
+    trained = run_zoo("train", "--model", "cnn", "--epochs", "1", "--batch-size", "20",
+                      "--data-dir", str(SEED_SMALL), "--out", str(root / "run-mnist"), "--quiet")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    cifar = write_cifar_folder(root / "cifar", cifar_files(per_file=24, n_test=30))
+    swept = run_zoo("bench", "--datasets", "cifar10", "--models", "cnn", "--optimizers", "adam",
+                    "--epochs", "1", "--batch-size", "20", "--data-dir", str(cifar),
+                    "--out", str(root / "sweep"), "--quiet")
+    assert swept.returncode == 0, swept.stderr[-3000:]
+    (cell,) = [d for d in (root / "sweep" / "cells").iterdir() if d.is_dir()]
+    folders = {"mnist-cnn": root / "run-mnist", "cifar-cnn": cell}
+    for name, run in folders.items():
+        done = run_zoo("export", str(run), "--out", str(root / name))
+        assert done.returncode == 0, done.stderr[-3000:]
+    return {"mnist-cnn": root / "mnist-cnn", "cifar-cnn": root / "cifar-cnn", "sweep": root / "sweep"}
+
+
+@pytest.fixture(scope="module")
+def server(exports):
+    served = Served(exports["mnist-cnn"], exports["cifar-cnn"])
+    yield served
+    assert served.stop() == 0, served.stderr()
+
+
+@pytest.fixture(scope="module")
+def reference(exports):
+    """Each export loaded in this process with paddle-inference: batch-1 logits to compare with."""
+    from zoo.deploy.serve import open_backend
+    from zoo.plugin import load_catalog
+
+    catalog = load_catalog()
+    backends = {name: open_backend(catalog, exports[name], None)[:2] for name in ("mnist-cnn", "cifar-cnn")}
+    yield backends
+    for backend, _ in backends.values():
+        backend.close()
+
+
+SHAPES = {"mnist-cnn": (1, 28, 28), "cifar-cnn": (3, 32, 32)}
+MODELS = list(SHAPES)
+
+
+def pixels(name: str, n: int, seed: int = 0) -> np.ndarray:
+    """uint8-valued pixels [n, C, H, W] of the model's shape (the test data's generator)."""
+    c, h, w = SHAPES[name]
+    return np.moveaxis(images_for(labels_for(n, seed), (h, w, c), seed), -1, 1).astype(np.float32)
+
+
+def normalized(manifest: dict, batch: np.ndarray) -> np.ndarray:
+    from zoo.deploy.manifest import normalize
+
+    return normalize(batch, manifest["normalization"])
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_health_and_metadata_endpoints(server, name):
+    assert server.url.startswith("http://127.0.0.1:")  # no --host given: loopback only
+    with httpx.Client(base_url=server.url) as client:
+        for path in ("/v2/health/live", "/v2/health/ready", f"/v2/models/{name}/ready",
+                     f"/v2/models/{name}/versions/1/ready"):
+            answer = client.get(path)
+            assert (answer.status_code, answer.content) == (200, b""), path
+        assert client.get("/v2").json()["name"] == "zoo"
+        meta = client.get(f"/v2/models/{name}").json()
+        assert meta == client.get(f"/v2/models/{name}/versions/1").json()
+        assert meta["name"] == name and meta["versions"] == ["1"]
+        assert meta["inputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, *SHAPES[name]]}]
+        assert meta["outputs"] == [{"name": "logits", "datatype": "FP32", "shape": [-1, 10]}]
+        assert meta["parameters"]["backend"] == "paddle-inference"
+        assert meta["parameters"]["dataset"] == ("cifar10" if name == "cifar-cnn" else "mnist")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_infer_fp32_uint8_and_classification(server, reference, name):
+    backend, manifest = reference[name]
+    batch = pixels(name, 3, seed=4)
+    expected = np.asarray(backend.predict(normalized(manifest, batch)))
+    with httpx.Client(base_url=server.url) as client:
+        fp32 = client.post(f"/v2/models/{name}/infer",
+                           json=tensor_request(normalized(manifest, batch), id="req-7"))
+        assert fp32.json()["id"] == "req-7" and fp32.json()["model_name"] == name
+        assert np.max(np.abs(logits_of(fp32) - expected)) <= TOLERANCE
+        # UINT8: the server normalises with the manifest's mean/std (CIFAR's are its own).
+        uint8 = client.post(f"/v2/models/{name}/versions/1/infer", json=tensor_request(batch, "UINT8"))
+        assert np.max(np.abs(logits_of(uint8) - expected)) <= TOLERANCE
+        # Nested (not flattened) data is the same tensor.
+        nested = tensor_request(batch, "UINT8")
+        nested["inputs"][0]["data"] = batch.astype(int).tolist()
+        assert np.max(np.abs(logits_of(client.post(f"/v2/models/{name}/infer", json=nested)) - expected)) <= TOLERANCE
+        ranked = client.post(f"/v2/models/{name}/infer", json=tensor_request(
+            batch, "UINT8", outputs=[{"name": "logits", "parameters": {"classification": 2}}])).json()
+    out = ranked["outputs"][0]
+    assert out["datatype"] == "BYTES" and out["shape"] == [3, 2]
+    names = manifest["class_names"]
+    for row, (first, second) in zip(expected, np.asarray(out["data"]).reshape(3, 2)):
+        best = np.argsort(-row, kind="stable")[:2]
+        assert first.split(":", 2)[1:] == [str(best[0]), names[best[0]]]
+        assert second.split(":", 2)[1:] == [str(best[1]), names[best[1]]]
+        assert abs(float(first.split(":")[0]) - row[best[0]]) < 1e-5
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_classify_takes_an_image_file(server, reference, name):
+    from PIL import Image
+
+    backend, manifest = reference[name]
+    image = pixels(name, 1, seed=9)
+    expected = np.asarray(backend.predict(normalized(manifest, image)))[0]
+    hwc = np.moveaxis(image[0], 0, -1).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(hwc[..., 0] if hwc.shape[-1] == 1 else hwc).save(buffer, "PNG")
+    with httpx.Client(base_url=server.url) as client:
+        answer = client.post(f"/v2/models/{name}/classify?top=3", content=buffer.getvalue())
+        assert answer.status_code == 200, answer.text
+        top = answer.json()["top"]
+        small_shape = (7, 5, 3) if name == "cifar-cnn" else (7, 5)
+        small = client.post(f"/v2/models/{name}/classify", content=_png(small_shape))
+        wrong_size = small.json()["error"]
+        adapted = client.post(f"/v2/models/{name}/classify?adapt=1&top=1", content=_png((7, 5, 3)))
+    assert [t["class"] for t in top] == list(np.argsort(-expected, kind="stable")[:3])
+    assert top[0]["name"] == manifest["class_names"][top[0]["class"]]
+    assert small.status_code == 400 and "5x7 pixels" in wrong_size and "?adapt=true" in wrong_size
+    assert adapted.status_code == 200 and len(adapted.json()["top"]) == 1
+
+
+def _png(shape) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full(shape, 128, np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _bad_requests(name: str) -> list[tuple[str, bytes, str]]:
+    c, h, w = SHAPES[name]
+    good = tensor_request(np.zeros((1, c, h, w), np.float32))
+
+    def edited(**changes) -> bytes:
+        body = json.loads(json.dumps(good))
+        body["inputs"][0].update(changes)
+        return json.dumps(body).encode()
+
+    return [
+        ("not JSON", b"{inputs: [", "not valid JSON"),
+        ("not UTF-8", b"\xff\xfe{}", "not valid JSON"),
+        ("JSON but not an object", b"[1, 2]", "JSON object"),
+        ("no inputs", b"{}", "'inputs'"),
+        ("wrong input name", edited(name="pixels"), "unknown input 'pixels'"),
+        ("wrong datatype", edited(datatype="INT64"), "datatype 'INT64'"),
+        ("wrong shape", edited(shape=[1, c, h + 1, w]), "has shape"),
+        ("rank 3", edited(shape=[c, h, w]), "has shape"),
+        ("empty batch", edited(shape=[0, c, h, w], data=[]), "N >= 1"),
+        ("too few values", edited(data=[0.0] * 5), "holds 5 values"),
+        ("strings", edited(data=["0.5"] * (c * h * w)), "only numbers"),
+        ("booleans", edited(data=[True] * (c * h * w)), "only numbers"),
+        ("ragged", edited(data=[[0.0], [0.0, 1.0]]), "ragged"),
+        ("NaN", edited(data=[float("nan")] * (c * h * w)), "finite"),
+        ("UINT8 out of range", edited(datatype="UINT8", data=[256] * (c * h * w)), "0..255"),
+        ("UINT8 fractions", edited(datatype="UINT8", data=[0.5] * (c * h * w)), "0..255"),
+        ("binary data", edited(parameters={"binary_data_size": 4}), "binary tensor data"),
+        ("unknown output", json.dumps({**good, "outputs": [{"name": "probs"}]}).encode(), "unknown output"),
+        ("bad classification", json.dumps({**good, "outputs": [{"name": "logits", "parameters":
+                                                                  {"classification": -1}}]}).encode(),
+         "classification"),
+    ]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bad_requests_get_400_with_the_protocols_error_json(server, name):
+    with httpx.Client(base_url=server.url) as client:
+        for what, body, needle in _bad_requests(name):
+            answer = client.post(f"/v2/models/{name}/infer", content=body,
+                                 headers={"content-type": "application/json"})
+            assert answer.status_code == 400, (what, answer.text)
+            assert list(answer.json()) == ["error"] and needle in answer.json()["error"], (what, answer.text)
+        for what, body, needle in [("not an image", b"hello", "not a PNG or JPEG"),
+                                   ("truncated PNG", _png((h := SHAPES[name][1], h, 3))[:60], "cannot read"),
+                                   ("grey for RGB" if name == "cifar-cnn" else "RGB for grey",
+                                    _png((SHAPES[name][1], SHAPES[name][2])
+                                         + ((3,) if name == "mnist-cnn" else ())), "channel")]:
+            answer = client.post(f"/v2/models/{name}/classify", content=body)
+            assert answer.status_code == 400 and needle in answer.json()["error"], (what, answer.text)
+        bad_top = client.post(f"/v2/models/{name}/classify?top=x", content=_png((8, 8)))
+        assert bad_top.status_code == 400 and "top" in bad_top.json()["error"]
+        # ... and the server keeps serving.
+        assert client.get("/v2/health/ready").status_code == 200
+        assert client.post(f"/v2/models/{name}/infer", json=tensor_request(pixels(name, 1), "UINT8")).status_code == 200
+
+
+def test_unknown_models_versions_and_paths_get_404(server):
+    with httpx.Client(base_url=server.url) as client:
+        for method, path in [("GET", "/v2/models/nope"), ("GET", "/v2/models/nope/ready"),
+                             ("POST", "/v2/models/nope/infer"), ("POST", "/v2/models/nope/classify"),
+                             ("GET", "/v2/models/cifar-cnn/versions/2"),
+                             ("POST", "/v2/models/cifar-cnn/versions/2/infer"), ("GET", "/v1/models")]:
+            answer = client.request(method, path, content=b"{}")
+            assert answer.status_code == 404, (path, answer.text)
+            assert list(answer.json()) == ["error"], answer.text
+        assert "cifar-cnn, mnist-cnn" in client.get("/v2/models/nope").json()["error"]
+        wrong_method = client.get("/v2/models/cifar-cnn/infer")
+        assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+
+
+async def _concurrent(url: str, bodies: list[dict], path: str) -> list:
+    limits = httpx.Limits(max_connections=len(bodies))
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+        return await asyncio.gather(*(client.post(path, json=body) for body in bodies))
+
+
+def _stats(client, name: str) -> tuple[int, int]:
+    found = client.get(f"/v2/models/{name}/stats").json()["model_stats"][0]
+    return found["inference_count"], found["execution_count"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_batched_answers_equal_batch_one_answers(server, reference, name):
+    backend, manifest = reference[name]
+    sizes = [1] * 20 + [2, 3, 1, 4]
+    batches = [pixels(name, n, seed=i) for i, n in enumerate(sizes)]
+    with httpx.Client(base_url=server.url) as client:
+        alone = [logits_of(client.post(f"/v2/models/{name}/infer", json=tensor_request(b, "UINT8")))
+                 for b in batches]  # one at a time: each is a batch of its own
+        before = _stats(client, name)
+        answers = asyncio.run(_concurrent(server.url, [tensor_request(b, "UINT8") for b in batches],
+                                          f"/v2/models/{name}/infer"))
+        images, calls = np.subtract(_stats(client, name), before)
+    assert images == sum(sizes)
+    assert calls < len(sizes), "the concurrent requests were never batched"
+    for one, answer, batch in zip(alone, answers, batches):
+        assert np.max(np.abs(logits_of(answer) - one)) <= TOLERANCE
+        expected = np.asarray(backend.predict(normalized(manifest, batch)))
+        assert np.max(np.abs(one - expected)) <= TOLERANCE
+
+
+@pytest.fixture(scope="module")
+def fussy(exports, tmp_path_factory):
+    """The CIFAR export on the fussy backend, with a small body limit."""
+    env = fussy_env(tmp_path_factory.mktemp("fussy"))
+    served = Served(exports["cifar-cnn"], "--backend", "fussy", "--max-body-mb", "0.5", env=env)
+    yield served
+    assert served.stop() == 0, served.stderr()
+
+
+def test_a_backend_failure_is_a_500_for_that_request_only(fussy):
+    batches = [pixels("cifar-cnn", 1, seed=i) for i in range(12)]
+    bodies = [tensor_request(b, "UINT8") for b in batches]
+    poisoned = tensor_request(np.full((1, 3, 32, 32), POISON, np.float32))
+    answers = asyncio.run(_concurrent(fussy.url, bodies[:6] + [poisoned] + bodies[6:], "/v2/models/cifar-cnn/infer"))
+    failed = answers.pop(6)
+    assert failed.status_code == 500
+    assert list(failed.json()) == ["error"] and "poisoned input" in failed.json()["error"]
+    with httpx.Client(base_url=fussy.url) as client:
+        for batch, answer in zip(batches, answers):
+            alone = logits_of(client.post("/v2/models/cifar-cnn/infer", json=tensor_request(batch, "UINT8")))
+            assert np.max(np.abs(logits_of(answer) - alone)) <= TOLERANCE
+        assert client.get("/v2/health/live").status_code == 200
+    assert "poisoned input" in fussy.stderr() and "Traceback" not in fussy.stderr()
+
+
+def test_bodies_over_the_limit_get_413(fussy):
+    big = json.dumps(tensor_request(np.random.default_rng(0).standard_normal((16, 3, 32, 32)))).encode()
+    assert len(big) > 0.5 * 2**20
+
+    def chunked():
+        for start in range(0, len(big), 65536):
+            yield big[start:start + 65536]
+
+    with httpx.Client(base_url=fussy.url) as client:
+        declared = client.post("/v2/models/cifar-cnn/infer", content=big)
+        streamed = client.post("/v2/models/cifar-cnn/infer", content=chunked())  # no Content-Length
+        image = client.post("/v2/models/cifar-cnn/classify", content=b"\x89PNG" + bytes(2**20))
+        still = client.post("/v2/models/cifar-cnn/infer", json=tensor_request(pixels("cifar-cnn", 1), "UINT8"))
+    for answer in (declared, streamed, image):
+        assert answer.status_code == 413 and "over the limit" in answer.json()["error"], answer.text
+    assert still.status_code == 200
+
+
+def test_sigterm_answers_the_requests_in_flight_then_exits_0(exports, tmp_path):
+    env = fussy_env(tmp_path / "plugin")
+    served = Served(exports["cifar-cnn"], "--backend", "fussy", "--set", "backend.delay_ms=1500",
+                    "--max-batch", "2", env=env)
+    batches = [pixels("cifar-cnn", 1, seed=i) for i in range(6)]
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=served.url, timeout=120,
+                                     limits=httpx.Limits(max_connections=6)) as client:
+            sent = [asyncio.ensure_future(client.post("/v2/models/cifar-cnn/infer",
+                                                      json=tensor_request(b, "UINT8"))) for b in batches]
+            # Long enough for six small requests to reach the server over loopback, well
+            # short of the first batch's 1.5 s: all six are in flight, none answered.
+            await asyncio.sleep(0.8)
+            assert not any(s.done() for s in sent)
+            served.terminate()
+            return await asyncio.gather(*sent)
+
+    try:
+        answers = asyncio.run(scenario())
+        code = served.wait()
+    finally:
+        served.stop()
+    assert code == 0, served.stderr()
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    assert all(logits_of(a).shape == (1, 10) for a in answers)
+    assert served.stderr().splitlines()[-1] == "zoo: stopped"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{served.url}/v2/health/live")
+
+
+def test_refuses_an_export_whose_checksums_do_not_verify(exports, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(exports["cifar-cnn"], damaged)
+    params = damaged / "model.pdiparams"
+    data = bytearray(params.read_bytes())
+    data[-1] ^= 0xFF
+    params.write_bytes(bytes(data))
+    proc = run_zoo("serve", str(damaged), "--port", "0", timeout=120)
+    assert_one_line_error(proc, "sha256 mismatch")
+    assert proc.returncode == 2
+
+
+def test_one_line_errors_before_serving(exports, tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = str(taken.getsockname()[1])
+        busy = run_zoo("serve", str(exports["cifar-cnn"]), "--port", port, timeout=180)
+    finally:
+        taken.close()
+    assert_one_line_error(busy, f"cannot listen on 127.0.0.1:{port}")
+    twins = run_zoo("serve", str(exports["cifar-cnn"]), str(exports["cifar-cnn"]), "--port", "0")
+    assert_one_line_error(twins, "--name")
+    names = run_zoo("serve", str(exports["cifar-cnn"]), "--name", "a", "--name", "b", "--port", "0")
+    assert_one_line_error(names, "--name given 2 times for 1 exports")
+    bad_name = run_zoo("serve", str(exports["cifar-cnn"]), "--name", "../x", "--port", "0")
+    assert_one_line_error(bad_name, "model name '../x'")
+    wrong_backend = run_zoo("serve", str(exports["cifar-cnn"]), "--backend", "onnxruntime", "--port", "0")
+    assert_one_line_error(wrong_backend, "onnx exports")
+
+
+def test_without_the_serve_extra_it_says_how_to_install(exports, tmp_path):
+    site = site_without(tmp_path / "site", "starlette*", "uvicorn*")
+    for command in (["serve", str(exports["cifar-cnn"])], ["bench-serve", str(exports["cifar-cnn"])]):
+        proc = isolated(site, ZOO_MAIN, *command, cwd=tmp_path)
+        line = assert_one_line_error(proc, "pip install 'zoo[serve]'")
+        assert "starlette" in line and proc.returncode == 2
+
+
+def test_workers_share_the_port_and_stop_cleanly(exports):
+    served = Served(exports["cifar-cnn"], "--workers", "2")
+    try:
+        with httpx.Client(base_url=served.url, timeout=120) as client:
+            answers = [client.post("/v2/models/cifar-cnn/infer", json=tensor_request(pixels("cifar-cnn", 1), "UINT8"))
+                       for _ in range(4)]
+        first = logits_of(answers[0])
+        assert all(np.max(np.abs(logits_of(a) - first)) <= TOLERANCE for a in answers)
+    finally:
+        code = served.stop()
+    assert code == 0, served.stderr()
+
+
+# zoo bench-serve
+
+
+def _bench(*args: str, env=None):
+    return run_zoo("bench-serve", *args, "--seconds", "0.5", "--warmup", "0.2", "--format", "json",
+                   env=env, timeout=300)
+
+
+def test_bench_serve_measures_a_running_server(server):
+    proc = _bench(server.url, "--model", "cifar-cnn", "--concurrency", "1,3", "--images", "2",
+                  "--datatype", "UINT8")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["server"]["backend"] == "paddle-inference" and report["images"] == 2
+    assert [s["concurrency"] for s in report["steps"]] == [1, 3]
+    for step in report["steps"]:
+        assert step["requests"] > 0 and step["errors"] == 0, step
+        assert step["p50_ms"] <= step["p90_ms"] <= step["p99_ms"]
+        assert step["images_per_s"] == pytest.approx(2 * step["requests_per_s"])
+    assert "concurrency   3:" in proc.stderr
+
+
+def test_bench_serve_bounds_each_step_by_max_requests(server):
+    proc = _bench(server.url, "--model", "mnist-cnn", "--concurrency", "2", "--max-requests", "7")
+    step = json.loads(proc.stdout)["steps"][0]
+    assert (step["requests"], step["errors"]) == (7, 0)  # --max-requests bounds the step
+
+
+def test_bench_serve_refuses_what_it_cannot_measure(server, exports):
+    assert_one_line_error(_bench("http://example.com:8000", "--model", "x"), "only to a server on this machine")
+    assert_one_line_error(_bench(server.url), "--model NAME")
+    assert_one_line_error(_bench(server.url, "--model", "nope"), "HTTP 404")
+    assert_one_line_error(_bench(server.url, "--model", "cifar-cnn", "--sweep", str(exports["sweep"])),
+                          "--export EXPORT")
+    assert_one_line_error(_bench(str(exports["mnist-cnn"]), "--sweep", str(exports["sweep"])),
+                          "no cell of the sweep")
+    assert_one_line_error(_bench(server.url, "--model", "x", "--concurrency", "0"), "--concurrency")
+
+
+def test_bench_serve_of_an_export_records_its_steps_in_the_sweep(exports):
+    sweep = str(exports["sweep"])
+    proc = _bench(str(exports["cifar-cnn"]), "--sweep", sweep, "--concurrency", "1,2", "--max-batch", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["url"].startswith("http://127.0.0.1:")
+    shown = run_zoo("results", sweep, "--serving", "--format", "json")
+    rows = json.loads(shown.stdout)
+    assert [(r["concurrency"], r["max_batch"], r["backend"], r["dataset"]) for r in rows] == \
+        [(1, 8, "paddle-inference", "cifar10"), (2, 8, "paddle-inference", "cifar10")]
+    assert all(r["errors"] == 0 and r["requests"] > 0 for r in rows)
+    table = run_zoo("results", sweep, "--inference")
+    assert "over HTTP (zoo bench-serve)" in table.stdout and "p99 ms" in table.stdout

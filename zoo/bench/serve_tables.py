@@ -1,0 +1,59 @@
+"""``zoo bench-serve``'s steps as a table (its own output and ``zoo results``')."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from zoo.bench.tables import COMBINATION
+from zoo.registry import natural_key
+
+STEP_HEADERS = ["concurrency", "req/s", "img/s", "p50 ms", "p90 ms", "p99 ms", "errors"]
+
+
+def _num(value: Any, spec: str) -> str:
+    return "-" if value is None or value != value else format(value, spec)  # NaN: no request succeeded
+
+
+def _step_cells(step: dict[str, Any]) -> list[str]:
+    return [str(step["concurrency"]), _num(step["requests_per_s"], ".1f"), _num(step["images_per_s"], ".1f"),
+            _num(step["p50_ms"], ".2f"), _num(step["p90_ms"], ".2f"), _num(step["p99_ms"], ".2f"),
+            f"{step['errors']}/{step['requests']}"]
+
+
+def _format(headers: list[str], table: list[list[str]], fmt: str) -> str:
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([headers, *table])
+        return buffer.getvalue().rstrip("\n")
+    from tabulate import tabulate
+
+    return tabulate(table, headers=headers, disable_numparse=True,
+                    tablefmt="github" if fmt == "markdown" else "simple")
+
+
+def render_steps(steps: list[dict[str, Any]], fmt: str) -> str:
+    """One measurement's steps (``zoo bench-serve``'s own output)."""
+    if fmt == "json":
+        return json.dumps(steps, indent=2)
+    return _format(STEP_HEADERS, [_step_cells(s) for s in steps], fmt)
+
+
+def render(serving: list[dict[str, Any]], results: list[dict[str, Any]], fmt: str) -> str:
+    """The stored steps of ``results``' cells, beside the combination each cell trained."""
+    by_cell = {(r["cell"], r["seed"]): r for r in results}
+    rows = [{**{c: by_cell[(s["cell"], s["seed"])][c] for c in COMBINATION}, **s}
+            for s in serving if (s["cell"], s["seed"]) in by_cell]
+    rows.sort(key=lambda r: (tuple(natural_key(str(r[c])) for c in COMBINATION), r["seed"],
+                             r["backend"], r["device"], r["max_batch"], r["images"], r["concurrency"]))
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    if not rows:
+        return ""
+    headers = COMBINATION + ["seed", "backend", "device", "max batch", "img/req"] + STEP_HEADERS
+    table = [[str(r[c]) for c in COMBINATION] + [str(r["seed"]), r["backend"], r["device"],
+                                                 str(r["max_batch"]), str(r["images"])] + _step_cells(r)
+             for r in rows]
+    return _format(headers, table, fmt)

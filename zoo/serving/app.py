@@ -1,0 +1,177 @@
+"""The HTTP routes of ``zoo serve``: the Open Inference Protocol's REST endpoints plus
+``classify`` (an image file in, the top classes out) for people.
+
+Every error answers with the protocol's error JSON ``{"error": "..."}``: 400 for a request
+that breaks the protocol (JSON, shape, datatype, image), 404 for an unknown model or path,
+413 for a body over the limit, 500 for a backend failure of that request.  None of them
+stops the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from zoo.serving import protocol
+from zoo.serving.batcher import BackendFailure
+from zoo.serving.models import ServedModel
+from zoo.serving.protocol import ProtocolError
+
+log = logging.getLogger("zoo.serve")
+CLASSIFY_TOP = 5
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(models: list[ServedModel], options) -> Starlette:
+    """The ASGI app for loaded ``models``; their batchers run while the app does."""
+    by_name = {model.name: model for model in models}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        for model in models:
+            model.make_batcher(options).start()
+        try:
+            yield
+        finally:  # after uvicorn has drained the in-flight requests
+            for model in models:
+                await model.batcher.stop()
+                model.close()
+
+    def model_of(request: Request) -> ServedModel:
+        name = request.path_params["name"]
+        version = request.path_params.get("version", protocol.VERSION)
+        if name not in by_name:
+            raise ProtocolError(404, f"unknown model {name!r} (served: {', '.join(sorted(by_name))})")
+        if version != protocol.VERSION:
+            raise ProtocolError(404, f"model {name!r} has no version {version!r} (only {protocol.VERSION!r})")
+        return by_name[name]
+
+    async def body_of(request: Request) -> bytes:
+        limit = options.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise ProtocolError(413, f"request body of {declared} bytes is over the limit of {limit}")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ProtocolError(413, f"request body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def server_metadata(request: Request) -> Response:
+        from zoo import __version__
+
+        return JSONResponse({"name": "zoo", "version": __version__,
+                             "extensions": ["classification", "statistics"]})
+
+    async def healthy(request: Request) -> Response:
+        return Response(status_code=200)
+
+    async def model_metadata(request: Request) -> Response:
+        model = model_of(request)
+        serving = {"backend": model.backend_name, "device": options.device,
+                   "max_batch": options.max_batch, "max_delay_ms": options.max_delay_ms}
+        return JSONResponse(protocol.model_metadata(model.name, model.manifest, serving))
+
+    async def model_ready(request: Request) -> Response:
+        model_of(request)
+        return Response(status_code=200)
+
+    async def model_stats(request: Request) -> Response:
+        """Triton's statistics extension, in part: images inferred and backend calls made."""
+        model = model_of(request)
+        batcher = model.batcher
+        return JSONResponse({"model_stats": [{"name": model.name, "version": protocol.VERSION,
+                                              "inference_count": batcher.images,
+                                              "execution_count": batcher.batches}]})
+
+    async def infer(request: Request) -> Response:
+        model = model_of(request)
+        body = await body_of(request)
+        try:
+            decoded = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise protocol.bad(f"the request body is not valid JSON ({exc})") from None
+        parsed = protocol.parse_infer(decoded, model.manifest)
+        logits = await model.batcher.infer(parsed.batch)
+        return JSONResponse(protocol.infer_response(model.name, parsed, logits,
+                                                    model.manifest["class_names"]))
+
+    async def classify(request: Request) -> Response:
+        from zoo.deploy.inputs import decode_image
+        from zoo.deploy.manifest import normalize
+        from zoo.deploy.serve import softmax, top_k
+        from zoo.errors import DataError
+
+        model = model_of(request)
+        top = request.query_params.get("top", str(CLASSIFY_TOP))
+        if not top.isdigit() or int(top) < 1:
+            raise protocol.bad(f"top must be a whole number >= 1, got {top!r}")
+        adapt = request.query_params.get("adapt", "false").lower() in ("1", "true", "yes")
+        body = await body_of(request)
+        shape = tuple(model.manifest["input"]["shape"])
+        try:
+            pixels = decode_image(body, "the request body", shape, adapt)
+        except DataError as exc:  # the shared decoder speaks of predict's --adapt
+            raise protocol.bad(str(exc).replace("--adapt", "?adapt=true")) from None
+        logits = await model.batcher.infer(normalize(pixels[None], model.manifest["normalization"]))
+        names = model.manifest["class_names"]
+        picks = top_k(softmax(logits.astype(np.float64)), names, min(int(top), len(names)))[0]
+        return JSONResponse({"model_name": model.name, "model_version": protocol.VERSION, "top": picks})
+
+    async def protocol_error(request: Request, exc: ProtocolError) -> Response:
+        return error(exc.status, exc.message)
+
+    async def backend_failure(request: Request, exc: BackendFailure) -> Response:
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return error(500, str(exc))
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return error(exc.status_code, exc.detail if exc.status_code != 404 else
+                     f"no such endpoint: {request.method} {request.url.path}")
+
+    async def bug(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error(500, f"internal error: {type(exc).__name__}")
+
+    model_path = "/v2/models/{name}"
+    versioned = "/v2/models/{name}/versions/{version}"
+    routes = [Route("/v2", server_metadata), Route("/v2/health/live", healthy),
+              Route("/v2/health/ready", healthy)]
+    for base in (model_path, versioned):
+        routes += [Route(base, model_metadata), Route(f"{base}/ready", model_ready),
+                   Route(f"{base}/stats", model_stats), Route(f"{base}/infer", infer, methods=["POST"])]
+    routes.append(Route(f"{model_path}/classify", classify, methods=["POST"]))
+    handlers: dict[Any, Any] = {ProtocolError: protocol_error, BackendFailure: backend_failure,
+                                HTTPException: http_error, Exception: bug}
+    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+
+
+def from_environment() -> Starlette:
+    """The app of one ``--workers`` process: options from the parent, models loaded here."""
+    import os
+
+    from zoo.plugin import load_catalog
+    from zoo.serving.models import ServeOptions, load_all, verified
+
+    options = ServeOptions(**json.loads(os.environ["ZOO_SERVE_OPTIONS"]))
+    catalog = load_catalog(options.registry_file, check=False)
+    try:
+        return create_app(load_all(catalog, verified(options), options), options)
+    except Exception as exc:  # the parent checked everything it could; say why in one line
+        print(f"zoo: error: worker {os.getpid()}: {exc}", file=sys.stderr)
+        raise SystemExit(3) from None

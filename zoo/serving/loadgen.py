@@ -1,0 +1,159 @@
+"""``zoo bench-serve``'s load: steps of concurrent clients against one model of a server.
+
+Each step keeps ``concurrency`` requests in flight (one httpx connection each) for a
+fixed time after an unmeasured warm-up, and reports requests/s, images/s and the p50,
+p90 and p99 of the HTTP round trip.  Every loop is bounded twice: by the step's time and
+by ``max_requests``; load only ever goes to this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from zoo.errors import ConfigError, ZooError
+
+STEPS = (1, 2, 4, 8, 16, 32)
+TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    concurrency: tuple[int, ...] = STEPS
+    seconds: float = 5.0
+    warmup_s: float = 1.0
+    images: int = 1  # per request
+    datatype: str = "FP32"
+    max_requests: int = 100_000  # per step: a bound besides the time
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Step:
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    requests_per_s: float
+    images_per_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    first_error: str = ""
+
+
+def loopback_url(url: str) -> str:
+    """``url`` without a trailing slash, if it names this machine; else a one-line error."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if parts.scheme not in ("http", "https") or not local:
+        raise ConfigError(f"{url}: bench-serve sends load only to a server on this machine "
+                          "(http://127.0.0.1:PORT, http://localhost:PORT or http://[::1]:PORT)")
+    return url.rstrip("/")
+
+
+def request_body(metadata: dict[str, Any], options: LoadOptions) -> bytes:
+    """One inference request of ``options.images`` images of the model's input shape:
+    seeded random pixels (UINT8) or standard-normal values (FP32, already normalised)."""
+    shape = [options.images, *metadata["inputs"][0]["shape"][1:]]
+    rng = np.random.default_rng(options.seed)
+    if options.datatype == "UINT8":
+        data = rng.integers(0, 256, size=shape).reshape(-1).tolist()
+    else:
+        data = rng.standard_normal(shape).astype(np.float32).reshape(-1).tolist()
+    tensor = {"name": metadata["inputs"][0]["name"], "shape": shape, "datatype": options.datatype,
+              "data": data}
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+async def model_metadata(client, base: str, model: str) -> dict[str, Any]:
+    import httpx
+
+    try:
+        answer = await client.get(f"{base}/v2/models/{model}")
+    except httpx.HTTPError as exc:
+        raise ZooError(f"{base}: no server answers ({type(exc).__name__}: {exc})") from None
+    if answer.status_code != 200:
+        raise ZooError(f"{base}/v2/models/{model}: HTTP {answer.status_code} "
+                       f"{answer.text[:200].strip()}")
+    return answer.json()
+
+
+async def _client_loop(client, url: str, body: bytes, until: float, budget: list[int],
+                       times: list[float], failures: list[str]) -> None:
+    headers = {"content-type": "application/json"}
+    while time.perf_counter() < until and budget[0] > 0:
+        budget[0] -= 1
+        began = time.perf_counter()
+        try:
+            answer = await client.post(url, content=body, headers=headers)
+            ok = answer.status_code == 200
+            problem = "" if ok else f"HTTP {answer.status_code}: {answer.text[:200].strip()}"
+        except Exception as exc:  # httpx errors and timeouts: counted, never fatal to the bench
+            ok, problem = False, f"{type(exc).__name__}: {exc}"
+        if ok:
+            times.append(time.perf_counter() - began)
+        else:
+            failures.append(problem)
+
+
+async def _phase(client, url: str, body: bytes, concurrency: int, seconds: float,
+                 max_requests: int) -> tuple[list[float], list[str], float]:
+    times: list[float] = []
+    failures: list[str] = []
+    budget = [max_requests]
+    began = time.perf_counter()
+    until = began + seconds
+    await asyncio.gather(*(_client_loop(client, url, body, until, budget, times, failures)
+                           for _ in range(concurrency)))
+    return times, failures, time.perf_counter() - began
+
+
+async def run_steps(base: str, model: str, options: LoadOptions, on_step=None) -> list[Step]:
+    import httpx
+
+    # httpx logs every request at INFO, and Paddle's import sets the root logger to INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    steps = []
+    async with httpx.AsyncClient(timeout=TIMEOUT_S, trust_env=False) as probe:
+        body = request_body(await model_metadata(probe, base, model), options)
+    url = f"{base}/v2/models/{model}/infer"
+    for concurrency in options.concurrency:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits, trust_env=False) as client:
+            if options.warmup_s > 0:
+                await _phase(client, url, body, concurrency, options.warmup_s, options.max_requests)
+            times, failures, elapsed = await _phase(client, url, body, concurrency, options.seconds,
+                                                    options.max_requests)
+        step = summarize(concurrency, times, failures, elapsed, options.images)
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+    return steps
+
+
+def summarize(concurrency: int, times: list[float], failures: list[str], elapsed: float,
+              images: int) -> Step:
+    done = len(times)
+    ms = np.asarray(times) * 1e3 if done else np.full(1, np.nan)
+    p50, p90, p99 = (float(np.percentile(ms, q)) for q in (50, 90, 99))
+    rate = done / elapsed if elapsed > 0 else 0.0
+    return Step(concurrency, done + len(failures), len(failures), elapsed, rate, rate * images,
+                p50, p90, p99, failures[0] if failures else "")
+
+
+def as_dicts(steps: list[Step]) -> list[dict[str, Any]]:
+    return [asdict(step) for step in steps]
