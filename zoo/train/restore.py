@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo import checkpoint as ckpt
 from zoo.errors import CheckpointError
 from zoo.train.state import MODEL_PREFIX
 
+if TYPE_CHECKING:
+    from zoo.plugin.facade import Catalog
 
-def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = False,
+
+def load_model(catalog: Catalog, path: Path, *, model: str | None = None, trust: bool = False,
                data_dir: str | None = None, dataset: str = "mnist"):
     """(model, dataset, settings) for a run dir, checkpoint folder or .pdparams file.
 
@@ -54,7 +57,7 @@ def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = F
     return net, data, settings, path
 
 
-def evaluate_checkpoint(catalog, path: Path, split: str, *, data_dir: str | None = None,
+def evaluate_checkpoint(catalog: Catalog, path: Path, split: str, *, data_dir: str | None = None,
                         model: str | None = None, trust: bool = False,
                         dataset: str = "mnist") -> dict[str, Any]:
     from zoo.data import transform_of
