@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo import checkpoint as ckpt
 from zoo.errors import CheckpointError
+from zoo.pdparams import load_paddle_state
 from zoo.train.state import MODEL_PREFIX
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def load_model(catalog: Catalog, path: Path, *, model: str | None = None, trust:
     if path.suffix in (".pdparams", ".pdopt"):
         if model is None:
             raise CheckpointError(f"{path}: a plain .pdparams file needs --model to say what it holds")
-        arrays = {k: v for k, v in ckpt.load_paddle_state(path, trust=trust).items()
+        arrays = {k: v for k, v in load_paddle_state(path, trust=trust).items()
                   if hasattr(v, "shape")}
         settings: dict[str, Any] = {"model": model, "dataset": dataset, "params": {}}
     else:
