@@ -178,3 +178,10 @@ def test_every_registered_entry_agrees_with_its_factory():
     assert len(entries) > 15
     for entry in entries:
         check_entry_defaults(entry)
+
+
+def test_each_kinds_factory_context_is_what_its_hook_documents():
+    for kind in kinds.KINDS:
+        doc = inspect.getdoc(getattr(hookspecs, kind.hook))
+        signature = doc[doc.index("``factory("):].split(")``", 1)[0]
+        assert [name for name in kind.context if name not in signature] == [], kind.name

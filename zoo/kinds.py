@@ -25,6 +25,10 @@ class Kind:
     trained: bool  # a training run builds it, so a worker's Job names it
     default: str | None  # `zoo train`'s default choice (None: no option there)
     returns: str  # what its factories return: the public contract, see zoo.hookspecs
+    # What zoo passes every factory of this kind besides its parameters, in the order of
+    # ``build_<singular>(name, *context)``: the builder a factory of any kind receives when
+    # it declares that parameter (a schedule wrapping another, as `warmup` does).
+    context: tuple[str, ...] = ()
 
     @property
     def hook(self) -> str:
@@ -34,12 +38,13 @@ class Kind:
 
 KINDS: tuple[Kind, ...] = (
     Kind("datasets", "dataset", "dataset", "--datasets", "datasets", True, "mnist",
-         "zoo.data.Dataset"),
-    Kind("models", "model", "model", "--models", "models", True, "cnn", "paddle.nn.Layer"),
+         "zoo.data.Dataset", ("data_dir",)),
+    Kind("models", "model", "model", "--models", "models", True, "cnn", "paddle.nn.Layer",
+         ("input_shape", "num_classes")),
     Kind("optimizers", "optimizer", "optimizer", "--optimizers", "optimizers", True, "adam",
-         "paddle.optimizer.Optimizer"),
+         "paddle.optimizer.Optimizer", ("parameters", "learning_rate", "weight_decay")),
     Kind("schedules", "schedule", "schedule", "--schedules", "schedules", True, "constant",
-         "paddle.optimizer.lr.LRScheduler"),
+         "paddle.optimizer.lr.LRScheduler", ("learning_rate", "total_steps")),
     Kind("regularizers", "regularizer", "regularizer", "--regularizers", "regularizers", True,
          "none", "paddle.regularizer.WeightDecayRegularizer or None"),
     # `--launch` and the column `launch` are what users have typed since the course.
