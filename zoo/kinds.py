@@ -1,11 +1,17 @@
 """The table of kinds: every kind of catalogue entry, declared once.
 
-Everything that differs by kind is derived from this table: the registry's kinds and
-their names in messages, registry.toml's ``[grid]`` axes and ``[defaults]`` tables,
-``--set KIND.PARAM`` prefixes, the fields of a training Job and of a sweep Cell, the
-grid's product, the results store's columns, the tables' columns and ``zoo bench``'s
-axis options.  Adding a kind is one line here plus its hook in ``zoo.hookspecs``
-(tests/test_kinds.py adds a test-only kind this way and follows it through a sweep).
+Derived from this table, with no edit elsewhere: the registry's kinds and their names in
+messages, registry.toml's ``[grid]`` axes and ``[defaults]`` tables, ``--set KIND.PARAM``
+prefixes, the entries of a training Job and of a sweep Cell, the grid's product, the
+results store's columns, the tables' columns, ``zoo bench``'s axis options and the
+``build_<singular>`` builders a wrapping factory receives.  A row here and its hook in
+``zoo.hookspecs`` are enough for a kind to flow through all of that (tests/test_kinds.py
+adds a test-only kind this way and follows it through a sweep).  A kind that does
+something touches more, which no table writes: its built-ins (a module in ``plugins/``,
+listed in registry.toml), the code that builds and uses it (``train/loop.py`` for a
+trained kind, a command for another), a public base class exported from
+``zoo/__init__.py`` if it has behaviour, ``zoo.testing``'s check of what its factories
+return, its tests, and the docs (README, ARCHITECTURE.md's "Adding a kind"): 6 to 9 files.
 
 Pure data: importing it costs nothing and imports neither pluggy nor paddle.
 """
