@@ -50,8 +50,9 @@ def child(args) -> dict:
 
     catalog = load_catalog()
     with tempfile.TemporaryDirectory(prefix="zoo-models-") as tmp:
-        job = Job(out=str(Path(tmp) / "run"), model=args.child, optimizer="momentum",
-                  schedule="constant", regularizer="none", dataset="cifar10", data_dir=args.data,
+        job = Job(out=str(Path(tmp) / "run"), entries={
+                      "models": args.child, "optimizers": "momentum", "schedules": "constant",
+                      "regularizers": "none", "datasets": "cifar10"}, data_dir=args.data,
                   epochs=1, batch_size=args.batch_size, seed=0,
                   params={"datasets": {"progress": False, "val_fraction": 0.0}})
         began = time.perf_counter()

@@ -72,7 +72,8 @@ def child_zoo(args, out: Path) -> dict:
         def epoch_end(self, record):
             epochs.append(time.perf_counter() - self.began)
 
-    job = Job(out=str(out), model="cnn", optimizer="adam", schedule="constant", regularizer="none",
+    job = Job(out=str(out), entries={"models": "cnn", "optimizers": "adam", "schedules": "constant",
+                                      "regularizers": "none"},
               params={"optimizers": {"learning_rate": LR}, "datasets": {"progress": False}},
               data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size, seed=SEED)
     began = time.perf_counter()

@@ -14,9 +14,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_MNIST = ROOT / "zoo" / "data" / "mnist_sample"  # the packaged mnist-sample
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist-5k"
-BUILTINS = ["zoo.plugins.datasets", "zoo.plugins.models", "zoo.plugins.vision",
-            "zoo.plugins.optimizers", "zoo.plugins.schedules", "zoo.plugins.regularizers",
-            "zoo.plugins.launchers", "zoo.plugins.backends", "zoo.plugins.executors"]
+
+
+def _builtins() -> list[str]:
+    """The built-in plugin modules, as registry.toml lists them (one list, not a copy)."""
+    from zoo.config import packaged_registry_path, parse_config
+
+    path = packaged_registry_path()
+    return parse_config(path, path.read_text(encoding="utf-8")).builtin
+
+
+BUILTINS = _builtins()
 
 
 @functools.lru_cache(maxsize=1)

@@ -9,21 +9,26 @@ from pathlib import Path
 
 import pytest
 
+from zoo import kinds
 from zoo.bench.grid import Cell
 from zoo.bench.outcome import classify, result_values
 from zoo.bench.runner import SweepSummary, describe_changes
-from zoo.bench.tables import compare, pivot, sort_summaries, summarize
+from zoo.bench.tables import COMBINATION, compare, pivot, sort_summaries, summarize
 from zoo.identity import differences
 from zoo.exec.process import Outcome
 from zoo.status import ExitCode, Status
 
 
 def cell(**changes) -> Cell:
-    fields = dict(dataset="mnist", model="mlp", optimizer="sgd", schedule="constant",
-                  regularizer="none", launch="single", nprocs=1, device="cpu", epochs=1,
-                  batch_size=100, seed=0, identity={"params": {"optimizers": {"learning_rate": 0.01}},
-                                                    "data": "a" * 64, "code": {"zoo": "1"}})
-    return Cell(**{**fields, **changes})
+    """A cell of plain names; ``changes`` may name a kind's field (``model="cnn"``)."""
+    entries = {"datasets": "mnist", "models": "mlp", "optimizers": "sgd", "schedules": "constant",
+               "regularizers": "none", "launchers": "single"}
+    for field in [name for name in changes if name in COMBINATION]:
+        entries[kinds.by_field(field).name] = changes.pop(field)
+    fields = dict(nprocs=1, device="cpu", epochs=1, batch_size=100, seed=0,
+                  identity={"params": {"optimizers": {"learning_rate": 0.01}},
+                            "data": "a" * 64, "code": {"zoo": "1"}})
+    return Cell(entries=entries, **{**fields, **changes})
 
 
 def row(c: Cell, status: Status = Status.OK, acc: float | None = 0.9, wall: float | None = 2.0,

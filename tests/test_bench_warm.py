@@ -85,7 +85,7 @@ def test_a_fork_server_dying_on_start_is_reaped_and_its_pipes_closed(tmp_path, p
                                                                        monkeypatch):
     import pytest
 
-    from zoo.exec.process import ForkServer, ForkServerError
+    from zoo.exec.forkserver_client import ForkServer, ForkServerError
 
     plugin_kit.add("zoo_test_kills_server", """
         import os, sys
@@ -108,3 +108,15 @@ def _zombie_child(pid: str) -> bool:
     except (OSError, ValueError):
         return False
     return state == "Z" and int(parent) == os.getpid()
+
+
+def test_the_fork_server_client_is_still_importable_from_its_old_home():
+    import pytest
+
+    import zoo.exec.process as process
+    from zoo.exec import forkserver_client
+
+    assert (process.ForkServer, process.ForkServerError) == (
+        forkserver_client.ForkServer, forkserver_client.ForkServerError)
+    with pytest.raises(AttributeError, match="no attribute 'Forkserver'"):
+        process.Forkserver  # noqa: B018

@@ -20,11 +20,11 @@ from zoo.checkpoint import (
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
-    load_paddle_state,
     resolve_checkpoint,
     save_checkpoint,
 )
 from zoo.errors import CheckpointError
+from zoo.pdparams import load_paddle_state
 from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
 
 

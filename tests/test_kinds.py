@@ -42,9 +42,9 @@ def test_job_cell_store_and_table_fields_come_from_the_table():
     from zoo.bench.tables import COMBINATION
     from zoo.job import Job
 
-    job_fields = [f.name for f in fields(Job)]
-    assert job_fields[1:1 + len(kinds.trained())] == [k.field for k in kinds.trained()]
-    assert [f.name for f in fields(Cell)][:len(kinds.swept())] == [k.field for k in kinds.swept()]
+    assert list(Job(out="o").entries) == [k.name for k in kinds.trained()]
+    assert list(Job(out="o").to_dict())[:len(kinds.trained())] == [k.field for k in kinds.trained()]
+    assert "entries" in {f.name for f in fields(Job)} and "entries" in {f.name for f in fields(Cell)}
     assert AXIS_COLUMNS[:len(kinds.swept())] == COMBINATION[:-1] == [k.field for k in kinds.swept()]
 
 
@@ -185,3 +185,10 @@ def test_every_registered_entry_agrees_with_its_factory():
     assert len(entries) > 15
     for entry in entries:
         check_entry_defaults(entry)
+
+
+def test_each_kinds_factory_context_is_what_its_hook_documents():
+    for kind in kinds.KINDS:
+        doc = inspect.getdoc(getattr(hookspecs, kind.hook))
+        signature = doc[doc.index("``factory("):].split(")``", 1)[0]
+        assert [name for name in kind.context if name not in signature] == [], kind.name

@@ -287,3 +287,41 @@ def test_cli_finishes_despite_hanging_plugins(plugin_kit):
 def test_malformed_plugin_timeout_is_one_line_error(value):
     env = dict(os.environ, ZOO_PLUGIN_TIMEOUT=value)
     assert_one_line_error(run_zoo("list", env=env), "ZOO_PLUGIN_TIMEOUT", "seconds")
+
+
+WRAPPERS = '''
+import zoo
+
+
+def build_wrapped(input_shape, num_classes, build_model, *, inner: str = "mlp", call: str = "args"):
+    if call == "args":
+        return build_model(inner, input_shape, num_classes)
+    if call == "keywords":
+        return build_model(inner, num_classes=num_classes, input_shape=input_shape)
+    return build_model(inner, input_shape)
+
+
+@zoo.hookimpl
+def zoo_register_models(register):
+    register("wrapped", build_wrapped, description="builds another model")
+'''
+
+
+def test_a_factory_declaring_build_kind_gets_a_builder_of_that_kind_from_the_table(plugin_kit):
+    """Not only schedules: `build_<singular>` of any kind in zoo.kinds, with that kind's
+    context in the table's order (or by name)."""
+    import paddle
+
+    from zoo.errors import RegistryError
+    from zoo.plugin import load_catalog
+
+    plugin_kit.add("zoo_test_wrappers", WRAPPERS)
+    catalog = load_catalog()
+    context = {"input_shape": (1, 28, 28), "num_classes": 10}
+    plain = catalog.build("models", "mlp", {"hidden1": 8}, **context)
+    for call in ("args", "keywords"):
+        built = catalog.build("models", "wrapped", {"call": call}, **context)
+        assert type(built) is type(plain) and isinstance(built, paddle.nn.Layer)
+        assert built(paddle.zeros([2, 1, 28, 28])).shape == [2, 10]
+    with pytest.raises(RegistryError, match=r"build_model takes \(name, input_shape, num_classes\)"):
+        catalog.build("models", "wrapped", {"call": "short"}, **context)

@@ -42,8 +42,8 @@ def make_job(out: Path, model="cnn", optimizer="adam", schedule="constant", regu
     merged = {"models": dict(SMALL_MODELS[model]), "datasets": {"progress": False}}
     for kind, values in (params or {}).items():
         merged.setdefault(kind, {}).update(values)
-    return Job(out=str(out), model=model, optimizer=optimizer,
-               schedule=schedule, regularizer=regularizer, params=merged,
+    return Job(out=str(out), entries={"models": model, "optimizers": optimizer,
+                                      "schedules": schedule, "regularizers": regularizer}, params=merged,
                data_dir=str(SMALL_MNIST), epochs=EPOCHS, batch_size=BATCH,
                checkpoint_every=kwargs.pop("checkpoint_every", 3), **kwargs)
 
@@ -346,7 +346,7 @@ def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig):
     assert ran == 3 * STEPS_PER_EPOCH - stopped_at  # it continued; it did not start over
 
     ref_out = tmp_path / "ref"
-    ref_job = Job(out=str(ref_out), model="slowmlp", optimizer="adam", schedule="cosine",
+    ref_job = Job(out=str(ref_out), entries={"models": "slowmlp", "optimizers": "adam", "schedules": "cosine"},
                   params={"datasets": {"progress": False}}, data_dir=str(SMALL_MNIST), epochs=3)
     ref = train(ref_job, catalog=load_catalog(plugin_kit.registry))
     assert ref.status == "ok"

@@ -39,8 +39,8 @@ def cifar(tmp_path_factory):
 
 
 def make_job(out: Path, data_dir: Path, model: str) -> Job:
-    return Job(out=str(out), model=model, optimizer="momentum", schedule="cosine",
-               dataset="cifar10", data_dir=str(data_dir), epochs=EPOCHS, batch_size=BATCH,
+    return Job(out=str(out), entries={"models": model, "optimizers": "momentum",
+                                      "schedules": "cosine", "datasets": "cifar10"}, data_dir=str(data_dir), epochs=EPOCHS, batch_size=BATCH,
                params={"datasets": {"progress": False, "augment": "flip_crop"}},
                checkpoint_every=3)
 

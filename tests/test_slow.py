@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="needs ../shared/data/mnist-5k")
 def test_cnn_reaches_95_percent_on_mnist_5k(tmp_path):
     """The course CNN on 4,167 real training images, tested on the official 10,000."""
-    job = Job(out=str(tmp_path / "run"), model="cnn", optimizer="adam",
+    job = Job(out=str(tmp_path / "run"), entries={"models": "cnn", "optimizers": "adam"},
               params={"optimizers": {"learning_rate": 0.001}, "datasets": {"progress": False}},
               data_dir=str(SHARED_MNIST), epochs=8, batch_size=100, seed=0)
     result = train(job)

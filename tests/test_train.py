@@ -384,7 +384,7 @@ def test_no_training_images_left_is_one_line_error(tmp_path):
 def test_fewer_images_than_one_global_batch_is_one_line_error(tmp_path):
     # Two ranks cannot share a partial global batch equally (833 < 2 x 500), so it is refused
     # while building, before any process group or step is needed.
-    job = Job(out=str(tmp_path / "run"), model="mlp", optimizer="sgd", batch_size=500,
+    job = Job(out=str(tmp_path / "run"), entries={"models": "mlp", "optimizers": "sgd"}, batch_size=500,
               params={"models": {"hidden1": 32, "hidden2": 16}, "datasets": {"progress": False}},
               data_dir=str(SMALL_MNIST), epochs=1)
     with pytest.raises(TrainingError) as exc:
@@ -415,7 +415,7 @@ def test_seed_beyond_the_valid_range_is_one_line_error(tmp_path):
     assert "Invalid value for '--seed'" in proc.stderr and not out.exists()
     # a job file written by hand (or another tool) is checked by the trainer itself
     with pytest.raises(TrainingError, match=r"seed must be an integer in \[0, 2\*\*63 - 1\]"):
-        train(Job(out=str(out), model="mlp", seed=2**63, data_dir=str(SMALL_MNIST)))
+        train(Job(out=str(out), entries={"models": "mlp"}, seed=2**63, data_dir=str(SMALL_MNIST)))
     assert not out.exists()
 
 
@@ -475,7 +475,7 @@ def test_nan_model_diverges_via_cli_exit_3(plugin_kit, tmp_path):
 
 def test_nan_weights_are_never_checkpointed(plugin_kit, tmp_path):
     plugin_kit.add("nan_plugin", NAN_PLUGIN)
-    job = Job(out=str(tmp_path), model="nanmlp", optimizer="sgd",
+    job = Job(out=str(tmp_path), entries={"models": "nanmlp", "optimizers": "sgd"},
               params={"models": {"poison": "weights"}, "datasets": {"progress": False}},
               data_dir=str(SMALL_MNIST), epochs=2, checkpoint_every=2)
     result = train(job, catalog=load_catalog(plugin_kit.registry))
@@ -487,7 +487,7 @@ def test_nan_weights_are_never_checkpointed(plugin_kit, tmp_path):
 
 
 def test_real_divergence_with_huge_learning_rate(tmp_path):
-    job = Job(out=str(tmp_path), model="mlp", optimizer="sgd",
+    job = Job(out=str(tmp_path), entries={"models": "mlp", "optimizers": "sgd"},
               params={"models": {"hidden1": 32, "hidden2": 16}, "optimizers": {"learning_rate": 1e6},
                       "datasets": {"progress": False}},
               data_dir=str(SMALL_MNIST), epochs=2, checkpoint_every=1)

@@ -306,8 +306,9 @@ def test_a_full_disk_is_a_store_error(tmp_path):
     store.db.execute("PRAGMA max_page_count = 4")  # what a full disk looks like to SQLite
     with pytest.raises(StoreError, match="full"):
         for seed in range(200):
-            store.record(Cell(dataset="d", model="m", optimizer="o", schedule="s",
-                              regularizer="r", launch="single", nprocs=1, device="cpu", epochs=1,
+            store.record(Cell(entries={"datasets": "d", "models": "m", "optimizers": "o",
+                                       "schedules": "s", "regularizers": "r", "launchers": "single"},
+                              nprocs=1, device="cpu", epochs=1,
                               batch_size=1, seed=seed, params={"x": {"y": "z" * 500}}),
                          status="ok", reason="")
     store.close()

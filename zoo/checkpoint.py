@@ -2,15 +2,15 @@
 
 ``<out>/checkpoints/step-000000123/`` holds ``arrays.npz`` (flat dict of numpy arrays),
 ``state.json`` (JSON-able dict) and ``manifest.json`` (sizes + sha256 of both), written
-last: a folder without a valid manifest is an incomplete or corrupt save. Paddle is not
-imported here (only lazily by ``load_paddle_state``) so this layer stays framework-free.
+last: a folder without a valid manifest is an incomplete or corrupt save. Paddle is never
+imported here, so this layer stays framework-free: ``zoo.safe_npz`` reads the arrays, and
+plain Paddle state files are ``zoo.pdparams``'s.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -23,11 +23,11 @@ from typing import Any, Callable
 import numpy as np
 
 from zoo.errors import CheckpointError, one_line
+from zoo.safe_npz import read_npz
 
 FORMAT = "zoo-checkpoint/1"
 ARRAYS, STATE, MANIFEST = "arrays.npz", "state.json", "manifest.json"
 _STEP_RE = re.compile(r"^step-(\d{9,})$")
-_CHUNK = 1 << 20
 
 
 class CheckpointWarning(UserWarning):
@@ -206,68 +206,12 @@ def _verify(path: Path) -> dict:
 
 
 def _npz(path: Path, load: bool) -> dict[str, np.ndarray]:
-    """Check every member's .npy header against its size; with ``load``, also read the arrays.
-
-    A checksum only proves the file is the one the manifest describes, not that its
-    headers are honest: a header declaring a huge shape would make numpy allocate it
-    before noticing the data is missing. Here a member's declared size must equal the
-    bytes it holds, and those cannot exceed the file, so nothing bigger is ever allocated.
-    """
-    npz = path / ARRAYS
+    """Every member's header checked (``zoo.safe_npz``); with ``load``, the arrays too."""
     try:
-        limit = npz.stat().st_size
-        arrays: dict[str, np.ndarray] = {}
-        with zipfile.ZipFile(npz) as zf:
-            for info in zf.infolist():
-                with zf.open(info) as member:
-                    dtype, shape, fortran, nbytes = _npy_header(info, member, limit)
-                    if load:
-                        arrays[info.filename[:-len(".npy")]] = _npy_data(member, dtype, shape, fortran, nbytes)
-        return arrays
+        return read_npz(path / ARRAYS, load)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, MemoryError) as e:
         # ValueError: malformed or dishonest headers (ours and numpy's), object arrays.
         raise CheckpointError(f"checkpoint {path}: cannot load ({one_line(e)})") from None
-
-
-def _npy_header(info: zipfile.ZipInfo, member, limit: int) -> tuple[np.dtype, tuple[int, ...], bool, int]:
-    name = info.filename
-    if not name.endswith(".npy"):
-        raise ValueError(f"{ARRAYS} member {name!r} is not a .npy array")
-    # save_checkpoint stores members uncompressed: a stored member cannot claim to be
-    # larger than the file around it, which bounds every allocation below.
-    if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
-        raise ValueError(f"{name} is compressed (zoo stores arrays uncompressed)")
-    if info.file_size > limit:
-        raise ValueError(f"{name} claims {info.file_size} bytes, more than the {limit}-byte file")
-    version = np.lib.format.read_magic(member)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-    else:
-        raise ValueError(f"{name} has unsupported .npy format version {version}")
-    if dtype.hasobject:
-        raise ValueError(f"{name} holds Python objects, which would need pickle")
-    nbytes = info.file_size - member.tell()
-    declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
-    if declared != nbytes:
-        raise ValueError(f"{name} header declares shape {shape} of {dtype} ({declared} bytes) "
-                         f"but holds {nbytes} bytes of data")
-    return dtype, shape, fortran, nbytes
-
-
-def _npy_data(member, dtype: np.dtype, shape: tuple[int, ...], fortran: bool, nbytes: int) -> np.ndarray:
-    if dtype.itemsize == 0:  # nothing to read; a buffer cannot be viewed as a 0-byte dtype
-        return np.empty(shape, dtype, order="F" if fortran else "C")
-    buffer = np.empty(nbytes, np.uint8)
-    view, done = memoryview(buffer), 0
-    while done < nbytes:
-        # In slices: a zip member's readinto reads into a temporary bytes of the full size.
-        got = member.readinto(view[done:done + _CHUNK])
-        if not got:
-            raise ValueError(f"member data ends after {done} of {nbytes} bytes")
-        done += got
-    return buffer.view(dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def _verify_all(path: Path) -> dict:
@@ -353,35 +297,3 @@ def resolve_checkpoint(path: Path) -> Path:
         if found is not None:
             return found[0]
     raise CheckpointError(f"no checkpoint found at {path} (expected a run dir, its checkpoints/ or a step-NNNNNNNNN folder)")
-
-
-def load_paddle_state(path: Path, trust: bool = False) -> dict[str, Any]:
-    """Load a plain Paddle ``.pdparams``/``.pdopt`` file (a pickle) with tensors as numpy.
-
-    Refused unless ``trust`` is True, before the file is opened. Tensors, also inside
-    nested dicts/lists (e.g. "master_weights"), become numpy arrays; other values (e.g.
-    the "LR_Scheduler" dict's numbers) are returned unchanged, hence ``dict[str, Any]``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no such file: {path}")
-    if not trust:
-        raise CheckpointError(f"refusing to load {path}: .pdparams/.pdopt files are Python pickles and can "
-                              "run code; pass --trust-pickle if you trust its source")
-    import paddle  # lazy: keep this module importable and fast without paddle
-
-    try:
-        obj = paddle.load(str(path))
-    except Exception as e:  # paddle raises assorted types for unreadable files
-        raise CheckpointError(f"cannot load {path}: {one_line(e)}") from None
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{path} does not hold a state dict (got {type(obj).__name__})")
-
-    def convert(v: Any) -> Any:
-        if isinstance(v, paddle.Tensor):
-            return v.numpy()
-        if isinstance(v, dict):
-            return {k: convert(x) for k, x in v.items()}
-        return type(v)(map(convert, v)) if isinstance(v, (list, tuple)) else v
-
-    return {k: convert(v) for k, v in obj.items()}

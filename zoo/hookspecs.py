@@ -21,6 +21,11 @@ the schema that registry.toml's ``[defaults]`` overrides and ``--set kind.param=
 are checked against, and the resolved values are part of every result's identity.  A
 factory that takes ``**params`` passes ``defaults={...}`` instead; defaults that disagree
 with the signature are refused (``zoo.testing.check_entry_defaults`` checks the same).
+
+Wrapping another entry: a factory that declares a parameter ``build_<singular>`` of a kind
+(``build_schedule``, ``build_model``...) receives a builder ``build_<singular>(name,
+*context)`` taking that kind's factory arguments (``zoo.kinds``' ``context``), by position
+or by name, and returning the built entry with its parameters in force.
 """
 
 from __future__ import annotations

@@ -15,7 +15,10 @@ import sys
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zoo.plugin.facade import Catalog
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +37,7 @@ def paddle_version() -> str:
     return paddle_build()[1]
 
 
-def code_identity(catalog, names: Mapping[str, str]) -> dict[str, Any]:
+def code_identity(catalog: Catalog, names: Mapping[str, str]) -> dict[str, Any]:
     """zoo, Paddle, and the distribution and version of each plugin that supplied an entry."""
     from zoo import __version__
 
@@ -47,13 +50,13 @@ def code_identity(catalog, names: Mapping[str, str]) -> dict[str, Any]:
             "plugins": dict(sorted(plugins.items()))}
 
 
-def resolved_params(catalog, names: Mapping[str, str],
+def resolved_params(catalog: Catalog, names: Mapping[str, str],
                     overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Every parameter each entry is built with, after all three layers of defaults."""
     return {kind: catalog.params(kind, name, overrides.get(kind)) for kind, name in names.items()}
 
 
-def identity(catalog, names: Mapping[str, str], overrides: Mapping[str, Mapping[str, Any]],
+def identity(catalog: Catalog, names: Mapping[str, str], overrides: Mapping[str, Mapping[str, Any]],
              data_fingerprint: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The full identity of a result as plain JSON data (stored, and compared on reuse)."""
     found = {"params": resolved_params(catalog, names, overrides), "data": data_fingerprint,

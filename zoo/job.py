@@ -7,9 +7,9 @@ names), so it holds only strings, numbers and dicts.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, field, fields, make_dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping
 
 from zoo import kinds
 from zoo.errors import TrainingError
@@ -18,71 +18,137 @@ from zoo.errors import TrainingError
 PARAM_KINDS = {kind.singular: kind.name for kind in kinds.KINDS}
 
 
-class _JobMethods:
-    out: str
-    params: dict[str, dict[str, Any]]
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """What a training Job and a sweep Cell share: the entries they build, the entries'
+    parameters (``--set``) and the numbers that decide a result.
+
+    ``entries`` holds the entry of each of ``entry_kinds()`` by plural kind name, in the
+    table's order (zoo.kinds).  A kind's field reads as an attribute too (``job.model``,
+    ``cell.launch``), and job.json, metrics.json and a cell's key keep those flat names."""
+
+    entries: dict[str, str] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    epochs: int = 5
+    batch_size: int = 100
+    seed: int = 0
+    device: str = "cpu"
+    target_acc: float | None = None
+    # Threads per training process: Paddle's CPU kernels give other bits with another count.
+    threads: int = 1
+    # Train on a deterministic subset of this many images (zoo.data.subset); None: all.
+    limit_train: int | None = None
+
+    @classmethod
+    def entry_kinds(cls) -> tuple[kinds.Kind, ...]:
+        """The kinds it holds an entry of: read from the table when an instance is made,
+        so a kind added to zoo.kinds.KINDS before then takes part."""
+        raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        table = self.entry_kinds()
+        unknown = sorted(set(self.entries) - {kind.name for kind in table})
+        if unknown:
+            raise TypeError(f"{type(self).__name__} holds no entries of kind {', '.join(unknown)} "
+                            f"(only: {', '.join(kind.name for kind in table)})")
+        object.__setattr__(self, "entries", {kind.name: self._entry(kind) for kind in table})
+
+    def _entry(self, kind: kinds.Kind) -> str:
+        """The entry of ``kind`` given to the constructor (a subclass may supply defaults)."""
+        if kind.name not in self.entries:
+            raise TypeError(f"{type(self).__name__} needs an entry of kind {kind.name}")
+        return self.entries[kind.name]
+
+    def __getattr__(self, name: str) -> str:
+        """A kind's field (``job.model``, ``cell.launch``): its entry, found in the table."""
+        entries = self.__dict__.get("entries")  # absent while unpickling
+        kind = next((kind for kind in kinds.KINDS if kind.field == name), None)
+        if entries is None or kind is None or kind.name not in entries:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return entries[kind.name]
+
+    @property
+    def names(self) -> dict[str, str]:
+        """The entry of each kind it builds, by plural kind name."""
+        return dict(self.entries)
 
     def overrides(self, kind: str) -> dict[str, Any]:
         return dict(self.params.get(kind, {}))
 
-    @property
-    def names(self) -> dict[str, str]:
-        """The entry of each trained kind, by plural kind name."""
-        return {kind.name: getattr(self, kind.field) for kind in kinds.trained()}
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, each entry under its kind's field: the flat form job.json and
+        metrics.json have always had, and what a cell's key hashes."""
+        data = asdict(self)
+        entries = data.pop("entries")
+        return {**{kinds.get(kind).field: name for kind, name in entries.items()}, **data}
 
     def settings(self) -> dict[str, Any]:
         """What decides the results; two runs with equal settings must agree bit for bit."""
-        data = asdict(self)
-        for key in ("out", "registry_file", "data_dir", "keep", "checkpoint_every"):
-            data.pop(key)
-        if data["threads"] == 1:
-            # Paddle's default, which every run before zoo recorded threads computed with:
-            # leaving it out keeps their checkpoints' identities, so they still resume.
-            data.pop("threads")
-        if data["limit_train"] is None:  # likewise: runs from before limits keep theirs
-            data.pop("limit_train")
-        return data
+        shared = {f.name for f in fields(RunSettings)} | {kind.field for kind in self.entry_kinds()}
+        return without_old_defaults({k: v for k, v in self.to_dict().items() if k in shared})
+
+    @classmethod
+    def _arguments(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Flat fields (``model``...) or ``entries`` as keyword arguments of the class."""
+        args = dict(data)
+        entries = dict(args.pop("entries", None) or {})
+        for kind in cls.entry_kinds():
+            if kind.field in args:
+                entries[kind.name] = args.pop(kind.field)
+        return {"entries": entries, **args}
+
+
+def without_old_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a flat Job or Cell) as it enters an identity or a key.
+
+    One thread per process is Paddle's default, which every run before zoo recorded
+    threads was computed with, and no training limit is what every run before
+    ``--limit-train`` had: left out, their checkpoints' identities and their cells' keys
+    stay what they were, so they still resume and their stored results still count."""
+    return {k: v for k, v in data.items()
+            if not (k == "threads" and v == 1) and not (k == "limit_train" and v is None)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job(RunSettings):
+    """A Job: the plain, picklable description of one training run.  Its entries are one
+    per trained kind (zoo.kinds); a kind left out takes ``zoo train``'s default."""
+
+    out: str
+    data_dir: str | None = None
+    registry_file: str | None = None
+    checkpoint_every: int = 0
+    keep: int = 3
+
+    @classmethod
+    def entry_kinds(cls) -> tuple[kinds.Kind, ...]:
+        return kinds.trained()
+
+    def _entry(self, kind: kinds.Kind) -> str:
+        if kind.name not in self.entries and kind.default is not None:
+            return kind.default
+        return super()._entry(kind)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Job":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+    def from_dict(cls, data: Mapping[str, Any]) -> Job:
+        """A Job from job.json's flat fields (or the dataclass's own ``entries`` form)."""
+        args = cls._arguments(data)
+        trained = {kind.name for kind in cls.entry_kinds()}
+        unknown = sorted(set(args) - {f.name for f in fields(cls)})
+        unknown += [f"entries.{kind}" for kind in sorted(set(args["entries"]) - trained)]
         if unknown:
             raise TrainingError(f"job description has unknown keys: {', '.join(unknown)}")
-        return cls(**data)
+        return cls(**args)
 
     @classmethod
-    def load(cls, path: Path) -> "Job":
+    def load(cls, path: Path) -> Job:
         try:
             return cls.from_dict(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError) as exc:
             raise TrainingError(f"{path}: cannot read job description: {exc}") from None
-
-
-# A Job: the plain, picklable description of one training run.  Its fields are the out
-# folder, one field per trained kind (zoo.kinds; `zoo train`'s defaults), then the rest.
-Job = make_dataclass("Job", [
-    ("out", str),
-    *[(kind.field, str, field(default=kind.default)) for kind in kinds.trained()],
-    ("params", dict, field(default_factory=dict)),
-    ("data_dir", Optional[str], None),
-    ("epochs", int, 5),
-    ("batch_size", int, 100),
-    ("seed", int, 0),
-    ("device", str, "cpu"),
-    ("registry_file", Optional[str], None),
-    ("checkpoint_every", int, 0),
-    ("keep", int, 3),
-    ("target_acc", Optional[float], None),
-    # Threads per training process: Paddle's CPU kernels give other bits with another count.
-    ("threads", int, 1),
-    # Train on a deterministic subset of this many images (zoo.data.subset); None: all.
-    ("limit_train", Optional[int], None),
-], bases=(_JobMethods,), frozen=True)
-Job.__module__ = __name__  # pickles and reprs as zoo.job.Job
 
 
 def parse_sets(items: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:

@@ -1,11 +1,17 @@
 """The table of kinds: every kind of catalogue entry, declared once.
 
-Everything that differs by kind is derived from this table: the registry's kinds and
-their names in messages, registry.toml's ``[grid]`` axes and ``[defaults]`` tables,
-``--set KIND.PARAM`` prefixes, the fields of a training Job and of a sweep Cell, the
-grid's product, the results store's columns, the tables' columns and ``zoo bench``'s
-axis options.  Adding a kind is one line here plus its hook in ``zoo.hookspecs``
-(tests/test_kinds.py adds a test-only kind this way and follows it through a sweep).
+Derived from this table, with no edit elsewhere: the registry's kinds and their names in
+messages, registry.toml's ``[grid]`` axes and ``[defaults]`` tables, ``--set KIND.PARAM``
+prefixes, the entries of a training Job and of a sweep Cell, the grid's product, the
+results store's columns, the tables' columns, ``zoo bench``'s axis options and the
+``build_<singular>`` builders a wrapping factory receives.  A row here and its hook in
+``zoo.hookspecs`` are enough for a kind to flow through all of that (tests/test_kinds.py
+adds a test-only kind this way and follows it through a sweep).  A kind that does
+something touches more, which no table writes: its built-ins (a module in ``plugins/``,
+listed in registry.toml), the code that builds and uses it (``train/loop.py`` for a
+trained kind, a command for another), a public base class exported from
+``zoo/__init__.py`` if it has behaviour, ``zoo.testing``'s check of what its factories
+return, its tests, and the docs (README, ARCHITECTURE.md's "Adding a kind"): 6 to 9 files.
 
 Pure data: importing it costs nothing and imports neither pluggy nor paddle.
 """
@@ -25,6 +31,10 @@ class Kind:
     trained: bool  # a training run builds it, so a worker's Job names it
     default: str | None  # `zoo train`'s default choice (None: no option there)
     returns: str  # what its factories return: the public contract, see zoo.hookspecs
+    # What zoo passes every factory of this kind besides its parameters, in the order of
+    # ``build_<singular>(name, *context)``: the builder a factory of any kind receives when
+    # it declares that parameter (a schedule wrapping another, as `warmup` does).
+    context: tuple[str, ...] = ()
 
     @property
     def hook(self) -> str:
@@ -34,12 +44,13 @@ class Kind:
 
 KINDS: tuple[Kind, ...] = (
     Kind("datasets", "dataset", "dataset", "--datasets", "datasets", True, "mnist",
-         "zoo.data.Dataset"),
-    Kind("models", "model", "model", "--models", "models", True, "cnn", "paddle.nn.Layer"),
+         "zoo.data.Dataset", ("data_dir",)),
+    Kind("models", "model", "model", "--models", "models", True, "cnn", "paddle.nn.Layer",
+         ("input_shape", "num_classes")),
     Kind("optimizers", "optimizer", "optimizer", "--optimizers", "optimizers", True, "adam",
-         "paddle.optimizer.Optimizer"),
+         "paddle.optimizer.Optimizer", ("parameters", "learning_rate", "weight_decay")),
     Kind("schedules", "schedule", "schedule", "--schedules", "schedules", True, "constant",
-         "paddle.optimizer.lr.LRScheduler"),
+         "paddle.optimizer.lr.LRScheduler", ("learning_rate", "total_steps")),
     Kind("regularizers", "regularizer", "regularizer", "--regularizers", "regularizers", True,
          "none", "paddle.regularizer.WeightDecayRegularizer or None"),
     # `--launch` and the column `launch` are what users have typed since the course.

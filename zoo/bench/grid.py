@@ -13,31 +13,33 @@ import hashlib
 import json
 import itertools
 import os
-from dataclasses import asdict, field, make_dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from zoo import kinds
 from zoo.config import GRID_SCHEMA, MAX_SEED, check_table, tomllib
 from zoo.errors import ConfigError, RegistryError, one_line
-from zoo.job import Job, parse_sets
+from zoo.job import Job, RunSettings, parse_sets, without_old_defaults
+
+if TYPE_CHECKING:
+    from zoo.plugin.facade import Catalog
 
 GRID_FILE_SCHEMA = {**GRID_SCHEMA, "set": list, "repeat": int, "target_acc": float,
                     "limit_train": int, "description": str}
 
 
-class _CellMethods:
-    seed: int
-    threads: int
-    nprocs: int
-    device: str
-    launch: str
-    params: dict[str, dict[str, Any]]
+@dataclass(frozen=True, kw_only=True)
+class Cell(RunSettings):
+    """One combination of the grid: an entry per swept kind (zoo.kinds), the settings
+    every cell of a sweep shares, its seed, and its identity (``with_identities()``)."""
 
-    @property
-    def names(self) -> dict[str, str]:
-        """The entry of each swept kind this cell builds, by plural kind name."""
-        return {kind.name: getattr(self, kind.field) for kind in kinds.swept()}
+    nprocs: int
+    identity: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def entry_kinds(cls) -> tuple[kinds.Kind, ...]:
+        return kinds.swept()
 
     @property
     def combination(self) -> tuple:
@@ -47,11 +49,7 @@ class _CellMethods:
     @property
     def key(self) -> str:
         """Stable id of everything that decides the result except the seed."""
-        # One thread per process is what every result before zoo recorded threads was
-        # computed with (Paddle's default): left out, their keys stay what they were.
-        data = {k: v for k, v in asdict(self).items()
-                if k != "seed" and not (k == "threads" and v == 1)
-                and not (k == "limit_train" and v is None)}
+        data = without_old_defaults({k: v for k, v in self.to_dict().items() if k != "seed"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
@@ -65,30 +63,16 @@ class _CellMethods:
 
     def job(self, out: Path, data_dir: str | None, registry_file: str | None,
             checkpoint_every: int) -> Job:
-        trained = {kind.field: getattr(self, kind.field) for kind in kinds.trained()}
+        trained = {kind.name: self.entries[kind.name] for kind in kinds.trained()}
         # Workers run in their cell's folder: a relative path would name another place.
-        out, data_dir, registry_file = (None if p is None else os.path.abspath(os.path.expanduser(p))
-                                        for p in (out, data_dir, registry_file))
+        folder, data_dir, registry_file = (None if p is None else os.path.abspath(os.path.expanduser(p))
+                                           for p in (out, data_dir, registry_file))
         # A worker never draws a download bar: the preflight already resolved the data.
         params = {**self.params, "datasets": {**self.params.get("datasets", {}), "progress": False}}
-        return Job(out=str(out), **trained, params=params, data_dir=data_dir, epochs=self.epochs,
+        return Job(out=str(folder), entries=trained, params=params, data_dir=data_dir, epochs=self.epochs,
                    batch_size=self.batch_size, seed=self.seed, device=self.device,
                    registry_file=registry_file, checkpoint_every=checkpoint_every,
                    target_acc=self.target_acc, threads=self.threads, limit_train=self.limit_train)
-
-
-# A Cell is one combination of the grid: one field per swept kind (zoo.kinds), then the
-# settings every cell of a sweep shares, its seed, and its identity (with_identities()).
-Cell = make_dataclass("Cell", [
-    *[(kind.field, str) for kind in kinds.swept()],
-    ("nprocs", int), ("device", str), ("epochs", int), ("batch_size", int), ("seed", int),
-    ("params", dict, field(default_factory=dict)),
-    ("target_acc", Optional[float], None),
-    ("identity", dict, field(default_factory=dict)),
-    ("threads", int, 1),  # per training process, chosen by the executor: it changes the bits
-    ("limit_train", Optional[int], None),  # train on a deterministic subset (zoo.data.subset)
-], bases=(_CellMethods,), frozen=True)
-Cell.__module__ = __name__
 
 
 def load_grid_file(path: Path) -> dict[str, Any]:
@@ -114,7 +98,7 @@ def load_grid_file(path: Path) -> dict[str, Any]:
     return grid
 
 
-def with_identities(catalog, cells: list[Cell], fingerprints: dict[str, str]) -> list[Cell]:
+def with_identities(catalog: Catalog, cells: list[Cell], fingerprints: dict[str, str]) -> list[Cell]:
     """Cells carrying their result identity; ``fingerprints`` by ``data_key`` of the cell."""
     from zoo.bench.preflight import data_key
     from zoo.identity import identity
@@ -134,10 +118,11 @@ def split_list(value: str | None) -> list[str] | None:
     return items
 
 
-def expand(catalog, grid: dict[str, Any]) -> list[Cell]:
+def expand(catalog: Catalog, grid: dict[str, Any]) -> list[Cell]:
     """Every combination of the axes in ``grid`` (names and globs), times the repeats."""
     chosen = {}
     for kind in kinds.swept():
+        assert kind.axis is not None  # what makes a kind swept
         try:
             chosen[kind.name] = catalog.registry.select(kind.name, grid[kind.axis])
         except RegistryError as exc:
@@ -155,11 +140,10 @@ def expand(catalog, grid: dict[str, Any]) -> list[Cell]:
     cells = []
     for names in itertools.product(*chosen.values()):
         entries = dict(zip(chosen, names))
-        fields = {kind.field: entries[kind.name] for kind in kinds.swept()}
         # A one-process launcher is every grid's single-process baseline, whatever --nprocs.
         nprocs = 1 if entries["launchers"] in one_process else grid["nprocs"]
         for device, offset in itertools.product(devices, range(repeat)):
-            cells.append(Cell(**fields, nprocs=nprocs, device=device, epochs=grid["epochs"],
+            cells.append(Cell(entries=entries, nprocs=nprocs, device=device, epochs=grid["epochs"],
                               batch_size=grid["batch_size"], seed=grid["seed"] + offset,
                               params=_params_for(catalog, params, entries),
                               target_acc=grid.get("target_acc"),
@@ -167,7 +151,7 @@ def expand(catalog, grid: dict[str, Any]) -> list[Cell]:
     return cells
 
 
-def _checked_sets(catalog, params: dict, chosen: dict) -> dict:
+def _checked_sets(catalog: Catalog, params: dict, chosen: dict) -> dict:
     """A ``--set kind.key`` must fit at least one selected entry of its kind, and every
     entry that has the key must accept the value: a typo fails before anything runs."""
     for kind, values in params.items():
@@ -183,7 +167,7 @@ def _checked_sets(catalog, params: dict, chosen: dict) -> dict:
     return params
 
 
-def _params_for(catalog, params: dict, names: dict[str, str]) -> dict:
+def _params_for(catalog: Catalog, params: dict, names: dict[str, str]) -> dict:
     """The part of the --set values that applies to this cell's entries.
 
     ``--set optimizer.momentum=0.8`` over sgd and momentum changes the momentum cells

@@ -12,10 +12,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from zoo.bench.data_dirs import DataDirs
 from zoo.errors import ConfigError, DeviceError, ZooError
 from zoo.forked import run_forked
+
+if TYPE_CHECKING:
+    from zoo.plugin.facade import Catalog
 
 DEFAULT_STEP_TIMEOUT = 120.0
 
@@ -55,7 +59,7 @@ def _named(data_dirs: DataDirs, dataset: str, exc: ZooError) -> ConfigError:
     return ConfigError(f"dataset '{dataset}'{where}: {exc}")
 
 
-def _load_data(catalog, dataset: str, params: dict, data_dir: str | None) -> dict:
+def _load_data(catalog: Catalog, dataset: str, params: dict, data_dir: str | None) -> dict:
     from zoo.data.fingerprint import fingerprint
 
     data = catalog.build("datasets", dataset, params, data_dir=data_dir)
@@ -70,7 +74,7 @@ def _load_data(catalog, dataset: str, params: dict, data_dir: str | None) -> dic
             "sizes": [len(data.train), len(data.val), len(data.test)]}
 
 
-def _check_builds(catalog, cells, data: dict[str, dict], say) -> None:
+def _check_builds(catalog: Catalog, cells, data: dict[str, dict], say) -> None:
     """Build every distinct model for its data, optimizer+regularizer pair and schedule."""
     import paddle
 
@@ -110,7 +114,7 @@ def _check_builds(catalog, cells, data: dict[str, dict], say) -> None:
                                       f"{cell.schedule}/{cell.regularizer}/{cell.launch}: {exc}") from None
 
 
-def _check_launcher(catalog, cell) -> None:
+def _check_launcher(catalog: Catalog, cell) -> None:
     launcher = catalog.build("launchers", cell.launch, cell.params.get("launchers"))
     problem = launcher.problem(cell.nprocs, cell.device)
     if problem:
@@ -128,7 +132,7 @@ def device_problem(device: str) -> str | None:
     return None
 
 
-def preflight(catalog, cells, data_dirs: DataDirs | str | None,
+def preflight(catalog: Catalog, cells, data_dirs: DataDirs | str | None,
               step_timeout: float = DEFAULT_STEP_TIMEOUT) -> Preflight:
     """Resolve the data, build everything once and look up devices, in a child process.
 

@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from zoo import kinds
 from zoo.bench.grid import Cell
@@ -31,6 +31,9 @@ from zoo.status import FINAL, ExitCode, Status
 from zoo.bench.outcome import classify, result_values
 from zoo.exec.executor import CellEnd, CellTask, Executor, Running
 from zoo.exec.local import LocalExecutor, write_launch_time  # noqa: F401  (public here too)
+
+if TYPE_CHECKING:
+    from zoo.plugin.facade import Catalog
 
 
 class SweepReporter(Protocol):
@@ -98,7 +101,7 @@ def _read_metrics(path: Path) -> dict | None:
         return None
 
 
-def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: SweepReporter,
+def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, reporter: SweepReporter,
               executor: Executor | None = None) -> SweepSummary:
     """Run the cells without a result on ``executor`` (default: one at a time, here)."""
     lock = lock_dir(options.out, "zoo bench")
@@ -134,11 +137,11 @@ def run_sweep(catalog, cells: list[Cell], options: SweepOptions, reporter: Sweep
         lock.close()
 
 
-def _launcher(catalog, cell: Cell):
+def _launcher(catalog: Catalog, cell: Cell):
     return catalog.build("launchers", cell.launch, cell.params.get("launchers"))
 
 
-def _drive(catalog, todo: list[Cell], options: SweepOptions, store: Store, env: dict,
+def _drive(catalog: Catalog, todo: list[Cell], options: SweepOptions, store: Store, env: dict,
            stop: _Stop, reporter: SweepReporter, executor: Executor) -> None:
     """Start cells in order while the executor has room, record each as it ends; on a
     signal, start nothing more and stop the running ones cleanly (they checkpoint)."""
@@ -169,7 +172,7 @@ def _drive(catalog, todo: list[Cell], options: SweepOptions, store: Store, env: 
             _record_end(cell, end, options, store, executor, reporter)
 
 
-def _start_cell(catalog, cell: Cell, index: int, options: SweepOptions, store: Store, env: dict,
+def _start_cell(catalog: Catalog, cell: Cell, index: int, options: SweepOptions, store: Store, env: dict,
                 reporter: SweepReporter, executor: Executor) -> Running | None:
     """Record the cell ``running`` and start it; or record why it is ``skipped``."""
     cell_dir = (options.out / "cells" / cell.slug).absolute()

@@ -55,7 +55,7 @@ def _job_from_options(ctx, opts: dict):
                               "registry_file": ctx.obj["registry_file"] or job.registry_file})
     out = opts["out"] or _default_out(opts)
     opts["data_dir"] = _one_data_dir(opts["data_dir"], opts["dataset"])
-    job = Job(out=out, **{kind.field: opts[kind.field] for kind in kinds.trained()},
+    job = Job(out=out, entries={kind.name: opts[kind.field] for kind in kinds.trained()},
               params=parse_sets(opts["sets"]), data_dir=opts["data_dir"], epochs=opts["epochs"],
               batch_size=opts["batch_size"], seed=opts["seed"], device=opts["device"],
               registry_file=ctx.obj["registry_file"], checkpoint_every=opts["checkpoint_every"],

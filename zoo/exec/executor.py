@@ -36,17 +36,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from zoo.bench.grid import Cell
+    from zoo.exec.launch import Launcher
+    from zoo.exec.process import Outcome
+    from zoo.job import Job
 
 
 @dataclass(frozen=True)
 class CellTask:
     """One cell, ready to run: its job file is written, its row says ``running``."""
 
-    cell: Any  # zoo.bench.grid.Cell: nprocs, device, threads, slug...
+    cell: Cell
     cell_dir: Path  # the driver's DIR/cells/<cell>/ (absolute); job.json is in it
-    job: Any  # zoo.job.Job, as written to cell_dir/job.json
-    launcher: Any  # the built zoo.Launcher of the cell
+    job: Job  # as written to cell_dir/job.json
+    launcher: Launcher  # the cell's, built
     timeout: float | None  # --cell-timeout: the executor stops the cell after it
     grace: float  # seconds a stopped cell has to checkpoint before it is killed
 
@@ -55,7 +61,7 @@ class CellTask:
 class CellEnd:
     """How a cell's processes ended, once its artifacts are in the driver's cell folder."""
 
-    outcome: Any  # zoo.exec.process.Outcome
+    outcome: Outcome
     where: str  # the slot or node it ran on
     host: str  # the machine that ran it
     shared: bool  # other cells could run on that machine at the same time

@@ -1,4 +1,4 @@
-"""A warm process that forks one child per ``single`` cell (``zoo.exec.process.ForkServer``).
+"""A warm process that forks one child per ``single`` cell (``zoo.exec.forkserver_client``).
 
 Starting Python and importing paddle costs a second or two, more than everything else
 the runner does for a cell.  This process pays it once.  It imports paddle and zoo's

@@ -18,7 +18,8 @@ from pathlib import Path
 from zoo.errors import ConfigError
 from zoo.exec.executor import CellEnd, CellTask, Executor, usable_cpus
 from zoo.exec.launch import forkable
-from zoo.exec.process import ForkServer, ForkServerError, Watch, start_process
+from zoo.exec.forkserver_client import ForkServer, ForkServerError
+from zoo.exec.process import Watch, start_process
 
 
 def write_launch_time(cell_dir: Path) -> None:

@@ -270,9 +270,7 @@ class _RayRunning:
 
 
 def _job_fields(job) -> dict:
-    from dataclasses import asdict
-
-    return {k: v for k, v in asdict(job).items() if k not in ("out", "data_dir", "registry_file")}
+    return {k: v for k, v in job.to_dict().items() if k not in ("out", "data_dir", "registry_file")}
 
 
 def _registry_text() -> str:

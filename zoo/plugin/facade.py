@@ -99,9 +99,10 @@ class Catalog:
         """Call the entry's factory with its context arguments and merged parameters."""
         entry = self.entry(kind, name)
         params = self.params(kind, name, overrides)
-        if entry.kind == "schedules" and "build_schedule" in _parameters(entry.factory):
-            context["build_schedule"] = lambda inner, learning_rate, total_steps: self.build(
-                "schedules", inner, learning_rate=learning_rate, total_steps=total_steps)
+        declared = _parameters(entry.factory)
+        for wrapped in kinds.KINDS:
+            if f"build_{wrapped.singular}" in declared:
+                context[f"build_{wrapped.singular}"] = self._builder(wrapped)
         try:
             # Context (parameters, the schedule, input shape...) wins over declared defaults.
             built = entry.factory(**{**params, **context})
@@ -115,6 +116,17 @@ class Catalog:
             if problem:
                 raise RegistryError(f"{problem} (plugin '{entry.plugin}')")
         return built
+
+    def _builder(self, kind: kinds.Kind) -> Callable[..., Any]:
+        """``build_<singular>(name, *context)``: builds an entry of ``kind`` with the
+        context its factories get (zoo.kinds), for a factory that wraps one."""
+        def build(name: str, *args: Any, **named: Any) -> Any:
+            given = dict(zip(kind.context, args))
+            if len(args) > len(kind.context) or set(given) & set(named) \
+                    or set(given) | set(named) != set(kind.context):
+                raise TypeError(f"build_{kind.singular} takes (name, {', '.join(kind.context)})")
+            return self.build(kind.name, name, **given, **named)
+        return build
 
 
 def _parameters(func: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:

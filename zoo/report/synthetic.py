@@ -64,8 +64,9 @@ def write_synthetic_sweep(out: Path, cells: int, *, epochs: int = 5, seed: int =
                 combos[index % len(combos)]
             # Past 500 combinations, a model parameter tells the cells apart.
             params = {"models": {"variant": index // len(combos)}} if index >= len(combos) else {}
-            cell = Cell(dataset=dataset, model=model, optimizer=optimizer, schedule=schedule,
-                        regularizer=regularizer, launch=launch, nprocs=nprocs, device="cpu",
+            cell = Cell(entries={"datasets": dataset, "models": model, "optimizers": optimizer,
+                                 "schedules": schedule, "regularizers": regularizer,
+                                 "launchers": launch}, nprocs=nprocs, device="cpu",
                         epochs=epochs, batch_size=100, seed=seed + repeat, params=params,
                         target_acc=target_acc)
             status = rng.choice(statuses or STATUSES)

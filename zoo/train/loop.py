@@ -47,7 +47,7 @@ class RunResult:
     world_size: int = 1
 
     def to_dict(self, job: Job) -> dict[str, Any]:
-        return {"job": asdict(job), **asdict(self)}
+        return {"job": job.to_dict(), **asdict(self)}
 
 
 class _Run:

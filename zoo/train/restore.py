@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo import checkpoint as ckpt
 from zoo.errors import CheckpointError
+from zoo.pdparams import load_paddle_state
 from zoo.train.state import MODEL_PREFIX
 
+if TYPE_CHECKING:
+    from zoo.plugin.facade import Catalog
 
-def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = False,
+
+def load_model(catalog: Catalog, path: Path, *, model: str | None = None, trust: bool = False,
                data_dir: str | None = None, dataset: str | None = None):
     """(model, dataset, settings) for a run dir, checkpoint folder or .pdparams file.
 
@@ -26,7 +30,7 @@ def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = F
         if dataset is None:  # never guessed: its shape, classes and normalization build the model
             raise CheckpointError(f"{path}: a plain .pdparams file needs --dataset to say what it "
                                   f"was trained on")
-        arrays = {k: v for k, v in ckpt.load_paddle_state(path, trust=trust).items()
+        arrays = {k: v for k, v in load_paddle_state(path, trust=trust).items()
                   if hasattr(v, "shape")}
         settings: dict[str, Any] = {"model": model, "dataset": dataset, "params": {}}
     else:
@@ -57,7 +61,7 @@ def load_model(catalog, path: Path, *, model: str | None = None, trust: bool = F
     return net, data, settings, path
 
 
-def evaluate_checkpoint(catalog, path: Path, split: str, *, data_dir: str | None = None,
+def evaluate_checkpoint(catalog: Catalog, path: Path, split: str, *, data_dir: str | None = None,
                         model: str | None = None, trust: bool = False,
                         dataset: str | None = None) -> dict[str, Any]:
     from zoo.data import transform_of
