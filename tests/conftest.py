@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -144,3 +145,21 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str,
     for needle in needles:
         assert needle in lines[-1], lines[-1]
     return lines[-1]
+
+
+def read_only_user() -> list[str]:
+    """A command prefix running as a user for whom read-only files are read-only: none
+    needed for an ordinary user; root writes through file modes, so it drops to nobody
+    with setpriv.  Skips, saying why, where neither can be had."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root, who writes through file modes, and setpriv (util-linux) "
+                    "is missing to run zoo as an unprivileged user")
+    prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import zoo.cli"], capture_output=True,
+                           text=True, cwd="/", timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"running as root, and uid 65534 cannot run zoo here: {probe.stderr[-300:]}")
+    return prefix

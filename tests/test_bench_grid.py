@@ -150,13 +150,14 @@ def test_a_set_applies_to_the_entries_that_have_the_parameter(catalog):
 
 
 # The key of a cell is the head of sha256 over its flat fields (each entry under its kind's
-# field, as the store's columns), sorted, without the seed, and without threads when it is
-# Paddle's default of 1.  Stored results are found by it: it must never drift.  The hex
+# field, as the store's columns), sorted, without the seed, without threads when it is
+# Paddle's default of 1 and without limit_train when there is no limit.  Stored results are found by it: it must never drift.  The hex
 # values were computed by the code before Cell became a hand-written class.
 KEYED_CELLS = [
     ({}, "534946e5a021"),
     ({"seed": 7}, "534946e5a021"),  # the seed is a repeat of the same cell
     ({"threads": 4}, "4ae1afbcdc7b"),
+    ({"limit_train": 500}, "f603a12a3879"),  # as --limit-train keyed it when it came
     ({"model": "cnn", "launch": "spawn", "nprocs": 2, "target_acc": 0.9,
       "params": {"optimizers": {"learning_rate": 0.001}},
       "identity": {"params": {"optimizers": {"learning_rate": 0.001}}, "data": "a" * 64,
@@ -174,13 +175,14 @@ def test_a_cells_key_is_the_hash_of_its_flat_fields_as_it_always_was(changes, pi
     flat = {"dataset": "mnist", "model": "mlp", "optimizer": "sgd", "schedule": "constant",
             "regularizer": "none", "launch": "single", "nprocs": 1, "device": "cpu", "epochs": 1,
             "batch_size": 100, "seed": 0, "params": {}, "target_acc": None, "identity": {},
-            "threads": 1, **changes}
+            "threads": 1, "limit_train": None, **changes}
     cell = Cell(entries={kind: flat[field] for kind, field in (
         ("datasets", "dataset"), ("models", "model"), ("optimizers", "optimizer"),
         ("schedules", "schedule"), ("regularizers", "regularizer"), ("launchers", "launch"))},
         **{k: v for k, v in flat.items() if k not in (
             "dataset", "model", "optimizer", "schedule", "regularizer", "launch")})
-    hashed = {k: v for k, v in flat.items() if k != "seed" and not (k == "threads" and v == 1)}
+    hashed = {k: v for k, v in flat.items() if k != "seed" and not (k == "threads" and v == 1)
+              and not (k == "limit_train" and v is None)}
     assert cell.key == hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()[:12]
     assert cell.key == pinned
     assert cell.to_dict() == flat

@@ -188,14 +188,14 @@ def test_a_cell_no_node_can_hold_is_skipped_with_the_reason(cluster, tmp_path):
     out, env = tmp_path / "b", marked()
     # each node has 1 CPU: a cell of 3 threads fits none
     proc = _ray(cluster, out, *args, "--threads", "3", env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]  # skipped is a final status
+    assert proc.returncode == 4, proc.stderr[-3000:]  # skipped is final; all skipped exits 4
     (row,) = db_rows(out)
     assert row["status"] == "skipped"
     assert row["reason"] == "needs 1 Ray node with 3 CPU each; the cluster has 0", row["reason"]
     # no node has a GPU, and a cell across 3 nodes finds 2
     proc = _ray(cluster, out, *args, "--devices", "cpu,gpu", "--launch", "launch", "--nprocs", "1",
                 "--set", "launcher.nnodes=3", env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 4, proc.stderr[-3000:]
     reasons = {r["device"]: r["reason"] for r in db_rows(out) if r["launch"] == "launch"}
     assert reasons == {"cpu": "needs 3 Ray nodes with 1 CPU each; the cluster has 2",
                        "gpu": "needs 3 Ray nodes with 1 CPU, 1 GPU each; the cluster has 0"}, reasons

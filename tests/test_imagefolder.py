@@ -142,16 +142,12 @@ def test_the_cache_lives_in_zoos_cache_folder_never_in_the_data(tmp_path):
     assert second.train.images[0, 0, 0, 0] == first.train.images[0, 0, 0, 0] ^ 0xFF  # from there
 
 
-def _as_nobody() -> list[str]:
-    from tests.test_trust import _as_nobody as nobody
-
-    return nobody()
-
-
-@pytest.mark.skipif(not _as_nobody(), reason="needs root and setpriv to act as an unprivileged user")
 def test_a_read_only_data_folder_loads_as_an_unprivileged_user():
     import tempfile
 
+    from tests.conftest import read_only_user
+
+    user = read_only_user()
     shared = Path(tempfile.mkdtemp(prefix="zoo-readonly-"))  # reachable by another user
     root, home = shared / "pets", shared / "home"
     try:
@@ -165,7 +161,7 @@ def test_a_read_only_data_folder_loads_as_an_unprivileged_user():
                 "d = load_imagefolder(sys.argv[1], progress=False); print(d.input_shape, len(d.test))")
         env = {**os.environ, "XDG_CACHE_HOME": str(home / "cache"), "HOME": str(home)}
         for _ in range(2):  # decoded, then from the cache
-            proc = subprocess.run([*_as_nobody(), sys.executable, "-c", code, str(root)],
+            proc = subprocess.run([*user, sys.executable, "-c", code, str(root)],
                                   capture_output=True, text=True, env=env, cwd="/", timeout=120)
             assert proc.returncode == 0, proc.stderr
             assert proc.stdout.strip() == "(3, 12, 10) 6"

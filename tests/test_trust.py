@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, SMALL_MNIST, assert_one_line_error, registry_text
+from tests.conftest import ROOT, SMALL_MNIST, assert_one_line_error, read_only_user, registry_text
 from tests.data.make_subset import read_idx, write_idx
 from tests.test_bench_helpers import (
     TINY, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree, metrics, wait_for, zoo,
@@ -314,28 +314,10 @@ def test_a_full_disk_is_a_store_error(tmp_path):
     store.close()
 
 
-def _read_only_user() -> list[str]:
-    """A command prefix running as a user for whom read-only files are read-only: none
-    needed for an ordinary user; root writes through file modes, so it drops to nobody
-    with setpriv.  Skips, saying why, where neither can be had."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root, who writes through file modes, and setpriv (util-linux) "
-                    "is missing to run zoo as an unprivileged user")
-    prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    probe = subprocess.run([*prefix, sys.executable, "-c", "import zoo.cli"], capture_output=True,
-                           text=True, cwd="/", timeout=60)
-    if probe.returncode != 0:
-        pytest.skip(f"running as root, and uid 65534 cannot run zoo here: {probe.stderr[-300:]}")
-    return prefix
-
-
 def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
     import tempfile
 
-    user = _read_only_user()
+    user = read_only_user()
     out = tmp_path / "b"
     assert bench(out, *ONE).returncode == 0
     shared = Path(tempfile.mkdtemp(prefix="zoo-readonly-"))  # reachable by another user

@@ -118,8 +118,10 @@ def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, report
             store.delete(cells)
         kept = FINAL - options.retry
         todo = [c for c in cells if (store.row(c) or {}).get("status") not in kept]
-        reporter.sweep_start(len(cells), len(cells) - len(todo))
+        # Opened first: a plan it refuses (a launch with no meeting point) is then the
+        # only line a user sees.
         executor.open(options.out, [(c, _launcher(catalog, c)) for c in todo], options.warm_start)
+        reporter.sweep_start(len(cells), len(cells) - len(todo))
         _drive(catalog, todo, options, store, env, stop, reporter, executor)
         summary.interrupted = bool(stop.signal)
         wanted = {(c.key, c.seed) for c in cells}

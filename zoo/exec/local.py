@@ -65,12 +65,17 @@ class LocalExecutor(Executor):
     def check(self) -> None:
         if self.jobs < 1 or self.threads < 1:
             raise ConfigError(f"--jobs and --threads must be at least 1 (got {self.jobs}, {self.threads})")
-        # One bound for each on its own, whatever the other is: more cells or threads than
-        # CPUs only makes them fight over cores (and an absurd --jobs never reaches range()).
-        for option, value in (("--jobs", self.jobs), ("--threads", self.threads)):
-            if value > len(self.cpus):
-                raise ConfigError(f"{option} {value}: this process may use {len(self.cpus)} "
-                                  f"CPU{'s' if len(self.cpus) != 1 else ''}; choose at most that")
+        # One bound for each on its own, whatever the other is: more cells than CPUs only
+        # makes them fight over cores (and an absurd --jobs never reaches range()).  A thread
+        # count is part of a result's identity, so one cell may use more threads than this
+        # process has CPUs (reproducing a T=2 result under `taskset -c 0`: slower, same
+        # bits), but never more than the machine has.
+        machine = os.cpu_count() or len(self.cpus)
+        for option, value, limit, what in (("--jobs", self.jobs, len(self.cpus), "this process may use"),
+                                           ("--threads", self.threads, machine, "this machine has")):
+            if value > limit:
+                raise ConfigError(f"{option} {value}: {what} {limit} "
+                                  f"CPU{'s' if limit != 1 else ''}; choose at most that")
         if self.jobs > 1 and self.jobs * self.threads > len(self.cpus):
             raise ConfigError(f"--jobs {self.jobs} x --threads {self.threads} needs "
                               f"{self.jobs * self.threads} CPUs of their own; this process may use "
