@@ -177,4 +177,5 @@ def decode_image(data: bytes, name: str, shape, adapt: bool = False) -> np.ndarr
     first bytes: no other of Pillow's decoders is exposed to the network."""
     if not data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
         raise DataError(f"{name}: not a PNG or JPEG image")
-    return _fit(_read_image(_NamedBytes(data, name)), shape, adapt, name)
+    image = _eight_bit(_read_image(_NamedBytes(data, name), shape, adapt), adapt, name)
+    return _fit(image, shape, adapt, name)

@@ -18,14 +18,14 @@ h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { font-size: 1.2em; margin-top:
      border-bottom: 1px solid #ddd; padding-bottom: .2em; }
 .meta { color: #555; } .note { color: #8a4b00; }
 table { border-collapse: collapse; margin: .6em 0; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; white-space: nowrap; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-thead th { background: #f0f3f7; position: sticky; top: 0; }
+thead th { background: #f0f3f7; position: sticky; top: 0; white-space: normal; vertical-align: bottom; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th[aria-sort=ascending]::after { content: " \\25B2"; }
 table.sortable th[aria-sort=descending]::after { content: " \\25BC"; }
 tbody tr:nth-child(even) { background: #fafafa; }
-td.reason { white-space: normal; max-width: 50em; min-width: 20em; overflow-wrap: anywhere; }
+td.reason { white-space: normal; max-width: 50em; min-width: 12em; overflow-wrap: anywhere; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #444; font-size: 13px; margin-top: .3em; }
 .scroll { overflow-x: auto; }
