@@ -10,6 +10,7 @@ console entry point in this process (Paddle imported once, not once per step).
 
 from __future__ import annotations
 
+
 import json
 import os
 import sqlite3
@@ -136,8 +137,16 @@ def _journey(family: Family, write, root: Path, env: dict) -> dict:
     got["exports"], got["predicted"] = {}, {}
     for fmt in FORMATS:
         out = root / f"export-{fmt}"
-        got["exports"][fmt] = json.loads(cli("export", str(sweep), "--best", "--format", fmt,
-                                             "--out", str(out), "--json"))
+        # onnx as a user types it in the folder above (`zoo export sweep --best`): the
+        # stored cell folders are absolute, the given sweep relative.
+        here = Path.cwd()
+        os.chdir(root if fmt == "onnx" else here)
+        try:
+            given = sweep.name if fmt == "onnx" else str(sweep)
+            got["exports"][fmt] = json.loads(cli("export", given, "--best", "--format", fmt,
+                                                 "--out", str(out), "--json"))
+        finally:
+            os.chdir(here)
         got["predicted"][fmt] = json.loads(cli("predict", str(out), *map(str, files), "--top", "1",
                                                "--json"))
     got["infer"] = cli("bench-infer", str(sweep), *LEAN_INFER, "--format", "json")

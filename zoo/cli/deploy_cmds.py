@@ -93,7 +93,7 @@ def _sweep_winner(sweep_dir: Path, best: bool, by: str) -> tuple[Path, dict]:
     finally:
         store.close()
     folder, summary, row = winner_folder(sweep_dir, summarize(rows), rows, by)
-    return folder, {"by": by, "cell": summary["cell"], "cell_dir": str(folder.relative_to(sweep_dir)),
+    return folder, {"by": by, "cell": summary["cell"], "cell_dir": str(folder.resolve().relative_to(Path(sweep_dir).resolve())),
                     "seed": row["seed"], "val_acc": row["val_acc"], by: summary.get(CRITERIA[by][0])}
 
 
