@@ -245,3 +245,22 @@ def test_markup_in_names_stays_text_in_the_figure_data(tmp_path):
     data = read_page(out / "report.html").figure_data  # a strict parse: no tag was injected
     assert f"{name}: validation accuracy per epoch" in [p["title"] for p in data["val-acc-per-epoch"]["panels"]]
     assert name in [e["text"] for e in data["acc-vs-time"]["legends"][0]["entries"]]
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 7])
+def test_epoch_ticks_are_whole_numbers_even_for_one_epoch(tmp_path, epochs):
+    # One epoch used to be labelled 0.95, 0.975, 1.0, 1.025...: matplotlib's integer
+    # locator gives up on a range under one unit.
+    pytest.importorskip("matplotlib")
+    from zoo.report.sources import load_sweep
+    from zoo.report.synthetic import write_synthetic_sweep
+    from zoo.report.val_curves import val_acc_figure
+
+    out = tmp_path / "s"
+    write_synthetic_sweep(out, 2, epochs=epochs, statuses=["ok"])
+    fig = val_acc_figure(load_sweep(out))
+    fig.canvas.draw()
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        assert 1 <= min(ticks) and max(ticks) <= epochs

@@ -32,7 +32,6 @@ def span_for(steps: int) -> int:
 def _curve(run: RunData, tag: str, train_key: str, val_key: str, ylabel: str, what: str,
            chance: float | None = None):
     """(figure, what was drawn, for the caption)."""
-    from matplotlib.ticker import MaxNLocator
 
     fig = style.figure(7.5, 3.6)
     ax = fig.subplots()
@@ -59,7 +58,7 @@ def _curve(run: RunData, tag: str, train_key: str, val_key: str, ylabel: str, wh
         ax.axhline(chance, color=style.CHANCE_COLOUR, linestyle=":", linewidth=1.2, zorder=0,
                    label=f"chance: 1/{round(1 / chance)} classes", gid="chance")
     ax.set_xlabel("optimizer step")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    style.integer_x_ticks(ax)
     ax.set_ylabel(ylabel)
     ax.set_title(f"{what}: {_name(run)}")
     handles, labels = ax.get_legend_handles_labels()
@@ -121,14 +120,13 @@ def lr_plot(run: RunData) -> style.Plot | None:
     steps, values = _lr_points(run)
     if not steps or len(set(values)) == 1:
         return None
-    from matplotlib.ticker import MaxNLocator
 
     fig = style.figure(7.5, 3.0)
     ax = fig.subplots()
     ax.plot(steps, values, color=style.colour(0), linewidth=1.6, drawstyle="steps-post",
             marker="o" if len(steps) < 3 else None, gid="lr")
     ax.set_xlabel("optimizer step")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    style.integer_x_ticks(ax)
     ax.set_ylabel("learning rate")
     ax.set_title(f"Learning rate: {_name(run)}")
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))

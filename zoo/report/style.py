@@ -128,3 +128,18 @@ def overlay_handles(sweep, other, kind: str):
         handles = [Line2D([], [], color="grey", marker="o", linestyle="none"),
                    Line2D([], [], color="grey", marker="o", markerfacecolor="none", linestyle="none")]
     return handles, [f"this: {sweep.path.name}", f"other: {other.path.name}"]
+
+
+def integer_x_ticks(ax) -> None:
+    """Epochs and steps are whole numbers: ticks only at integers.  A single point (one
+    epoch) spans less than one unit, where matplotlib's integer locator gives up and
+    labels 0.95, 1.0, 1.05...; there the one integer gets the only tick."""
+    from matplotlib.ticker import MaxNLocator
+
+    low, high = ax.get_xlim()
+    if high - low < 2:
+        middle = round((low + high) / 2)
+        ax.set_xlim(middle - 0.5, middle + 0.5)
+        ax.set_xticks([middle])
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))

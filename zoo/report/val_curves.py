@@ -62,7 +62,6 @@ def val_acc_figure(sweep: SweepData, other: SweepData | None = None):
     """One line per stored row (cell and seed), one panel per model (and dataset); None
     if no cell has finished an epoch yet."""
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator
 
     lines = []
     for source, is_other in with_other(sweep, other):
@@ -121,7 +120,7 @@ def val_acc_figure(sweep: SweepData, other: SweepData | None = None):
         ax.set_title(f"{' on '.join(reversed(panel))}: validation accuracy per epoch")
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation accuracy (fraction)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        style.integer_x_ticks(ax)
     handles = [Line2D([], [], color=style.colour(i),
                       linestyle="-" if other or by_seed else style.linestyle(i),
                       marker="o", markersize=3.5) for i in range(len(order))]
