@@ -4,22 +4,17 @@ a test-only backend that fails or dawdles on demand, and requests in the protoco
 from __future__ import annotations
 
 import os
-import re
-import queue
 import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 
 from tests.conftest import BUILTINS, registry_text
 
-LISTENING = re.compile(r"^listening on (http://\S+)$")
 POISON = 1e7  # an FP32 value the fussy backend refuses to compute
 
 # paddle-inference, except that a batch holding POISON raises (a backend failure that
@@ -78,20 +73,11 @@ class Served:
         self.url = self._listening()
 
     def _listening(self, timeout: float = 240) -> str:
-        lines: queue.Queue = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in self.proc.stdout] + [lines.put("")],
-                         daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            found = LISTENING.match(line.strip())
-            if found:
-                return found.group(1)
-            if line == "":  # the server exited
-                break
+        from zoo.serving.local import announced_url
+
+        url = announced_url(self.proc, timeout)
+        if url:
+            return url
         self.stop()
         raise AssertionError(f"zoo serve did not start: {self.stderr()[-3000:]}")
 

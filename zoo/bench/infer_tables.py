@@ -62,7 +62,11 @@ def render(inference: list[dict[str, Any]], results: list[dict[str, Any]], fmt: 
         return json.dumps(rows, indent=2)
     if not rows:
         return ""
-    headers, table = inference_table(rows)
+    return format_table(*inference_table(rows), fmt)
+
+
+def format_table(headers: list[str], table: list[list[str]], fmt: str) -> str:
+    """A table of text cells as csv, markdown or plain text (numbers kept as written)."""
     if fmt == "csv":
         buffer = io.StringIO()
         csv.writer(buffer).writerows([headers, *table])

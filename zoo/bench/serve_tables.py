@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
+from zoo.bench.infer_tables import format_table
 from zoo.bench.tables import COMBINATION
 from zoo.registry import natural_key
 
@@ -23,22 +22,11 @@ def _step_cells(step: dict[str, Any]) -> list[str]:
             f"{step['errors']}/{step['requests']}"]
 
 
-def _format(headers: list[str], table: list[list[str]], fmt: str) -> str:
-    if fmt == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows([headers, *table])
-        return buffer.getvalue().rstrip("\n")
-    from tabulate import tabulate
-
-    return tabulate(table, headers=headers, disable_numparse=True,
-                    tablefmt="github" if fmt == "markdown" else "simple")
-
-
 def render_steps(steps: list[dict[str, Any]], fmt: str) -> str:
     """One measurement's steps (``zoo bench-serve``'s own output)."""
     if fmt == "json":
         return json.dumps(steps, indent=2)
-    return _format(STEP_HEADERS, [_step_cells(s) for s in steps], fmt)
+    return format_table(STEP_HEADERS, [_step_cells(s) for s in steps], fmt)
 
 
 def render(serving: list[dict[str, Any]], results: list[dict[str, Any]], fmt: str) -> str:
@@ -56,4 +44,4 @@ def render(serving: list[dict[str, Any]], results: list[dict[str, Any]], fmt: st
     table = [[str(r[c]) for c in COMBINATION] + [str(r["seed"]), r["backend"], r["device"],
                                                  str(r["max_batch"]), str(r["images"])] + _step_cells(r)
              for r in rows]
-    return _format(headers, table, fmt)
+    return format_table(headers, table, fmt)

@@ -20,6 +20,28 @@ LISTENING = re.compile(r"^listening on (http://\S+)$")
 START_TIMEOUT_S = 180.0
 
 
+def announced_url(proc: subprocess.Popen, timeout: float) -> str | None:
+    """The URL a starting ``zoo serve`` prints on stdout ("listening on URL"), or None
+    when it exits or stays silent for ``timeout`` seconds (after waiting for an exit)."""
+    # A thread reads stdout: select() on a buffered pipe misses lines already buffered.
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put("")],
+                     daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+        found = LISTENING.match(line.strip())
+        if found:
+            return found.group(1)
+        if line == "":  # the server exited
+            proc.wait()
+            return None
+    return None
+
+
 class LocalServer:
     def __init__(self, exports: list[Path], *serve_args: str, registry_file: str | None = None) -> None:
         self.exports, self.serve_args, self.registry_file = exports, serve_args, registry_file
@@ -44,22 +66,9 @@ class LocalServer:
         return self
 
     def _announced(self) -> str:
-        # A thread reads stdout: select() on a buffered pipe misses lines already buffered.
-        lines: queue.Queue = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in self.proc.stdout] + [lines.put("")],
-                         daemon=True).start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            found = LISTENING.match(line.strip())
-            if found:
-                return found.group(1)
-            if line == "":  # the server exited
-                self.proc.wait()
-                break
+        url = announced_url(self.proc, START_TIMEOUT_S)
+        if url:
+            return url
         self.log.seek(0)
         last = self.log.read().strip().splitlines()[-1:] or ["it did not announce its address in time"]
         raise ZooError(f"zoo serve did not start: {last[0].removeprefix('zoo: error: ')}")
