@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from zoo import kinds
+from zoo.atomic import write_text_atomic
 from zoo.bench.grid import Cell
 from zoo.bench.preflight import Preflight, data_key
 from zoo.bench.store import Store
@@ -197,7 +198,7 @@ def _start_cell(catalog: Catalog, cell: Cell, index: int, options: SweepOptions,
     data_dir = info.data_dir if info and info.data_dir else \
         options.data_dirs.get(cell.dataset, options.data_dir)
     job = cell.job(cell_dir, data_dir, options.registry_file, options.checkpoint_every)
-    (cell_dir / "job.json").write_text(job.to_json())
+    write_text_atomic(cell_dir / "job.json", job.to_json())
     store.record(cell, status=Status.RUNNING, reason="", ended_at=None, node="", shared=None, **common)
     # Also when resuming (the worker restores its results from the checkpoint, never from
     # this file): a stale "interrupted" left by the last session would otherwise become

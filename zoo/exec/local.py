@@ -24,7 +24,7 @@ from zoo.exec.process import Watch, start_process
 
 def write_launch_time(cell_dir: Path) -> None:
     """The worker counts its start-up from here (``zoo.train.loop`` reads it)."""
-    from zoo.train.logs import write_json_atomic
+    from zoo.atomic import write_json_atomic
     from zoo.train.loop import LAUNCH_FILE
 
     write_json_atomic(cell_dir / LAUNCH_FILE, {"launched_at": time.time()})

@@ -20,7 +20,7 @@ from zoo.status import ExitCode, Status
 
 
 def _record_failure(job, reason: str) -> None:
-    from zoo.train.logs import write_json_atomic
+    from zoo.atomic import write_json_atomic
     from zoo.train.loop import RunResult
 
     metrics = Path(job.out) / "metrics.json"

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from zoo import checkpoint as ckpt
+from zoo.atomic import write_json_atomic, write_text_atomic
 from zoo.errors import CheckpointError, TrainingError
 from zoo.job import Job
 from zoo.paths import lock_dir
 from zoo.status import Status
 from zoo.train import state as train_state
 from zoo.train.evaluate import evaluate
-from zoo.train.logs import ScalarLog, write_json_atomic
+from zoo.train.logs import ScalarLog
 from zoo.train.ranks import agree_on_start, any_rank, keeps_files, mean_over_ranks, write_replica_digest
 from zoo.train.report import NullReporter, Reporter, StopFlag
 
@@ -328,7 +329,7 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
         start_step = agree_on_start(run, _resume(run))
         # One refused by _resume never overwrites the job.json of the run it met.
         if run.keeper:
-            (run.out / "job.json").write_text(job.to_json())
+            write_text_atomic(run.out / "job.json", job.to_json())
         run.result.device = device
         run.result.num_params = sum(int(p.size) for p in run.model.parameters())
         if start_step >= run.result.total_steps and run.result.test is not None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 
+from zoo.atomic import write_json_atomic
 from zoo.errors import TrainingError
-from zoo.train.logs import write_json_atomic
 
 
 def keeps_files(rank: int) -> bool:
