@@ -25,6 +25,7 @@ import numpy as np
 
 from zoo.atomic import publish_dir, staging_dir, write_synced
 from zoo.errors import CheckpointError, one_line
+from zoo.layout import RunDir
 from zoo.safe_npz import read_npz
 
 FORMAT = "zoo-checkpoint/1"
@@ -54,7 +55,7 @@ def all_finite(arrays: dict[str, np.ndarray]) -> bool:
 
 def list_checkpoints(out_dir: Path) -> list[Path]:
     """Checkpoint folders of run dir ``out_dir``, oldest step first; [] if none."""
-    return _scan(Path(out_dir) / "checkpoints")
+    return _scan(RunDir(out_dir).checkpoints)
 
 
 def _scan(ckpt_dir: Path) -> list[Path]:
@@ -108,7 +109,7 @@ def save_checkpoint(out_dir: Path, step: int, arrays: dict[str, np.ndarray], sta
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint state is not JSON-serializable: {one_line(e)}") from None
 
-    ckpt_dir = Path(out_dir) / "checkpoints"
+    ckpt_dir = RunDir(out_dir).checkpoints
     final = ckpt_dir / checkpoint_name(step)
     try:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -255,7 +256,7 @@ def latest_checkpoint(out_dir: Path) -> tuple[Path, dict[str, np.ndarray], dict]
 
     None if there are no checkpoints; CheckpointError if there are some but none is valid.
     """
-    found = _newest_valid(Path(out_dir) / "checkpoints", load_checkpoint)
+    found = _newest_valid(RunDir(out_dir).checkpoints, load_checkpoint)
     return None if found is None else (found[0], *found[1])
 
 
@@ -270,7 +271,7 @@ def resolve_checkpoint(path: Path) -> Path:
         raise CheckpointError(f"no such checkpoint or run directory: {path}")
     if path.is_dir() and (_STEP_RE.match(path.name) or (path / MANIFEST).exists()):
         return path
-    for ckpt_dir in (path / "checkpoints", path):
+    for ckpt_dir in (RunDir(path).checkpoints, path):
         found = _newest_valid(ckpt_dir, _verify_all) if _scan(ckpt_dir) else None
         if found is not None:
             return found[0]

@@ -19,6 +19,7 @@ import numpy as np
 from zoo.atomic import publish_dir, write_synced
 from zoo.checkpoint import file_sha256
 from zoo.errors import ExportError, one_line
+from zoo.layout import RunDir
 
 MANIFEST = "zoo-export.json"
 FORMAT = "zoo-export/1"
@@ -98,7 +99,7 @@ def _fail(folder: Path, problem: str) -> ExportError:
 def _missing_manifest(folder: Path) -> str:
     """Why there is no manifest, and what to run instead when the folder is a training run
     (its exports, if any, are the folders to use)."""
-    if (folder / "job.json").is_file() or (folder / "checkpoints").is_dir():
+    if RunDir(folder).job_file.is_file() or RunDir(folder).checkpoints.is_dir():
         made = sorted(p.name for p in folder.glob("export-*") if (p / MANIFEST).is_file())
         if made:
             return (f"this is a training run, not an export; use one of its exports: "
