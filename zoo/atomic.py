@@ -22,8 +22,8 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import secrets
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Union
