@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from zoo.layout import SweepDir
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
 def _busy_fraction(seconds: float = 1.0) -> float:
@@ -132,7 +134,7 @@ def bench(out: Path, data_dir: str, extra: list[str]) -> tuple[float, list[dict]
     began = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
     wall = time.perf_counter() - began
-    db = sqlite3.connect(out / "results.db")
+    db = sqlite3.connect(SweepDir(out).results_db)
     db.row_factory = sqlite3.Row
     rows = [dict(r) for r in db.execute("SELECT * FROM results ORDER BY rowid")]
     db.close()

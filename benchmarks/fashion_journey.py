@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from _common import REPO, write_section
+from zoo.layout import RunDir
 
 PACKAGE = "/usr/share/datasets/fashion-mnist"
 PNGS = 200
@@ -69,7 +70,7 @@ def main() -> None:
         _, train_s = zoo("train", "--dataset", "fashion-mnist", "--data-dir", str(data), "--model", "cnn",
                          "--optimizer", "adam", "--epochs", str(args.epochs), "--batch-size", "100",
                          "--out", str(run), "--quiet")
-        metrics = json.loads((run / "metrics.json").read_text())
+        metrics = json.loads(RunDir(run).metrics_file.read_text())
         test_acc = metrics["test"]["acc"]
         pngs = []
         for i, image in enumerate(images):

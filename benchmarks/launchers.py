@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from _common import REPO, bench, default_data_dir, median, verdict, write_section
+from zoo.layout import RunDir
 
 # Run in a child so that its imports are cold, as in a worker.
 FIXED_COSTS = r"""
@@ -50,7 +51,7 @@ def part_a(args, tmp: Path) -> tuple[list[str], list[str], list[dict]]:
                          ",".join(launchers), "--nprocs", str(args.nprocs), "--epochs", "1",
                          "--batch-size", "100"])
         for row in rows:
-            metrics = json.loads((Path(row["cell_dir"]) / "metrics.json").read_text())
+            metrics = json.loads(RunDir(row["cell_dir"]).metrics_file.read_text())
             row["elapsed"] = metrics["elapsed"]
             runs[row["launch"]].append(row)
             print(f"  {row['slug']}: {row['images_per_s']:.0f} img/s, wall {row['wall_time']:.1f} s, "
@@ -77,7 +78,7 @@ def _single_cells(args, tmp: Path, name: str, extra: list[str]) -> list[dict]:
                          ["--models", "cnn", "--optimizers", f"{args.optimizer},momentum",
                           "--launch", "single", "--epochs", "1", "--batch-size", "100", *extra])
         for row in found:
-            row["elapsed"] = json.loads((Path(row["cell_dir"]) / "metrics.json").read_text())["elapsed"]
+            row["elapsed"] = json.loads(RunDir(row["cell_dir"]).metrics_file.read_text())["elapsed"]
             rows.append(row)
     return rows
 

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from _common import default_data_dir, median, verdict, write_section
+from zoo.layout import RunDir
 
 LR, SEED = 0.01, 0
 
@@ -79,7 +80,7 @@ def child_zoo(args, out: Path) -> dict:
     began = time.perf_counter()
     result = train(job, EpochClock())
     run_s = time.perf_counter() - began
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads(RunDir(out).metrics_file.read_text())
     images = sum(e["images_per_s"] * e["seconds"] for e in metrics["epochs"])
     return {"status": result.status, "train_ips": images / sum(e["seconds"] for e in metrics["epochs"]),
             "epoch_s": epochs, "data_s": clock.seconds, "run_s": run_s,

@@ -266,13 +266,17 @@ def test_all_checkpoints_corrupt_is_an_error_not_a_fresh_start(catalog, tmp_path
 
 def test_resume_refuses_other_settings_and_keeps_job_json(catalog, tmp_path):
     from zoo.errors import CheckpointError
+    from zoo.layout import RunDir
 
-    job = make_job(tmp_path)
+    job, run = make_job(tmp_path), RunDir(tmp_path)
+    run.write_job(job)  # as its starter (zoo train, a sweep's runner) did
     interrupt(job, catalog, 4)
-    before = (tmp_path / "job.json").read_text()
+    before = run.job_file.read_text()
+    other = make_job(tmp_path, optimizer="sgd")
     with pytest.raises(CheckpointError, match="other settings"):
-        train(make_job(tmp_path, optimizer="sgd"), catalog=catalog)
-    assert (tmp_path / "job.json").read_text() == before
+        # zoo train writes its job.json only for a run train() accepted to continue
+        train(other, catalog=catalog, ready=lambda: run.write_job(other))
+    assert run.job_file.read_text() == before
 
 
 SLOW_PLUGIN = """

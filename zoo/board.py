@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from zoo import layout
 from zoo.errors import ZooError
 
 
@@ -24,7 +25,7 @@ def resolve_logdir(path: str) -> str:
     """A run folder holding ``vdl/`` means its ``vdl/``; any other folder is used as is."""
     if not os.path.isdir(path):
         raise ZooError(f"log folder not found: {path}")
-    vdl = os.path.join(path, "vdl")
+    vdl = os.path.join(path, layout.VDL)
     return vdl if os.path.isdir(vdl) else path
 
 

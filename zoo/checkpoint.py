@@ -17,12 +17,15 @@ import shutil
 import warnings
 import zipfile
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from zoo.atomic import publish_dir, staging_dir, write_synced
 from zoo.errors import CheckpointError, one_line
+from zoo.layout import RunDir
 from zoo.safe_npz import read_npz
 
 FORMAT = "zoo-checkpoint/1"
@@ -52,7 +55,7 @@ def all_finite(arrays: dict[str, np.ndarray]) -> bool:
 
 def list_checkpoints(out_dir: Path) -> list[Path]:
     """Checkpoint folders of run dir ``out_dir``, oldest step first; [] if none."""
-    return _scan(Path(out_dir) / "checkpoints")
+    return _scan(RunDir(out_dir).checkpoints)
 
 
 def _scan(ckpt_dir: Path) -> list[Path]:
@@ -70,29 +73,13 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    if os.name != "nt":  # Windows cannot open directories for fsync
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write(path: Path, data: bytes | dict[str, np.ndarray]) -> None:
-    """Write bytes, or a dict of arrays as npz, and fsync before a rename publishes it."""
-    with open(path, "wb") as f:
-        if isinstance(data, bytes):
-            f.write(data)
-        else:
-            # Same container as np.savez (uncompressed zip of .npy members), written by
-            # hand so any key works (np.savez(file, **kw) chokes on a key named "file").
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for key, arr in data.items():
-                    with zf.open(key + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, arr, allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
+def _write_npz(arrays: dict[str, np.ndarray], handle) -> None:
+    # Same container as np.savez (uncompressed zip of .npy members), written by hand so
+    # any key works (np.savez(file, **kw) chokes on a key named "file").
+    with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, arr in arrays.items():
+            with zf.open(key + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, arr, allow_pickle=False)
 
 
 def save_checkpoint(out_dir: Path, step: int, arrays: dict[str, np.ndarray], state: dict, keep: int = 3) -> Path:
@@ -122,29 +109,21 @@ def save_checkpoint(out_dir: Path, step: int, arrays: dict[str, np.ndarray], sta
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint state is not JSON-serializable: {one_line(e)}") from None
 
-    ckpt_dir, name, pid = Path(out_dir) / "checkpoints", checkpoint_name(step), os.getpid()
-    final, tmp, aside = ckpt_dir / name, ckpt_dir / f".tmp-{name}-{pid}", ckpt_dir / f".tmp-old-{name}-{pid}"
+    ckpt_dir = RunDir(out_dir).checkpoints
+    final = ckpt_dir / checkpoint_name(step)
     try:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)  # leftover of an earlier crashed save with our pid
-        tmp.mkdir()
-        _write(tmp / ARRAYS, checked)
-        _write(tmp / STATE, state_bytes)
-        files = {n: {"sha256": file_sha256(tmp / n), "bytes": (tmp / n).stat().st_size} for n in (ARRAYS, STATE)}
-        manifest = {"format": FORMAT, "step": step, "files": files,
-                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        _write(tmp / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
-        _fsync_dir(tmp)
-        if final.exists():  # rename old aside first: a directory rename cannot overwrite
-            os.rename(final, aside)
-        os.rename(tmp, final)
-        _fsync_dir(ckpt_dir)
+        with staging_dir(final) as tmp:
+            write_synced(tmp / ARRAYS, partial(_write_npz, checked))
+            write_synced(tmp / STATE, state_bytes)
+            files = {n: {"sha256": file_sha256(tmp / n), "bytes": (tmp / n).stat().st_size}
+                     for n in (ARRAYS, STATE)}
+            manifest = {"format": FORMAT, "step": step, "files": files,
+                        "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            write_synced(tmp / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
+            publish_dir(tmp, final, replace=True)  # a save of the same step replaces it
     except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if aside.exists() and not final.exists():
-            os.rename(aside, final)  # put the previous copy of this step back
         raise CheckpointError(f"cannot write checkpoint {final}: {one_line(e)}") from None
-    shutil.rmtree(aside, ignore_errors=True)
     _prune(ckpt_dir, final, step, keep)
     return final
 
@@ -277,7 +256,7 @@ def latest_checkpoint(out_dir: Path) -> tuple[Path, dict[str, np.ndarray], dict]
 
     None if there are no checkpoints; CheckpointError if there are some but none is valid.
     """
-    found = _newest_valid(Path(out_dir) / "checkpoints", load_checkpoint)
+    found = _newest_valid(RunDir(out_dir).checkpoints, load_checkpoint)
     return None if found is None else (found[0], *found[1])
 
 
@@ -292,7 +271,7 @@ def resolve_checkpoint(path: Path) -> Path:
         raise CheckpointError(f"no such checkpoint or run directory: {path}")
     if path.is_dir() and (_STEP_RE.match(path.name) or (path / MANIFEST).exists()):
         return path
-    for ckpt_dir in (path / "checkpoints", path):
+    for ckpt_dir in (RunDir(path).checkpoints, path):
         found = _newest_valid(ckpt_dir, _verify_all) if _scan(ckpt_dir) else None
         if found is not None:
             return found[0]

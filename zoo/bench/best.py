@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
+from zoo.layout import CELLS
 from zoo.registry import natural_key
 from zoo.status import Status
 
@@ -32,7 +33,7 @@ MARK = "(best)"
 def cell_folder(row: dict[str, Any]) -> str | None:
     """The row's cell folder relative to the sweep folder: the runner writes every cell to
     ``DIR/cells/<slug>``, so this stays true when the sweep folder is moved or copied."""
-    return f"cells/{row['slug']}" if row.get("slug") else None
+    return f"{CELLS}/{row['slug']}" if row.get("slug") else None
 
 
 def _value(summary: dict[str, Any], key: str) -> float | None:

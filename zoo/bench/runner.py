@@ -26,6 +26,7 @@ from zoo import kinds
 from zoo.bench.grid import Cell
 from zoo.bench.preflight import Preflight, data_key
 from zoo.bench.store import Store
+from zoo.layout import RunDir, SweepDir
 from zoo.paths import lock_dir
 from zoo.status import FINAL, ExitCode, Status
 from zoo.bench.outcome import classify, result_values
@@ -105,7 +106,7 @@ def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, report
               executor: Executor | None = None) -> SweepSummary:
     """Run the cells without a result on ``executor`` (default: one at a time, here)."""
     lock = lock_dir(options.out, "zoo bench")
-    store = Store(options.out / "results.db")
+    store = Store(SweepDir(options.out).results_db)
     env = _environment()
     stop = _Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -177,7 +178,7 @@ def _drive(catalog: Catalog, todo: list[Cell], options: SweepOptions, store: Sto
 def _start_cell(catalog: Catalog, cell: Cell, index: int, options: SweepOptions, store: Store, env: dict,
                 reporter: SweepReporter, executor: Executor) -> Running | None:
     """Record the cell ``running`` and start it; or record why it is ``skipped``."""
-    cell_dir = (options.out / "cells" / cell.slug).absolute()
+    cell_dir = SweepDir(options.out).cell(cell.slug).path.absolute()
     previous = store.row(cell)
     if options.force and cell_dir.exists():
         shutil.rmtree(cell_dir)
@@ -191,18 +192,18 @@ def _start_cell(catalog: Catalog, cell: Cell, index: int, options: SweepOptions,
         store.record(cell, status=Status.SKIPPED, reason=problem, ended_at=_now(), **common)
         reporter.cell_end(cell, store.row(cell))
         return None
-    resuming = previous is not None and (cell_dir / "checkpoints").is_dir()
+    resuming = previous is not None and RunDir(cell_dir).checkpoints.is_dir()
     cell_dir.mkdir(parents=True, exist_ok=True)
     # Workers read the folder the preflight resolved, so none of them downloads again.
     data_dir = info.data_dir if info and info.data_dir else \
         options.data_dirs.get(cell.dataset, options.data_dir)
     job = cell.job(cell_dir, data_dir, options.registry_file, options.checkpoint_every)
-    (cell_dir / "job.json").write_text(job.to_json())
+    RunDir(cell_dir).write_job(job)  # the worker only reads it
     store.record(cell, status=Status.RUNNING, reason="", ended_at=None, node="", shared=None, **common)
     # Also when resuming (the worker restores its results from the checkpoint, never from
     # this file): a stale "interrupted" left by the last session would otherwise become
     # this session's status if the worker dies before writing its own.
-    (cell_dir / "metrics.json").unlink(missing_ok=True)
+    RunDir(cell_dir).metrics_file.unlink(missing_ok=True)
     handle = executor.start(CellTask(cell, cell_dir, job, _launcher(catalog, cell),
                                      options.cell_timeout, options.grace))
     reporter.cell_start(index, cell, resuming, handle.where)
@@ -211,9 +212,9 @@ def _start_cell(catalog: Catalog, cell: Cell, index: int, options: SweepOptions,
 
 def _record_end(cell: Cell, end: CellEnd, options: SweepOptions, store: Store,
                 executor: Executor, reporter: SweepReporter) -> None:
-    cell_dir = (options.out / "cells" / cell.slug).absolute()
-    metrics = _read_metrics(cell_dir / "metrics.json")
-    status, reason = classify(end.outcome, metrics, options.cell_timeout, cell_dir / "worker.log")
+    cell_run = SweepDir(options.out).cell(cell.slug)
+    metrics = _read_metrics(cell_run.metrics_file)
+    status, reason = classify(end.outcome, metrics, options.cell_timeout, cell_run.log_file)
     if end.lost:
         status, reason = Status.FAILED, end.lost
     values = result_values(metrics)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from zoo import kinds
 from zoo.bench.grid import Cell
 from zoo.errors import ZooError, one_line
+from zoo.layout import CELLS, RESULTS_DB, SweepDir
 
 # One column per swept kind (zoo.kinds), then what every cell of a sweep shares, and the seed.
 AXIS_COLUMNS = [kind.field for kind in kinds.swept()] + ["nprocs", "device", "epochs",
@@ -37,8 +38,6 @@ TEXT_COLUMNS = {"status", "reason", "paddle_version", "host", "zoo_version", "gi
                 "started_at", "ended_at", "cell_dir", "epochs_done", "executor", "node"}
 INTEGER_COLUMNS = {"nprocs", "epochs", "batch_size", "seed", "num_classes", "threads", "shared",
                    "num_params", "limit_train"}
-# The sweep's folder of cell folders, ``DIR/cells/<slug>``.
-CELLS = "cells"
 # Seconds a write waits for another connection's lock before it is an error.
 TIMEOUT_ENV = "ZOO_STORE_TIMEOUT"
 
@@ -237,7 +236,7 @@ def cell_folder(sweep_dir: Path, row: dict[str, Any]) -> Path:
 
 def open_existing(run_dir: Path) -> Store:
     """The store of a finished or running sweep, opened read-only."""
-    path = run_dir / "results.db"
+    path = SweepDir(run_dir).results_db
     if not path.is_file():
-        raise StoreError(f"{run_dir}: no results.db here (not a zoo bench run directory)")
+        raise StoreError(f"{run_dir}: no {RESULTS_DB} here (not a zoo bench run directory)")
     return Store(path, readonly=True)

@@ -14,6 +14,7 @@ from zoo import kinds
 from zoo.bench.best import CRITERIA, DEFAULT_BY, marked
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT
 from zoo.cli.common import bounded, catalog_from, echo_json
+from zoo.layout import SweepDir
 from zoo.status import RETRYABLE_ON_REQUEST as RETRYABLE
 from zoo.status import ExitCode, Status
 
@@ -226,8 +227,8 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     out = make_dir(Path(opts["out"]).absolute(), "--out")
     checked = preflight(catalog, cells, data_dirs, opts["preflight_timeout"])
     cells = with_identities(catalog, cells, {key: info.fingerprint for key, info in checked.data.items()})
-    if (out / "results.db").exists():
-        new, stale = grid_changes(out / "results.db", cells)
+    if SweepDir(out).results_db.exists():
+        new, stale = grid_changes(SweepDir(out).results_db, cells)
         if stale:
             click.echo(f"note: {len(stale)} stored results in {out} do not match this grid; "
                        f"they are kept apart, not mixed in:", err=True)
@@ -247,7 +248,7 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
 
     summary = run_sweep(catalog, cells, options, with_live_report(SweepConsole(quiet), out, opts["report"]),
                         executor)
-    store = Store(out / "results.db", readonly=True)
+    store = Store(SweepDir(out).results_db, readonly=True)
     keys = {(c.key, c.seed) for c in cells}
     rows = [r for r in store.rows() if (r["cell"], r["seed"]) in keys]
     store.close()

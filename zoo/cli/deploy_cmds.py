@@ -9,6 +9,7 @@ import click
 from zoo.bench.best import CRITERIA, DEFAULT_BY
 from zoo.cli.common import catalog_from, echo_json
 from zoo.errors import ConfigError, ExportError, printable
+from zoo.layout import SweepDir
 
 
 def backend_sets(sets: tuple[str, ...]) -> dict:
@@ -56,7 +57,7 @@ def export_command(ctx, source, fmt, out, force, check_images, data_dir, model, 
 
     catalog = catalog_from(ctx, check=False)
     chosen = None
-    if best or (Path(source) / "results.db").is_file():
+    if best or SweepDir(Path(source)).is_sweep():
         source, chosen = _sweep_winner(Path(source), best, by)
     folder, manifest = export_checkpoint(catalog, Path(source), fmt, Path(out) if out else None,
                                          force=force, check_images=check_images,

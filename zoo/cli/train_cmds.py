@@ -9,8 +9,9 @@ import click
 from click.core import ParameterSource
 
 from zoo.cli.common import bounded, catalog_from, echo_json, echo_table
-from zoo import kinds
+from zoo import kinds, layout
 from zoo.errors import TrainingError
+from zoo.layout import RunDir
 from zoo.paths import check_name
 from zoo.status import ExitCode, Status
 
@@ -40,9 +41,9 @@ def _job_from_options(ctx, opts: dict):
 
     if opts["resume"]:
         run_dir = check_name(Path(opts["resume"]), "--resume")
-        if not (run_dir / "job.json").is_file():
-            raise TrainingError(f"{run_dir}: not a run directory (no job.json); nothing to resume")
-        job = Job.load(run_dir / "job.json")
+        if not RunDir(run_dir).job_file.is_file():
+            raise TrainingError(f"{run_dir}: not a run directory (no {layout.JOB}); nothing to resume")
+        job = Job.load(RunDir(run_dir).job_file)
         opts["data_dir"] = _one_data_dir(opts["data_dir"], job.dataset)
         given = {name for name in opts
                  if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
@@ -61,7 +62,7 @@ def _job_from_options(ctx, opts: dict):
               registry_file=ctx.obj["registry_file"], checkpoint_every=opts["checkpoint_every"],
               keep=opts["keep"], target_acc=opts["target_acc"], threads=opts["threads"],
               limit_train=opts["limit_train"])
-    existing = check_name(Path(out), "--out") / "job.json"
+    existing = RunDir(check_name(Path(out), "--out")).job_file
     if existing.is_file() and Job.load(existing).settings() != job.settings():
         raise TrainingError(f"{out} holds a run with other settings; choose a new --out, "
                             f"or resume it with --resume {out}")
@@ -143,14 +144,17 @@ def train_command(ctx, quiet, **opts):
     job = _job_from_options(ctx, opts)
     _check_job(catalog, job)
     with stop_on_signals(StopFlag()) as stop:
-        result = train(job, ConsoleReporter(quiet), catalog=catalog, stop=stop)
+        # No runner here: the command writes job.json, once the run is built and any
+        # checkpoint accepted (a refused one keeps its own), and the worker only reads it.
+        result = train(job, ConsoleReporter(quiet), catalog=catalog, stop=stop,
+                       ready=lambda: RunDir(job.out).write_job(job))
     if result.status == Status.OK:
         test = result.test or {}
         click.echo(f"test loss {test.get('loss', float('nan')):.4f} acc {test.get('acc', float('nan')):.4f}"
-                   f"  ({result.elapsed:.1f} s)  metrics: {Path(job.out) / 'metrics.json'}")
+                   f"  ({result.elapsed:.1f} s)  metrics: {RunDir(job.out).metrics_file}")
     else:
         click.echo(f"zoo: run {result.status}: {result.reason} (metrics: "
-                   f"{Path(job.out) / 'metrics.json'})", err=True)
+                   f"{RunDir(job.out).metrics_file})", err=True)
     return int(ExitCode.of_run(result.status))
 
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tarfile
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from zoo.atomic import publish_dir, staging_dir, write_synced
 from zoo.data.download import download_files
 from zoo.data.locate import default_cache_dir, locate_cached
 from zoo.data.splits import ImageDataset, Split, carve_val, check_split_settings, require
@@ -114,14 +113,10 @@ def _extract(archive: Path, dest: Path) -> None:
     folder renamed); an OSError means ``dest`` cannot be written."""
     members = _archive_members(archive)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    try:
+    with staging_dir(dest) as staging:
         for name, data in members.items():
-            (staging / name).write_bytes(data)
-        shutil.rmtree(dest, ignore_errors=True)  # an incomplete earlier extraction
-        os.replace(staging, dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            write_synced(staging / name, data)
+        publish_dir(staging, dest, replace=True)  # over an incomplete earlier extraction
 
 
 def _extract_into_cache(cache: Path) -> None:

@@ -1,4 +1,5 @@
-"""Download data files atomically: temp file in the destination, md5 check, fsync, rename."""
+"""Download data files atomically (``zoo.atomic``): temp file in the destination, md5 check,
+fsync, rename."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from zoo.atomic import write_bytes_atomic
 from zoo.errors import DataError, one_line
 
 # The official MNIST files and their md5 sums.
@@ -74,25 +75,14 @@ class _Failure(Exception):
 def _download_one(
     dest: Path, url: str, name: str, md5: str, progress: bool, timeout: float
 ) -> None:
-    # The temp file lives in dest so os.replace is an atomic same-filesystem rename;
-    # the leading dot keeps it from looking like a data file.
-    fd, tmp_name = tempfile.mkstemp(dir=dest, prefix=f".{name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    done = False
-    try:
-        with os.fdopen(fd, "wb") as out:
-            digest = _fetch(url, out, name, progress, timeout)
-            if digest != md5:
-                raise _Failure(f"md5 mismatch: got {digest}, expected {md5}")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest / name)
-        done = True
-        _fsync_dir(dest)
-    finally:
-        # Also runs on KeyboardInterrupt, so an aborted download leaves nothing behind.
-        if not done:
-            tmp.unlink(missing_ok=True)
+    def fetch(out) -> None:
+        digest = _fetch(url, out, name, progress, timeout)
+        if digest != md5:
+            raise _Failure(f"md5 mismatch: got {digest}, expected {md5}")
+
+    # A temp file in dest, removed on any failure (a KeyboardInterrupt too), so an
+    # aborted download leaves nothing behind; the leading dot hides it from data globs.
+    write_bytes_atomic(dest / name, fetch)
 
 
 def _fetch(url: str, out: Any, name: str, progress: bool, timeout: float) -> str:
@@ -139,17 +129,3 @@ def _progress_bar(name: str, total: int | None) -> Any:
     except ImportError:
         return None
     return tqdm(total=total, desc=name, unit="B", unit_scale=True, file=sys.stderr, leave=False)
-
-
-def _fsync_dir(path: Path) -> None:
-    # Makes the rename itself durable; not supported everywhere (e.g. Windows), so best effort.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -12,13 +12,12 @@ put back.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from zoo.atomic import write_bytes_atomic
 from zoo.data.locate import default_cache_dir
 from zoo.errors import DataError
 
@@ -61,7 +60,7 @@ def cache_key(listing, mode: str, size: int) -> str:
     except (OSError, UnicodeDecodeError):
         pass
     key = content_key(listing, mode, size)
-    write_atomic(path, lambda out: out.write(key.encode()))
+    _write_quietly(path, lambda out: out.write(key.encode()))
     return key
 
 
@@ -107,22 +106,13 @@ def read_cache(key: str, listing, mode: str, size: int) -> dict[str, np.ndarray]
 
 
 def write_cache(key: str, arrays: dict[str, np.ndarray]) -> None:
-    write_atomic(cache_dir() / f"imagefolder-{key[:40]}.npz", lambda out: np.savez(out, **arrays))
+    _write_quietly(cache_dir() / f"imagefolder-{key[:40]}.npz", lambda out: np.savez(out, **arrays))
 
 
-def write_atomic(path: Path, write) -> None:
-    """``write(file)`` into ``path`` atomically; a cache that cannot be written is no error
-    (the data is still loaded, only the next load decodes again)."""
+def _write_quietly(path: Path, write) -> None:
+    """``write(file)`` into ``path`` atomically (``zoo.atomic``); a cache that cannot be
+    written is no error (the data is still loaded, only the next load decodes again)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, write)
     except OSError:
         pass
-    finally:
-        Path(tmp).unlink(missing_ok=True)

@@ -26,6 +26,7 @@ from zoo.deploy import manifest as mf
 from zoo.deploy.agreement import TOLERANCE, agreement
 from zoo.deploy.ort_backend import INSTALL_HINT, missing
 from zoo.errors import ExportError, one_line
+from zoo.layout import RunDir
 from zoo.plugin.guard import flush_c_stdio
 
 FORMATS = ("paddle", "onnx")
@@ -42,7 +43,7 @@ CHECK_IMAGES = 256
 def default_out(source: Path, checkpoint: Path, fmt: str) -> Path:
     """``RUN/export-FORMAT`` for a run's checkpoint, else ``NAME-export-FORMAT`` beside it."""
     run = checkpoint.parent.parent
-    if checkpoint.is_dir() and (run / "job.json").is_file():
+    if checkpoint.is_dir() and RunDir(run).job_file.is_file():
         return run / f"export-{fmt}"
     return source.with_name(f"{source.stem}-export-{fmt}")
 

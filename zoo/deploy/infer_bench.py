@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from zoo.bench import infer_store
 from zoo.bench.store import Store, cell_folder
 from zoo.errors import ConfigError, ZooError, one_line
+from zoo.layout import SweepDir
 from zoo.status import Status
 
 KEPT = {Status.OK.value, Status.SKIPPED.value}
@@ -75,7 +76,7 @@ def run_infer_bench(catalog, run_dir: Path, options: InferOptions,
     params = backend_params(catalog, options.backends, options.overrides)
     # The sweep's own lock: never measure a cell that a running `zoo bench` still trains.
     lock = lock_dir(run_dir, "zoo bench or zoo bench-infer", "DIR")
-    store = Store(run_dir / "results.db")
+    store = Store(SweepDir(run_dir).results_db)
     try:
         infer_store.ensure_table(store)
         cells = finished_cells(store)

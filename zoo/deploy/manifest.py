@@ -9,18 +9,17 @@ never a crash inside a runtime.
 
 from __future__ import annotations
 
-import errno
 import json
 import math
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from zoo.atomic import publish_dir, write_synced
 from zoo.checkpoint import file_sha256
 from zoo.errors import ExportError, one_line
+from zoo.layout import RunDir
 
 MANIFEST = "zoo-export.json"
 FORMAT = "zoo-export/1"
@@ -73,46 +72,24 @@ def file_entries(folder: Path, names: tuple[str, ...]) -> dict[str, dict[str, An
             for name in names}
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)  # folders too: a rename is durable once its folder is
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def publish(tmp: Path, manifest: dict[str, Any], out: Path, replace: bool = False) -> Path:
-    """Write the manifest into ``tmp`` (last), make it durable and rename ``tmp`` to ``out``.
+    """Write the manifest into ``tmp`` (last) and publish ``tmp`` as ``out``
+    (``zoo.atomic.publish_dir``: everything fsynced, one rename).
 
     The rename is the check and the publication in one step: renaming a folder onto a
     folder that holds anything fails, so of two exports racing for one ``out`` exactly
     one wins and the other is refused, whatever either saw when it started.  Only with
-    ``replace`` (--force) is an existing ``out`` moved aside first (a directory rename
-    cannot overwrite) and put back if the rename fails.
+    ``replace`` (--force) is an existing ``out`` moved aside first and put back if the
+    rename fails.
     """
-    text = json.dumps(manifest, indent=1, allow_nan=False)
-    for child in tmp.iterdir():
-        _fsync(child)
-    with open(tmp / MANIFEST, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    _fsync(tmp)
-    aside = out.with_name(f".tmp-old-{out.name}-{os.getpid()}")
+    write_synced(tmp / MANIFEST, json.dumps(manifest, indent=1, allow_nan=False).encode("utf-8"))
     try:
-        if replace and out.is_dir() and not out.is_symlink():
-            os.rename(out, aside)
-        os.rename(tmp, out)
-        _fsync(out.parent)
+        return publish_dir(tmp, out, replace=replace)
+    except FileExistsError:
+        raise ExportError(f"--out {out} appeared while exporting (another export?); it was "
+                          "left as it is and nothing was written; --force replaces it") from None
     except OSError as exc:
-        if aside.exists() and not out.exists():
-            os.rename(aside, out)
-        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
-            raise ExportError(f"--out {out} appeared while exporting (another export?); it was "
-                              "left as it is and nothing was written; --force replaces it") from None
         raise ExportError(f"cannot write export {out}: {exc.strerror or one_line(exc)}") from None
-    shutil.rmtree(aside, ignore_errors=True)
-    return out
 
 
 def _fail(folder: Path, problem: str) -> ExportError:
@@ -122,7 +99,7 @@ def _fail(folder: Path, problem: str) -> ExportError:
 def _missing_manifest(folder: Path) -> str:
     """Why there is no manifest, and what to run instead when the folder is a training run
     (its exports, if any, are the folders to use)."""
-    if (folder / "job.json").is_file() or (folder / "checkpoints").is_dir():
+    if RunDir(folder).job_file.is_file() or RunDir(folder).checkpoints.is_dir():
         made = sorted(p.name for p in folder.glob("export-*") if (p / MANIFEST).is_file())
         if made:
             return (f"this is a training run, not an export; use one of its exports: "

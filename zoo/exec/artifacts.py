@@ -17,6 +17,8 @@ import tarfile
 import uuid
 from pathlib import Path, PurePosixPath
 
+from zoo import layout
+
 
 def pack(folder: Path, include=lambda relative: True) -> bytes:
     """The regular files under ``folder`` for which ``include(relative path)`` holds."""
@@ -56,7 +58,7 @@ def merge(blob: bytes, cell_dir: Path) -> None:
         for path in sorted(incoming.rglob("*")):
             relative = path.relative_to(incoming)
             parts = relative.parts
-            if parts[0] == "checkpoints" and len(parts) >= 2:
+            if parts[0] == layout.CHECKPOINTS and len(parts) >= 2:
                 if len(parts) == 2 and path.is_dir():
                     target = cell_dir / relative
                     if not target.exists():  # a step already here is the same step

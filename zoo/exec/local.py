@@ -15,19 +15,18 @@ import platform
 import time
 from pathlib import Path
 
+from zoo import layout
 from zoo.errors import ConfigError
 from zoo.exec.executor import CellEnd, CellTask, Executor, usable_cpus
 from zoo.exec.launch import forkable
 from zoo.exec.forkserver_client import ForkServer, ForkServerError
 from zoo.exec.process import Watch, start_process
+from zoo.layout import RunDir
 
 
 def write_launch_time(cell_dir: Path) -> None:
     """The worker counts its start-up from here (``zoo.train.loop`` reads it)."""
-    from zoo.train.logs import write_json_atomic
-    from zoo.train.loop import LAUNCH_FILE
-
-    write_json_atomic(cell_dir / LAUNCH_FILE, {"launched_at": time.time()})
+    RunDir(cell_dir).stamp_launch()
 
 
 def _span(numbers: list[int]) -> str:
@@ -89,7 +88,7 @@ class LocalExecutor(Executor):
         self.free = list(range(self.jobs))
         for cell, launcher in planned:
             _check_meeting_point(cell, launcher)
-        probe = Path("/job.json")
+        probe = Path("/") / layout.JOB
         wanted = sum(forkable(launcher.command(probe, cell.nprocs, cell.device, Path("/logs")), probe)
                      for cell, launcher in planned)
         # Started together before the first cell, so no cell's wall time includes them.
@@ -167,9 +166,9 @@ class _LocalRunning:
                  cpus: list[int] | None, where: str) -> None:
         self.executor, self.task, self.slots, self.cpus, self.where = executor, task, slots, cpus, where
         cell_dir = task.cell_dir
-        self.job_file, self.log = cell_dir / "job.json", cell_dir / "worker.log"
+        self.job_file, self.log = RunDir(cell_dir).job_file, RunDir(cell_dir).log_file
         self.command = task.launcher.command(self.job_file, task.cell.nprocs, task.cell.device,
-                                             cell_dir / "logs")
+                                             RunDir(cell_dir).launcher_logs)
         self.env = {"OMP_NUM_THREADS": str(executor.threads)}
         self.server = executor._server() if forkable(self.command, self.job_file) else None
         write_launch_time(cell_dir)
@@ -217,4 +216,4 @@ class _LocalRunning:
     def progress(self) -> dict | None:
         from zoo.train.progress import read_progress
 
-        return read_progress(self.task.cell_dir / "progress.json")
+        return read_progress(RunDir(self.task.cell_dir).progress_file)

@@ -33,6 +33,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.atomic import write_json_atomic
 from zoo.errors import ZooError, one_line
 
 TOKEN_VAR = "ZOO_RAY_STARTED_BY"
@@ -142,12 +143,9 @@ def reap() -> list[int]:
 
 def _write_record(local: LocalRay) -> None:
     try:
-        local.record.parent.mkdir(parents=True, exist_ok=True)
-        partial = local.record.with_suffix(".tmp")
-        partial.write_text(json.dumps({
+        write_json_atomic(local.record, {
             "token": local.token, "driver_pid": os.getpid(),
-            "driver_started": _start_time(os.getpid()), "temp_dir": str(local.temp_dir)}))
-        os.replace(partial, local.record)
+            "driver_started": _start_time(os.getpid()), "temp_dir": str(local.temp_dir)}, indent=None)
     except OSError as exc:
         shutil.rmtree(local.temp_dir, ignore_errors=True)
         raise ZooError(f"cannot record the local Ray in {local.record.parent} "

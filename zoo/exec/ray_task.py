@@ -20,6 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from zoo import layout
+from zoo.layout import RunDir
+
 POLL = 1.0  # seconds between two words with the control actor
 
 
@@ -137,21 +140,22 @@ def run_cell(spec: dict, inputs: bytes, registry: str, data: bytes | None, contr
         (folder / "registry.toml").write_text(registry)
         job = Job.from_dict({**spec["job"], "out": str(folder), "data_dir": _data_folder(data),
                              "registry_file": str(folder / "registry.toml")})
-        job_file = folder / "job.json"
-        job_file.write_text(job.to_json())
+        run = RunDir(folder)
+        job_file = run.job_file
+        run.write_job(job)  # the node's own copy, as the runner writes it at home
         launcher = _launcher(spec, folder / "registry.toml", control)
-        command = launcher.command(job_file, spec["nprocs"], spec["device"], folder / "logs")
+        command = launcher.command(job_file, spec["nprocs"], spec["device"], run.launcher_logs)
         write_launch_time(folder)
         env = {**os.environ, "OMP_NUM_THREADS": str(job.threads)}
-        watch = Watch(start_process(command, folder / "worker.log", env=env, cwd=folder),
+        watch = Watch(start_process(command, run.log_file, env=env, cwd=folder),
                       spec["timeout"], spec["grace"])
         outcome = None
         while outcome is None:
-            progress = {**(read_progress(folder / "progress.json") or {}), "node": here}
+            progress = {**(read_progress(run.progress_file) or {}), "node": here}
             if ray.get(control.report.remote(spec["slug"], progress)):
                 watch.stop()
             outcome = watch.poll(POLL)
-        own = {"job.json", "registry.toml"}
+        own = {layout.JOB, "registry.toml"}
         return {"outcome": [outcome.returncode, outcome.timed_out, outcome.stopped, outcome.seconds],
                 "host": platform.node(), "node": here,
                 "artifacts": pack(folder, include=lambda relative: relative not in own)}

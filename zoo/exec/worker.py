@@ -20,17 +20,19 @@ from zoo.status import ExitCode, Status
 
 
 def _record_failure(job, reason: str) -> None:
-    from zoo.train.logs import write_json_atomic
+    from zoo.atomic import write_json_atomic
+    from zoo.layout import RunDir
     from zoo.train.loop import RunResult
 
-    metrics = Path(job.out) / "metrics.json"
-    write_json_atomic(metrics, RunResult(status=Status.FAILED, reason=reason).to_dict(job))
+    result = RunResult(status=Status.FAILED, reason=reason)
+    write_json_atomic(RunDir(job.out).metrics_file, result.to_dict(job))
 
 
 def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
     """Train one job in this process; returns the exit code for its status."""
     from zoo.errors import ZooError, one_line
     from zoo.job import Job
+    from zoo.layout import RunDir
     from zoo.train import train
     from zoo.train.progress import FileProgress
     from zoo.train.ranks import keeps_files
@@ -48,7 +50,7 @@ def run_job(job_file: str, rank: int = 0, world_size: int = 1) -> int:
         dist.init_parallel_env()
     try:
         with stop_on_signals(StopFlag()) as stop:
-            reporter = FileProgress(Path(job.out) / "progress.json") if keeps_files(rank) else None
+            reporter = FileProgress(RunDir(job.out).progress_file) if keeps_files(rank) else None
             result = train(job, reporter, rank=rank, world_size=world_size, stop=stop)
         return int(ExitCode.of_run(result.status))
     except ZooError as exc:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from zoo.atomic import write_bytes_atomic
 from zoo.errors import ReportError, one_line
 from zoo.report import html, sources
 from zoo.report.run_plots import lr_note
@@ -186,19 +186,11 @@ def build_sweep(path: Path, other_path: Path | None = None):
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Temporary file, then rename: a browser or a mail client never reads half a report,
-    also while ``zoo bench --report`` rewrites it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """``zoo.atomic``'s temporary file, then rename: a browser or a mail client never reads
+    half a report, also while ``zoo bench --report`` rewrites it."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, data)
     except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         raise ReportError(f"cannot write {path}: {exc.strerror or one_line(exc)}") from None
 
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zoo import layout
 from zoo.errors import ReportError, ZooError, one_line
+from zoo.layout import RunDir, SweepDir
 
 # How the report treats each status the store can hold.  Looked up by value, so that the
 # planned ``str`` Enum of statuses works unchanged (an Enum member hashes by its name).
@@ -74,12 +76,12 @@ def kind_of(path: Path) -> str:
         raise ReportError(f"{path}: no such directory")
     if not path.is_dir():
         raise ReportError(f"{path}: not a directory (give a run directory or a bench run directory)")
-    if (path / "results.db").is_file():
+    if SweepDir(path).is_sweep():
         return "sweep"
-    if (path / "metrics.json").is_file() or (path / "job.json").is_file():
+    if RunDir(path).is_run():
         return "run"
-    raise ReportError(f"{path}: neither a run directory (no metrics.json or job.json) nor a "
-                      f"bench run directory (no results.db)")
+    raise ReportError(f"{path}: neither a run directory (no {layout.METRICS} or {layout.JOB}) nor a "
+                      f"bench run directory (no {layout.RESULTS_DB})")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -118,9 +120,10 @@ def read_scalars(vdl_dir: Path, prefix: str = "train/") -> dict[str, tuple[list[
 
 
 def load_run(path: Path) -> RunData:
-    metrics = _read_json(path / "metrics.json") or {}
-    job = metrics.get("job") or _read_json(path / "job.json") or {}
-    scalars = read_scalars(path / "vdl")
+    run = RunDir(path)
+    metrics = _read_json(run.metrics_file) or {}
+    job = metrics.get("job") or _read_json(run.job_file) or {}
+    scalars = read_scalars(run.vdl)
     if not metrics.get("epochs") and not scalars:
         raise ReportError(f"{path}: the run has logged nothing yet (no finished step or epoch)")
     return RunData(path=path, job=job, metrics=metrics, scalars=scalars)
@@ -150,7 +153,7 @@ def cell_metrics_file(sweep_dir: Path, row: dict[str, Any]) -> Path:
     from zoo.bench.store import StoreError, cell_folder
 
     try:
-        return cell_folder(sweep_dir, row) / "metrics.json"
+        return RunDir(cell_folder(sweep_dir, row)).metrics_file
     except StoreError as exc:
         raise ReportError(str(exc)) from None
 

@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 
 from zoo import __version__
+from zoo.layout import RunDir, SweepDir
 
 DATASETS = [("mnist", 10)]  # (name, classes)
 MODELS = ["mlp", "cnn", "lenet", "resnet8", "vit_tiny"]
@@ -57,7 +58,7 @@ def write_synthetic_sweep(out: Path, cells: int, *, epochs: int = 5, seed: int =
              **(axes or {})}
     combos = list(itertools.product(*lists.values()))
     made = []
-    store = Store(out / "results.db")
+    store = Store(SweepDir(out).results_db)
     try:
         for index, repeat in itertools.product(range(cells), range(repeats)):
             (dataset, classes), model, optimizer, schedule, regularizer, (launch, nprocs) = \
@@ -72,13 +73,13 @@ def write_synthetic_sweep(out: Path, cells: int, *, epochs: int = 5, seed: int =
             status = rng.choice(statuses or STATUSES)
             done = epochs if status == "ok" else rng.randint(0, epochs - 1)
             records = _curve(rng, done, rng.uniform(0.85, 0.99))
-            cell_dir = out / "cells" / cell.slug
+            cell_dir = SweepDir(out).cell(cell.slug).path
             cell_dir.mkdir(parents=True, exist_ok=True)
             reached = next((sum(r["seconds"] for r in records[:i + 1]) for i, r in enumerate(records)
                             if r["val_acc"] >= target_acc), None)
             wall = sum(r["seconds"] for r in records) + rng.uniform(1, 5)
             ips = records[-1]["images_per_s"] * nprocs * rng.uniform(0.7, 0.95) if records else None
-            (cell_dir / "metrics.json").write_text(json.dumps(
+            RunDir(cell_dir).metrics_file.write_text(json.dumps(
                 {"status": status, "reason": REASONS.get(status, ""), "epochs": records}))
             last = records[-1] if records else {}
             ok = status == "ok"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ConfigError, ZooError
+from zoo.layout import SweepDir
 from zoo.serving.loadgen import LoadOptions, Step, as_dicts, loopback_url, run_steps
 
 
@@ -101,7 +102,7 @@ def _record(sweep: Path, cell: dict[str, Any], report: dict[str, Any], export_di
               "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     rows = [{**common, **{k: v for k, v in step.items()}} for step in report["steps"]]
     lock = lock_dir(sweep, "zoo bench, zoo bench-infer or zoo bench-serve", "--sweep")
-    store = Store(sweep / "results.db")
+    store = Store(SweepDir(sweep).results_db)
     try:
         record_steps(store, rows)
     finally:

@@ -7,25 +7,24 @@ writes checkpoints, metrics and VisualDL logs; the other ranks only train.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from zoo import checkpoint as ckpt
+from zoo.atomic import write_json_atomic
 from zoo.errors import CheckpointError, TrainingError
 from zoo.job import Job
+from zoo.layout import RunDir
 from zoo.paths import lock_dir
 from zoo.status import Status
 from zoo.train import state as train_state
 from zoo.train.evaluate import evaluate
-from zoo.train.logs import ScalarLog, write_json_atomic
+from zoo.train.logs import ScalarLog
 from zoo.train.ranks import agree_on_start, any_rank, keeps_files, mean_over_ranks, write_replica_digest
 from zoo.train.report import NullReporter, Reporter, StopFlag
-
-LAUNCH_FILE = "launch.json"  # {"launched_at": unix time}, written by the sweep runner
 
 
 @dataclass
@@ -164,7 +163,7 @@ def _save(run: _Run, global_step: int) -> bool:
 
 def _write_metrics(run: _Run) -> None:
     if run.keeper:
-        write_json_atomic(run.out / "metrics.json", run.result.to_dict(run.job))
+        write_json_atomic(RunDir(run.out).metrics_file, run.result.to_dict(run.job))
 
 
 def _stop(run: _Run, status: Status, reason: str) -> RunResult:
@@ -293,16 +292,18 @@ def _startup_seconds(run: _Run) -> float:
 
     A plain ``zoo train`` has no runner: its start-up is not counted (0).
     """
-    try:
-        launched = json.loads((run.out / LAUNCH_FILE).read_text())["launched_at"]
-        return max(0.0, time.time() - float(launched)) if run.keeper else 0.0
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0.0
+    launched = RunDir(run.out).launched_at()
+    return max(0.0, time.time() - launched) if launched is not None and run.keeper else 0.0
 
 
 def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 0,
-          world_size: int = 1, stop: StopFlag | None = None) -> RunResult:
-    """Run (or resume) ``job``; returns its result, also written to ``out/metrics.json``."""
+          world_size: int = 1, stop: StopFlag | None = None,
+          ready: Callable[[], None] | None = None) -> RunResult:
+    """Run (or resume) ``job``; returns its result, also written to ``out/metrics.json``.
+
+    ``ready`` is called once the run is built, its folder locked and its checkpoint
+    accepted, before anything else is written there.
+    """
     import paddle
 
     from zoo.device import use_device
@@ -326,9 +327,10 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
         if run.keeper:
             held.enter_context(lock_dir(run.out, "zoo train (or a sweep cell)"))
         start_step = agree_on_start(run, _resume(run))
-        # One refused by _resume never overwrites the job.json of the run it met.
-        if run.keeper:
-            (run.out / "job.json").write_text(job.to_json())
+        # The worker only reads job.json; one refused by _resume never reaches this, so
+        # the job.json of the run it met stays (``zoo train`` writes its own here).
+        if run.keeper and ready is not None:
+            ready()
         run.result.device = device
         run.result.num_params = sum(int(p.size) for p in run.model.parameters())
         if start_step >= run.result.total_steps and run.result.test is not None:
@@ -337,7 +339,7 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
         reporter.start({"job": job, "steps_per_epoch": run.sampler.steps_per_epoch,
                         "train": len(run.data.train), "val": len(run.data.val),
                         "test": len(run.data.test), "device": device, "start_step": start_step})
-        log = ScalarLog(run.out / "vdl" if run.leader else None)
+        log = ScalarLog(RunDir(run.out).vdl if run.leader else None)
         try:
             return _loop(run, log, stop, start_step)
         finally:

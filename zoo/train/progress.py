@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
+
+from zoo.atomic import write_json_atomic
 
 
 class FileProgress:
@@ -22,9 +23,8 @@ class FileProgress:
         if not force and now - self.last < 0.5:
             return
         self.last = now
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.state))
-        os.replace(tmp, self.path)
+        # A live view: atomic, but not worth an fsync twice a second (zoo.atomic).
+        write_json_atomic(self.path, self.state, indent=None, durable=False)
 
     def start(self, info):
         self.state["epochs"] = info["job"].epochs

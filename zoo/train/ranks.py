@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 
+from zoo.atomic import write_json_atomic
 from zoo.errors import TrainingError
-from zoo.train.logs import write_json_atomic
+from zoo.layout import RunDir
 
 
 def keeps_files(rank: int) -> bool:
@@ -80,5 +81,5 @@ def write_replica_digest(run) -> None:
     for name, param in run.model.named_parameters():
         digest.update(name.encode())
         digest.update(param.numpy().tobytes())
-    write_json_atomic(run.out / "replicas" / f"rank-{run.rank}.json",
+    write_json_atomic(RunDir(run.out).replica_file(run.rank),
                       {"rank": run.rank, "world_size": run.world_size, "sha256": digest.hexdigest()})

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo import checkpoint as ckpt
 from zoo.errors import CheckpointError
+from zoo.layout import RunDir
 from zoo.pdparams import load_paddle_state
 from zoo.train.state import MODEL_PREFIX
 
@@ -36,7 +37,7 @@ def load_model(catalog: Catalog, path: Path, *, model: str | None = None, trust:
     else:
         folder = ckpt.resolve_checkpoint(path)
         arrays, state = ckpt.load_checkpoint(folder)
-        job_file = folder.parent.parent / "job.json"
+        job_file = RunDir(folder.parent.parent).job_file
         if data_dir is None and job_file.is_file():
             # evaluate on the data the run was trained on unless told otherwise
             data_dir = json.loads(job_file.read_text()).get("data_dir")
