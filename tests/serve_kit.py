@@ -177,3 +177,12 @@ def normalized(manifest: dict, batch: np.ndarray) -> np.ndarray:
     from zoo.deploy.manifest import normalize
 
     return normalize(batch, manifest["normalization"])
+
+
+@pytest.fixture(scope="session")
+def fussy(exports, tmp_path_factory):
+    """The CIFAR export on the fussy backend, with a small body limit."""
+    env = fussy_env(tmp_path_factory.mktemp("fussy"))
+    served = Served(exports["cifar-cnn"], "--backend", "fussy", "--max-body-mb", "0.5", env=env)
+    yield served
+    assert served.stop() == 0, served.stderr()

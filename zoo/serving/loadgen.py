@@ -119,7 +119,7 @@ async def _client_loop(client, url: str, request: tuple[bytes, dict[str, str]], 
         try:
             answer = await client.post(url, content=body, headers=headers)
         except Exception as exc:  # httpx errors and timeouts: counted, never fatal to the bench
-            kind, said = type(exc).__name__, str(exc) or repr(exc)
+            kind, said = type(exc).__name__, _reason(exc)
         else:
             if answer.status_code == 200:
                 times.append(time.perf_counter() - sent)
@@ -128,6 +128,21 @@ async def _client_loop(client, url: str, request: tuple[bytes, dict[str, str]], 
         now = time.perf_counter()
         failures.append(Failure(kind, f"{kind}: {' '.join(said.split())} (sent {sent - began:.1f} s "
                                       f"into the step, failed after {now - sent:.2f} s)"))
+
+
+def _reason(exc: BaseException) -> str:
+    """What an exception says, or what the one it came from says (httpx's ReadError of a
+    reset connection has no text of its own), or that nothing said anything."""
+    seen = exc
+    while seen is not None:
+        if str(seen).strip():
+            return str(seen) if seen is exc else f"{type(seen).__name__}: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    chain, seen = [], exc.__cause__ or exc.__context__
+    while seen is not None:
+        chain.append(type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    return f"no message (from {' <- '.join(chain)})" if chain else "no message"
 
 
 async def _phase(client, url: str, request: tuple[bytes, dict[str, str]], concurrency: int, seconds: float,
