@@ -87,6 +87,7 @@ def _bad_binary_requests(name: str) -> list[tuple[str, bytes, dict, str]]:
     length = int(headers[HEADER])
     uint8_body, uint8_headers = binary_body(batch, "UINT8")
     wrong_size = body.replace(b'"binary_data_size": %d' % (batch.size * 4), b'"binary_data_size": %d' % batch.size)
+    text_size = body.replace(b'"binary_data_size": %d' % (batch.size * 4), b'"binary_data_size": "%d"' % (batch.size * 4))
 
     def header(value: str) -> dict:
         return {**headers, HEADER: value}
@@ -98,8 +99,8 @@ def _bad_binary_requests(name: str) -> list[tuple[str, bytes, dict, str]]:
         ("word header", body, header("all"), "whole number"),
         ("header cuts the JSON", body, header(str(length - 3)), "not valid JSON"),
         ("no header", body, {"content-type": "application/octet-stream"}, "not valid JSON"),
-        ("size not the shape's", wrong_size[:length - 2] + wrong_size[length - 2:], header(str(len(wrong_size) - batch.size * 4)),
-         "need"),
+        ("size not the shape's", wrong_size, header(str(len(wrong_size) - batch.size * 4)), "need"),
+        ("size as text", text_size, header(str(length + 2)), "'binary_data_size' must be a whole number"),
         ("FP32 bytes for UINT8", uint8_body[:int(uint8_headers[HEADER])] + body[length:], uint8_headers,
          "no input's binary_data_size claims"),
         ("bytes missing", body[:-5], headers, "only"),
