@@ -1,8 +1,9 @@
 """``zoo serve`` under load: dynamic batching against ``--max-batch 1``, the server's own
 overhead, and a soak; the course CNN and one vision model, side by side in one run.
 
-For each model: train one short epoch, export it (paddle, with zoo export's agreement
-check), start two real ``zoo serve`` processes on free ports of 127.0.0.1 (default
+For each model: train one short epoch, export it (paddle, or ``--format onnx``: then
+served by onnxruntime and written to the section ``serve-onnx``; with zoo export's
+agreement check), start two real ``zoo serve`` processes on free ports of 127.0.0.1 (default
 batching, and ``--max-batch 1``), and measure them with ``zoo bench-serve``'s load
 generator (async httpx, one connection per request in flight), rounds interleaved so a
 change of load hits both alike:
@@ -15,16 +16,17 @@ change of load hits both alike:
   one's text and the server's last log lines), and its RSS at the end against its RSS
   after the warm-up;
 - JSON against the binary tensor data extension (``--binary``: raw bytes in and out) at
-  concurrency 1 and 16 on the batching server: p50, overhead and server CPU per request.
+  concurrency 1 and 16 on the batching server: p50, overhead and CPU per request.
 
-The hand-written reading of the figures is kept in ``serve_reading.md`` (next to this
-script) and copied into the section as is: regenerating the figures never loses it, and
-it says which run it reads.
+The hand-written reading of the figures is kept in ``SECTION_reading.md`` next to this
+script (``serve_reading.md``, ``serve-onnx_reading.md``) and copied into the section as
+is: regenerating the figures never loses it, and it says which run it reads.
 
 Targets: images/s at c16 >= 2x ``--max-batch 1``'s; p99 at c16 <= 2x p99 at c1;
 overhead < 1 ms; soak 0 errors and RSS within 10%.
 
-    .venv/bin/python benchmarks/serve.py [--rounds 3] [--seconds 4] [--soak 60] [--models cnn,mobilenet_v2]
+    .venv/bin/python benchmarks/serve.py [--rounds 3] [--seconds 4] [--soak 60]
+                                         [--models cnn,mobilenet_v2] [--format paddle|onnx]
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from _common import REPO, default_data_dir, verdict, write_section
 from _vision_data import write_cifar
 
 VISION = "mobilenet_v2"
-READING = Path(__file__).with_name("serve_reading.md")
+BACKEND = {"paddle": "paddle-inference", "onnx": "onnxruntime"}  # zoo serve's default for each format
 
 
 def zoo(*args: str) -> None:
@@ -52,14 +54,14 @@ def zoo(*args: str) -> None:
         raise SystemExit(f"zoo {' '.join(args)} failed: {proc.stderr[-1500:]}")
 
 
-def prepare(tmp: Path, data_dir: str, models: list[str]) -> dict[str, Path]:
+def prepare(tmp: Path, data_dir: str, models: list[str], fmt: str) -> dict[str, Path]:
     cifar = write_cifar(tmp / "cifar", n_train=500, n_test=300)
     runs = {"cnn": ["--model", "cnn", "--data-dir", data_dir],
             VISION: ["--model", VISION, "--dataset", "cifar10", "--data-dir", str(cifar)]}
     exports = {}
     for name, args in ((m, runs[m]) for m in models):
         zoo("train", *args, "--epochs", "1", "--batch-size", "50", "--out", str(tmp / f"run-{name}"), "--quiet")
-        zoo("export", str(tmp / f"run-{name}"), "--out", str(tmp / name))
+        zoo("export", str(tmp / f"run-{name}"), "--format", fmt, "--out", str(tmp / name))
         exports[name] = tmp / name
     return exports
 
@@ -196,8 +198,8 @@ def report(args, results: dict[str, dict], load: str) -> None:
     trained = {"cnn": f"course CNN `cnn` (1 epoch on `{args.data_dir}`)",
                VISION: f"`{VISION}` (1 epoch on generated CIFAR-format data, 3x32x32)"}
     which = " and ".join(trained[name] for name in results)
-    body = (f"{which[0].upper()}{which[1:]}, each exported (paddle) and served by `zoo serve` with its "
-            f"default backend (paddle-inference): one server with the default batching (--max-batch 64, "
+    body = (f"{which[0].upper()}{which[1:]}, each exported ({args.format}) and served by `zoo serve` with its "
+            f"default backend ({BACKEND[args.format]}): one server with the default batching (--max-batch 64, "
             f"--max-delay-ms 2), one with --max-batch 1, both running at once. Load: `zoo bench-serve`'s "
             f"generator (async httpx, 1 image per FP32 request, JSON unless said binary), {args.seconds:g} s "
             f"per step after 1 s of warm-up; medians of {args.rounds} interleaved rounds.\n\n"
@@ -222,10 +224,12 @@ def report(args, results: dict[str, dict], load: str) -> None:
             "\n\nEvery step of the batching server (JSON, one pass after the rounds):\n\n"
             "| model | concurrency | req/s | img/s | p50 ms | p90 ms | p99 ms | errors |\n"
             "|---|---|---|---|---|---|---|---|\n" + "\n".join(steps))
-    if READING.exists():
-        body += f"\n\n### Reading (hand-written in benchmarks/{READING.name}, kept when the figures are regenerated)\n\n" \
-                + READING.read_text().strip()
-    write_section("serve", body)
+    section = "serve" if args.format == "paddle" else f"serve-{args.format}"
+    reading = Path(__file__).with_name(f"{section}_reading.md")
+    if reading.exists():
+        body += f"\n\n### Reading (hand-written in benchmarks/{reading.name}, kept when the figures are regenerated)\n\n" \
+                + reading.read_text().strip()
+    write_section(section, body)
 
 
 def main() -> None:
@@ -236,11 +240,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="batch-1 backend calls timed")
     parser.add_argument("--data-dir", default=default_data_dir())
     parser.add_argument("--models", default=f"cnn,{VISION}", help="comma list: cnn and/or " + VISION)
+    parser.add_argument("--format", choices=sorted(BACKEND), default="paddle",
+                        help="export format, served by its default backend (onnx: section serve-onnx)")
     args = parser.parse_args()
     load = Path("/proc/loadavg").read_text().split()[:3]
     load = f"{', '.join(load)} (1, 5, 15 min) on {__import__('os').cpu_count()} cores"
     with tempfile.TemporaryDirectory(prefix="zoo-bench-serve-") as tmp:
-        exports = prepare(Path(tmp), args.data_dir, args.models.split(","))
+        exports = prepare(Path(tmp), args.data_dir, args.models.split(","), args.format)
         results = {name: measure(name, export, args) for name, export in exports.items()}
     report(args, results, load)
 
