@@ -1,8 +1,9 @@
 """``zoo serve`` under load: dynamic batching against ``--max-batch 1``, the server's own
 overhead, and a soak; the course CNN and one vision model, side by side in one run.
 
-For each model: train one short epoch, export it (paddle, with zoo export's agreement
-check), start two real ``zoo serve`` processes on free ports of 127.0.0.1 (default
+For each model: train one short epoch, export it (paddle, or ``--format onnx``: then
+served by onnxruntime and written to the section ``serve-onnx``; with zoo export's
+agreement check), start two real ``zoo serve`` processes on free ports of 127.0.0.1 (default
 batching, and ``--max-batch 1``), and measure them with ``zoo bench-serve``'s load
 generator (async httpx, one connection per request in flight), rounds interleaved so a
 change of load hits both alike:
@@ -11,13 +12,21 @@ change of load hits both alike:
 - the server's overhead at concurrency 1: p50 of an HTTP round trip minus the backend's
   own p50 at batch 1 (``zoo.deploy.measure.latency``, the same backend and settings, in
   this process);
-- 60 s at concurrency 32 on the batching server: errors, and its RSS at the end against
-  its RSS after the warm-up.
+- 60 s at concurrency 32 on the batching server: errors (counted by kind, with the first
+  one's text and the server's last log lines), and its RSS at the end against its RSS
+  after the warm-up;
+- JSON against the binary tensor data extension (``--binary``: raw bytes in and out) at
+  concurrency 1 and 16 on the batching server: p50, overhead and CPU per request.
+
+The hand-written reading of the figures is kept in ``SECTION_reading.md`` next to this
+script (``serve_reading.md``, ``serve-onnx_reading.md``) and copied into the section as
+is: regenerating the figures never loses it, and it says which run it reads.
 
 Targets: images/s at c16 >= 2x ``--max-batch 1``'s; p99 at c16 <= 2x p99 at c1;
 overhead < 1 ms; soak 0 errors and RSS within 10%.
 
     .venv/bin/python benchmarks/serve.py [--rounds 3] [--seconds 4] [--soak 60]
+                                         [--models cnn,mobilenet_v2] [--format paddle|onnx]
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from _common import REPO, default_data_dir, verdict, write_section
 from _vision_data import write_cifar
 
 VISION = "mobilenet_v2"
+BACKEND = {"paddle": "paddle-inference", "onnx": "onnxruntime"}  # zoo serve's default for each format
 
 
 def zoo(*args: str) -> None:
@@ -44,14 +54,14 @@ def zoo(*args: str) -> None:
         raise SystemExit(f"zoo {' '.join(args)} failed: {proc.stderr[-1500:]}")
 
 
-def prepare(tmp: Path, data_dir: str) -> dict[str, Path]:
+def prepare(tmp: Path, data_dir: str, models: list[str], fmt: str) -> dict[str, Path]:
     cifar = write_cifar(tmp / "cifar", n_train=500, n_test=300)
     runs = {"cnn": ["--model", "cnn", "--data-dir", data_dir],
             VISION: ["--model", VISION, "--dataset", "cifar10", "--data-dir", str(cifar)]}
     exports = {}
-    for name, args in runs.items():
+    for name, args in ((m, runs[m]) for m in models):
         zoo("train", *args, "--epochs", "1", "--batch-size", "50", "--out", str(tmp / f"run-{name}"), "--quiet")
-        zoo("export", str(tmp / f"run-{name}"), "--out", str(tmp / name))
+        zoo("export", str(tmp / f"run-{name}"), "--format", fmt, "--out", str(tmp / name))
         exports[name] = tmp / name
     return exports
 
@@ -77,10 +87,10 @@ def backend_p50_ms(export: Path, requests: int) -> float:
         backend.close()
 
 
-def step(url: str, model: str, concurrency: int, seconds: float, warmup: float):
+def step(url: str, model: str, concurrency: int, seconds: float, warmup: float, binary: bool = False):
     from zoo.serving.loadgen import LoadOptions, run_steps
 
-    options = LoadOptions(concurrency=(concurrency,), seconds=seconds, warmup_s=warmup)
+    options = LoadOptions(concurrency=(concurrency,), seconds=seconds, warmup_s=warmup, binary=binary)
     return asyncio.run(run_steps(url, model, options))[0]
 
 
@@ -90,10 +100,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def costed_step(server, name: str, concurrency: int, seconds: float) -> tuple:
+def costed_step(server, name: str, concurrency: int, seconds: float, binary: bool = False) -> tuple:
     """A step, and the CPU milliseconds per request spent by the server and by this client."""
     server_before, client_before = cpu_seconds(server.pid), time.process_time()
-    found = step(server.url, name, concurrency, seconds, 0.0)
+    found = step(server.url, name, concurrency, seconds, 0.0, binary)
     done = max(1, found.requests)
     return found, ((cpu_seconds(server.pid) - server_before) / done * 1e3,
                    (time.process_time() - client_before) / done * 1e3)
@@ -109,7 +119,8 @@ def rss_kib(pid: int) -> int:
 def measure(name: str, export: Path, args) -> dict:
     from zoo.serving.local import LocalServer
 
-    found: dict = {"c1": [], "c16": [], "one_c1": [], "one_c16": [], "backend_p50": []}
+    found: dict = {"c1": [], "c16": [], "one_c1": [], "one_c16": [], "backend_p50": [], "bin_c1": [],
+                   "bin_c16": []}
     with LocalServer([export], "--name", name) as batching, \
             LocalServer([export], "--name", name, "--max-batch", "1") as single:
         for _ in range(args.rounds):
@@ -118,13 +129,18 @@ def measure(name: str, export: Path, args) -> dict:
             found["one_c1"].append(step(single.url, name, 1, args.seconds, 1.0))
             found["c16"].append(step(batching.url, name, 16, args.seconds, 1.0))
             found["one_c16"].append(step(single.url, name, 16, args.seconds, 1.0))
+            found["bin_c1"].append(step(batching.url, name, 1, args.seconds, 1.0, binary=True))
+            found["bin_c16"].append(step(batching.url, name, 16, args.seconds, 1.0, binary=True))
         found["steps"] = [step(batching.url, name, c, args.seconds, 1.0) for c in (1, 2, 4, 8, 16, 32)]
-        found["cpu"] = {c: costed_step(batching, name, c, args.seconds)[1] for c in (1, 16)}
+        found["cpu"] = {(c, binary): costed_step(batching, name, c, args.seconds, binary)[1]
+                        for c in (1, 16) for binary in (False, True)}
         single.close()
         step(batching.url, name, 32, 5.0, 0.0)  # warm-up of the soak
         found["rss_start"] = rss_kib(batching.pid)
         found["soak"] = step(batching.url, name, 32, args.soak, 0.0)
         found["rss_end"] = rss_kib(batching.pid)
+        batching.log.seek(0)
+        found["server_log"] = [line for line in batching.log.read().splitlines() if line.strip()][-5:]
         found["exit"] = batching.close()
     return found
 
@@ -133,52 +149,87 @@ def med(steps, key: str) -> float:
     return statistics.median(getattr(s, key) for s in steps)
 
 
+def soak_line(name: str, r: dict, seconds: float) -> str:
+    soak, drift = r["soak"], r["rss_end"] / r["rss_start"] - 1
+    line = (f"- {name}: {seconds:.0f} s at c32: {soak.requests:,} requests, {soak.errors} errors, "
+            f"RSS {r['rss_start'] / 1024:.0f} -> {r['rss_end'] / 1024:.0f} MiB ({drift:+.1%}): "
+            f"**{verdict(soak.errors == 0 and abs(drift) <= 0.10)}**; exit code after SIGTERM {r['exit']}")
+    if soak.errors:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in soak.error_kinds.items())
+        log = "; ".join(r["server_log"]) or "(nothing)"
+        line += f"\n  - errors by kind: {kinds}; the first: `{soak.first_error}`; the server's log: {log}"
+    return line
+
+
+def encodings(name: str, r: dict, backend: float) -> list[str]:
+    """JSON against binary tensor data at c1 and c16: latency, overhead, CPU per request."""
+    rows = []
+    for label, c1, c16, binary in (("JSON", "c1", "c16", False), ("binary", "bin_c1", "bin_c16", True)):
+        rows.append(f"| {name} | {label} | {med(r[c1], 'p50_ms'):.3f} | {med(r[c1], 'p50_ms') - backend:.3f} | "
+                    f"{r['cpu'][(1, binary)][0]:.2f} | {r['cpu'][(1, binary)][1]:.2f} | "
+                    f"{med(r[c16], 'images_per_s'):,.0f} | {med(r[c16], 'p99_ms'):.2f} | "
+                    f"{r['cpu'][(16, binary)][0]:.2f} | {r['cpu'][(16, binary)][1]:.2f} |")
+    return rows
+
+
 def report(args, results: dict[str, dict], load: str) -> None:
-    lines, checks = [], []
+    lines, checks, coded = [], [], []
     for name, r in results.items():
+        backend = statistics.median(r["backend_p50"])
         ratio = med(r["c16"], "images_per_s") / med(r["one_c16"], "images_per_s")
         p99_ratio = med(r["c16"], "p99_ms") / med(r["c1"], "p99_ms")
-        overhead = med(r["c1"], "p50_ms") - statistics.median(r["backend_p50"])
-        drift = r["rss_end"] / r["rss_start"] - 1
-        soak = r["soak"]
+        overhead = med(r["c1"], "p50_ms") - backend
+        overhead_bin = med(r["bin_c1"], "p50_ms") - backend
         lines.append(f"| {name} | {med(r['c1'], 'images_per_s'):,.0f} | {med(r['one_c16'], 'images_per_s'):,.0f} | "
                      f"{med(r['c16'], 'images_per_s'):,.0f} | {ratio:.2f} | {med(r['c1'], 'p99_ms'):.2f} | "
-                     f"{med(r['c16'], 'p99_ms'):.2f} | {statistics.median(r['backend_p50']):.3f} | "
-                     f"{med(r['c1'], 'p50_ms'):.3f} | {overhead:.3f} |")
+                     f"{med(r['c16'], 'p99_ms'):.2f} | {backend:.3f} | {med(r['c1'], 'p50_ms'):.3f} | {overhead:.3f} |")
         checks += [
             f"- {name}: images/s at c16, batching / --max-batch 1 = {ratio:.2f} >= 2: **{verdict(ratio >= 2)}**",
             f"- {name}: p99 at c16 / p99 at c1 = {p99_ratio:.2f} <= 2: **{verdict(p99_ratio <= 2)}**",
-            f"- {name}: overhead at c1 = {overhead:.3f} ms < 1 ms: **{verdict(overhead < 1)}**",
-            f"- {name}: {args.soak:.0f} s at c32: {soak.requests:,} requests, {soak.errors} errors, "
-            f"RSS {r['rss_start'] / 1024:.0f} -> {r['rss_end'] / 1024:.0f} MiB ({drift:+.1%}): "
-            f"**{verdict(soak.errors == 0 and abs(drift) <= 0.10)}**; exit code after SIGTERM {r['exit']}",
+            f"- {name}: overhead at c1 = {overhead:.3f} ms < 1 ms: **{verdict(overhead < 1)}** "
+            f"(binary tensor data: {overhead_bin:.3f} ms: **{verdict(overhead_bin < 1)}**)",
+            soak_line(name, r, args.soak),
         ]
-    cpu = [f"| {name} | {c} | {r['cpu'][c][0]:.2f} | {r['cpu'][c][1]:.2f} | {statistics.median(r['backend_p50']):.3f} |"
-           for name, r in results.items() for c in (1, 16)]
+        coded += encodings(name, r, backend)
+    cpu = [f"| {name} | {c} | {r['cpu'][(c, False)][0]:.2f} | {r['cpu'][(c, False)][1]:.2f} | "
+           f"{statistics.median(r['backend_p50']):.3f} |" for name, r in results.items() for c in (1, 16)]
     steps = [f"| {name} | {s.concurrency} | {s.requests_per_s:,.1f} | {s.images_per_s:,.1f} | {s.p50_ms:.2f} | "
              f"{s.p90_ms:.2f} | {s.p99_ms:.2f} | {s.errors} |" for name, r in results.items() for s in r["steps"]]
-    body = (f"Course CNN (`cnn`, 1 epoch on `{args.data_dir}`) and `{VISION}` (1 epoch on generated "
-            f"CIFAR-format data, 3x32x32), each exported (paddle) and served by `zoo serve` with its "
-            f"default backend (paddle-inference): one server with the default batching (--max-batch 64, "
+    trained = {"cnn": f"course CNN `cnn` (1 epoch on `{args.data_dir}`)",
+               VISION: f"`{VISION}` (1 epoch on generated CIFAR-format data, 3x32x32)"}
+    which = " and ".join(trained[name] for name in results)
+    body = (f"{which[0].upper()}{which[1:]}, each exported ({args.format}) and served by `zoo serve` with its "
+            f"default backend ({BACKEND[args.format]}): one server with the default batching (--max-batch 64, "
             f"--max-delay-ms 2), one with --max-batch 1, both running at once. Load: `zoo bench-serve`'s "
-            f"generator (async httpx, 1 image per FP32 JSON request), {args.seconds:g} s per step after "
-            f"1 s of warm-up; medians of {args.rounds} interleaved rounds.\n\n"
+            f"generator (async httpx, 1 image per FP32 request, JSON unless said binary), {args.seconds:g} s "
+            f"per step after 1 s of warm-up; medians of {args.rounds} interleaved rounds.\n\n"
             f"Load average when the script started: {load}. **The machine was shared with other "
             f"engineers' work (builds, tests, benchmarks) during this run**: absolute figures are "
-            f"slower and noisier than on a quiet machine; the ratios compare servers measured side "
-            f"by side under the same load.\n\n"
+            f"slower and noisier than on a quiet machine; read the ratios, which compare servers "
+            f"measured side by side under the same load.\n\n"
             "| model | img/s c1 | img/s c16, max-batch 1 | img/s c16, batching | ratio | p99 ms c1 | "
             "p99 ms c16 | backend p50 ms b1 | HTTP p50 ms c1 | overhead ms |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) +
             "\n\nTargets:\n\n" + "\n".join(checks) +
-            "\n\nWhere the CPU goes (batching server, one more step each; CPU time of the server "
+            "\n\nJSON against the binary tensor data extension (`zoo bench-serve --binary`: the pixels as "
+            "raw bytes after a JSON header, the logits back as raw bytes), batching server, medians of the "
+            "rounds; server CPU from one more step each:\n\n"
+            "| model | encoding | HTTP p50 ms c1 | overhead ms c1 | server CPU ms/req c1 | client CPU ms/req c1 | "
+            "img/s c16 | p99 ms c16 | server CPU ms/req c16 | client CPU ms/req c16 |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(coded) +
+            "\n\nWhere the CPU goes (batching server, JSON, one more step each; CPU time of the server "
             "process and of this load generator, per request):\n\n"
             "| model | concurrency | server CPU ms/request | client CPU ms/request | backend p50 ms b1 |\n"
             "|---|---|---|---|---|\n" + "\n".join(cpu) +
-            "\n\nEvery step of the batching server (one pass after the rounds):\n\n"
+            "\n\nEvery step of the batching server (JSON, one pass after the rounds):\n\n"
             "| model | concurrency | req/s | img/s | p50 ms | p90 ms | p99 ms | errors |\n"
             "|---|---|---|---|---|---|---|---|\n" + "\n".join(steps))
-    write_section("serve", body)
+    section = "serve" if args.format == "paddle" else f"serve-{args.format}"
+    reading = Path(__file__).with_name(f"{section}_reading.md")
+    if reading.exists():
+        body += f"\n\n### Reading (hand-written in benchmarks/{reading.name}, kept when the figures are regenerated)\n\n" \
+                + reading.read_text().strip()
+    write_section(section, body)
 
 
 def main() -> None:
@@ -188,11 +239,14 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=60.0, help="seconds at concurrency 32")
     parser.add_argument("--requests", type=int, default=300, help="batch-1 backend calls timed")
     parser.add_argument("--data-dir", default=default_data_dir())
+    parser.add_argument("--models", default=f"cnn,{VISION}", help="comma list: cnn and/or " + VISION)
+    parser.add_argument("--format", choices=sorted(BACKEND), default="paddle",
+                        help="export format, served by its default backend (onnx: section serve-onnx)")
     args = parser.parse_args()
     load = Path("/proc/loadavg").read_text().split()[:3]
     load = f"{', '.join(load)} (1, 5, 15 min) on {__import__('os').cpu_count()} cores"
     with tempfile.TemporaryDirectory(prefix="zoo-bench-serve-") as tmp:
-        exports = prepare(Path(tmp), args.data_dir)
+        exports = prepare(Path(tmp), args.data_dir, args.models.split(","), args.format)
         results = {name: measure(name, export, args) for name, export in exports.items()}
     report(args, results, load)
 

@@ -1,5 +1,8 @@
 """Helpers of the serving tests: a real ``zoo serve`` process on a free port of 127.0.0.1,
-a test-only backend that fails or dawdles on demand, and requests in the protocol's JSON."""
+a test-only backend that fails or dawdles on demand, and requests in the protocol's JSON.
+
+The fixtures (two tiny real exports, one server of both, their batch-1 reference logits)
+are session-scoped: tests/test_serve.py and tests/test_serve_binary.py share one of each."""
 
 from __future__ import annotations
 
@@ -12,10 +15,14 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from tests.conftest import BUILTINS, registry_text
+from tests.conftest import BUILTINS, registry_text, run_zoo
+from tests.deploy_kit import SEED_SMALL
+from tests.vision_data import cifar_files, images_for, labels_for, write_cifar_folder
 
 POISON = 1e7  # an FP32 value the fussy backend refuses to compute
+TOLERANCE = 1e-5
 
 # paddle-inference, except that a batch holding POISON raises (a backend failure that
 # belongs to one request) and ``delay_ms`` makes each call slow (requests stay in flight).
@@ -114,3 +121,68 @@ def logits_of(answer) -> np.ndarray:
     output = answer.json()["outputs"][0]
     assert output["name"] == "logits" and output["datatype"] == "FP32"
     return np.asarray(output["data"], np.float32).reshape(output["shape"])
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory):
+    """name -> export folder (MNIST-format and CIFAR-format), and the CIFAR sweep."""
+    root = tmp_path_factory.mktemp("serve")
+    trained = run_zoo("train", "--model", "cnn", "--epochs", "1", "--batch-size", "20",
+                      "--data-dir", str(SEED_SMALL), "--out", str(root / "run-mnist"), "--quiet")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    cifar = write_cifar_folder(root / "cifar", cifar_files(per_file=24, n_test=30))
+    swept = run_zoo("bench", "--datasets", "cifar10", "--models", "cnn", "--optimizers", "adam",
+                    "--epochs", "1", "--batch-size", "20", "--data-dir", str(cifar),
+                    "--out", str(root / "sweep"), "--quiet")
+    assert swept.returncode == 0, swept.stderr[-3000:]
+    (cell,) = [d for d in (root / "sweep" / "cells").iterdir() if d.is_dir()]
+    folders = {"mnist-cnn": root / "run-mnist", "cifar-cnn": cell}
+    for name, run in folders.items():
+        done = run_zoo("export", str(run), "--out", str(root / name))
+        assert done.returncode == 0, done.stderr[-3000:]
+    return {"mnist-cnn": root / "mnist-cnn", "cifar-cnn": root / "cifar-cnn", "sweep": root / "sweep"}
+
+
+@pytest.fixture(scope="session")
+def server(exports):
+    served = Served(exports["mnist-cnn"], exports["cifar-cnn"])
+    yield served
+    assert served.stop() == 0, served.stderr()
+
+
+@pytest.fixture(scope="session")
+def reference(exports):
+    """Each export loaded in this process with paddle-inference: batch-1 logits to compare with."""
+    from zoo.deploy.serve import open_backend
+    from zoo.plugin import load_catalog
+
+    catalog = load_catalog()
+    backends = {name: open_backend(catalog, exports[name], None)[:2] for name in ("mnist-cnn", "cifar-cnn")}
+    yield backends
+    for backend, _ in backends.values():
+        backend.close()
+
+
+SHAPES = {"mnist-cnn": (1, 28, 28), "cifar-cnn": (3, 32, 32)}
+MODELS = list(SHAPES)
+
+
+def pixels(name: str, n: int, seed: int = 0) -> np.ndarray:
+    """uint8-valued pixels [n, C, H, W] of the model's shape (the test data's generator)."""
+    c, h, w = SHAPES[name]
+    return np.moveaxis(images_for(labels_for(n, seed), (h, w, c), seed), -1, 1).astype(np.float32)
+
+
+def normalized(manifest: dict, batch: np.ndarray) -> np.ndarray:
+    from zoo.deploy.manifest import normalize
+
+    return normalize(batch, manifest["normalization"])
+
+
+@pytest.fixture(scope="session")
+def fussy(exports, tmp_path_factory):
+    """The CIFAR export on the fussy backend, with a small body limit."""
+    env = fussy_env(tmp_path_factory.mktemp("fussy"))
+    served = Served(exports["cifar-cnn"], "--backend", "fussy", "--max-body-mb", "0.5", env=env)
+    yield served
+    assert served.stop() == 0, served.stderr()

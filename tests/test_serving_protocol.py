@@ -40,7 +40,8 @@ def test_uint8_is_normalised_per_channel_and_fp32_is_taken_as_is():
     (request({"a": 1}), "as a list of numbers"),
     (request([None] * 12), "only numbers"),
     (request([0] * 12, outputs=[{"name": "logits"}, {"name": "logits"}]), "one object"),
-    (request([0] * 12, outputs=[{"name": "logits", "parameters": {"binary_data": True}}]), "binary output"),
+    (request([0] * 12, outputs=[{"name": "logits", "parameters": {"binary_data": 1}}]), "'binary_data' must be true or false"),
+    (request([0] * 12, parameters={"binary_data_output": "yes"}), "'binary_data_output' must be true or false"),
     (request([0] * 12, outputs=[{"name": "logits", "parameters": {"classification": True}}]), "classification"),
 ])
 def test_broken_requests_are_400s_naming_the_problem(body, needle):
@@ -51,13 +52,13 @@ def test_broken_requests_are_400s_naming_the_problem(body, needle):
 
 def test_answers_logits_or_tritons_classification_strings():
     logits = np.array([[0.5, 2.0, -1.0], [3.0, 1.0, 2.0]], np.float32)
-    plain = infer_response("m", parse_infer(request([0] * 24, shape=(2, 3, 2, 2), id="7"), MANIFEST),
-                           logits, MANIFEST["class_names"])
-    assert plain == {"model_name": "m", "model_version": "1", "id": "7", "outputs": [
+    plain, blob = infer_response("m", parse_infer(request([0] * 24, shape=(2, 3, 2, 2), id="7"), MANIFEST),
+                                 logits, MANIFEST["class_names"])
+    assert blob == b"" and plain == {"model_name": "m", "model_version": "1", "id": "7", "outputs": [
         {"name": "logits", "datatype": "FP32", "shape": [2, 3], "data": logits.reshape(-1).tolist()}]}
     asked = parse_infer(request([0] * 24, shape=(2, 3, 2, 2),
                                 outputs=[{"name": "logits", "parameters": {"classification": 5}}]), MANIFEST)
-    ranked = infer_response("m", asked, logits, MANIFEST["class_names"])["outputs"][0]
+    ranked = infer_response("m", asked, logits, MANIFEST["class_names"])[0]["outputs"][0]
     assert ranked["datatype"] == "BYTES" and ranked["shape"] == [2, 3]  # K above the classes: all
     assert ranked["data"] == ["2.000000:1:dog", "0.500000:0:cat", "-1.000000:2:fox",
                               "3.000000:0:cat", "2.000000:2:fox", "1.000000:1:dog"]

@@ -21,7 +21,9 @@ KEY_TYPES = {"cell": "TEXT", "seed": "INTEGER", "backend": "TEXT", "device": "TE
 VALUE_COLUMNS = {
     "slug": "TEXT", "model_name": "TEXT", "export_dir": "TEXT", "requests": "INTEGER",
     "errors": "INTEGER", "seconds": "REAL", "requests_per_s": "REAL", "images_per_s": "REAL",
-    "p50_ms": "REAL", "p90_ms": "REAL", "p99_ms": "REAL", "first_error": "TEXT", "host": "TEXT",
+    "p50_ms": "REAL", "p90_ms": "REAL", "p99_ms": "REAL", "first_error": "TEXT",
+    "error_kinds": "TEXT",  # JSON {"HTTP 500": 1, "ReadTimeout": 2}: the errors counted by kind
+    "host": "TEXT",
     "zoo_version": "TEXT", "measured_at": "TEXT",
 }
 SCHEMA = (f"CREATE TABLE IF NOT EXISTS {TABLE} ("
@@ -51,6 +53,9 @@ def record_steps(store: Store, rows: list[dict[str, Any]]) -> None:
         with store.db:
             store.db.execute("BEGIN IMMEDIATE")
             store.db.execute(SCHEMA)
+            have = {row[1] for row in store.db.execute(f"PRAGMA table_info({TABLE})")}
+            for name in VALUE_COLUMNS.keys() - have:  # a table made by an older zoo
+                store.db.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {VALUE_COLUMNS[name]}")
             for row in rows:
                 store.db.execute(f"INSERT OR REPLACE INTO {TABLE} ({', '.join(row)}) "
                                  f"VALUES ({', '.join('?' for _ in row)})", list(row.values()))

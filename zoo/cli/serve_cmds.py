@@ -109,6 +109,9 @@ def serve_command(ctx, exports, names, host, port, backend, device, sets, max_ba
               help="Images per request.")
 @click.option("--datatype", type=click.Choice(["FP32", "UINT8"]), default="FP32", show_default=True,
               help="FP32: normalised pixels (random normal); UINT8: raw pixels 0..255 (random).")
+@click.option("--binary", is_flag=True,
+              help="Send the pixels as raw bytes and ask for binary logits (the protocol's binary "
+                   "tensor data extension) instead of JSON numbers.")
 @click.option("--max-requests", type=click.IntRange(1), default=100_000, show_default=True,
               help="Most requests per step (a bound besides --seconds).")
 @click.option("--sweep", type=click.Path(file_okay=False), default=None,
@@ -123,7 +126,7 @@ def serve_command(ctx, exports, names, host, port, backend, device, sets, max_ba
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
               default="table", show_default=True)
 @click.pass_context
-def bench_serve_command(ctx, target, model, concurrency, seconds, warmup, images, datatype,
+def bench_serve_command(ctx, target, model, concurrency, seconds, warmup, images, datatype, binary,
                         max_requests, sweep, export_dir, backend, max_batch, max_delay_ms, fmt):
     """Measure a server under load: steps of 1, 2, 4 ... 32 requests in flight, each for
     --seconds after a warm-up; per step requests/s, images/s and p50/p90/p99 latency.
@@ -143,7 +146,7 @@ def bench_serve_command(ctx, target, model, concurrency, seconds, warmup, images
     if not steps or any(not 1 <= s <= 1024 for s in steps):
         raise ConfigError(f"--concurrency {concurrency!r}: a comma list of whole numbers 1..1024")
     options = LoadOptions(concurrency=steps, seconds=seconds, warmup_s=warmup, images=images,
-                          datatype=datatype, max_requests=max_requests)
+                          datatype=datatype, binary=binary, max_requests=max_requests)
     server_args = {"backend": backend, "max_batch": max_batch, "max_delay_ms": max_delay_ms}
     report = run_bench_serve(target, model, options, Path(sweep) if sweep else None,
                              Path(export_dir) if export_dir else None, server_args,
@@ -160,7 +163,12 @@ def bench_serve_command(ctx, target, model, concurrency, seconds, warmup, images
 def _step_line(step) -> None:
     click.echo(f"concurrency {step.concurrency:>3}: {step.requests_per_s:8.1f} req/s "
                f"{step.images_per_s:8.1f} img/s  p50 {step.p50_ms:.2f} ms  p99 {step.p99_ms:.2f} ms"
-               + (f"  {step.errors} errors (first: {step.first_error})" if step.errors else ""), err=True)
+               + (f"  {step.errors} errors ({_kinds(step.error_kinds)}; first: {step.first_error})"
+                  if step.errors else ""), err=True)
+
+
+def _kinds(kinds: dict[str, int]) -> str:
+    return ", ".join(f"{count} {kind}" for kind, count in kinds.items())
 
 
 COMMANDS = [serve_command, bench_serve_command]

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from zoo.serving import protocol
+from zoo.serving import binary, protocol
 from zoo.serving.batcher import BackendFailure
 from zoo.serving.models import ServedModel
 from zoo.serving.protocol import ProtocolError
@@ -76,7 +76,7 @@ def create_app(models: list[ServedModel], options) -> Starlette:
         from zoo import __version__
 
         return JSONResponse({"name": "zoo", "version": __version__,
-                             "extensions": ["classification", "statistics"]})
+                             "extensions": ["binary_tensor_data", "classification", "statistics"]})
 
     async def healthy(request: Request) -> Response:
         return Response(status_code=200)
@@ -101,15 +101,20 @@ def create_app(models: list[ServedModel], options) -> Starlette:
 
     async def infer(request: Request) -> Response:
         model = model_of(request)
-        body = await body_of(request)
+        header, data = binary.split_body(await body_of(request), request.headers.get(binary.HEADER))
         try:
-            decoded = json.loads(body)
+            decoded = json.loads(header)
         except (ValueError, RecursionError) as exc:
-            raise protocol.bad(f"the request body is not valid JSON ({exc})") from None
-        parsed = protocol.parse_infer(decoded, model.manifest)
+            raise protocol.bad(f"the request body{' (its JSON header)' if data else ''} is not "
+                               f"valid JSON ({exc})") from None
+        parsed = protocol.parse_infer(decoded, model.manifest, data)
         logits = await model.batcher.infer(parsed.batch)
-        return JSONResponse(protocol.infer_response(model.name, parsed, logits,
-                                                    model.manifest["class_names"]))
+        answer, blob = protocol.infer_response(model.name, parsed, logits, model.manifest["class_names"])
+        if not blob:
+            return JSONResponse(answer)
+        head = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+        return Response(head + blob, media_type=binary.CONTENT_TYPE,
+                        headers={binary.HEADER: str(len(head))})
 
     async def classify(request: Request) -> Response:
         from zoo.deploy.inputs import decode_image

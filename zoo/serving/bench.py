@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,7 +46,7 @@ def run_bench_serve(target: str, model: str | None, options: LoadOptions, sweep:
         metadata, steps = asyncio.run(_measure(base, model, options, on_step))
     serving = metadata.get("parameters") or {}
     report = {"url": base, "model": model, "server": serving, "images": options.images,
-              "datatype": options.datatype, "steps": as_dicts(steps)}
+              "datatype": options.datatype, "binary": options.binary, "steps": as_dicts(steps)}
     if cell is not None:
         _record(sweep, cell, report, export_dir)
     return report
@@ -96,11 +97,13 @@ def _record(sweep: Path, cell: dict[str, Any], report: dict[str, Any], export_di
     common = {"cell": cell["cell"], "seed": cell["seed"], "slug": cell["slug"],
               "backend": str(server.get("backend", "?")), "device": str(server.get("device", "?")),
               "max_batch": int(server.get("max_batch", 0)), "max_delay_ms": float(server.get("max_delay_ms", 0)),
-              "images": report["images"], "datatype": report["datatype"], "model_name": report["model"],
+              "images": report["images"], "model_name": report["model"],
+              # The encoding is part of the measurement's key: binary and JSON rows both stay.
+              "datatype": report["datatype"] + (" binary" if report["binary"] else ""),
               "export_dir": str(Path(export_dir).absolute()), "host": platform.node(),
               "zoo_version": __version__,
               "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    rows = [{**common, **{k: v for k, v in step.items()}} for step in report["steps"]]
+    rows = [{**common, **step, "error_kinds": json.dumps(step["error_kinds"])} for step in report["steps"]]
     lock = lock_dir(sweep, "zoo bench, zoo bench-infer or zoo bench-serve", "--sweep")
     store = Store(SweepDir(sweep).results_db)
     try:

@@ -9,7 +9,8 @@ What zoo serves, per export: one input ``image`` of datatype FP32 (pixels normal
 the manifest says) or UINT8 (pixels 0..255, normalised here from the manifest), shape
 ``[N, C, H, W]``; one output ``logits`` FP32 ``[N, classes]``.  Triton's classification
 extension is honoured: an output requested with ``{"parameters": {"classification": K}}``
-comes back as BYTES ``[N, K]`` of ``"logit:index:label"`` strings, best first.
+comes back as BYTES ``[N, K]`` of ``"logit:index:label"`` strings, best first.  So is the
+binary tensor data extension (``zoo.serving.binary``): inputs and outputs as raw bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from zoo.deploy import manifest as mf
+from zoo.serving import binary
+from zoo.serving.protocol_error import ProtocolError, bad  # noqa: F401 (ProtocolError: the routes')
 
 OUTPUT = "logits"
 VERSION = "1"  # an export is one version of one model
@@ -28,23 +31,12 @@ INPUT_DATATYPES = ("FP32", "UINT8")
 PARAMETER_TYPES = (str, int, float, bool)
 
 
-class ProtocolError(Exception):
-    """A request the protocol rejects: ``status`` and a one-line ``message``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-def bad(message: str) -> ProtocolError:
-    return ProtocolError(400, message)
-
-
 @dataclass(frozen=True)
 class InferRequest:
     id: str | None
     batch: np.ndarray  # float32 [N, C, H, W], normalised: what the backend takes
     classification: int  # 0: logits as numbers; K: the top K as Triton's BYTES strings
+    binary_output: bool = False  # the output's data as bytes after the JSON, not in it
 
 
 def model_metadata(name: str, manifest: dict[str, Any], serving: dict[str, Any]) -> dict[str, Any]:
@@ -61,19 +53,23 @@ def model_metadata(name: str, manifest: dict[str, Any], serving: dict[str, Any])
             "parameters": {**serving, "model": manifest["model"], "dataset": manifest["dataset"]}}
 
 
-def parse_infer(body: Any, manifest: dict[str, Any]) -> InferRequest:
-    """The checked request of a decoded JSON ``body`` (any JSON value)."""
+def parse_infer(body: Any, manifest: dict[str, Any], binary_data: bytes = b"") -> InferRequest:
+    """The checked request of a decoded JSON ``body`` (any JSON value) and of the
+    ``binary_data`` that followed its JSON header (binary tensor data extension)."""
     if not isinstance(body, dict):
         raise bad("the request body must be a JSON object with an 'inputs' list")
     request_id = body.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise bad("'id' must be a string")
-    _parameters(body.get("parameters"), "request")
+    parameters = _parameters(body.get("parameters"), "request")
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or len(inputs) != 1:
         raise bad(f"'inputs' must be a list holding exactly one tensor, '{mf.INPUT_NAME}'")
-    batch = _input_tensor(inputs[0], manifest)
-    return InferRequest(request_id, batch, _classification(body.get("outputs")))
+    reader = binary.BinaryReader(binary_data)
+    batch = _input_tensor(inputs[0], manifest, reader)
+    reader.finish()
+    classification, binary_output = _output(body.get("outputs"), parameters)
+    return InferRequest(request_id, batch, classification, binary_output)
 
 
 def _parameters(value: Any, where: str) -> dict[str, Any]:
@@ -84,22 +80,25 @@ def _parameters(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _input_tensor(tensor: Any, manifest: dict[str, Any]) -> np.ndarray:
+def _input_tensor(tensor: Any, manifest: dict[str, Any], reader: binary.BinaryReader) -> np.ndarray:
     if not isinstance(tensor, dict):
         raise bad("each input must be a JSON object with name, shape, datatype and data")
     name = tensor.get("name")
     if name != mf.INPUT_NAME:
         raise bad(f"unknown input {name!r}; the model's input is '{mf.INPUT_NAME}'")
     params = _parameters(tensor.get("parameters"), f"input '{name}'")
-    if "binary_data_size" in params:
-        raise bad("binary tensor data is not supported; send the data as JSON "
-                  "(tritonclient: set_data_from_numpy(..., binary_data=False))")
     datatype = tensor.get("datatype")
     if datatype not in INPUT_DATATYPES:
         raise bad(f"input '{name}' has datatype {datatype!r}; expected FP32 (normalised pixels) "
                   f"or UINT8 (pixels 0..255)")
     shape = _shape(tensor.get("shape"), manifest, name)
-    values = _values(tensor.get("data"), datatype, math.prod(shape), name)
+    if "binary_data_size" in params:
+        if "data" in tensor:
+            raise bad(f"input '{name}' has both 'data' and the parameter 'binary_data_size'; send one")
+        values = _binary_values(reader.take(params["binary_data_size"], datatype, math.prod(shape), name),
+                                datatype, name)
+    else:
+        values = _values(tensor.get("data"), datatype, math.prod(shape), name)
     pixels = values.reshape(shape)
     if datatype == "UINT8":
         return mf.normalize(pixels, manifest["normalization"])
@@ -137,26 +136,33 @@ def _values(data: Any, datatype: str, count: int, name: str) -> np.ndarray:
     return flat.astype(np.float32)
 
 
-def _classification(outputs: Any) -> int:
+def _binary_values(flat: np.ndarray, datatype: str, name: str) -> np.ndarray:
+    """The flat float32 values of an input's binary data (any byte is a UINT8 pixel)."""
+    values = flat.astype(np.float32)
+    if datatype == "FP32" and not np.all(np.isfinite(values)):
+        raise bad(f"input '{name}': FP32 values must be finite")
+    return values
+
+
+def _output(outputs: Any, request_parameters: dict[str, Any]) -> tuple[int, bool]:
+    """The classification asked for (0: logits) and whether the output goes back as binary data."""
     if outputs is None:
-        return 0
+        return 0, binary.wanted_binary(request_parameters, {})
     if not isinstance(outputs, list) or len(outputs) != 1 or not isinstance(outputs[0], dict):
         raise bad(f"'outputs' must be a list holding one object, the output '{OUTPUT}'")
     if outputs[0].get("name") != OUTPUT:
         raise bad(f"unknown output {outputs[0].get('name')!r}; the model's output is '{OUTPUT}'")
     params = _parameters(outputs[0].get("parameters"), f"output '{OUTPUT}'")
-    if params.get("binary_data"):
-        raise bad("binary output data is not supported; ask for JSON "
-                  "(tritonclient: InferRequestedOutput(..., binary_data=False))")
     k = params.get("classification", 0)
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise bad("the 'classification' parameter must be a whole number of classes >= 1")
-    return k
+    return k, binary.wanted_binary(request_parameters, params)
 
 
 def infer_response(name: str, request: InferRequest, logits: np.ndarray,
-                   class_names: list[str]) -> dict[str, Any]:
-    """The protocol's inference response for ``logits`` ``[N, classes]``."""
+                   class_names: list[str]) -> tuple[dict[str, Any], bytes]:
+    """The protocol's inference response for ``logits`` ``[N, classes]``, and the binary
+    data to send after it (empty unless the request asked for binary output)."""
     response: dict[str, Any] = {"model_name": name, "model_version": VERSION}
     if request.id is not None:
         response["id"] = request.id
@@ -167,7 +173,12 @@ def infer_response(name: str, request: InferRequest, logits: np.ndarray,
                 for c in picks]
         output = {"name": OUTPUT, "datatype": "BYTES", "shape": [len(logits), k], "data": data}
     else:
+        data = logits.reshape(-1)
         output = {"name": OUTPUT, "datatype": "FP32", "shape": list(logits.shape),
-                  "data": logits.reshape(-1).tolist()}
+                  "data": data if request.binary_output else data.tolist()}
     response["outputs"] = [output]
-    return response
+    if not request.binary_output:
+        return response, b""
+    blob = binary.tensor_bytes(output["datatype"], output.pop("data"))
+    output["parameters"] = {"binary_data_size": len(blob)}
+    return response, blob
