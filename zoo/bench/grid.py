@@ -23,6 +23,7 @@ from zoo.errors import ConfigError, RegistryError, one_line
 from zoo.job import Job, RunSettings, parse_sets, without_old_defaults
 
 if TYPE_CHECKING:
+    from zoo.bench.sweep import SweepSpec
     from zoo.plugin.facade import Catalog
 
 GRID_FILE_SCHEMA = {**GRID_SCHEMA, "set": list, "repeat": int, "target_acc": float,
@@ -118,20 +119,19 @@ def split_list(value: str | None) -> list[str] | None:
     return items
 
 
-def expand(catalog: Catalog, grid: dict[str, Any]) -> list[Cell]:
-    """Every combination of the axes in ``grid`` (names and globs), times the repeats."""
+def expand(catalog: Catalog, spec: SweepSpec) -> list[Cell]:
+    """Every combination of the spec's selections (names and globs), times the repeats."""
     chosen = {}
     for kind in kinds.swept():
         assert kind.axis is not None  # what makes a kind swept
         try:
-            chosen[kind.name] = catalog.registry.select(kind.name, grid[kind.axis])
+            chosen[kind.name] = catalog.registry.select(kind.name, list(spec.selections[kind.axis]))
         except RegistryError as exc:
             raise ConfigError(f"{kind.flag}: {exc}") from None
-    params = _checked_sets(catalog, parse_sets(grid.get("set", [])), chosen)
-    devices = list(dict.fromkeys(d.strip().lower() for d in grid["devices"]))
-    repeat = grid.get("repeat", 1)
-    if grid["seed"] + repeat - 1 > MAX_SEED:
-        raise ConfigError(f"seed {grid['seed']} with repeat {repeat} goes past the largest "
+    params = _checked_sets(catalog, parse_sets(list(spec.sets)), chosen)
+    devices = list(dict.fromkeys(d.strip().lower() for d in spec.devices))
+    if spec.seed + spec.repeat - 1 > MAX_SEED:
+        raise ConfigError(f"seed {spec.seed} with repeat {spec.repeat} goes past the largest "
                           f"seed {MAX_SEED}")
     launcher_sets = {"launchers": params["launchers"]} if "launchers" in params else {}
     one_process = {name for name in chosen["launchers"] if catalog.build(
@@ -141,13 +141,12 @@ def expand(catalog: Catalog, grid: dict[str, Any]) -> list[Cell]:
     for names in itertools.product(*chosen.values()):
         entries = dict(zip(chosen, names))
         # A one-process launcher is every grid's single-process baseline, whatever --nprocs.
-        nprocs = 1 if entries["launchers"] in one_process else grid["nprocs"]
-        for device, offset in itertools.product(devices, range(repeat)):
-            cells.append(Cell(entries=entries, nprocs=nprocs, device=device, epochs=grid["epochs"],
-                              batch_size=grid["batch_size"], seed=grid["seed"] + offset,
+        nprocs = 1 if entries["launchers"] in one_process else spec.nprocs
+        for device, offset in itertools.product(devices, range(spec.repeat)):
+            cells.append(Cell(entries=entries, nprocs=nprocs, device=device, epochs=spec.epochs,
+                              batch_size=spec.batch_size, seed=spec.seed + offset,
                               params=_params_for(catalog, params, entries),
-                              target_acc=grid.get("target_acc"),
-                              limit_train=grid.get("limit_train")))
+                              target_acc=spec.target_acc, limit_train=spec.limit_train))
     return cells
 
 
