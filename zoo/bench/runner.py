@@ -57,6 +57,7 @@ class SweepOptions:
     warm_start: bool = True  # fork `single` cells from a process that has paddle imported
     retry: frozenset[Status] = frozenset()  # final statuses to run again (--retry)
     preflight: Preflight | None = None  # resolved data and devices (zoo.bench.preflight)
+    axes: tuple[str, ...] = ()  # the grid's varied parameters: columns of `zoo results`
 
 
 @dataclass
@@ -114,6 +115,7 @@ def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, report
     try:
         # What `zoo results` shows: this grid, not older rows with other settings.
         store.set_meta("grid", [[c.key, c.seed] for c in cells])
+        store.set_meta("axes", list(options.axes))
         if options.force:
             store.delete(cells)
         kept = FINAL - options.retry

@@ -18,6 +18,7 @@ from zoo import kinds
 from zoo.bench.data_dirs import DataDirs, resolve_data_dirs
 from zoo.bench.grid import Cell, expand, load_grid_file, split_list, with_identities
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT, DataInfo, check_data, preflight
+from zoo.bench.space import Axis
 from zoo.errors import ConfigError, RegistryError
 from zoo.status import Status
 
@@ -46,7 +47,10 @@ class SweepSpec:
     repeat: int = 1
     target_acc: float | None = None
     limit_train: int | None = None
-    sets: tuple[str, ...] = ()  # KIND.PARAM=VALUE (no executor.*: an executor is no axis)
+    sets: tuple[str, ...] = ()  # KIND.PARAM=VALUE or =V1,V2 (no executor.*: no axis)
+    # A grid file's [space]: axis name ("optimizer.learning_rate", "epochs") -> Choice or
+    # Range (zoo.bench.space); a --set of the same name, or --epochs, replaces its axis.
+    space: Mapping[str, Axis] = field(default_factory=dict)
     executor: str = "local"
     executor_params: Mapping[str, Any] = field(default_factory=dict)
     data_dirs: DataDirs = field(default_factory=DataDirs)
@@ -83,14 +87,16 @@ def build_spec(catalog: Catalog, *, grid_file: str | None = None,
         names = split_list(value)
         if names is not None:
             grid[axis] = names
-    grid.update({key: value for key, value in shared.items() if value is not None})
+    given = {key: value for key, value in shared.items() if value is not None}
+    grid.update(given)
+    space = {name: axis for name, axis in grid.get("space", {}).items() if name not in given}
     all_sets = [*grid.get("set", []), *sets]
     mine = [item for item in all_sets if item.strip().startswith("executor.")]
     resolved_dirs = resolve_data_dirs(catalog, data_dirs, grid.get("data_dirs"), f"--grid {grid_file}")
     return SweepSpec(
         selections={axis: tuple(grid[axis]) for axis in _axes()},
         devices=tuple(grid["devices"]), **{key: grid[key] for key in SHARED},
-        sets=tuple(item for item in all_sets if item not in mine),
+        sets=tuple(item for item in all_sets if item not in mine), space=space,
         executor=executor,
         executor_params=_executor_params(catalog, executor, mine, executor_options or {}),
         data_dirs=resolved_dirs, out=Path(out).absolute(),
@@ -140,6 +146,12 @@ class Plan:
     executor: Executor
     cells: list[Cell]
 
+    @property
+    def axes(self) -> list[str]:
+        """The varied axes' names ("optimizer.learning_rate", "epochs") in the grid's order:
+        the columns tables add for this sweep."""
+        return list(dict.fromkeys(name for cell in self.cells for name, _ in cell.axes))
+
 
 def plan(catalog: Catalog, spec: SweepSpec) -> Plan:
     executor = open_executor(catalog, spec)
@@ -156,6 +168,7 @@ def dry_run(catalog: Catalog, sweep: Plan) -> list[str]:
 @dataclass(frozen=True)
 class SweepResult:
     summary: SweepSummary
+    axes: list[str]  # the varied axes: columns of its tables
     rows: list[dict[str, Any]]  # the store's rows of exactly this sweep's cells
     data: list[DataInfo]  # each dataset as the preflight resolved it
 
@@ -179,7 +192,7 @@ def run(catalog: Catalog, sweep: Plan, reporter: SweepReporter,
                            data_dirs=dict(spec.data_dirs.named), registry_file=spec.registry_file,
                            cell_timeout=spec.cell_timeout, force=spec.force,
                            checkpoint_every=spec.checkpoint_every, warm_start=spec.warm_start,
-                           retry=spec.retry, preflight=checked)
+                           retry=spec.retry, preflight=checked, axes=tuple(sweep.axes))
     summary = run_sweep(catalog, cells, options, reporter, sweep.executor)
     store = Store(out / "results.db", readonly=True)
     try:
@@ -187,7 +200,7 @@ def run(catalog: Catalog, sweep: Plan, reporter: SweepReporter,
         rows = [r for r in store.rows() if (r["cell"], r["seed"]) in keys]
     finally:
         store.close()
-    return SweepResult(summary, rows, list(checked.data.values()))
+    return SweepResult(summary, sweep.axes, rows, list(checked.data.values()))
 
 
 def _note_changes(out: Path, cells: list[Cell], note: Callable[[str], None]) -> None:
