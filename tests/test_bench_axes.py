@@ -3,12 +3,14 @@ each with its own identity, its own folder and its value in the tables."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
 
 from tests.conftest import assert_one_line_error
-from tests.test_bench_helpers import bench
+from tests.test_bench_helpers import TINY, bench, zoo
 from zoo import kinds
 from zoo.bench.grid import expand
 from zoo.errors import ZooError
@@ -151,3 +153,29 @@ def test_folder_names_stay_unique_safe_and_short(catalog):
     cells = cells_of(catalog, models="mlp", optimizers="adam", sets=many)
     assert len({c.slug for c in cells}) == 16
     assert all(len(c.slug) <= MAX_SLUG and "/" not in c.slug and " " not in c.slug for c in cells)
+
+
+def test_a_tiny_sweep_shows_the_varied_parameter_in_every_table(tmp_path):
+    out = tmp_path / "b"
+    proc = bench(out, "--models", "mlp", "--optimizers", "adam", *TINY,
+                 "--set", f"{LR}=0.001,0.003", "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert [(r["optimizer"], float(r[LR]), r["status"]) for r in rows] == [
+        ("adam", 0.001, "ok"), ("adam", 0.003, "ok")]
+    assert rows[0]["val_acc"] != rows[1]["val_acc"]  # two runs, not one shown twice
+    again = zoo("results", str(out), "--format", "csv")
+    assert list(csv.DictReader(io.StringIO(again.stdout))) == rows
+    data = json.loads(zoo("results", str(out), "--format", "json").stdout)
+    assert [d[LR] for d in data] == [0.001, 0.003]
+    table = zoo("results", str(out)).stdout.splitlines()
+    assert LR in table[0] and "0.001" in table[2] and "0.003" in table[3]
+    best = json.loads(zoo("results", str(out), "--best", "--format", "json").stdout)
+    assert best[0][LR] in (0.001, 0.003)
+    report = zoo("report", str(out), "--out", str(tmp_path / "r.html"), timeout=300)
+    assert report.returncode == 0, report.stderr
+    html = (tmp_path / "r.html").read_text()
+    results = html[html.index('id="results-table"'):]
+    results = results[:results.index("</table>")]
+    assert f'data-type="number">{LR}</th>' in results
+    assert '<td class="num">0.001</td>' in results and '<td class="num">0.003</td>' in results

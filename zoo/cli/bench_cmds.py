@@ -116,8 +116,8 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, report, **opts):
                        note=lambda line: click.echo(line, err=True))
     for info in result.data:
         click.echo(data_line(info), err=True)
-    summaries = summarize(result.rows)
-    click.echo(render(summaries, fmt, sort, marked(summaries)))
+    summaries = summarize(result.rows, result.axes)
+    click.echo(render(summaries, fmt, sort, marked(summaries), result.axes))
     if result.summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
     elif result.summary.exit_code == ExitCode.ALL_SKIPPED:

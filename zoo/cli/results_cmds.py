@@ -34,9 +34,11 @@ def _note_reruns(rows: list[dict]) -> None:
                    f"zoo bench command reruns them (resuming from their checkpoints)", err=True)
 
 
-def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) -> str:
+def render(summaries, fmt: str, sort: str | None, winner: dict | None = None,
+           axes: list[str] | tuple[str, ...] = ()) -> str:
     """The training table; json and csv rows are the summaries themselves, each with its
-    cell id, its folder relative to the sweep folder and whether it is ``winner``."""
+    cell id, its folder relative to the sweep folder, whether it is ``winner``, and the
+    value of each of the sweep's varied ``axes`` (the same columns in every row)."""
     from tabulate import tabulate
 
     from zoo.bench.best import is_winner
@@ -55,7 +57,7 @@ def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) ->
             writer.writeheader()
             writer.writerows({**r, "cell_dirs": " ".join(r["cell_dirs"])} for r in rows)
         return buffer.getvalue().rstrip("\n")
-    headers, table = pivot(summaries, sort, winner)
+    headers, table = pivot(summaries, sort, winner, axes)
     return tabulate(table, headers=headers, tablefmt="github" if fmt == "markdown" else "simple",
                     disable_numparse=True)
 
@@ -127,6 +129,7 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
     # Results of an older grid (other epochs, parameters...) share combinations with the
     # current one; summarizing them together would average different settings.
     rows, left_out = store.grid_rows()
+    axes = store.get_meta("axes") or []
     store.close()
     if show_all:
         if fmt == "json":
@@ -145,7 +148,7 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
         other_store.close()
         _note_left_out(run_dir, left_out)
         _note_left_out(other, other_left_out)
-        headers, table = compare(summarize(rows), summarize(other_rows))
+        headers, table = compare(summarize(rows, axes), summarize(other_rows, axes), axes)
         if fmt in ("json", "csv"):
             data = [dict(zip(headers, row)) for row in table]
             if fmt == "json":
@@ -162,16 +165,16 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
         return 0
     _note_left_out(run_dir, left_out)
     _note_reruns(rows)
-    summaries = summarize(rows)
+    summaries = summarize(rows, axes)
     if best:
         from zoo.bench.best import pick
 
         winner = pick(summaries, by)
         click.echo(f"best by {CRITERIA[by][2]}: {winner['cell_dir']} (zoo export {run_dir} --best"
                    f"{'' if by == 'val_acc' else f' --by {by}'} exports it)", err=True)
-        click.echo(render([winner], fmt, sort, winner))
+        click.echo(render([winner], fmt, sort, winner, axes))
         return 0
-    click.echo(render(summaries, fmt, sort, marked(summaries)))
+    click.echo(render(summaries, fmt, sort, marked(summaries), axes))
     # json and csv stay one table that parses; --inference gives the other one.
     served = render_inference(Path(run_dir), fmt) if fmt in ("table", "markdown") else ""
     if served:
