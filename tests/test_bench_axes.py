@@ -179,3 +179,19 @@ def test_a_tiny_sweep_shows_the_varied_parameter_in_every_table(tmp_path):
     results = results[:results.index("</table>")]
     assert f'data-type="number">{LR}</th>' in results
     assert '<td class="num">0.001</td>' in results and '<td class="num">0.003</td>' in results
+
+
+def test_a_changed_grid_says_what_changed_for_each_value_of_an_axis(catalog):
+    from dataclasses import replace
+
+    from zoo.bench.runner import describe_changes
+
+    def sweep(epochs):
+        cells = cells_of(catalog, models="mlp", optimizers="adam", epochs=epochs,
+                         sets=(f"{LR}=0.001,0.003,0.1",))
+        return [replace(c, identity=_identity(catalog, c)) for c in cells]
+
+    old = [{**c.to_dict(), "slug": c.slug, "identity": json.dumps(c.identity)} for c in sweep(1)]
+    lines = describe_changes(old, sweep(2))
+    # each row is told apart from its own cell, not from another value of the axis
+    assert lines == [f"{row['slug']}: epochs 1 -> 2" for row in old]
