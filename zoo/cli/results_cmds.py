@@ -39,27 +39,41 @@ def render(summaries, fmt: str, sort: str | None, winner: dict | None = None,
     """The training table; json and csv rows are the summaries themselves, each with its
     cell id, its folder relative to the sweep folder, whether it is ``winner``, and the
     value of each of the sweep's varied ``axes`` (the same columns in every row)."""
-    from tabulate import tabulate
-
     from zoo.bench.best import is_winner
     from zoo.bench.tables import pivot, sort_summaries
 
     if fmt in ("json", "csv"):
         rows = [{**s, "best": is_winner(s, winner)} for s in sort_summaries(summaries, sort)]
+        return write_table(fmt, rows=rows)
+    headers, table = pivot(summaries, sort, winner, axes)
+    return write_table(fmt, headers, table)
+
+
+def write_table(fmt: str, headers: list[str] | None = None, table: list[list] | None = None,
+                rows: list[dict] | None = None) -> str:
+    """One writer of zoo results' tables: ``headers`` and ``table`` (or ``rows``, dicts
+    with the columns as keys) as an aligned or markdown table, csv (lists joined by
+    spaces) or json (a list of objects)."""
+    if rows is None:
+        rows = [dict(zip(headers or [], row)) for row in table or []]
+    if headers is None:
+        headers = list(rows[0]) if rows else []
     if fmt == "json":
         import json
 
-        return json.dumps(rows, indent=2)
+        return json.dumps(rows, indent=2, default=str)
     if fmt == "csv":
         buffer = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        if headers:
+            writer = csv.DictWriter(buffer, fieldnames=headers)
             writer.writeheader()
-            writer.writerows({**r, "cell_dirs": " ".join(r["cell_dirs"])} for r in rows)
+            writer.writerows({k: " ".join(v) if isinstance(v, list) else v for k, v in r.items()}
+                             for r in rows)
         return buffer.getvalue().rstrip("\n")
-    headers, table = pivot(summaries, sort, winner, axes)
-    return tabulate(table, headers=headers, tablefmt="github" if fmt == "markdown" else "simple",
-                    disable_numparse=True)
+    from tabulate import tabulate
+
+    return tabulate([[r[h] for h in headers] for r in rows], headers=headers, disable_numparse=True,
+                    tablefmt="github" if fmt == "markdown" else "simple")
 
 
 def render_inference(run_dir: Path, fmt: str, show_all: bool = False) -> str:
@@ -149,19 +163,7 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
         _note_left_out(run_dir, left_out)
         _note_left_out(other, other_left_out)
         headers, table = compare(summarize(rows, axes), summarize(other_rows, axes), axes)
-        if fmt in ("json", "csv"):
-            data = [dict(zip(headers, row)) for row in table]
-            if fmt == "json":
-                echo_json(data)
-            else:
-                buffer = io.StringIO()
-                writer = csv.writer(buffer)
-                writer.writerow(headers)
-                writer.writerows(table)
-                click.echo(buffer.getvalue().rstrip("\n"))
-        else:
-            click.echo(tabulate(table, headers=headers, disable_numparse=True,
-                                tablefmt="github" if fmt == "markdown" else "simple"))
+        click.echo(write_table(fmt, headers, table))
         return 0
     _note_left_out(run_dir, left_out)
     _note_reruns(rows)
