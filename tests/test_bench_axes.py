@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -152,7 +153,13 @@ def test_folder_names_stay_unique_safe_and_short(catalog):
     many = tuple(f"optimizer.{p}=[0.1, 0.2]" for p in ("beta1", "beta2", "epsilon", "learning_rate"))
     cells = cells_of(catalog, models="mlp", optimizers="adam", sets=many)
     assert len({c.slug for c in cells}) == 16
-    assert all(len(c.slug) <= MAX_SLUG and "/" not in c.slug and " " not in c.slug for c in cells)
+    # names past the limit are cut, and the whole key keeps them apart
+    words = "model.activation=" + ",".join(f"a/very long name {n} for an activation" for n in "ab")
+    cells = cells_of(catalog, models="mlp", optimizers="adam",
+                     sets=(*many, words, "model.hidden1=32,64", "model.hidden2=8,16"))
+    assert len({c.slug for c in cells}) == len(cells) == 128
+    assert all(len(c.slug) <= MAX_SLUG and c.slug.endswith(c.key) for c in cells)
+    assert all(re.fullmatch(r"[A-Za-z0-9._+-]+", c.slug) for c in cells)
 
 
 def test_a_tiny_sweep_shows_the_varied_parameter_in_every_table(tmp_path):
@@ -195,3 +202,17 @@ def test_a_changed_grid_says_what_changed_for_each_value_of_an_axis(catalog):
     lines = describe_changes(old, sweep(2))
     # each row is told apart from its own cell, not from another value of the axis
     assert lines == [f"{row['slug']}: epochs 1 -> 2" for row in old]
+
+
+def test_a_list_parameter_takes_a_list_as_one_value_and_words_make_an_axis(catalog):
+    one = cells_of(catalog, models="mlp", optimizers="adam", schedules="piecewise",
+                   sets=("schedule.milestones=[0.3, 0.6]",))
+    assert [c.params["schedules"] for c in one] == [{"milestones": [0.3, 0.6]}]
+    two = cells_of(catalog, models="mlp", optimizers="adam", schedules="piecewise",
+                   sets=("schedule.milestones=[[0.3, 0.6], [0.5, 0.75]]",))
+    assert [c.params.get("schedules") for c in two] == [{"milestones": [0.3, 0.6]}, None]  # 2nd: default
+    words = cells_of(catalog, models="mlp", optimizers="adam", sets=("model.activation=relu,tanh",))
+    assert [c.params.get("models", {}).get("activation") for c in words] == [None, "tanh"]
+    assert [c.slug.split("-")[-3] for c in words] == ["activation_relu", "activation_tanh"]
+    signs = cells_of(catalog, models="mlp", optimizers="adam", sets=("optimizer.beta1=-0.5,0.5",))
+    assert "-beta1_-0.5-s0-" in signs[0].slug and "-beta1_0.5-s0-" in signs[1].slug

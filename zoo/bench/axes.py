@@ -155,7 +155,9 @@ def _full(value: Any) -> str:
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+]+", "_", text).strip("_.")[:24] or "_"
+    # Letters, digits, '.', '+' and '-' (1e-05, -0.5): nothing a shell or a file system
+    # reads specially; the text always follows the axis's name, never leads a name.
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_")[:24] or "_"
 
 
 def short_name(name: str) -> str:
@@ -163,4 +165,12 @@ def short_name(name: str) -> str:
     ``epochs``: the initials of a parameter of several words, else its name."""
     param = name.rpartition(".")[2]
     words = [w for w in param.split("_") if w]
-    return _safe("".join(w[0] for w in words) if len(words) > 1 else param)[:12]
+    return re.sub(r"[^A-Za-z0-9]", "", "".join(w[0] for w in words) if len(words) > 1 else param)[:12] or "p"
+
+
+def label(name: str, text: str) -> str:
+    """An axis value in a folder name: ``lr0.001``, ``bs64``, ``activation_tanh``,
+    ``beta1_0.9`` (a name ending in a digit keeps its own)."""
+    short = short_name(name)
+    glued = (text[:1].isdigit() or text[:1] in "+.") and not short[-1:].isdigit()
+    return f"{short}{text}" if glued else f"{short}_{text}"

@@ -68,14 +68,14 @@ class Cell(RunSettings):
     def slug(self) -> str:
         """The cell's folder name: readable, and unique through its axes' values and the
         key's head (the whole key when the axes had to be cut to keep the name short)."""
-        from zoo.bench.axes import short_name
+        from zoo.bench.axes import label
 
         entries = [name for kind, name in self.names.items() if kind != "launchers"]
         threads = [f"t{self.threads}"] if self.threads != 1 else []
         limit = [f"n{self.limit_train}"] if self.limit_train is not None else []
         head = "-".join([*entries, f"{self.launch}{self.nprocs}", self.device.replace(":", ""),
                          *threads, *limit])
-        axes = "".join(f"-{short_name(name)}{text}" for name, text in self.axes)
+        axes = "".join(f"-{label(name, text)}" for name, text in self.axes)
         if axes and len(head) + len(axes) > MAX_SLUG_AXES:
             return f"{head}{axes[:MAX_SLUG_AXES - len(head)]}-s{self.seed}-{self.key}"[-MAX_SLUG:]
         return f"{head}{axes}-s{self.seed}-{self.key[:6]}"
