@@ -53,7 +53,9 @@ def spec_from_options(ctx: click.Context, opts: dict):
 @click.option("--limit-train", type=bounded("limit_train"), default=None, metavar="N",
               help="Train on a deterministic, class-balanced subset of N training images "
                    "(part of each cell's identity).")
-@click.option("--set", "sets", multiple=True, metavar="KIND.PARAM=VALUE")
+@click.option("--set", "sets", multiple=True, metavar="KIND.PARAM=VALUE",
+              help="A parameter of the entries that have it (repeatable); several values, "
+                   "V1,V2 or a JSON list, make an axis: a cell per value.")
 @click.option("--data-dir", "data_dirs", multiple=True, metavar="[NAME=]DIR",
               help="Folder of every dataset (DIR), or of one dataset (NAME=DIR, repeatable; "
                    "also a grid file's [data_dirs] table).")
