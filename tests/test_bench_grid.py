@@ -9,11 +9,6 @@ from tests.test_bench_helpers import TINY, bench, faulty_kit
 from zoo.bench.grid import expand
 from zoo.errors import ZooError
 
-AXIS_OPTIONS = ("datasets", "models", "optimizers", "schedules", "regularizers", "launchers",
-                "devices", "grid",
-                "nprocs", "epochs", "batch_size", "seed", "repeat", "target_acc")
-
-
 @pytest.fixture
 def catalog(monkeypatch):
     from zoo.plugin import load_catalog
@@ -23,13 +18,12 @@ def catalog(monkeypatch):
 
 
 def settings(catalog, **given):
-    """What `zoo bench` builds from its options (registry.toml < --grid FILE < options)."""
-    from zoo.cli.bench_cmds import merged_grid
+    """The spec `zoo bench` builds from its options (registry.toml < --grid FILE < options)."""
+    from zoo import kinds
+    from zoo.bench.sweep import build_spec
 
-    opts = dict.fromkeys(AXIS_OPTIONS)
-    opts["sets"] = given.pop("sets", ())
-    opts.update(given)
-    return merged_grid(catalog, opts)
+    selections = {kind.axis: given.pop(kind.axis, None) for kind in kinds.swept()}
+    return build_spec(catalog, grid_file=given.pop("grid", None), selections=selections, **given)
 
 
 def combos(cells):

@@ -23,8 +23,12 @@ from zoo.errors import ConfigError, RegistryError, one_line
 from zoo.job import Job, RunSettings, parse_sets, without_old_defaults
 
 if TYPE_CHECKING:
+    from zoo.bench.sweep import SweepSpec
     from zoo.plugin.facade import Catalog
 
+# A cell's folder name stays far below the 255 bytes file systems allow: the axes' part is
+# cut at MAX_SLUG_AXES (the whole key then keeps it unique), the whole at MAX_SLUG.
+MAX_SLUG_AXES, MAX_SLUG = 120, 160
 GRID_FILE_SCHEMA = {**GRID_SCHEMA, "set": list, "repeat": int, "target_acc": float,
                     "limit_train": int, "description": str}
 
@@ -36,6 +40,9 @@ class Cell(RunSettings):
 
     nprocs: int
     identity: dict[str, Any] = field(default_factory=dict)
+    # The grid's varied axes (zoo.bench.axes) as this cell takes them: (name, value text).
+    # Only its folder name shows them; the values themselves are in params and epochs...
+    axes: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def entry_kinds(cls) -> tuple[kinds.Kind, ...]:
@@ -46,6 +53,11 @@ class Cell(RunSettings):
         """What a table row stands for (device and seed are columns and repeats)."""
         return (*self.names.values(), self.nprocs)
 
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data.pop("axes")  # no setting: the values it names are in the other fields
+        return data
+
     @property
     def key(self) -> str:
         """Stable id of everything that decides the result except the seed."""
@@ -54,12 +66,19 @@ class Cell(RunSettings):
 
     @property
     def slug(self) -> str:
-        """The cell's folder name: readable, and unique through the key's head."""
+        """The cell's folder name: readable, and unique through its axes' values and the
+        key's head (the whole key when the axes had to be cut to keep the name short)."""
+        from zoo.bench.axes import label
+
         entries = [name for kind, name in self.names.items() if kind != "launchers"]
         threads = [f"t{self.threads}"] if self.threads != 1 else []
         limit = [f"n{self.limit_train}"] if self.limit_train is not None else []
-        return "-".join([*entries, f"{self.launch}{self.nprocs}", self.device.replace(":", ""),
-                         *threads, *limit, f"s{self.seed}", self.key[:6]])
+        head = "-".join([*entries, f"{self.launch}{self.nprocs}", self.device.replace(":", ""),
+                         *threads, *limit])
+        axes = "".join(f"-{label(name, text)}" for name, text in self.axes)
+        if axes and len(head) + len(axes) > MAX_SLUG_AXES:
+            return f"{head}{axes[:MAX_SLUG_AXES - len(head)]}-s{self.seed}-{self.key}"[-MAX_SLUG:]
+        return f"{head}{axes}-s{self.seed}-{self.key[:6]}"
 
     def job(self, out: Path, data_dir: str | None, registry_file: str | None,
             checkpoint_every: int) -> Job:
@@ -77,8 +96,10 @@ class Cell(RunSettings):
 
 def load_grid_file(path: Path) -> dict[str, Any]:
     """A named grid (benchmarks/*.toml): a [grid] table with any subset of the keys, and
-    optionally a [data_dirs] table (returned under "data_dirs", folders made absolute)."""
+    optionally a [data_dirs] table (returned under "data_dirs", folders made absolute)
+    and a [space] table of axes (under "space", zoo.bench.space)."""
     from zoo.bench.data_dirs import grid_file_table
+    from zoo.bench.space import parse_space
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -86,15 +107,18 @@ def load_grid_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: grid file not found") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read grid file: {one_line(exc)}") from None
-    if set(data) - {"grid", "data_dirs"}:
-        raise ConfigError(f"{path}: unknown key '{sorted(set(data) - {'grid', 'data_dirs'})[0]}' "
-                          f"(expected [grid] and optionally [data_dirs])")
+    tables = {"grid", "data_dirs", "space"}
+    if set(data) - tables:
+        raise ConfigError(f"{path}: unknown key '{sorted(set(data) - tables)[0]}' "
+                          f"(expected [grid] and optionally [data_dirs] and [space])")
     grid = dict(data.get("grid", {}))
     if isinstance(grid.get("target_acc"), int):
         grid["target_acc"] = float(grid["target_acc"])
     grid = check_table(f"{path}: grid", grid, GRID_FILE_SCHEMA, False)
     if "data_dirs" in data:
         grid["data_dirs"] = grid_file_table(path, data["data_dirs"])
+    if "space" in data:
+        grid["space"] = parse_space(f"{path}: space", data["space"])
     return grid
 
 
@@ -118,20 +142,22 @@ def split_list(value: str | None) -> list[str] | None:
     return items
 
 
-def expand(catalog: Catalog, grid: dict[str, Any]) -> list[Cell]:
-    """Every combination of the axes in ``grid`` (names and globs), times the repeats."""
+def expand(catalog: Catalog, spec: SweepSpec) -> list[Cell]:
+    """Every combination of the spec's selections (names and globs), times the repeats."""
     chosen = {}
     for kind in kinds.swept():
         assert kind.axis is not None  # what makes a kind swept
         try:
-            chosen[kind.name] = catalog.registry.select(kind.name, grid[kind.axis])
+            chosen[kind.name] = catalog.registry.select(kind.name, list(spec.selections[kind.axis]))
         except RegistryError as exc:
             raise ConfigError(f"{kind.flag}: {exc}") from None
-    params = _checked_sets(catalog, parse_sets(grid.get("set", [])), chosen)
-    devices = list(dict.fromkeys(d.strip().lower() for d in grid["devices"]))
-    repeat = grid.get("repeat", 1)
-    if grid["seed"] + repeat - 1 > MAX_SEED:
-        raise ConfigError(f"seed {grid['seed']} with repeat {repeat} goes past the largest "
+    from zoo.bench.axes import split_sets, variants
+
+    singles, axes = split_sets(catalog, parse_sets(list(spec.sets)), chosen, spec.space)
+    params = _checked_sets(catalog, singles, chosen)
+    devices = list(dict.fromkeys(d.strip().lower() for d in spec.devices))
+    if spec.seed + spec.repeat - 1 > MAX_SEED:
+        raise ConfigError(f"seed {spec.seed} with repeat {spec.repeat} goes past the largest "
                           f"seed {MAX_SEED}")
     launcher_sets = {"launchers": params["launchers"]} if "launchers" in params else {}
     one_process = {name for name in chosen["launchers"] if catalog.build(
@@ -141,13 +167,17 @@ def expand(catalog: Catalog, grid: dict[str, Any]) -> list[Cell]:
     for names in itertools.product(*chosen.values()):
         entries = dict(zip(chosen, names))
         # A one-process launcher is every grid's single-process baseline, whatever --nprocs.
-        nprocs = 1 if entries["launchers"] in one_process else grid["nprocs"]
-        for device, offset in itertools.product(devices, range(repeat)):
-            cells.append(Cell(entries=entries, nprocs=nprocs, device=device, epochs=grid["epochs"],
-                              batch_size=grid["batch_size"], seed=grid["seed"] + offset,
-                              params=_params_for(catalog, params, entries),
-                              target_acc=grid.get("target_acc"),
-                              limit_train=grid.get("limit_train")))
+        nprocs = 1 if entries["launchers"] in one_process else spec.nprocs
+        fixed = _params_for(catalog, params, entries)
+        for varied, shared, labels in variants(catalog, axes, entries):
+            mine = {kind: {**fixed.get(kind, {}), **varied.get(kind, {})}
+                    for kind in {**fixed, **varied}}
+            for device, offset in itertools.product(devices, range(spec.repeat)):
+                cells.append(Cell(entries=entries, nprocs=nprocs, device=device,
+                                  epochs=shared.get("epochs", spec.epochs),
+                                  batch_size=shared.get("batch_size", spec.batch_size),
+                                  seed=spec.seed + offset, params=mine, axes=labels,
+                                  target_acc=spec.target_acc, limit_train=spec.limit_train))
     return cells
 
 

@@ -58,6 +58,7 @@ class SweepOptions:
     warm_start: bool = True  # fork `single` cells from a process that has paddle imported
     retry: frozenset[Status] = frozenset()  # final statuses to run again (--retry)
     preflight: Preflight | None = None  # resolved data and devices (zoo.bench.preflight)
+    axes: tuple[str, ...] = ()  # the grid's varied parameters: columns of `zoo results`
 
 
 @dataclass
@@ -115,6 +116,7 @@ def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, report
     try:
         # What `zoo results` shows: this grid, not older rows with other settings.
         store.set_meta("grid", [[c.key, c.seed] for c in cells])
+        store.set_meta("axes", list(options.axes))
         if options.force:
             store.delete(cells)
         kept = FINAL - options.retry
@@ -242,26 +244,33 @@ def grid_changes(db: Path, cells: list[Cell]) -> tuple[list[Cell], list[dict]]:
 
 def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> list[str]:
     """One line per stored result that no longer matches: what changed, or that it left."""
-    from zoo.identity import differences
-
     place = (*(kind.field for kind in kinds.swept()), "nprocs", "device", "seed")
-    by_place = {tuple(getattr(c, k) for k in place): c for c in cells}
+    by_place: dict[tuple, list[Cell]] = {}
+    for c in cells:  # several cells of a parameter axis share a place
+        by_place.setdefault(tuple(getattr(c, k) for k in place), []).append(c)
     lines = []
     for row in stale[:limit]:
-        cell = by_place.get(tuple(row[k] for k in place))
-        if cell is None:
+        found = by_place.get(tuple(row[k] for k in place))
+        if not found:
             lines.append(f"{row['slug']}: no longer in the grid")
             continue
-        changed = [f"{k} {row[k]} -> {getattr(cell, k)}"
-                   for k in ("epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
-        if row.get("limit_train") != cell.limit_train:  # None: all training images
-            changed.append(f"limit_train {row.get('limit_train') or 'all'} -> {cell.limit_train or 'all'}")
-        if (row.get("threads") or 1) != cell.threads:  # rows from before threads were recorded: 1
-            changed.append(f"threads {row.get('threads') or 1} -> {cell.threads}")
-        # The resolved parameters in the identity also cover --set and registry.toml.
-        changed += differences(json.loads(row["identity"]) if row.get("identity") else None,
-                               cell.identity)
+        # The row's own cell is the one it differs least from (an axis value: none).
+        changed = min((_changes(row, cell) for cell in found), key=len)
         lines.append(f"{row['slug']}: {', '.join(changed) or 'settings changed'}")
     if len(stale) > limit:
         lines.append(f"... and {len(stale) - limit} more")
     return lines
+
+
+def _changes(row: dict, cell: Cell) -> list[str]:
+    from zoo.identity import differences
+
+    changed = [f"{k} {row[k]} -> {getattr(cell, k)}"
+               for k in ("epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
+    if row.get("limit_train") != cell.limit_train:  # None: all training images
+        changed.append(f"limit_train {row.get('limit_train') or 'all'} -> {cell.limit_train or 'all'}")
+    if (row.get("threads") or 1) != cell.threads:  # rows from before threads were recorded: 1
+        changed.append(f"threads {row.get('threads') or 1} -> {cell.threads}")
+    # The resolved parameters in the identity also cover --set and registry.toml.
+    return changed + differences(json.loads(row["identity"]) if row.get("identity") else None,
+                                 cell.identity)

@@ -55,14 +55,16 @@ def _stats(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One summary per combination and device: status, accuracy and time over its seeds."""
+def summarize(rows: list[dict[str, Any]], axes: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """One summary per combination, parameter values and device: status, accuracy and time
+    over its seeds; with the value of each varied axis (zoo.bench.axes) under its name."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         # Rows from before threads were recorded ran with Paddle's default of one.
         key = tuple(row[c] for c in COMBINATION) + (row["device"], _threads(row),
                                                       row.get("limit_train"))
-        groups.setdefault(key, []).append(row)
+        # Cells of a parameter axis share their combination: their settings tell them apart.
+        groups.setdefault(key + _setting_values(row), []).append(row)
     out = []
     for key, members in groups.items():
         ok = [m for m in members if m["status"] == Status.OK]
@@ -77,6 +79,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         classes = max((m.get("num_classes") or 0 for m in members), default=0)
         chance = chance_reason(acc, classes)
         out.append({**dict(zip(COMBINATION + ["device", "threads", "limit_train"], key)),
+                    **{name: axis_value(members[0], name) for name in axes},
                     "cell": ",".join(sorted({str(m.get("cell")) for m in members})),
                     "cell_dir": cell_folder(_shown_seed(members)),
                     "cell_dirs": [cell_folder(m) for m in sorted(members, key=_seed)],
@@ -94,6 +97,31 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "shared": any(m.get("shared") for m in ok),
                     "reason": "; ".join(reasons + ([chance] if chance else []))})
     return out
+
+
+def _setting_values(row: dict[str, Any]) -> tuple:
+    return row.get("params"), row.get("epochs"), row.get("batch_size")
+
+
+def axis_value(row: dict[str, Any], name: str) -> Any:
+    """A row's value of an axis: ``epochs``, ``batch_size`` or ``kind.param`` as its cell
+    was built (the identity's resolved parameters), None where its entry has no such."""
+    import json
+
+    from zoo.job import PARAM_KINDS
+
+    if "." not in name:
+        return row.get(name)
+    singular, _, param = name.partition(".")
+    try:
+        params = json.loads(row.get("identity") or "{}").get("params", {})
+        return params.get(PARAM_KINDS[singular], {}).get(param)
+    except (ValueError, AttributeError, KeyError):
+        return None
+
+
+def axis_text(value: Any) -> str:
+    return "-" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _shown_seed(members: list[dict[str, Any]]) -> dict[str, Any]:
@@ -154,7 +182,8 @@ TARGET_COLUMN = ("time_to_target", "to target s", ".1f")
 
 
 def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
-          winner: dict[str, Any] | None = None) -> tuple[list[str], list[list[str]]]:
+          winner: dict[str, Any] | None = None,
+          axes: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[list[str]]]:
     """Headers and rows: combination columns, the parameter count, then per device its
     validation and test accuracy, time and images/s (and '<device> to target s' when the
     sweep had --target-acc).  ``winner`` (``zoo.bench.best.pick``) gets ``(best)`` after
@@ -165,6 +194,7 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
     settings = ["threads"] if any(s.get("threads", 1) != 1 for s in summaries) else []
     # Likewise a training subset (--limit-train): numbers of N images, shown with N.
     settings += ["limit_train"] if any(s.get("limit_train") for s in summaries) else []
+    settings += list(axes)  # the sweep's varied parameters (zoo.bench.axes)
     rows: dict[tuple, dict[str, tuple[str, ...]]] = {}
     sizes: dict[tuple, str] = {}
     notes: dict[tuple, list[str]] = {}
@@ -188,7 +218,8 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
                                              else f"{s['device']}: {s['reason']}")
     headers = COMBINATION + settings + ["params"] + [f"{d} {what}" for d in devices
                                                    for _, what, _ in columns]
-    table = [list(map(str, key)) + [sizes.get(key, "-")]
+    table = [[*map(str, key[:len(COMBINATION)]), *map(axis_text, key[len(COMBINATION):])]
+             + [sizes.get(key, "-")]
              + [v for d in devices for v in rows[key].get(d, ("-",) * len(columns))]
              for key in order]
     if notes:
@@ -197,20 +228,23 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
     return headers, table
 
 
-def compare(mine: list[dict], other: list[dict]) -> tuple[list[str], list[list[str]]]:
-    """Per combination and device: accuracy and time in both runs and their difference."""
-    index = {tuple(s[c] for c in COMBINATION + ["device"]): s for s in other}
-    headers = COMBINATION + ["device", "acc", "other acc", "Δ acc", "time s", "other time s", "time ratio"]
+def compare(mine: list[dict], other: list[dict],
+            axes: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[list[str]]]:
+    """Per combination (and value of each varied axis) and device: accuracy and time in
+    both runs and their difference."""
+    place = COMBINATION + list(axes) + ["device"]
+    index = {tuple(s.get(c) for c in place): s for s in other}
+    headers = place + ["acc", "other acc", "Δ acc", "time s", "other time s", "time ratio"]
     table = []
     for s in sort_summaries(mine, None):
-        o = index.get(tuple(s[c] for c in COMBINATION + ["device"]))
+        o = index.get(tuple(s.get(c) for c in place))
 
         def num(x, spec):
             return "-" if x is None else format(x, spec)
 
         a, b = s["acc"] if s["ok_runs"] else None, o["acc"] if o and o["ok_runs"] else None
         ta, tb = s["time"] if s["ok_runs"] else None, o["time"] if o and o["ok_runs"] else None
-        table.append([str(s[c]) for c in COMBINATION] + [
+        table.append([str(s[c]) for c in COMBINATION] + [axis_text(s[c]) for c in axes] + [
             s["device"], cell_text(s, "acc", ".4f"), cell_text(o, "acc", ".4f"),
             num(a - b, "+.4f") if a is not None and b is not None else "-",
             num(ta, ".1f"), num(tb, ".1f"),

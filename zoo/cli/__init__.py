@@ -35,10 +35,10 @@ def cli(ctx: click.Context, registry_file: str | None) -> None:
 def _register_commands() -> None:
     # Command modules import nothing heavy at module level, so this stays cheap.
     from zoo.cli import bench_cmds, catalog_cmds, deploy_cmds, inspect_cmds, report_cmds, train_cmds
-    from zoo.cli import serve_cmds
+    from zoo.cli import results_cmds, serve_cmds
 
-    for module in (catalog_cmds, train_cmds, inspect_cmds, bench_cmds, report_cmds, deploy_cmds,
-                   serve_cmds):
+    for module in (catalog_cmds, train_cmds, inspect_cmds, bench_cmds, results_cmds, report_cmds,
+                   deploy_cmds, serve_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -201,7 +201,7 @@ def bench_infer_command(ctx, run_dir, backends, devices, sets, fmt, **opts):
     options = InferOptions(backends=names, devices=[d.lower() for d in split_list(devices)],
                            overrides=backend_sets(sets), **opts)
     rows = run_infer_bench(catalog, Path(run_dir), options, _InferConsole())
-    from zoo.cli.bench_cmds import render_inference
+    from zoo.cli.results_cmds import render_inference
     from zoo.status import ExitCode
 
     click.echo(render_inference(Path(run_dir), fmt))

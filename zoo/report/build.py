@@ -126,15 +126,16 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
         blocks.append(html.paragraph(f"{sweep.left_out} stored results are not in the latest grid "
                                      f"(other settings or combinations) and are left out, as in "
                                      f"`zoo results`.", "note"))
-    summaries = summarize(sweep.rows)
-    headers, rows = pivot(summaries, winner=marked(summaries))
+    summaries = summarize(sweep.rows, sweep.axes)
+    headers, rows = pivot(summaries, winner=marked(summaries), axes=sweep.axes)
     blocks += [html.heading("Results", anchor="results"),
                html.paragraph(f"The table `zoo results {sweep.path}` prints; click a column "
                               f"header to sort. {MARK} marks the highest validation accuracy, "
                               f"the combination `zoo export {sweep.path} --best` exports."),
                html.table(headers, rows, table_id="results-table", wide=("reason",))]
     if other is not None:
-        headers, rows = compare(summarize(sweep.rows), summarize(other.rows))
+        headers, rows = compare(summarize(sweep.rows, sweep.axes), summarize(other.rows, sweep.axes),
+                                sweep.axes)
         blocks += [html.heading(f"Compared with {other.path.name}", anchor="compare"),
                    html.paragraph(f"The table `zoo results {sweep.path} --compare {other.path}` prints."),
                    html.table(headers, rows, table_id="compare-table")]

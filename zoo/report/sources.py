@@ -60,6 +60,7 @@ class SweepData:
     left_out: int  # stored rows of older grids, left out as `zoo results` leaves them out
     epochs: dict[tuple, list[dict[str, Any]]] = field(default_factory=dict)  # (cell, seed) ->
     inference: list[dict[str, Any]] = field(default_factory=list)  # `zoo bench-infer` rows
+    axes: list[str] = field(default_factory=list)  # the grid's varied parameters: columns
 
     def epochs_of(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         return self.epochs.get((row["cell"], row["seed"]), [])
@@ -166,6 +167,7 @@ def load_sweep(path: Path) -> SweepData:
     store = open_existing(path)
     try:
         rows, left_out = store.grid_rows()
+        axes = store.get_meta("axes") or []
         inference = inference_rows(store)
     finally:
         store.close()
@@ -173,7 +175,7 @@ def load_sweep(path: Path) -> SweepData:
         older = f" ({left_out} stored results belong to older grids)" if left_out else ""
         raise ReportError(f"{path}: results.db holds no results of its latest grid yet{older}")
     mine = {(r["cell"], r["seed"]) for r in rows}
-    sweep = SweepData(path=path, rows=rows, left_out=left_out,
+    sweep = SweepData(path=path, rows=rows, left_out=left_out, axes=axes,
                       inference=[r for r in inference if (r["cell"], r["seed"]) in mine])
     for row in rows:
         try:

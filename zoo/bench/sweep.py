@@ -1,0 +1,222 @@
+"""A sweep as the user asked for it, and running it.
+
+``build_spec`` merges registry.toml's ``[grid]`` < a grid file < the options into one
+frozen ``SweepSpec``; ``plan`` builds its executor and expands it into cells; ``run``
+preflights, gives the cells their identities and runs them.  The CLI only parses options,
+calls these and prints; tests and benchmarks call the same functions.  Nothing here
+prints: notes go to the ``note`` callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo import kinds
+from zoo.bench.data_dirs import DataDirs, resolve_data_dirs
+from zoo.bench.grid import Cell, expand, load_grid_file, split_list, with_identities
+from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT, DataInfo, check_data, preflight
+from zoo.bench.space import Axis
+from zoo.errors import ConfigError, RegistryError
+from zoo.layout import SweepDir
+from zoo.status import Status
+
+if TYPE_CHECKING:
+    from zoo.bench.runner import SweepReporter, SweepSummary
+    from zoo.exec.executor import Executor
+    from zoo.plugin.facade import Catalog
+
+# The numbers every cell of a sweep shares, as the options, grid files and [grid] name them.
+SHARED = ("nprocs", "epochs", "batch_size", "seed", "repeat", "target_acc", "limit_train")
+# Options the built-in executors take, by the executor parameter they set.
+EXECUTOR_OPTIONS = {"jobs": "--jobs", "threads": "--threads", "address": "--ray-address"}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What the user asked for: the selections and numbers a grid expands, the parameter
+    sets, where the cells run, and where results go.  Built by ``build_spec``."""
+
+    selections: Mapping[str, tuple[str, ...]]  # names or globs by swept kind's axis ("models")
+    devices: tuple[str, ...]
+    nprocs: int
+    epochs: int
+    batch_size: int
+    seed: int
+    repeat: int = 1
+    target_acc: float | None = None
+    limit_train: int | None = None
+    sets: tuple[str, ...] = ()  # KIND.PARAM=VALUE or =V1,V2 (no executor.*: no axis)
+    # A grid file's [space]: axis name ("optimizer.learning_rate", "epochs") -> Choice or
+    # Range (zoo.bench.space); a --set of the same name, or --epochs, replaces its axis.
+    space: Mapping[str, Axis] = field(default_factory=dict)
+    executor: str = "local"
+    executor_params: Mapping[str, Any] = field(default_factory=dict)
+    data_dirs: DataDirs = field(default_factory=DataDirs)
+    out: Path = Path("runs/bench")
+    registry_file: str | None = None
+    cell_timeout: float | None = None
+    checkpoint_every: int = 0
+    force: bool = False
+    retry: frozenset[Status] = frozenset()
+    warm_start: bool = True
+    preflight_timeout: float = DEFAULT_STEP_TIMEOUT
+
+
+def build_spec(catalog: Catalog, *, grid_file: str | None = None,
+               selections: Mapping[str, str | None] | None = None, devices: str | None = None,
+               sets: Iterable[str] = (), data_dirs: Iterable[str] = (), executor: str = "local",
+               executor_options: Mapping[str, Any] | None = None, out: str | Path = "runs/bench",
+               registry_file: str | None = None, cell_timeout: float | None = None,
+               checkpoint_every: int = 0, force: bool = False, retry: Iterable[str] = (),
+               cold_start: bool = False, preflight_timeout: float = DEFAULT_STEP_TIMEOUT,
+               **shared: Any) -> SweepSpec:
+    """registry.toml's [grid] < ``grid_file`` < the options (None: not given).
+
+    ``selections`` are comma lists by axis ("models": "cnn,mlp"); ``shared`` the numbers
+    of SHARED; ``executor_options`` --jobs/--threads/--ray-address by parameter."""
+    unknown = sorted(set(shared) - set(SHARED))
+    if unknown:
+        raise TypeError(f"build_spec() got unknown options: {', '.join(unknown)}")
+    grid: dict[str, Any] = {**catalog.config.grid, "repeat": 1, "set": [], "target_acc": None,
+                            "limit_train": None}
+    if grid_file:
+        grid.update(load_grid_file(Path(grid_file)))
+    for axis, value in [*(selections or {}).items(), ("devices", devices)]:
+        names = split_list(value)
+        if names is not None:
+            grid[axis] = names
+    given = {key: value for key, value in shared.items() if value is not None}
+    grid.update(given)
+    space = {name: axis for name, axis in grid.get("space", {}).items() if name not in given}
+    all_sets = [*grid.get("set", []), *sets]
+    mine = [item for item in all_sets if item.strip().startswith("executor.")]
+    resolved_dirs = resolve_data_dirs(catalog, data_dirs, grid.get("data_dirs"), f"--grid {grid_file}")
+    return SweepSpec(
+        selections={axis: tuple(grid[axis]) for axis in _axes()},
+        devices=tuple(grid["devices"]), **{key: grid[key] for key in SHARED},
+        sets=tuple(item for item in all_sets if item not in mine), space=space,
+        executor=executor,
+        executor_params=_executor_params(catalog, executor, mine, executor_options or {}),
+        data_dirs=resolved_dirs, out=Path(out).absolute(),
+        # Cells run in their own folders: a relative path would point somewhere else there.
+        registry_file=str(Path(registry_file).absolute()) if registry_file else None,
+        cell_timeout=cell_timeout, checkpoint_every=checkpoint_every, force=force,
+        retry=frozenset(Status(s) for s in retry), warm_start=not cold_start,
+        preflight_timeout=preflight_timeout)
+
+
+def _executor_params(catalog: Catalog, name: str, sets: list[str],
+                     options: Mapping[str, Any]) -> dict[str, Any]:
+    """--set executor.P=V < the named options, each checked against the executor."""
+    from zoo.job import parse_sets
+
+    if name not in catalog.registry.names("executors"):
+        known = ", ".join(catalog.registry.names("executors")) or \
+            'none (add "zoo.plugins.executors" to [plugins] builtin in registry.toml)'
+        raise ConfigError(f"--executor {name}: unknown executor (known: {known})")
+    params = parse_sets(sets).get("executors", {})
+    declared = catalog.params("executors", name)
+    for param, value in options.items():
+        if value is None:
+            continue
+        if param not in declared:
+            raise ConfigError(f"{EXECUTOR_OPTIONS.get(param, param)}: executor '{name}' takes no "
+                              f"{param} (its parameters: {', '.join(declared) or 'none'})")
+        params[param] = value
+    return params
+
+
+def open_executor(catalog: Catalog, spec: SweepSpec) -> Executor:
+    """The spec's executor, built and checked (a cluster it cannot reach fails here)."""
+    try:
+        executor = catalog.build("executors", spec.executor, dict(spec.executor_params))
+    except RegistryError as exc:
+        raise ConfigError(str(exc)) from None
+    executor.check()
+    return executor
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A spec's executor and cells (identities come with ``run``'s preflight)."""
+
+    spec: SweepSpec
+    executor: Executor
+    cells: list[Cell]
+
+    @property
+    def axes(self) -> list[str]:
+        """The varied axes' names ("optimizer.learning_rate", "epochs") in the grid's order:
+        the columns tables add for this sweep."""
+        return list(dict.fromkeys(name for cell in self.cells for name, _ in cell.axes))
+
+
+def plan(catalog: Catalog, spec: SweepSpec) -> Plan:
+    executor = open_executor(catalog, spec)
+    # The executor decides the threads per process, and they change a cell's numbers.
+    cells = [replace(c, threads=executor.threads) for c in expand(catalog, spec)]
+    return Plan(spec, executor, cells)
+
+
+def dry_run(catalog: Catalog, sweep: Plan) -> list[str]:
+    """Where each dataset's data would come from (downloading nothing)."""
+    return check_data(catalog, sweep.cells, sweep.spec.data_dirs, sweep.spec.preflight_timeout)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    summary: SweepSummary
+    axes: list[str]  # the varied axes: columns of its tables
+    rows: list[dict[str, Any]]  # the store's rows of exactly this sweep's cells
+    data: list[DataInfo]  # each dataset as the preflight resolved it
+
+
+def run(catalog: Catalog, sweep: Plan, reporter: SweepReporter,
+        note: Callable[[str], None] = lambda line: None) -> SweepResult:
+    """Preflight, identities, then every cell without a result; ``note`` hears of stored
+    results this grid leaves apart and of its new cells."""
+    from zoo.bench.runner import SweepOptions, run_sweep
+    from zoo.bench.store import Store
+    from zoo.paths import make_dir
+
+    spec = sweep.spec
+    out = make_dir(spec.out, "--out")
+    checked = preflight(catalog, sweep.cells, spec.data_dirs, spec.preflight_timeout)
+    cells = with_identities(catalog, sweep.cells,
+                            {key: info.fingerprint for key, info in checked.data.items()})
+    if (SweepDir(out).results_db).exists():
+        _note_changes(out, cells, note)
+    options = SweepOptions(out=out, data_dir=spec.data_dirs.default,
+                           data_dirs=dict(spec.data_dirs.named), registry_file=spec.registry_file,
+                           cell_timeout=spec.cell_timeout, force=spec.force,
+                           checkpoint_every=spec.checkpoint_every, warm_start=spec.warm_start,
+                           retry=spec.retry, preflight=checked, axes=tuple(sweep.axes))
+    summary = run_sweep(catalog, cells, options, reporter, sweep.executor)
+    store = Store(SweepDir(out).results_db, readonly=True)
+    try:
+        keys = {(c.key, c.seed) for c in cells}
+        rows = [r for r in store.rows() if (r["cell"], r["seed"]) in keys]
+    finally:
+        store.close()
+    return SweepResult(summary, sweep.axes, rows, list(checked.data.values()))
+
+
+def _note_changes(out: Path, cells: list[Cell], note: Callable[[str], None]) -> None:
+    from zoo.bench.runner import describe_changes, grid_changes
+
+    new, stale = grid_changes(SweepDir(out).results_db, cells)
+    if stale:
+        note(f"note: {len(stale)} stored results in {out} do not match this grid; "
+             f"they are kept apart, not mixed in:")
+        for line in describe_changes(stale, cells):
+            note(f"  {line}")
+    if new and len(new) < len(cells):
+        note(f"note: {len(new)} new cells in this grid: "
+             f"{', '.join(c.slug for c in new[:10])}{' ...' if len(new) > 10 else ''}")
+
+
+def _axes() -> list[str]:
+    return [kind.axis for kind in kinds.swept() if kind.axis]
