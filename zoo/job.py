@@ -119,6 +119,9 @@ class Job(RunSettings):
     registry_file: str | None = None
     checkpoint_every: int = 0
     keep: int = 3
+    # Epochs after which the run checkpoints and ends "paused" so a sweep's pruner can
+    # decide (zoo.bench.pruning); no part of the settings: a paused run resumes bit for bit.
+    pause_epochs: tuple[int, ...] = ()
 
     @classmethod
     def entry_kinds(cls) -> tuple[kinds.Kind, ...]:

@@ -41,10 +41,10 @@ def merged_grid(catalog, opts: dict) -> dict:
     return grid
 
 
-def _executor_sets(grid: dict) -> list[str]:
-    """Take ``executor.P=V`` out of the grid's --set list: an executor is no axis."""
+def _executor_sets(grid: dict, prefix: str = "executor.") -> list[str]:
+    """Take ``executor.P=V`` (or ``pruner.P=V``) out of the grid's --set list: neither is an axis."""
     sets = list(grid.get("set", []))
-    mine = [item for item in sets if item.strip().startswith("executor.")]
+    mine = [item for item in sets if item.strip().startswith(prefix)]
     grid["set"] = [item for item in sets if item not in mine]
     return mine
 
@@ -184,6 +184,13 @@ def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) ->
 @click.option("--ray-address", "address", default=None, metavar="ADDR",
               help="ray: the cluster to join (auto: the running one); default: a local Ray "
                    "started and stopped by zoo.")
+@click.option("--prune", default="none", show_default=True, metavar="NAME",
+              help="Early stopping after each epoch's validation: none, median, asha, "
+                   "hyperband (the last three need zoo[search]); --set pruner.P=V.")
+@click.option("--budget-epochs", type=click.IntRange(min=1), default=None, metavar="E",
+              help="Start no more cells once this grid's cells trained E epochs in all.")
+@click.option("--budget-time", default=None, metavar="DURATION",
+              help="Start no more cells once this grid's cells ran this long in all (2h, 45m, 90s).")
 @click.option("--dry-run", is_flag=True,
               help="Check that each dataset's data is there (downloading nothing), list the "
                    "cells and exit.")
@@ -196,8 +203,8 @@ def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) ->
 def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     """Train every combination of the grid and tabulate accuracy and wall time per device.
 
-    Exit status: 0 when every cell finished ok or skipped, 1 otherwise, 4 when every cell
-    was skipped (nothing ran here), 130 when interrupted.
+    Exit status: 0 when every cell finished ok, pruned or skipped, 1 otherwise, 4 when every
+    cell was skipped (nothing ran here), 5 when the budget ran out first, 130 when interrupted.
     """
     from zoo.bench.grid import expand, with_identities
     from zoo.bench.preflight import preflight
@@ -214,6 +221,11 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     data_dirs = resolve_data_dirs(catalog, opts["data_dirs"], grid.pop("data_dirs", None),
                                   f"--grid {opts['grid']}")
     executor = build_executor(catalog, opts, _executor_sets(grid))
+    from zoo.bench.budget import Budget
+    from zoo.bench.pruning import build_pruning
+
+    pruning = build_pruning(catalog, opts["prune"], _executor_sets(grid, "pruner."))
+    budget = Budget.of_options(opts["budget_epochs"], opts["budget_time"])
     # The executor decides the threads per process, and they change a cell's numbers.
     cells = [replace(c, threads=executor.threads) for c in expand(catalog, grid)]
     if dry_run:
@@ -241,7 +253,8 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
                            cell_timeout=opts["cell_timeout"], force=opts["force"],
                            checkpoint_every=opts["checkpoint_every"],
                            warm_start=not opts["cold_start"],
-                           retry=frozenset(Status(s) for s in opts["retry"]), preflight=checked)
+                           retry=frozenset(Status(s) for s in opts["retry"]), preflight=checked,
+                           pruning=pruning, budget=budget)
     from zoo.cli.report_cmds import with_live_report
     from zoo.cli.sweep_console import SweepConsole
 
@@ -257,6 +270,8 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     click.echo(render(summaries, fmt, sort, marked(summaries)))
     if summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
+    elif summary.budget:
+        click.echo(f"zoo: {summary.budget}", err=True)
     elif summary.exit_code == ExitCode.ALL_SKIPPED:
         click.echo("zoo: every cell was skipped, nothing ran here (the reason column says why)",
                    err=True)

@@ -1,0 +1,143 @@
+"""Optuna's pruners behind ``zoo.Pruner`` (the optional ``search`` extra).
+
+Ask-and-tell only: zoo's runner owns processes, executors, the store and every guarantee;
+Optuna only keeps the trials and answers "prune?".  One trial per cell and seed, named by
+the user attribute ``zoo_trial``.  The study lives in ``study.journal`` beside results.db
+(Optuna's journal file storage: appends under a file lock), never inside results.db, where
+a second SQLite writer would contend for its lock.
+
+Crash safety: a trial is created by one journal append that already carries its name
+(``enqueue_trial`` with the attribute, then ``ask`` takes it), so a killed runner leaves
+no nameless trial; on reopening, a waiting trial is taken up and a running one adopted,
+never asked again.  The runner tells a final decision to the study before it records the
+row, so a crash between the two is repaired on the rerun (``zoo.bench.pruning``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ConfigError
+from zoo.pruner import Pruner
+
+STUDY_FILE = "study.journal"
+STUDY_NAME = "zoo"
+TRIAL_ATTR = "zoo_trial"
+_STATUS = {"COMPLETE": "complete", "PRUNED": "pruned"}  # Optuna's final states, as zoo tells them
+
+
+def require_optuna(name: str):
+    """Optuna, or the one-line error saying how to install it."""
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError(f"--prune {name} needs Optuna, which is not installed: "
+                          "pip install 'zoo[search]'") from None
+    return optuna
+
+
+def open_study(folder: Path, pruner=None):
+    """The sweep folder's study (created on first use), read or written by this process."""
+    optuna = require_optuna("")
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = JournalStorage(JournalFileBackend(str(Path(folder) / STUDY_FILE)))
+    # Pruning asks nothing of the sampler (there are no parameters); a seeded random one
+    # keeps it cheap and deterministic.
+    return optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="maximize",
+                               pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0),
+                               load_if_exists=True)
+
+
+class OptunaPruner(Pruner):
+    """An Optuna pruner (``make(optuna)`` builds it) asked at ``epochs_rule(epochs)``."""
+
+    def __init__(self, name: str, make: Callable[[Any], Any],
+                 epochs_rule: Callable[[int], tuple[int, ...]]) -> None:
+        self.name = name
+        self._optuna = require_optuna(name)
+        self._make, self._rule = make, epochs_rule
+        self._running: dict[str, Any] = {}  # trial name -> optuna.trial.Trial
+        self._done: dict[str, str] = {}  # trial name -> "complete", "pruned" or "failed"
+        self.study = None
+
+    def open(self, folder: Path) -> None:
+        self.study = open_study(folder, self._make(self._optuna))
+        states = self._optuna.trial.TrialState
+        waiting = 0
+        for frozen in self.study.get_trials(deepcopy=False):
+            name = frozen.user_attrs.get(TRIAL_ATTR)
+            if frozen.state == states.WAITING:
+                waiting += 1
+            elif name is None:
+                continue
+            elif frozen.state == states.RUNNING:
+                self._running[name] = self._optuna.trial.Trial(self.study, frozen._trial_id)
+            else:
+                self._done[name] = _STATUS.get(frozen.state.name, "failed")
+        for _ in range(waiting):  # enqueued by a runner killed before it asked
+            self._take(self.study.ask())
+
+    def decision_epochs(self, epochs: int) -> tuple[int, ...]:
+        return tuple(e for e in self._rule(epochs) if 1 <= e < epochs)
+
+    def decided(self, trial: str) -> str | None:
+        return self._done.get(trial)
+
+    def should_prune(self, trial: str, values: list[float]) -> bool:
+        if not values or values[-1] is None:  # no validation split: nothing to judge by
+            return False
+        live = self._trial(trial)
+        self._report(live, values)
+        return bool(live.should_prune())
+
+    def tell(self, trial: str, status: str, values: list[float]) -> None:
+        if trial in self._done:  # decided before (a pruned cell resumed by --retry pruned)
+            return
+        live = self._trial(trial)
+        self._report(live, values)
+        states = self._optuna.trial.TrialState
+        if status == "complete" and values and values[-1] is not None:
+            self.study.tell(live, float(values[-1]))
+        else:
+            self.study.tell(live, state=states.PRUNED if status == "pruned" else states.FAIL)
+        self._running.pop(trial, None)
+        self._done[trial] = status if status in ("complete", "pruned") else "failed"
+
+    def _trial(self, name: str):
+        if name not in self._running:
+            self.study.enqueue_trial({}, user_attrs={TRIAL_ATTR: name})
+            self._take(self.study.ask())
+        return self._running[name]
+
+    def _take(self, live) -> None:
+        name = self.study._storage.get_trial(live._trial_id).user_attrs.get(TRIAL_ATTR)
+        if name is not None:
+            self._running[name] = live
+
+    def _report(self, live, values: list[float]) -> None:
+        reported = self.study._storage.get_trial(live._trial_id).intermediate_values
+        for epoch, value in enumerate(values, start=1):
+            if value is not None and epoch not in reported:
+                live.report(float(value), epoch)
+
+
+def rung_epochs(min_resource: int, reduction_factor: int, min_early_stopping_rate: int
+                ) -> Callable[[int], tuple[int, ...]]:
+    """The epochs where successive halving can stop a trial (its rungs): elsewhere
+    Optuna's answer is always "go on", so pausing there would only cost a restart."""
+    def rule(epochs: int) -> tuple[int, ...]:
+        found, rung = [], 0
+        while (epoch := min_resource * reduction_factor ** (min_early_stopping_rate + rung)) < epochs:
+            found.append(epoch)
+            rung += 1
+        return tuple(found)
+    return rule
+
+
+def every_epoch(epochs: int) -> tuple[int, ...]:
+    return tuple(range(1, epochs))
