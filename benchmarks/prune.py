@@ -9,7 +9,7 @@ asha's best validation accuracy within 0.5 points of the grid's at <= 40% of its
 
     .venv/bin/python benchmarks/prune.py --data-dir /usr/share/datasets/fashion-mnist \\
         --dataset fashion-mnist --models cnn --optimizers sgd,momentum,adam \\
-        --lrs 0.1,0.03,0.01,0.003 --schedules constant,cosine --epochs 4
+        --lrs 0.1,0.03,0.01,0.003 --schedules constant,cosine --epochs 4 --extra=""
 
 (hours on 2 cores).  The overhead: the same cells with a pruner that decides after every
 epoch and never prunes (median, n_startup_trials huge) against ``--prune none``; the extra
@@ -21,7 +21,9 @@ script works in a minute or two (packaged MNIST sample, MLP).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,21 +74,29 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--prune", default="asha")
-    parser.add_argument("--extra", nargs="*", default=["--set", "model.hidden1=32"],
-                        help="more zoo bench arguments (e.g. --limit-train 5000)")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of the overhead measurement")
+    parser.add_argument("--extra", default="--set model.hidden1=32",
+                        help="more zoo bench arguments, one string (e.g. '--limit-train 5000')")
     args = parser.parse_args()
+    args.extra = shlex.split(args.extra)
     with tempfile.TemporaryDirectory(prefix="zoo-prune-") as tmp:
         grid = space(Path(tmp) / "grid", args, ["--prune", "none"])
         pruned = space(Path(tmp) / "pruned", args, ["--prune", args.prune])
-        # Overhead of a pause: one learning rate, every epoch a decision, nothing pruned.
-        lr = args.lrs.split(",")[0]
-        plain = sweep(Path(tmp) / "plain", args, lr, ["--prune", "none"])
-        paused = sweep(Path(tmp) / "paused", args, lr,
-                       ["--prune", "median", "--set", "pruner.n_startup_trials=1000000"])
-        pauses = len(rows(Path(tmp) / "paused")) * (args.epochs - 1)
+        # Overhead of a pause: one learning rate, every epoch a decision, nothing pruned;
+        # alternated --repeat times, medians of the differences.
+        lr, sweeps, cells_time = args.lrs.split(",")[0], [], []
+        for rep in range(args.repeat):
+            plain_dir, paused_dir = Path(tmp) / f"plain{rep}", Path(tmp) / f"paused{rep}"
+            plain = sweep(plain_dir, args, lr, ["--prune", "none"])
+            paused = sweep(paused_dir, args, lr, ["--prune", "median", "--set", "pruner.n_startup_trials=1000000"])
+            pauses = len(rows(paused_dir)) * (args.epochs - 1)
+            sweeps.append((paused - plain) / pauses)
+            # the cells' own time: every session's start-up (launch to first step) and active time
+            cells_time.append((sum(r["wall_time"] for r in rows(paused_dir))
+                               - sum(r["wall_time"] for r in rows(plain_dir))) / pauses)
     share = pruned["epochs"] / grid["epochs"]
     gap = (grid["best"] - pruned["best"]) * 100
-    per_pause = (paused - plain) / max(1, pauses)
+    per_pause, per_pause_cell = statistics.median(sweeps), statistics.median(cells_time)
     ok = gap <= 0.5 and share <= 0.40
     body = f"""
 Space: {args.dataset} ({args.data_dir}), models {args.models}, optimizers {args.optimizers}, learning
@@ -101,8 +111,9 @@ rates {args.lrs}, schedules {args.schedules}, {args.epochs} epochs, batch {args.
 - {args.prune} vs grid: {gap:+.2f} points of best validation accuracy at {share:.0%} of the epochs:
   {verdict(ok)} (acceptance: within 0.5 points at <= 40%; meaningful only on the acceptance space).
 - A pause at an epoch boundary (checkpoint, worker ends, runner asks the pruner, cell
-  resumes from the warm fork server): {per_pause:.2f} s each ({plain:.1f} s without pauses,
-  {paused:.1f} s with {pauses}).
+  resumes from the warm fork server, its data and model built again, checkpoint loaded):
+  {per_pause:.2f} s of the sweep's wall time each, {per_pause_cell:.2f} s of the cells' own
+  time (medians of {args.repeat} alternated runs with {pauses} pauses against none).
 """
     print(body)
     write_section("prune", body)
