@@ -63,7 +63,8 @@ class OptunaPruner(Pruner):
         self._make, self._rule = make, epochs_rule
         self._running: dict[str, Any] = {}  # trial name -> optuna.trial.Trial
         self._done: dict[str, str] = {}  # trial name -> "complete", "pruned" or "failed"
-        self.study = None
+        self._reported: dict[str, set[int]] = {}  # trial name -> epochs reported to the study
+        self.study: Any = None  # opened by open()
 
     def open(self, folder: Path) -> None:
         self.study = open_study(folder, self._make(self._optuna))
@@ -76,7 +77,10 @@ class OptunaPruner(Pruner):
             elif name is None:
                 continue
             elif frozen.state == states.RUNNING:
+                # Optuna has no public call to take up a running trial in a new process;
+                # Trial(study, id) is what study.ask() itself builds.
                 self._running[name] = self._optuna.trial.Trial(self.study, frozen._trial_id)
+                self._reported[name] = set(frozen.intermediate_values)
             else:
                 self._done[name] = _STATUS.get(frozen.state.name, "failed")
         for _ in range(waiting):  # enqueued by a runner killed before it asked
@@ -92,14 +96,14 @@ class OptunaPruner(Pruner):
         if not values or values[-1] is None:  # no validation split: nothing to judge by
             return False
         live = self._trial(trial)
-        self._report(live, values)
+        self._report(trial, live, values)
         return bool(live.should_prune())
 
     def tell(self, trial: str, status: str, values: list[float]) -> None:
         if trial in self._done:  # decided before (a pruned cell resumed by --retry pruned)
             return
         live = self._trial(trial)
-        self._report(live, values)
+        self._report(trial, live, values)
         states = self._optuna.trial.TrialState
         if status == "complete" and values and values[-1] is not None:
             self.study.tell(live, float(values[-1]))
@@ -115,15 +119,18 @@ class OptunaPruner(Pruner):
         return self._running[name]
 
     def _take(self, live) -> None:
-        name = self.study._storage.get_trial(live._trial_id).user_attrs.get(TRIAL_ATTR)
+        name = live.user_attrs.get(TRIAL_ATTR)
         if name is not None:
             self._running[name] = live
+            self._reported.setdefault(name, set())
 
-    def _report(self, live, values: list[float]) -> None:
-        reported = self.study._storage.get_trial(live._trial_id).intermediate_values
+    def _report(self, name: str, live, values: list[float]) -> None:
+        """Each epoch's accuracy once (Optuna ignores, with a warning, a step reported twice)."""
+        reported = self._reported.setdefault(name, set())
         for epoch, value in enumerate(values, start=1):
             if value is not None and epoch not in reported:
                 live.report(float(value), epoch)
+                reported.add(epoch)
 
 
 def rung_epochs(min_resource: int, reduction_factor: int, min_early_stopping_rate: int
