@@ -217,3 +217,9 @@ def test_without_optuna_the_pruners_are_a_one_line_error_and_none_works(tmp_path
 def test_an_unknown_pruner_is_a_one_line_error(tmp_path, env):
     assert_one_line_error(bench(tmp_path / "b", *GRID, "--prune", "sometimes", env=env),
                           "--prune sometimes: unknown pruner (known: ")
+
+
+def test_a_bad_pruner_parameter_is_a_one_line_error(tmp_path, env):
+    proc = bench(tmp_path / "b", *GRID, "--prune", "asha", "--set", "pruner.reduction_factor=1", env=env)
+    assert_one_line_error(proc, "pruners 'asha'", "reduction_factor")
+    assert not (tmp_path / "b" / "results.db").exists()

@@ -60,14 +60,16 @@ class OptunaPruner(Pruner):
                  epochs_rule: Callable[[int], tuple[int, ...]]) -> None:
         self.name = name
         self._optuna = require_optuna(name)
-        self._make, self._rule = make, epochs_rule
+        # Built now, so that a bad parameter (reduction_factor=1) is refused with --prune's
+        # one-line error before anything runs.
+        self._pruner, self._rule = make(self._optuna), epochs_rule
         self._running: dict[str, Any] = {}  # trial name -> optuna.trial.Trial
         self._done: dict[str, str] = {}  # trial name -> "complete", "pruned" or "failed"
         self._reported: dict[str, set[int]] = {}  # trial name -> epochs reported to the study
         self.study: Any = None  # opened by open()
 
     def open(self, folder: Path) -> None:
-        self.study = open_study(folder, self._make(self._optuna))
+        self.study = open_study(folder, self._pruner)
         states = self._optuna.trial.TrialState
         waiting = 0
         for frozen in self.study.get_trials(deepcopy=False):
