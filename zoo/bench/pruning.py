@@ -50,9 +50,8 @@ class Pruning:
         self.pruner, self.name = pruner, name
 
     def open(self, out: Path, store: Store, cells: list[Cell], force: bool = False) -> None:
-        if force and type(self.pruner) is not Pruner:
-            # --force reruns every cell from scratch: their old decisions must not stand.
-            from zoo.bench.optuna_pruner import STUDY_FILE
+        if force:  # every cell trains again from scratch: no old decision may stand
+            from zoo.bench.optuna_pruner import STUDY_FILE  # a name only: Optuna is not imported
 
             (out / STUDY_FILE).unlink(missing_ok=True)
         self.pruner.open(out)
