@@ -19,7 +19,8 @@ import pytest
 
 from tests.conftest import ROOT, assert_one_line_error
 from tests.test_bench_helpers import (
-    TINY, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree, metrics, one, wait_for, zoo,
+    MARK, TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree, marked,
+    metrics, one, wait_for, zoo,
 )
 from zoo import checkpoint as ckpt
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
@@ -153,7 +154,8 @@ def test_two_jobs_prune_without_database_locks(tmp_path, env):
 def test_a_sigkilled_pruning_sweep_redoes_only_the_running_cell(tmp_path, env):
     out = tmp_path / "b"
     grid = ("--models", "slow", "--optimizers", "adam,stuck,sgd", "--epochs", "3", *TINY, "--prune", "asha")
-    runner = subprocess.Popen(bench_cmd(out, *grid), env={**env, "ZOO_TEST_DELAY": "0.2"}, cwd=ROOT,
+    killed_env = marked({**env, "ZOO_TEST_DELAY": "0.2"})
+    runner = subprocess.Popen(bench_cmd(out, *grid), env=killed_env, cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)
     try:
@@ -166,6 +168,8 @@ def test_a_sigkilled_pruning_sweep_redoes_only_the_running_cell(tmp_path, env):
         runner.wait(timeout=30)
     finally:
         kill_tree(runner)
+    # its fork server and worker die with it (PDEATHSIG), not all in the same instant
+    assert_no_processes(f"{MARK}={killed_env[MARK]}")
     before = db_rows(out)
     done = {r["slug"]: r for r in before if r["status"] in ("ok", "pruned")}
     finished_metrics = {slug: (out / "cells" / slug / "metrics.json").read_text() for slug in done}
