@@ -61,3 +61,42 @@ def test_no_validation_is_never_pruned_and_asks_nothing(tmp_path):
 @pytest.mark.parametrize("epochs, expected", [(4, (1, 3)), (1, ())])
 def test_asha_asks_at_its_rungs_only(epochs, expected):
     assert build_asha().decision_epochs(epochs) == expected
+
+
+def test_a_writer_killed_holding_the_journal_lock_blocks_nobody(tmp_path):
+    """kill -9 mid-append: Optuna's own symlink lock would stay behind and make the rerun
+    wait out its grace period; the kernel releases an flock with its holder."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+
+    lock_file = tmp_path / "study.journal.lock"
+    code = ("import sys, time; from zoo.bench.optuna_pruner import open_study, KernelLock; "
+            "open_study(sys.argv[1]); KernelLock(sys.argv[1] + '/study.journal.lock').acquire(); "
+            "print('held', flush=True); time.sleep(600)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    fd = None
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        fd = os.open(lock_file, os.O_RDWR)
+        with pytest.raises(BlockingIOError):  # held: the lock is real
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        holder.kill()
+        holder.wait(timeout=30)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free the moment its holder died
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        holder.kill()
+        if fd is not None:
+            os.close(fd)
+    pruner = build_asha()
+    pruner.open(tmp_path)
+    pruner.should_prune("next:0", [0.5])
+    assert names(tmp_path) == ["next:0"]
+
+
+def test_the_study_is_written_under_the_kernel_lock(tmp_path):
+    build_asha().open(tmp_path)  # creating the study appends to the journal
+    lock_file = tmp_path / "study.journal.lock"
+    assert lock_file.is_file() and not lock_file.is_symlink()  # Optuna's own lock is a symlink, removed after use

@@ -15,6 +15,8 @@ row, so a crash between the two is repaired on the rerun (``zoo.bench.pruning``)
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,12 +47,35 @@ def open_study(folder: Path, pruner=None):
     from optuna.storages.journal import JournalFileBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = JournalStorage(JournalFileBackend(str(Path(folder) / STUDY_FILE)))
+    path = Path(folder) / STUDY_FILE
+    storage = JournalStorage(JournalFileBackend(str(path), lock_obj=KernelLock(f"{path}.lock")))  # type: ignore[arg-type]
     # Pruning asks nothing of the sampler (there are no parameters); a seeded random one
     # keeps it cheap and deterministic.
     return optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="maximize",
                                pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0),
                                load_if_exists=True)
+
+
+class KernelLock:
+    """The journal's lock as an flock, which the kernel releases when its holder dies.
+
+    Optuna's default lock is a symlink: a runner killed (kill -9) while appending leaves it
+    behind, and the rerun waits its 30 s grace period, then warns.  Only the runner writes
+    the journal (it holds the sweep folder's lock), so this guards against nothing else.
+    Optuna takes any object with ``acquire`` and ``release`` (its ``lock_obj``)."""
+
+    def __init__(self, path: str) -> None:
+        self._path, self._fd = path, -1
+
+    def acquire(self) -> bool:
+        self._fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = -1
 
 
 class OptunaPruner(Pruner):
