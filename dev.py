@@ -48,7 +48,7 @@ def setup() -> None:
     _say(f"installing zoo with paddlepaddle{'-gpu' if flavour == 'gpu' else ''} (first time takes a few minutes)")
     # Recent setuptools and wheel let pip build the example plugin without fetching them again.
     steps = [[PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip", "setuptools>=77", "wheel"],
-             [PYTHON, "-m", "pip", "install", "-q", "-e", f"{ROOT}[{flavour},test,report,onnx,ray,serve]"]]
+             [PYTHON, "-m", "pip", "install", "-q", "-e", f"{ROOT}[{flavour},test,report,onnx,ray,serve,search]"]]
     for step in steps:
         if _run(step) != 0:
             sys.exit(f"dev.py: '{' '.join(map(str, step))}' failed")

@@ -212,3 +212,28 @@ def zoo_register_executors(register: Register) -> None:
         with other thread counts.  ``zoo.exec.executor`` documents the whole contract.
     :returns: nothing.
     """
+
+
+@hookspec
+def zoo_register_pruners(register: Register) -> None:
+    """Register pruners: early stopping for the cells of a sweep.
+
+    Called once per plugin when the catalogue is first built.  A sweep uses one pruner,
+    chosen with ``zoo bench --prune NAME`` (default ``none``) and parameterised with
+    ``--set pruner.P=V``; like an executor it is never an axis of the grid and never part
+    of a result's identity: a pruned cell is the same cell, stopped early, with status
+    ``pruned``.
+
+    :param register: call ``register(name, factory, description=...)``.
+        ``factory(**params)`` must return a ``zoo.Pruner`` (subclass it); a factory that
+        needs an optional library raises a ``zoo.errors.ConfigError`` saying how to
+        install it.  The runner calls ``open(folder)`` once (the pruner keeps its own
+        state there, never in results.db); per cell ``decision_epochs(epochs)``, the
+        epochs after whose validation it wants to decide (the cell checkpoints and pauses
+        there, then resumes bit for bit); ``should_prune(trial, values)`` with the
+        validation accuracies so far, one per epoch; ``decided(trial)`` (a trial
+        already pruned or complete is never asked again); ``tell(trial, status, values)``
+        when a cell ends; and ``close()``, always.  ``trial`` is a stable name of the
+        cell and seed.  ``zoo.pruner`` documents the whole contract.
+    :returns: nothing.
+    """

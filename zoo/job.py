@@ -119,6 +119,9 @@ class Job(RunSettings):
     registry_file: str | None = None
     checkpoint_every: int = 0
     keep: int = 3
+    # Epochs after which the run checkpoints and ends "paused" so a sweep's pruner can
+    # decide (zoo.bench.pruning); no part of the settings: a paused run resumes bit for bit.
+    pause_epochs: tuple[int, ...] = ()
 
     @classmethod
     def entry_kinds(cls) -> tuple[kinds.Kind, ...]:
@@ -130,7 +133,10 @@ class Job(RunSettings):
         return super()._entry(kind)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        data = self.to_dict()
+        if not data["pause_epochs"]:  # only a sweep's pruner sets it: other job.json files stay as they were
+            del data["pause_epochs"]
+        return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Job:

@@ -60,6 +60,9 @@ KINDS: tuple[Kind, ...] = (
     # Where cells run is chosen per sweep (`--executor NAME`), never swept: it must not
     # change a result, so it is no axis and no part of a result's identity.
     Kind("executors", "executor", "executor", None, None, False, None, "zoo.Executor"),
+    # Early stopping is chosen per sweep (`--prune NAME`), never swept and never part of a
+    # result's identity: a pruned cell is a shorter run of the same cell, marked `pruned`.
+    Kind("pruners", "pruner", "pruner", None, None, False, None, "zoo.Pruner"),
 )
 
 

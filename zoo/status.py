@@ -17,6 +17,10 @@ class Status(str, Enum):
     TIMEOUT = "timeout"  # over --cell-timeout; its process group was killed
     INTERRUPTED = "interrupted"  # stopped by a signal, after a checkpoint
     SKIPPED = "skipped"  # could not run here (a device this machine lacks)
+    PRUNED = "pruned"  # stopped early by the sweep's pruner (--prune); keeps its checkpoint
+    # Internal, never stored: a worker that reached an epoch the runner asked it to stop
+    # after (Job.pause_epochs), checkpointed, and ended so the pruner can decide.
+    PAUSED = "paused"
 
     def __str__(self) -> str:
         return self.value
@@ -30,9 +34,10 @@ class Status(str, Enum):
         return self in FINAL
 
 
-FINAL = frozenset({Status.OK, Status.DIVERGED, Status.SKIPPED})
-# A rerun may also retry these when asked (`zoo bench --retry diverged`).
-RETRYABLE_ON_REQUEST = frozenset({Status.DIVERGED, Status.SKIPPED})
+FINAL = frozenset({Status.OK, Status.DIVERGED, Status.SKIPPED, Status.PRUNED})
+# A rerun may also retry these when asked (`zoo bench --retry diverged`); a pruned cell
+# then resumes from its checkpoint to its full epochs.
+RETRYABLE_ON_REQUEST = frozenset({Status.DIVERGED, Status.SKIPPED, Status.PRUNED})
 
 
 class ExitCode(IntEnum):
@@ -41,22 +46,27 @@ class ExitCode(IntEnum):
     USAGE = 2  # a one-line error before anything ran (bad input)
     DIVERGED = 3
     ALL_SKIPPED = 4  # a sweep (or zoo bench-infer) where nothing could run here: no result
+    BUDGET = 5  # a sweep's --budget-epochs/--budget-time ran out before every cell ran
     INTERRUPTED = 130
 
     @classmethod
     def of_run(cls, status: Status | str) -> ExitCode:
         """The exit code of one run (``zoo train``, a worker) that ended with ``status``."""
-        return {Status.OK: cls.OK, Status.DIVERGED: cls.DIVERGED,
+        return {Status.OK: cls.OK, Status.PAUSED: cls.OK, Status.DIVERGED: cls.DIVERGED,
                 Status.INTERRUPTED: cls.INTERRUPTED}.get(Status(status), cls.FAILED)
 
     @classmethod
-    def of_rows(cls, statuses, interrupted: bool = False) -> ExitCode:
+    def of_rows(cls, statuses, interrupted: bool = False, budget_spent: bool = False) -> ExitCode:
         """The exit code of a command that ran many rows (``zoo bench``, ``zoo bench-infer``):
-        1 if any row is neither ok nor skipped, 4 if every row was skipped (nothing ran:
-        a script must not take that for success), else 0."""
+        1 if any row is neither ok, pruned nor skipped, 5 if the sweep's budget ran out
+        first (its cells left ``interrupted`` by it are not failures), 4 if every row was
+        skipped (nothing ran: a script must not take that for success), else 0."""
         if interrupted:
             return cls.INTERRUPTED
         seen = {Status(s) for s in statuses}
-        if seen - {Status.OK, Status.SKIPPED}:
+        if seen - {Status.OK, Status.SKIPPED, Status.PRUNED} - \
+                ({Status.INTERRUPTED, Status.RUNNING} if budget_spent else set()):
             return cls.FAILED
+        if budget_spent:
+            return cls.BUDGET
         return cls.ALL_SKIPPED if seen == {Status.SKIPPED} else cls.OK

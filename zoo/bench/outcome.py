@@ -18,8 +18,8 @@ def classify(outcome, metrics: dict | None, timeout: float | None, log: Path) ->
     if outcome.stopped:
         return Status.INTERRUPTED, "sweep interrupted; rerun to resume"
     status = (metrics or {}).get("status")
-    ended = {Status.OK, Status.DIVERGED, Status.FAILED, Status.INTERRUPTED}
-    if status in ended and not (status == Status.OK and outcome.returncode):
+    ended = {Status.OK, Status.DIVERGED, Status.FAILED, Status.INTERRUPTED, Status.PAUSED}
+    if status in ended and not (status in (Status.OK, Status.PAUSED) and outcome.returncode):
         return Status(status), (metrics or {}).get("reason", "")
     code = outcome.returncode
     how = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0

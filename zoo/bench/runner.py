@@ -17,13 +17,15 @@ import platform
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from zoo import kinds
+from zoo.bench.budget import Budget
 from zoo.bench.grid import Cell
+from zoo.bench.pruning import Pruning, left_paused
 from zoo.bench.preflight import Preflight, data_key
 from zoo.bench.store import Store
 from zoo.layout import RunDir, SweepDir
@@ -59,16 +61,19 @@ class SweepOptions:
     retry: frozenset[Status] = frozenset()  # final statuses to run again (--retry)
     preflight: Preflight | None = None  # resolved data and devices (zoo.bench.preflight)
     axes: tuple[str, ...] = ()  # the grid's varied parameters: columns of `zoo results`
+    pruning: Pruning | None = None  # --prune (zoo.bench.pruning); None: never pause a cell
+    budget: Budget | None = None  # --budget-epochs / --budget-time (zoo.bench.budget)
 
 
 @dataclass
 class SweepSummary:
     statuses: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
+    budget: str = ""  # the line saying the budget ran out, if it did
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.of_rows(self.statuses, self.interrupted)
+        return ExitCode.of_rows(self.statuses, self.interrupted, bool(self.budget))
 
 
 def _now() -> str:
@@ -119,13 +124,16 @@ def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, report
         store.set_meta("axes", list(options.axes))
         if options.force:
             store.delete(cells)
+        if options.pruning:
+            options.pruning.open(options.out, store, cells, options.force)
         kept = FINAL - options.retry
         todo = [c for c in cells if (store.row(c) or {}).get("status") not in kept]
         # Opened first: a plan it refuses (a launch with no meeting point) is then the
         # only line a user sees.
         executor.open(options.out, [(c, _launcher(catalog, c)) for c in todo], options.warm_start)
         reporter.sweep_start(len(cells), len(cells) - len(todo))
-        _drive(catalog, todo, options, store, env, stop, reporter, executor)
+        budget = options.budget.meter(store, cells) if options.budget else (lambda: "")
+        summary.budget = _drive(catalog, todo, options, store, env, stop, reporter, executor, budget)
         summary.interrupted = bool(stop.signal)
         wanted = {(c.key, c.seed) for c in cells}
         for row in store.rows():
@@ -135,6 +143,8 @@ def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, report
         return summary
     finally:
         executor.close()
+        if options.pruning:
+            options.pruning.close()
         for sig, old in previous.items():
             signal.signal(sig, old)
         reporter.close()
@@ -147,13 +157,22 @@ def _launcher(catalog: Catalog, cell: Cell):
 
 
 def _drive(catalog: Catalog, todo: list[Cell], options: SweepOptions, store: Store, env: dict,
-           stop: _Stop, reporter: SweepReporter, executor: Executor) -> None:
+           stop: _Stop, reporter: SweepReporter, executor: Executor, budget) -> str:
     """Start cells in order while the executor has room, record each as it ends; on a
-    signal, start nothing more and stop the running ones cleanly (they checkpoint)."""
+    signal, start nothing more and stop the running ones cleanly (they checkpoint).  A
+    cell paused for the pruner and let go on resumes first; once ``budget()`` says it is
+    spent, nothing more starts.  Returns that line, or ""."""
     pending = list(enumerate(todo))
     running: list[tuple[Cell, Running]] = []
-    stopping = False
+    paused: set[tuple[str, int]] = set()
+    index_of: dict[tuple[str, int], int] = {}
+    stopping, spent = False, ""
     while pending or running:
+        if pending and (stop.signal or spent or (spent := budget())):
+            for _, cell in pending:
+                if (cell.key, cell.seed) in paused:
+                    left_paused(cell, store, "sweep interrupted" if stop.signal else "budget spent")
+            pending = []
         if stop.signal and not stopping:
             stopping, pending = True, []
             for _, handle in running:
@@ -164,6 +183,7 @@ def _drive(catalog: Catalog, todo: list[Cell], options: SweepOptions, store: Sto
                 continue  # a later, smaller cell may fit meanwhile
             pending.remove(item)
             handle = _start_cell(catalog, cell, index, options, store, env, reporter, executor)
+            index_of[cell.key, cell.seed] = index
             if handle is not None:
                 running.append((cell, handle))
         # The wait is shared out, so a cell that ends is seen within a quarter second.
@@ -174,7 +194,10 @@ def _drive(catalog: Catalog, todo: list[Cell], options: SweepOptions, store: Sto
                 reporter.cell_progress(handle.progress() or {}, cell)
                 continue
             running.remove(entry)
-            _record_end(cell, end, options, store, executor, reporter)
+            if _record_end(cell, end, options, store, executor, reporter) is Status.PAUSED:
+                pending.insert(0, (index_of[cell.key, cell.seed], cell))
+                paused.add((cell.key, cell.seed))
+    return spent
 
 
 def _start_cell(catalog: Catalog, cell: Cell, index: int, options: SweepOptions, store: Store, env: dict,
@@ -200,6 +223,8 @@ def _start_cell(catalog: Catalog, cell: Cell, index: int, options: SweepOptions,
     data_dir = info.data_dir if info and info.data_dir else \
         options.data_dirs.get(cell.dataset, options.data_dir)
     job = cell.job(cell_dir, data_dir, options.registry_file, options.checkpoint_every)
+    if options.pruning:
+        job = replace(job, pause_epochs=options.pruning.pause_epochs(cell))
     RunDir(cell_dir).write_job(job)  # the worker only reads it
     store.record(cell, status=Status.RUNNING, reason="", ended_at=None, node="", shared=None, **common)
     # Also when resuming (the worker restores its results from the checkpoint, never from
@@ -213,7 +238,7 @@ def _start_cell(catalog: Catalog, cell: Cell, index: int, options: SweepOptions,
 
 
 def _record_end(cell: Cell, end: CellEnd, options: SweepOptions, store: Store,
-                executor: Executor, reporter: SweepReporter) -> None:
+                executor: Executor, reporter: SweepReporter) -> Status:
     cell_run = SweepDir(options.out).cell(cell.slug)
     metrics = _read_metrics(cell_run.metrics_file)
     status, reason = classify(end.outcome, metrics, options.cell_timeout, cell_run.log_file)
@@ -224,9 +249,17 @@ def _record_end(cell: Cell, end: CellEnd, options: SweepOptions, store: Store,
     # was cut off at --cell-timeout cost the whole timeout, whatever it recorded before.
     if status is Status.TIMEOUT or "wall_time" not in values:
         values["wall_time"] = end.outcome.seconds
+    if options.pruning and status is Status.PAUSED:  # asked first: the pruner's record leads
+        status, reason = options.pruning.decide(cell, metrics)
+    elif options.pruning:
+        options.pruning.ended(cell, status, metrics)
+    if status is Status.PAUSED:  # still running: its progress so far counts (the budget)
+        store.record(cell, status=Status.RUNNING, reason="", **values)
+        return status
     store.record(cell, status=status, reason=reason, ended_at=_now(), node=end.where,
                  host=end.host, shared=int(end.shared), **values)
     reporter.cell_end(cell, store.row(cell))
+    return status
 
 
 def grid_changes(db: Path, cells: list[Cell]) -> tuple[list[Cell], list[dict]]:

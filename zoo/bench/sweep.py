@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo import kinds
+from zoo.bench.budget import Budget
 from zoo.bench.data_dirs import DataDirs, resolve_data_dirs
 from zoo.bench.grid import Cell, expand, load_grid_file, split_list, with_identities
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT, DataInfo, check_data, preflight
+from zoo.bench.pruning import Pruning, build_pruning
 from zoo.bench.space import Axis
 from zoo.errors import ConfigError, RegistryError
 from zoo.layout import SweepDir
@@ -63,6 +65,9 @@ class SweepSpec:
     retry: frozenset[Status] = frozenset()
     warm_start: bool = True
     preflight_timeout: float = DEFAULT_STEP_TIMEOUT
+    prune: str = "none"  # the pruner's name (--prune); its --set pruner.P=V are pruner_sets
+    pruner_sets: tuple[str, ...] = ()
+    budget: Budget | None = None  # --budget-epochs / --budget-time
 
 
 def build_spec(catalog: Catalog, *, grid_file: str | None = None,
@@ -72,6 +77,7 @@ def build_spec(catalog: Catalog, *, grid_file: str | None = None,
                registry_file: str | None = None, cell_timeout: float | None = None,
                checkpoint_every: int = 0, force: bool = False, retry: Iterable[str] = (),
                cold_start: bool = False, preflight_timeout: float = DEFAULT_STEP_TIMEOUT,
+               prune: str = "none", budget_epochs: int | None = None, budget_time: str | None = None,
                **shared: Any) -> SweepSpec:
     """registry.toml's [grid] < ``grid_file`` < the options (None: not given).
 
@@ -93,11 +99,15 @@ def build_spec(catalog: Catalog, *, grid_file: str | None = None,
     space = {name: axis for name, axis in grid.get("space", {}).items() if name not in given}
     all_sets = [*grid.get("set", []), *sets]
     mine = [item for item in all_sets if item.strip().startswith("executor.")]
+    # Neither the executor nor the pruner is an axis: their --set never reaches a cell.
+    pruner_sets = [item for item in all_sets if item.strip().startswith("pruner.")]
     resolved_dirs = resolve_data_dirs(catalog, data_dirs, grid.get("data_dirs"), f"--grid {grid_file}")
     return SweepSpec(
         selections={axis: tuple(grid[axis]) for axis in _axes()},
         devices=tuple(grid["devices"]), **{key: grid[key] for key in SHARED},
-        sets=tuple(item for item in all_sets if item not in mine), space=space,
+        sets=tuple(item for item in all_sets if item not in mine and item not in pruner_sets),
+        space=space, prune=prune, pruner_sets=tuple(pruner_sets),
+        budget=Budget.of_options(budget_epochs, budget_time),
         executor=executor,
         executor_params=_executor_params(catalog, executor, mine, executor_options or {}),
         data_dirs=resolved_dirs, out=Path(out).absolute(),
@@ -146,6 +156,7 @@ class Plan:
     spec: SweepSpec
     executor: Executor
     cells: list[Cell]
+    pruning: Pruning  # the spec's pruner, checked before anything runs
 
     @property
     def axes(self) -> list[str]:
@@ -158,7 +169,7 @@ def plan(catalog: Catalog, spec: SweepSpec) -> Plan:
     executor = open_executor(catalog, spec)
     # The executor decides the threads per process, and they change a cell's numbers.
     cells = [replace(c, threads=executor.threads) for c in expand(catalog, spec)]
-    return Plan(spec, executor, cells)
+    return Plan(spec, executor, cells, build_pruning(catalog, spec.prune, list(spec.pruner_sets)))
 
 
 def dry_run(catalog: Catalog, sweep: Plan) -> list[str]:
@@ -193,7 +204,8 @@ def run(catalog: Catalog, sweep: Plan, reporter: SweepReporter,
                            data_dirs=dict(spec.data_dirs.named), registry_file=spec.registry_file,
                            cell_timeout=spec.cell_timeout, force=spec.force,
                            checkpoint_every=spec.checkpoint_every, warm_start=spec.warm_start,
-                           retry=spec.retry, preflight=checked, axes=tuple(sweep.axes))
+                           retry=spec.retry, preflight=checked, axes=tuple(sweep.axes),
+                           pruning=sweep.pruning, budget=spec.budget)
     summary = run_sweep(catalog, cells, options, reporter, sweep.executor)
     store = Store(SweepDir(out).results_db, readonly=True)
     try:

@@ -65,6 +65,13 @@ def spec_from_options(ctx: click.Context, opts: dict):
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
               help="Also checkpoint every N steps, so a killed cell loses less.")
 @click.option("--force", is_flag=True, help="Rerun every cell, also those with a result.")
+@click.option("--prune", default="none", show_default=True, metavar="NAME",
+              help="Early stopping after each epoch's validation: none, median, asha, "
+                   "hyperband (the last three need zoo[search]); --set pruner.P=V.")
+@click.option("--budget-epochs", type=click.IntRange(min=1), default=None, metavar="E",
+              help="Start no more cells once this grid's cells trained E epochs in all.")
+@click.option("--budget-time", default=None, metavar="DURATION",
+              help="Start no more cells once this grid's cells ran this long in all (2h, 45m, 90s).")
 @click.option("--retry", multiple=True, type=click.Choice(sorted(s.value for s in RETRYABLE)),
               help="Also rerun cells that ended with this status (failed, timeout and "
                    "interrupted cells always rerun).")
@@ -96,8 +103,8 @@ def spec_from_options(ctx: click.Context, opts: dict):
 def bench_command(ctx, dry_run, quiet, fmt, sort, report, **opts):
     """Train every combination of the grid and tabulate accuracy and wall time per device.
 
-    Exit status: 0 when every cell finished ok or skipped, 1 otherwise, 4 when every cell
-    was skipped (nothing ran here), 130 when interrupted.
+    Exit status: 0 when every cell finished ok, pruned or skipped, 1 otherwise, 4 when every
+    cell was skipped (nothing ran here), 5 when the budget ran out first, 130 when interrupted.
     """
     from zoo.bench import sweep
     from zoo.bench.tables import summarize
@@ -122,6 +129,8 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, report, **opts):
     click.echo(render(summaries, fmt, sort, marked(summaries), result.axes))
     if result.summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
+    elif result.summary.budget:
+        click.echo(f"zoo: {result.summary.budget}", err=True)
     elif result.summary.exit_code == ExitCode.ALL_SKIPPED:
         click.echo("zoo: every cell was skipped, nothing ran here (the reason column says why)",
                    err=True)

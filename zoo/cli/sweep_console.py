@@ -38,6 +38,9 @@ class SweepConsole:
             return
         from tqdm import tqdm
 
+        old = self.cells.pop(cell.slug, None)  # a cell paused for the pruner, starting again
+        if old is not None:
+            old.close()
         verb = "resuming" if resuming else "running"
         place = f" on {where}" if where else ""
         taken = {getattr(bar, "pos", 0) for bar in self.cells.values()}

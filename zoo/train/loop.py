@@ -274,6 +274,8 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
         _write_metrics(run)
         if any_rank(run, stop):
             return _stop(run, Status.INTERRUPTED, f"stopped by {stop.reason} at step {global_step}")
+        if epoch + 1 in job.pause_epochs and epoch + 1 < job.epochs:
+            return _stop(run, Status.PAUSED, f"paused after epoch {epoch + 1} for the pruner")
     result.global_step = global_step
     write_replica_digest(run)
     if run.leader:

@@ -1,0 +1,55 @@
+"""Built-in pruners: early stopping for a sweep's cells (``zoo bench --prune NAME``).
+
+``median``, ``asha`` and ``hyperband`` are Optuna's pruners (the ``search`` extra), asked
+by zoo's runner after the validation of the epochs they can decide at; ``none`` needs
+nothing.  Parameters: ``--set pruner.P=V``.
+"""
+
+from __future__ import annotations
+
+import zoo
+
+
+def build_none():
+    from zoo.pruner import Pruner
+
+    return Pruner()
+
+
+def build_median(*, n_startup_trials: int = 5, n_warmup_steps: int = 0):
+    from zoo.bench.optuna_pruner import OptunaPruner, every_epoch
+
+    return OptunaPruner("median", lambda optuna: optuna.pruners.MedianPruner(
+        n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps), every_epoch)
+
+
+def build_asha(*, min_resource: int = 1, reduction_factor: int = 3,
+               min_early_stopping_rate: int = 0, bootstrap_count: int = 0):
+    from zoo.bench.optuna_pruner import OptunaPruner, rung_epochs
+
+    return OptunaPruner("asha", lambda optuna: optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=min_resource, reduction_factor=reduction_factor,
+        min_early_stopping_rate=min_early_stopping_rate, bootstrap_count=bootstrap_count),
+        rung_epochs(min_resource, reduction_factor, min_early_stopping_rate))
+
+
+def build_hyperband(*, min_resource: int = 1, reduction_factor: int = 3):
+    from zoo.bench.optuna_pruner import OptunaPruner, every_epoch
+
+    # max_resource "auto": the epochs of the first cell that completes (Optuna's rule).
+    return OptunaPruner("hyperband", lambda optuna: optuna.pruners.HyperbandPruner(
+        min_resource=min_resource, reduction_factor=reduction_factor), every_epoch)
+
+
+@zoo.hookimpl
+def zoo_register_pruners(register):
+    register("none", build_none, description="No early stopping: every cell trains to its end")
+    register("median", build_median,
+             description="Stop a cell whose best validation accuracy is below the median of "
+                         "completed cells at the same epoch (Optuna MedianPruner; zoo[search])")
+    register("asha", build_asha,
+             description="Asynchronous successive halving: keep the top 1/reduction_factor at "
+                         "each rung epoch (Optuna SuccessiveHalvingPruner; zoo[search])")
+    register("hyperband", build_hyperband,
+             description="Hyperband: successive halving in several brackets "
+                         "(Optuna HyperbandPruner; zoo[search])")

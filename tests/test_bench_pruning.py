@@ -1,0 +1,229 @@
+"""Early stopping in real sweeps: a pruner stops a cell that stays at chance and keeps the
+good one, a pruned cell resumes to its full epochs with --retry pruned, --jobs 2, a
+runner killed with SIGKILL, and zoo without Optuna.
+
+The cells train the throwaway ``slow`` MLP (it logs every training step, so a test counts
+the steps a sweep really ran) with Adam, which learns, and ``stuck``, SGD at lr 1e-9, which
+stays at chance.  3 epochs of 9 steps each: asha decides after epoch 1 only (its rungs are
+1, 3, 9...), median after epochs 1 and 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT, assert_one_line_error
+from tests.test_bench_helpers import (
+    MARK, TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree, marked,
+    metrics, one, wait_for, zoo,
+)
+from zoo import checkpoint as ckpt
+from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
+
+STUCK = '''
+import zoo
+
+
+def build(parameters, learning_rate, weight_decay=None, **params):
+    import paddle
+
+    return paddle.optimizer.SGD(learning_rate=learning_rate, parameters=parameters,
+                                weight_decay=weight_decay)
+
+
+@zoo.hookimpl
+def zoo_register_optimizers(register):
+    register("stuck", build, description="SGD at lr 1e-9: stays at chance",
+             defaults={"learning_rate": 1e-9})
+'''
+STEPS = 9  # 833 training images in batches of 100
+GRID = ("--models", "slow", "--optimizers", "adam,stuck", "--epochs", "3", *TINY)
+MEDIAN = ("--prune", "median", "--set", "pruner.n_startup_trials=1")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    kit = faulty_kit(tmp_path, monkeypatch)
+    kit.add("zoo_stuck", STUCK)
+    return {**kit.env(), "ZOO_TEST_DELAY": "0", "ZOO_TEST_STEP_LOG": str(tmp_path / "steps.log")}
+
+
+def steps_run(env) -> int:
+    """Training steps logged since the last call (the log is emptied)."""
+    path = env["ZOO_TEST_STEP_LOG"]
+    try:
+        with open(path) as log:
+            count = len(log.read().splitlines())
+    except FileNotFoundError:
+        return 0
+    os.remove(path)
+    return count
+
+
+def trials(out) -> dict[str, object]:
+    """The study's trials by cell; fails on a nameless or duplicate trial."""
+    found = open_study(out).get_trials(deepcopy=False)
+    names = [t.user_attrs.get(TRIAL_ATTR) for t in found]
+    assert None not in names and len(names) == len(set(names)), names
+    return dict(zip(names, found))
+
+
+def assert_store_and_study_agree(out) -> None:
+    by_cell = trials(out)
+    for row in db_rows(out):
+        trial = by_cell.get(f"{row['cell']}:{row['seed']}")
+        assert row["status"] in ("ok", "pruned"), (row["slug"], row["status"], row["reason"])
+        if row["status"] == "pruned":
+            assert trial.state.name == "PRUNED" and max(trial.intermediate_values) == int(row["epochs_done"])
+        else:
+            assert trial.state.name == "COMPLETE" and trial.value == pytest.approx(row["val_acc"])
+
+
+@pytest.mark.parametrize("pruner", [["asha"], ["median", "--set", "pruner.n_startup_trials=1"]],
+                         ids=["asha", "median"])
+def test_a_pruner_stops_the_cell_at_chance_and_keeps_the_good_one(tmp_path, env, pruner):
+    out = tmp_path / "b"
+    proc = bench(out, *GRID, "--prune", *pruner, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = db_rows(out)
+    good, bad = one(rows, optimizer="adam"), one(rows, optimizer="stuck")
+    assert good["status"] == "ok" and int(good["epochs_done"]) == 3 and good["test_acc"] is not None
+    assert bad["status"] == "pruned" and int(bad["epochs_done"]) == 1 and bad["test_acc"] is None
+    assert bad["reason"] == f"stopped at epoch 1 of 3 by {pruner[0]}"
+    assert bad["val_acc"] < 0.25 < good["val_acc"]
+    # The good cell paused for the pruner and resumed from its checkpoint each time: its 27
+    # steps ran once, plus the 9 of the pruned cell.
+    assert steps_run(env) == 3 * STEPS + STEPS
+    assert metrics(cell_dir(out, "slow-adam"))["resumed_from"] == (STEPS if pruner[0] == "asha" else 2 * STEPS)
+    kept = ckpt.list_checkpoints(cell_dir(out, "slow-stuck") / "")
+    assert kept[-1].name == ckpt.checkpoint_name(STEPS)
+    assert_store_and_study_agree(out)
+    shown = zoo("results", str(out), env=env)
+    assert shown.returncode == 0 and "stopped at epoch 1 of 3 by" in shown.stdout
+
+
+def test_hyperband_decides_every_cell_once(tmp_path, env):
+    # Which cells Hyperband stops depends on the bracket Optuna hashes each trial into, so
+    # this checks the wiring: one trial per cell, final rows that the study agrees with.
+    out = tmp_path / "b"
+    proc = bench(out, *GRID, "--prune", "hyperband", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Warning" not in proc.stderr
+    assert len(db_rows(out)) == 2 and len(trials(out)) == 2
+    assert_store_and_study_agree(out)
+
+
+def test_retry_pruned_resumes_the_cell_to_its_full_epochs(tmp_path, env):
+    # median decides after epochs 1 and 2: the resumed cell passes epoch 2 unasked.
+    out = tmp_path / "b"
+    assert bench(out, *GRID, *MEDIAN, env=env).returncode == 0
+    steps_run(env)
+    again = bench(out, *GRID, *MEDIAN, env=env)  # a result: not retried
+    assert again.returncode == 0 and steps_run(env) == 0
+    proc = bench(out, *GRID, *MEDIAN, "--retry", "pruned", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert steps_run(env) == 2 * STEPS  # from its epoch-1 checkpoint, not from step 0
+    row = one(db_rows(out), optimizer="stuck")
+    assert row["status"] == "ok" and int(row["epochs_done"]) == 3 and row["test_acc"] is not None
+    run = metrics(cell_dir(out, "slow-stuck"))
+    assert run["resumed_from"] == STEPS and run["global_step"] == 3 * STEPS
+    # The study keeps the pruner's decision (a finished trial never changes) and gained no
+    # second trial for the cell.
+    by_cell = trials(out)
+    assert len(by_cell) == 2 and by_cell[f"{row['cell']}:{row['seed']}"].state.name == "PRUNED"
+
+
+def test_two_jobs_prune_without_database_locks(tmp_path, env):
+    out = tmp_path / "b"
+    proc = bench(out, "--models", "slow", "--optimizers", "adam,stuck,sgd", "--epochs", "3", *TINY,
+                 "--prune", "asha", "--jobs", "2", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "locked" not in proc.stderr
+    rows = db_rows(out)
+    assert len(rows) == 3 and one(rows, optimizer="adam")["status"] == "ok"
+    assert_store_and_study_agree(out)
+    # every cell trained each of its epochs once at most, whatever was decided
+    assert steps_run(env) == sum(int(r["epochs_done"]) for r in rows) * STEPS
+
+
+def test_a_sigkilled_pruning_sweep_redoes_only_the_running_cell(tmp_path, env):
+    out = tmp_path / "b"
+    grid = ("--models", "slow", "--optimizers", "adam,stuck,sgd", "--epochs", "3", *TINY, "--prune", "asha")
+    killed_env = marked({**env, "ZOO_TEST_DELAY": "0.2"})
+    runner = subprocess.Popen(bench_cmd(out, *grid), env=killed_env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        def first_done_second_going():
+            rows = db_rows(out) if (out / "results.db").exists() else []
+            return len(rows) >= 2 and rows[0]["status"] == "ok" and rows[-1]["status"] == "running" \
+                and (out / "cells" / rows[-1]["slug"] / "progress.json").exists()
+        wait_for(first_done_second_going, 240, "a finished cell and a running one", runner)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=30)
+    finally:
+        kill_tree(runner)
+    # its fork server and worker die with it (PDEATHSIG), not all in the same instant
+    assert_no_processes(f"{MARK}={killed_env[MARK]}")
+    before = db_rows(out)
+    done = {r["slug"]: r for r in before if r["status"] in ("ok", "pruned")}
+    finished_metrics = {slug: (out / "cells" / slug / "metrics.json").read_text() for slug in done}
+    proc = bench(out, *grid, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = db_rows(out)
+    assert len(rows) == 3
+    assert_store_and_study_agree(out)
+    for slug, row in done.items():  # never started again
+        assert one(rows, slug=slug) == row
+        assert (out / "cells" / slug / "metrics.json").read_text() == finished_metrics[slug]
+
+
+def test_a_decision_the_store_missed_is_recorded_on_the_rerun(tmp_path, env):
+    """A runner killed after telling the study "pruned" and before recording the row."""
+    import sqlite3
+
+    out = tmp_path / "b"
+    assert bench(out, *GRID, "--prune", "asha", env=env).returncode == 0
+    steps_run(env)
+    con = sqlite3.connect(str(out / "results.db"))
+    with con:
+        con.execute("UPDATE results SET status = 'running', reason = '' WHERE optimizer = 'stuck'")
+    con.close()
+    proc = bench(out, *GRID, "--prune", "asha", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert steps_run(env) == 0
+    row = one(db_rows(out), optimizer="stuck")
+    assert row["status"] == "pruned" and row["reason"] == "stopped at epoch 1 of 3 by asha"
+    assert_store_and_study_agree(out)
+
+
+def test_without_optuna_the_pruners_are_a_one_line_error_and_none_works(tmp_path, env):
+    blocked = tmp_path / "blocked" / "optuna"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text('raise ImportError("No module named \'optuna\' (blocked by the test)")\n')
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(blocked.parent), env.get("PYTHONPATH", "")])}
+    for name in ("median", "asha", "hyperband"):
+        proc = bench(tmp_path / name, *GRID, "--prune", name, env=env)
+        assert_one_line_error(proc, f"--prune {name} needs Optuna", "pip install 'zoo[search]'")
+        assert not (tmp_path / name / "results.db").exists()
+    proc = bench(tmp_path / "none", "--models", "slow", "--optimizers", "adam", *TINY, "--prune", "none",
+                 env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["status"] for r in db_rows(tmp_path / "none")] == ["ok"]
+    assert not (tmp_path / "none" / "study.journal").exists()
+
+
+def test_an_unknown_pruner_is_a_one_line_error(tmp_path, env):
+    assert_one_line_error(bench(tmp_path / "b", *GRID, "--prune", "sometimes", env=env),
+                          "--prune sometimes: unknown pruner (known: ")
+
+
+def test_a_bad_pruner_parameter_is_a_one_line_error(tmp_path, env):
+    proc = bench(tmp_path / "b", *GRID, "--prune", "asha", "--set", "pruner.reduction_factor=1", env=env)
+    assert_one_line_error(proc, "pruners 'asha'", "reduction_factor")
+    assert not (tmp_path / "b" / "results.db").exists()

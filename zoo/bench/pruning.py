@@ -1,0 +1,122 @@
+"""Early stopping in a sweep: the runner's side of a ``zoo.Pruner``.
+
+How a cell is pruned without a new channel between runner and worker, on any executor:
+the runner starts the cell with ``Job.pause_epochs`` (the epochs the pruner wants to
+decide after; no part of the cell's identity), the worker validates, checkpoints and ends
+``paused`` there, and the runner asks the pruner with the validation accuracies so far.
+Go on: the cell goes back to the front of the queue and resumes from that checkpoint, bit
+for bit as if it had never stopped.  Stop: its row becomes ``pruned`` ("stopped at epoch 2
+of 9 by asha"), with its checkpoint and metrics so far; ``--retry pruned`` resumes it to
+its full epochs, never paused again (its trial is decided).
+
+Order of writes: the pruner is told first, the store second, so a runner killed between
+the two leaves a row ``running`` whose trial is decided; ``open`` repairs that, and
+decides a cell whose last session ended ``paused`` but was never asked about.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from zoo.bench.grid import Cell
+from zoo.bench.outcome import result_values
+from zoo.bench.store import Store
+from zoo.layout import RunDir, SweepDir
+from zoo.pruner import Pruner
+from zoo.status import Status
+
+
+def trial_name(cell: Cell) -> str:
+    """A cell and seed, the same in every session of the sweep."""
+    return f"{cell.key}:{cell.seed}"
+
+
+def val_accs(metrics: dict | None) -> list:
+    return [e.get("val_acc") for e in (metrics or {}).get("epochs") or []]
+
+
+def _metrics(cell_dir: Path) -> dict | None:
+    try:
+        return json.loads(RunDir(cell_dir).metrics_file.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class Pruning:
+    """A sweep's pruner (``name``, as ``--prune`` chose it) as the runner uses it."""
+
+    def __init__(self, pruner: Pruner, name: str = "none") -> None:
+        self.pruner, self.name = pruner, name
+
+    def open(self, out: Path, store: Store, cells: list[Cell], force: bool = False) -> None:
+        if force:  # every cell trains again from scratch: no old decision may stand
+            from zoo.bench.optuna_pruner import STUDY_FILE  # a name only: Optuna is not imported
+
+            (out / STUDY_FILE).unlink(missing_ok=True)
+        self.pruner.open(out)
+        for cell in cells:
+            row = store.row(cell)
+            if row and row["status"] == Status.RUNNING:
+                self._repair(cell, SweepDir(out).cell(cell.slug).path, store)
+
+    def _repair(self, cell: Cell, cell_dir: Path, store: Store) -> None:
+        """A row left ``running`` by a killed runner after its cell paused."""
+        metrics = _metrics(cell_dir)
+        if (metrics or {}).get("status") != Status.PAUSED:
+            return
+        status, reason = self.decide(cell, metrics)
+        if status is Status.PRUNED:
+            store.record(cell, status=status, reason=reason, ended_at=_now(), **result_values(metrics))
+
+    def pause_epochs(self, cell: Cell) -> tuple[int, ...]:
+        if self.pruner.decided(trial_name(cell)) is not None:
+            return ()
+        return tuple(self.pruner.decision_epochs(cell.epochs))
+
+    def decide(self, cell: Cell, metrics: dict | None) -> tuple[Status, str]:
+        """PRUNED with its reason, or PAUSED: resume it."""
+        trial, values = trial_name(cell), val_accs(metrics)
+        decided = self.pruner.decided(trial)
+        if decided == "pruned" or (decided is None and self.pruner.should_prune(trial, values)):
+            self.pruner.tell(trial, "pruned", values)
+            return Status.PRUNED, f"stopped at epoch {len(values)} of {cell.epochs} by {self.name}"
+        return Status.PAUSED, ""
+
+    def ended(self, cell: Cell, status: Status, metrics: dict | None) -> None:
+        """Tell the pruner a final end (before the store records it)."""
+        told = {Status.OK: "complete", Status.DIVERGED: "failed"}.get(status)
+        if told and self.pruner.decided(trial_name(cell)) is None:
+            self.pruner.tell(trial_name(cell), told, val_accs(metrics))
+
+    def close(self) -> None:
+        self.pruner.close()
+
+
+def left_paused(cell: Cell, store: Store, why: str) -> None:
+    """A paused cell the sweep will not resume now (budget spent, or a signal): it stays
+    to be resumed by a rerun, from its checkpoint."""
+    row = store.row(cell) or {}
+    store.record(cell, status=Status.INTERRUPTED, ended_at=_now(),
+                 reason=f"{why} after epoch {row.get('epochs_done') or 0} of {cell.epochs}; "
+                        "rerun to go on")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def build_pruning(catalog, name: str, sets: list[str]) -> Pruning:
+    """``--prune NAME`` with ``--set pruner.P=V``: the pruner, or a one-line error."""
+    from zoo.errors import ConfigError, RegistryError
+    from zoo.job import parse_sets
+
+    known = catalog.registry.names("pruners")
+    if name not in known:
+        raise ConfigError(f"--prune {name}: unknown pruner (known: {', '.join(known) or 'none'})")
+    try:
+        pruner = catalog.build("pruners", name, parse_sets(sets).get("pruners", {}))
+    except RegistryError as exc:
+        raise ConfigError(str(exc)) from None
+    return Pruning(pruner, name)

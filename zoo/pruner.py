@@ -1,0 +1,56 @@
+"""Pruners: early stopping for a sweep's cells (``zoo.Pruner``, ``zoo bench --prune NAME``).
+
+A pruner decides, after a cell's validation at the end of an epoch, whether the cell goes
+on or stops with status ``pruned``.  The runner keeps everything else: it runs a cell up
+to the next epoch the pruner wants to decide at (the worker checkpoints there and ends
+``paused``), asks the pruner, then starts the cell again, which resumes bit for bit where
+it stopped, or records it ``pruned``.  So every executor works unchanged, and a pruned
+cell keeps its checkpoint: ``--retry pruned`` resumes it to its full epochs.
+
+The runner calls, from one thread:
+
+``open(folder)``                  once, before any cell: the sweep folder, where the pruner
+                                  keeps its own state (never in results.db)
+``decision_epochs(epochs)``       per cell start: the epochs (1-based, each < ``epochs``)
+                                  after whose validation it wants to decide; () never pauses
+``decided(trial)``                what was told of the trial in any session (``"pruned"``,
+                                  ``"complete"``, ``"failed"``) or None: a decided cell is
+                                  never asked again and runs to its end without pausing
+``should_prune(trial, values)``   at each of those epochs: ``values`` are the validation
+                                  accuracies of the epochs so far (higher is better)
+``tell(trial, status, values)``   once a cell ends for good: ``"complete"``, ``"pruned"``
+                                  or ``"failed"``, with its validation accuracies
+``close()``                       once, always
+
+``trial`` names a cell and its seed; it is the same in every session of the sweep, so a
+pruner that keeps state resumes its decisions after a crash and never counts a cell twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Pruner:
+    """Never prunes: every cell trains to its end, in one piece (``--prune none``)."""
+
+    def open(self, folder: Path) -> None:
+        pass
+
+    def decision_epochs(self, epochs: int) -> tuple[int, ...]:
+        return ()
+
+    def decided(self, trial: str) -> str | None:
+        return None
+
+    def should_prune(self, trial: str, values: list[float]) -> bool:
+        return False
+
+    def tell(self, trial: str, status: str, values: list[float]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+__all__ = ["Pruner"]
