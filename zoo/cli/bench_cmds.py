@@ -115,12 +115,20 @@ def _note_reruns(rows: list[dict]) -> None:
                    f"zoo bench command reruns them (resuming from their checkpoints)", err=True)
 
 
+def _note_statistics(summaries) -> None:
+    from zoo.bench.stats_tables import notes
+
+    for line in notes(summaries, marked(summaries)):
+        click.echo(line, err=True)
+
+
 def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) -> str:
     """The training table; json and csv rows are the summaries themselves, each with its
     cell id, its folder relative to the sweep folder and whether it is ``winner``."""
     from tabulate import tabulate
 
     from zoo.bench.best import is_winner
+    from zoo.bench.stats_tables import flat
     from zoo.bench.tables import pivot, sort_summaries
 
     if fmt in ("json", "csv"):
@@ -134,7 +142,7 @@ def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) ->
         if rows:
             writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
             writer.writeheader()
-            writer.writerows({**r, "cell_dirs": " ".join(r["cell_dirs"])} for r in rows)
+            writer.writerows(flat({**r, "cell_dirs": " ".join(r["cell_dirs"])}) for r in rows)
         return buffer.getvalue().rstrip("\n")
     headers, table = pivot(summaries, sort, winner)
     return tabulate(table, headers=headers, tablefmt="github" if fmt == "markdown" else "simple",
@@ -255,6 +263,7 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
         click.echo(data_line(info), err=True)
     summaries = summarize(rows)
     click.echo(render(summaries, fmt, sort, marked(summaries)))
+    _note_statistics(summaries)
     if summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
     elif summary.exit_code == ExitCode.ALL_SKIPPED:
@@ -375,6 +384,7 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
         click.echo(render([winner], fmt, sort, winner))
         return 0
     click.echo(render(summaries, fmt, sort, marked(summaries)))
+    _note_statistics(summaries)
     # json and csv stay one table that parses; --inference gives the other one.
     served = render_inference(Path(run_dir), fmt) if fmt in ("table", "markdown") else ""
     if served:
