@@ -142,7 +142,8 @@ def seed_statistics(ok: list[dict[str, Any]]) -> dict[str, Any]:
     if targets and ok:
         hits = target_hits([r.get("time_to_target") for r in ok], targets[0] if len(targets) == 1 else None)
         out.update(time_to_target_median=hits.median, target_reached=hits.reached,
-                   target_line=hits.line())
+                   target_line=hits.line(), target_acc=hits.target)
     else:
-        out.update(time_to_target_median=None, target_reached=None, target_line=None)
+        out.update(time_to_target_median=None, target_reached=None, target_line=None,
+                   target_acc=None)
     return out

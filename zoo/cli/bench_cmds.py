@@ -320,7 +320,13 @@ def render_serving_only(run_dir: Path, fmt: str, show_all: bool = False) -> str:
               help="What --best ranks by.")
 @click.option("--serving", is_flag=True,
               help="Only the HTTP serving table (zoo bench-serve --sweep), e.g. with --format json.")
-def results_command(run_dir, fmt, sort, other, show_all, inference, serving, best, by):
+@click.option("--profile", "profile", default=None, metavar="KIND",
+              help="Only the performance profile of KIND's entries (e.g. optimizers) over the "
+                   "workloads, by time to target (needs zoo bench --target-acc).")
+@click.option("--group-by", default=None, metavar="FIELDS",
+              help="--profile: what makes a workload (default: dataset,model,device).")
+def results_command(run_dir, fmt, sort, other, show_all, inference, serving, best, by, profile,
+                    group_by):
     """Show the results of a bench run (also while it is running): the training table,
     then the inference table when zoo bench-infer measured the run."""
     if serving:
@@ -375,6 +381,11 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
     _note_left_out(run_dir, left_out)
     _note_reruns(rows)
     summaries = summarize(rows)
+    if profile:
+        from zoo.cli.profile_output import render_profile
+
+        click.echo(render_profile(summaries, profile, group_by, fmt))
+        return 0
     if best:
         from zoo.bench.best import pick
 
