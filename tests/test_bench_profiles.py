@@ -82,7 +82,7 @@ def test_a_profile_needs_targets_and_two_entries():
         workload_fields("optimizer", ["model", "optimizer"])
 
 
-def _write_store(out: Path) -> None:
+def write_profile_store(out: Path) -> None:
     """Three seeds per combination with the times of TIMES (a seed off by +-1 s, so the
     median is the time): real rows through the results store."""
     from zoo.bench.grid import Cell
@@ -104,7 +104,7 @@ def _write_store(out: Path) -> None:
 
 
 def test_zoo_results_profile_prints_the_hand_worked_scores(tmp_path):
-    _write_store(tmp_path)
+    write_profile_store(tmp_path)
     proc = zoo("results", str(tmp_path), "--profile", "optimizers", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
