@@ -146,4 +146,6 @@ def seed_statistics(ok: list[dict[str, Any]]) -> dict[str, Any]:
     else:
         out.update(time_to_target_median=None, target_reached=None, target_line=None,
                    target_acc=None)
+    # zoo bench --target-from: where the target came from
+    out["target_from"] = next((r["target_from"] for r in ok if r.get("target_from")), None)
     return out

@@ -93,12 +93,23 @@ def winner_note(summaries: list[dict[str, Any]], winner: dict[str, Any] | None) 
 
 
 def notes(summaries: list[dict[str, Any]], winner: dict[str, Any] | None) -> list[str]:
-    """What a results table says under it about how sure it is (stderr lines)."""
+    """What a results table says under it about how sure it is, and where its targets
+    came from (stderr lines)."""
+    lines = [f"note: target {s['target_acc']:g} from {s['target_from']}"
+             for s in _distinct(summaries, "target_from") if s.get("target_acc") is not None]
     if len(summaries) > 1 and all(s.get("ok_runs", 0) <= 1 for s in summaries):
-        return ["note: one seed per combination: no confidence interval, and no ranking is "
-                "resolved (zoo bench --repeat N runs N seeds per cell)"]
+        return lines + ["note: one seed per combination: no confidence interval, and no "
+                        "ranking is resolved (zoo bench --repeat N runs N seeds per cell)"]
     line = winner_note(summaries, winner)
-    return [line] if line else []
+    return lines + ([line] if line else [])
+
+
+def _distinct(summaries: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    seen: dict[Any, dict] = {}
+    for s in summaries:
+        if s.get(key) and s[key] not in seen:
+            seen[s[key]] = s
+    return list(seen.values())
 
 
 def compare_columns(pairs: list[tuple[dict, dict | None]]) -> tuple[list[str], list[list[str]]]:

@@ -160,6 +160,9 @@ def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) ->
 @click.option("--repeat", type=bounded("repeat"), default=None, help="Seeds per cell (mean ± std).")
 @click.option("--target-acc", type=bounded("target_acc"), default=None,
               help="Also record the time to reach this validation accuracy.")
+@click.option("--target-from", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Set each workload's target to the median best validation accuracy of the "
+                   "seeds of the best configuration in sweep DIR (AlgoPerf's rule).")
 @click.option("--limit-train", type=bounded("limit_train"), default=None, metavar="N",
               help="Train on a deterministic, class-balanced subset of N training images "
                    "(part of each cell's identity).")
@@ -234,6 +237,11 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, **opts):
     out = make_dir(Path(opts["out"]).absolute(), "--out")
     checked = preflight(catalog, cells, data_dirs, opts["preflight_timeout"])
     cells = with_identities(catalog, cells, {key: info.fingerprint for key, info in checked.data.items()})
+    from zoo.bench.targets import with_targets
+
+    cells, shown = with_targets(cells, opts["target_from"], grid.get("target_acc"))
+    for line in shown:
+        click.echo(line, err=True)
     if (out / "results.db").exists():
         new, stale = grid_changes(out / "results.db", cells)
         if stale:
