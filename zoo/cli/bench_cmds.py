@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -333,8 +334,11 @@ def render_serving_only(run_dir: Path, fmt: str, show_all: bool = False) -> str:
                    "workloads, by time to target (needs zoo bench --target-acc).")
 @click.option("--group-by", default=None, metavar="FIELDS",
               help="--profile: what makes a workload (default: dataset,model,device).")
+@click.option("--leaderboard", is_flag=True,
+              help="Only the leaderboard columns: model, params, epochs, seeds, val and test "
+                   "accuracy with 95%% intervals, train img/s, serving img/s and p50 per backend.")
 def results_command(run_dir, fmt, sort, other, show_all, inference, serving, best, by, profile,
-                    group_by):
+                    group_by, leaderboard):
     """Show the results of a bench run (also while it is running): the training table,
     then the inference table when zoo bench-infer measured the run."""
     if serving:
@@ -389,10 +393,12 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
     _note_left_out(run_dir, left_out)
     _note_reruns(rows)
     summaries = summarize(rows)
-    if profile:
-        from zoo.cli.profile_output import render_profile
+    if profile or leaderboard:
+        from zoo.cli.results_views import render_leaderboard, render_profile
 
-        click.echo(render_profile(summaries, profile, group_by, fmt))
+        with closing(open_existing(Path(run_dir))) as store:
+            click.echo(render_profile(summaries, profile, group_by, fmt) if profile
+                       else render_leaderboard(summaries, rows, store, fmt))
         return 0
     if best:
         from zoo.bench.best import pick
