@@ -128,3 +128,26 @@ def test_compare_says_whether_each_difference_is_resolved(five, tmp_path):
         assert row["val resolved"] == resolve(mine[optimizer], theirs[optimizer]).text
     assert by["adam"]["val resolved"].startswith("resolved")
     assert by["sgd"]["val resolved"] == "not resolved with n=5"  # the same numbers
+
+
+def test_the_best_mark_says_when_the_runner_up_is_not_told_apart(five, tmp_path):
+    stored = _by_optimizer(five, "val_acc")
+    means = sorted(stored, key=lambda o: -sum(stored[o].values()))
+    verdict = resolve(stored[means[0]], stored[means[1]])
+    rows = {r["optimizer"]: r for r in _plain(zoo("results", str(five)).stdout)}
+    mark = "(best)" if verdict.resolved else "(best, not resolved)"
+    assert rows[means[0]]["cpu val acc"].endswith(mark)
+    # Moved 0.3 up on every seed, the winner is told apart: the plain mark.
+    import shutil
+    import sqlite3
+
+    apart = tmp_path / "apart"
+    shutil.copytree(five, apart)
+    con = sqlite3.connect(str(apart / "results.db"))
+    con.execute("UPDATE results SET val_acc = val_acc + 0.3 WHERE optimizer = ?", (means[0],))
+    con.commit()
+    con.close()
+    proc = zoo("results", str(apart))
+    rows = {r["optimizer"]: r for r in _plain(proc.stdout)}
+    assert rows[means[0]]["cpu val acc"].endswith("(best)")
+    assert "resolved (95% intervals apart)" in proc.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo import kinds
+from zoo.bench.best import MARK
 from zoo.bench.stats import IQM_FROM, resolve
 
 AXES = [kind.field for kind in kinds.swept()] + ["nprocs"]
@@ -74,21 +75,35 @@ def ranked(summaries: list[dict[str, Any]], sort: str | None) -> list[dict[str, 
     return out
 
 
+def best_mark(summaries: list[dict[str, Any]], winner: dict[str, Any] | None) -> str:
+    """The table's (best) mark, "(best, not resolved)" when the seeds cannot tell the
+    winner from the runner-up (with one seed everywhere the note under the table says so)."""
+    if max((s.get("ok_runs", 0) for s in summaries), default=0) < 2:
+        return MARK
+    runner_up = _runner_up(summaries, winner) if winner else None
+    if runner_up is None or resolve(_samples(winner, "val_acc"), _samples(runner_up, "val_acc")).resolved:
+        return MARK
+    return f"{MARK[:-1]}, not resolved)"
+
+
+def _runner_up(summaries: list[dict[str, Any]], winner: dict[str, Any]) -> dict[str, Any] | None:
+    others = sorted((s for s in summaries if s["device"] == winner["device"]
+                     and s.get("val_acc") is not None and s.get("ok_runs")
+                     and s.get("cell") != winner.get("cell")), key=lambda s: -s["val_acc"])
+    return others[0] if others else None
+
+
 def winner_note(summaries: list[dict[str, Any]], winner: dict[str, Any] | None) -> str | None:
     """A line saying whether the (best) pick is told apart from the runner-up on the
     same device, or None when there is no runner-up."""
-    if winner is None:
+    runner_up = _runner_up(summaries, winner) if winner else None
+    if runner_up is None:
         return None
-    others = sorted((s for s in summaries if s["device"] == winner["device"] and s is not winner
-                     and s.get("val_acc") is not None and s.get("ok_runs")
-                     and s.get("cell") != winner.get("cell")), key=lambda s: -s["val_acc"])
-    if not others:
-        return None
-    verdict = resolve(_samples(winner, "val_acc"), _samples(others[0], "val_acc"))
+    verdict = resolve(_samples(winner, "val_acc"), _samples(runner_up, "val_acc"))
     # The runner-up named by what sets it apart from the winner.
-    name = ", ".join(f"{k}={others[0][k]}" for k in AXES if others[0].get(k) != winner.get(k))
+    name = ", ".join(f"{k}={runner_up[k]}" for k in AXES if runner_up.get(k) != winner.get(k))
     return (f"note: the best validation accuracy ({winner['val_acc']:.4f}) over the runner-up "
-            f"{name} ({others[0]['val_acc']:.4f}): {verdict.text}"
+            f"{name} ({runner_up['val_acc']:.4f}): {verdict.text}"
             + ("" if verdict.resolved else "; zoo bench --repeat N adds seeds"))
 
 

@@ -13,7 +13,7 @@ import statistics
 from typing import Any
 
 from zoo import kinds
-from zoo.bench.best import MARK, best_seed, cell_folder, is_winner
+from zoo.bench.best import best_seed, cell_folder, is_winner
 from zoo.bench import stats_tables
 from zoo.bench.stats import seed_statistics
 from zoo.errors import ZooError
@@ -191,7 +191,7 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
         else:
             texts = [cell_text(s, value, spec) for value, _, spec in columns]
             if is_winner(s, winner):
-                texts[0] += f" {MARK}"
+                texts[0] += f" {stats_tables.best_mark(summaries, winner)}"
             rows[key][s["device"]] = tuple(texts)
         if s["reason"]:
             notes.setdefault(key, []).append(s["reason"] if len(devices) == 1

@@ -158,7 +158,8 @@ def render(summaries, fmt: str, sort: str | None, winner: dict | None = None) ->
 @click.option("--epochs", type=bounded("epochs"), default=None)
 @click.option("--batch-size", type=bounded("batch_size"), default=None, help="Per-process batch size.")
 @click.option("--seed", type=bounded("seed"), default=None)
-@click.option("--repeat", type=bounded("repeat"), default=None, help="Seeds per cell (mean ± std).")
+@click.option("--repeat", type=bounded("repeat"), default=None,
+              help="Seeds per cell (mean ± std, 95% interval).")
 @click.option("--target-acc", type=bounded("target_acc"), default=None,
               help="Also record the time to reach this validation accuracy.")
 @click.option("--target-from", type=click.Path(file_okay=False), default=None, metavar="DIR",
@@ -336,7 +337,7 @@ def render_serving_only(run_dir: Path, fmt: str, show_all: bool = False) -> str:
               help="--profile: what makes a workload (default: dataset,model,device).")
 @click.option("--leaderboard", is_flag=True,
               help="Only the leaderboard columns: model, params, epochs, seeds, val and test "
-                   "accuracy with 95%% intervals, train img/s, serving img/s and p50 per backend.")
+                   "accuracy with 95% intervals, train img/s, serving img/s and p50 per backend.")
 def results_command(run_dir, fmt, sort, other, show_all, inference, serving, best, by, profile,
                     group_by, leaderboard):
     """Show the results of a bench run (also while it is running): the training table,
