@@ -89,6 +89,14 @@ def test_a_consistent_paired_difference_is_resolved_by_wilcoxon():
     assert verdict.text == "resolved (paired Wilcoxon p=0.008 over 8 seeds)"
 
 
+def test_a_paired_difference_of_both_signs_is_not_resolved():
+    a = {seed: 0.6 + 0.04 * seed for seed in range(8)}
+    b = {seed: value + (0.01 if seed % 2 else -0.012) for seed, value in a.items()}
+    verdict = resolve(a, b)
+    assert not verdict.resolved and verdict.p_value > 0.05  # ranks 1-4 up, 5-8 down
+    assert verdict.text.startswith("not resolved with n=8 (paired Wilcoxon p=")
+
+
 def test_paired_test_needs_enough_shared_seeds():
     a = {seed: 0.6 + 0.04 * seed for seed in range(MIN_PAIRED - 1)}
     b = {seed: value + 0.01 for seed, value in a.items()}

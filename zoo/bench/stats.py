@@ -9,6 +9,7 @@ the values sorted, so the same rows always give the same interval.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass
@@ -36,11 +37,19 @@ def bootstrap_interval(values, confidence: float = CONFIDENCE, resamples: int = 
     has no spread to resample: no interval is made up for it).
 
     A constant sample's interval is the value itself (scipy declines a degenerate sample)."""
-    xs = sorted(finite(values))
+    xs = tuple(sorted(finite(values)))
     if len(xs) < 2:
         return None
     if xs[0] == xs[-1]:
         return xs[0], xs[0]
+    return _bootstrap(xs, confidence, resamples, seed)
+
+
+# A report summarises the same rows once per figure, and `zoo bench --report` after every
+# cell: the same sample gives the same interval, so it is computed once.
+@functools.lru_cache(maxsize=4096)
+def _bootstrap(xs: tuple[float, ...], confidence: float, resamples: int,
+               seed: int) -> tuple[float, float]:
     import numpy as np
     from scipy.stats import bootstrap
 
