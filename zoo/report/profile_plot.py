@@ -39,7 +39,10 @@ def profile_figure(summaries: list[dict]):
     for ax, (kind, profile) in zip(axes, found):
         for index, entry in enumerate(profile.entries):
             taus, rhos = profile.curve(entry)
-            ax.step(taus, rhos, where="post", color=style.colour(index), linestyle=style.linestyle(index),
+            # Entries often share steps (equal ratios): dashes keep an entry drawn under
+            # another one visible.
+            ax.step(taus, rhos, where="post", color=style.colour(index),
+                    linestyle=style.LINESTYLES[index % len(style.LINESTYLES)],
                     linewidth=1.6, label=f"{entry} (score {profile.score(entry):.3f})",
                     gid=f"profile {kind} entry={entry}")
         ax.set_xlim(1, TAU_MAX)
