@@ -13,8 +13,8 @@ import statistics
 from typing import Any
 
 from zoo import kinds
-from zoo.bench.best import best_seed, cell_folder, is_winner
 from zoo.bench import stats_tables
+from zoo.bench.best import best_seed, cell_folder, is_winner
 from zoo.bench.stats import seed_statistics
 from zoo.errors import ZooError
 from zoo.registry import natural_key

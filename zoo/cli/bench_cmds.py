@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -397,9 +396,8 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
     if profile or leaderboard:
         from zoo.cli.results_views import render_leaderboard, render_profile
 
-        with closing(open_existing(Path(run_dir))) as store:
-            click.echo(render_profile(summaries, profile, group_by, fmt) if profile
-                       else render_leaderboard(summaries, rows, store, fmt))
+        click.echo(render_profile(summaries, profile, group_by, fmt) if profile
+                   else render_leaderboard(summaries, rows, Path(run_dir), fmt))
         return 0
     if best:
         from zoo.bench.best import pick

@@ -23,12 +23,18 @@ def _write(headers: list[str], rows: list[list[str]], fmt: str) -> str:
                     disable_numparse=True)
 
 
-def render_leaderboard(summaries: list[dict], rows: list[dict], store, fmt: str) -> str:
+def render_leaderboard(summaries: list[dict], rows: list[dict], run_dir, fmt: str) -> str:
     from zoo.bench.infer_store import inference_rows
     from zoo.bench.leaderboard import leaderboard, text
+    from zoo.bench.store import open_existing
     from zoo.bench.tables import COMBINATION
 
-    columns, lines = leaderboard(summaries, rows, inference_rows(store), COMBINATION)
+    store = open_existing(run_dir)
+    try:
+        inference = inference_rows(store)
+    finally:
+        store.close()
+    columns, lines = leaderboard(summaries, rows, inference, COMBINATION)
     if fmt == "json":
         return json.dumps(lines, indent=2)
     if fmt == "csv":  # full precision, as a results file should
