@@ -151,3 +151,21 @@ def test_the_best_mark_says_when_the_runner_up_is_not_told_apart(five, tmp_path)
     rows = {r["optimizer"]: r for r in _plain(proc.stdout)}
     assert rows[means[0]]["cpu val acc"].endswith("(best)")
     assert "resolved (95% intervals apart)" in proc.stderr
+
+
+def test_a_real_sweep_with_repeats_closes_with_the_seed_statistics(tmp_path):
+    from tests.test_bench_helpers import TINY, bench
+
+    out = tmp_path / "real"
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd,adam", "--repeat", "2",
+                 "--target-acc", "0.05", *TINY, "--format", "json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stored = _by_optimizer(out, "val_acc")
+    for summary in json.loads(proc.stdout):
+        seeds = stored[summary["optimizer"]]
+        assert summary["ok_runs"] == 2 and len(seeds) == 2
+        assert (summary["val_acc_ci_low"], summary["val_acc_ci_high"]) == \
+            pytest.approx(bootstrap_interval(seeds.values()))
+        assert summary["target_line"] == "2/2 reached 0.05"
+    verdict = resolve(stored["sgd"], stored["adam"])
+    assert f": {verdict.text}" in proc.stderr  # the note on the (best) pick
