@@ -27,6 +27,9 @@ RUN_FIGURES = ["fig-loss", "fig-accuracy", "fig-lr", "fig-confusion"]
 SWEEP_FIGURES = ["fig-val-acc-per-epoch", "fig-acc-vs-time", "fig-time-to-target"]
 # The made-up sweeps vary nprocs, so they have one.
 SYNTHETIC_FIGURES = ["fig-val-acc-per-epoch", "fig-acc-vs-time", "fig-scaling", "fig-time-to-target"]
+# Past 100 made-up cells a second model comes in: two workloads, so the varying kinds
+# (optimizers, schedules...) get a performance profile over them.
+PROFILED_FIGURES = SYNTHETIC_FIGURES + ["fig-performance-profile"]
 # bad_nan diverges at its first step; slow sleeps 1 s per step (9 steps), long enough to
 # look at the sweep while its second cell runs, also on a busy machine.
 SWEEP_ARGS = ("--models", "bad_nan,slow", *TINY, "--set", "model.delay=1.0", "--target-acc", "0.05")

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.report_helpers import (RUN_FIGURES, SWEEP_FIGURES, SYNTHETIC_FIGURES, decode_image, real_run,
+from tests.report_helpers import (PROFILED_FIGURES, RUN_FIGURES, SWEEP_FIGURES, decode_image, real_run,
                                   real_sweep)
 from tests.test_bench_helpers import faulty_kit
 
@@ -208,5 +208,5 @@ def test_figure_data_parses_in_the_browser(browser, synthetic_page):
         "return Array.from(document.querySelectorAll('script.figure-data')).map(function (s) {"
         "  var d = JSON.parse(s.textContent); return [s.id, d.panels.length,"
         "  d.panels.reduce(function (n, p) { return n + p.lines.length + p.bars.length; }, 0)]; });")
-    assert [p[0] for p in panels] == ["data-" + f[4:] for f in SYNTHETIC_FIGURES]
+    assert [p[0] for p in panels] == ["data-" + f[4:] for f in PROFILED_FIGURES]
     assert all(count > 0 and drawn > 0 for _, count, drawn in panels), panels

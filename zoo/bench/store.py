@@ -49,7 +49,9 @@ def _type(column: str) -> str:
 # Columns added after the first release are added to older stores when they are opened.
 COLUMNS = {"cell": "TEXT NOT NULL", "slug": "TEXT NOT NULL",
            **{c: _type(c) for c in AXIS_COLUMNS}, "params": "TEXT NOT NULL",
-           "target_acc": "REAL", "identity": "TEXT", **{c: _type(c) for c in RESULT_COLUMNS}}
+           "target_acc": "REAL", "identity": "TEXT",
+           # where the target came from (zoo bench --target-from), with every row
+           "target_from": "TEXT", **{c: _type(c) for c in RESULT_COLUMNS}}
 SCHEMA = (f"CREATE TABLE IF NOT EXISTS results ("
           f"{', '.join(f'{name} {kind}' for name, kind in COLUMNS.items())}, "
           f"PRIMARY KEY (cell, seed));"
@@ -129,6 +131,7 @@ class Store:
         axes = {c: getattr(cell, c) for c in AXIS_COLUMNS}
         data = {"cell": cell.key, "slug": cell.slug, **axes,
                 "params": json.dumps(cell.params, sort_keys=True), "target_acc": cell.target_acc,
+                "target_from": cell.identity.get("target_from"),
                 "identity": json.dumps(cell.identity, sort_keys=True), **values}
         columns = ", ".join(data)
         marks = ", ".join("?" for _ in data)

@@ -21,6 +21,7 @@ from zoo.bench.grid import Cell, expand, load_grid_file, split_list, with_identi
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT, DataInfo, check_data, preflight
 from zoo.bench.pruning import Pruning, build_pruning
 from zoo.bench.space import Axis
+from zoo.bench.targets import with_targets
 from zoo.errors import ConfigError, RegistryError
 from zoo.layout import SweepDir
 from zoo.status import Status
@@ -68,6 +69,8 @@ class SweepSpec:
     prune: str = "none"  # the pruner's name (--prune); its --set pruner.P=V are pruner_sets
     pruner_sets: tuple[str, ...] = ()
     budget: Budget | None = None  # --budget-epochs / --budget-time
+    # Each workload's target from another sweep (zoo.bench.targets); excludes target_acc.
+    target_from: str | None = None
 
 
 def build_spec(catalog: Catalog, *, grid_file: str | None = None,
@@ -78,6 +81,7 @@ def build_spec(catalog: Catalog, *, grid_file: str | None = None,
                checkpoint_every: int = 0, force: bool = False, retry: Iterable[str] = (),
                cold_start: bool = False, preflight_timeout: float = DEFAULT_STEP_TIMEOUT,
                prune: str = "none", budget_epochs: int | None = None, budget_time: str | None = None,
+               target_from: str | None = None,
                **shared: Any) -> SweepSpec:
     """registry.toml's [grid] < ``grid_file`` < the options (None: not given).
 
@@ -107,7 +111,7 @@ def build_spec(catalog: Catalog, *, grid_file: str | None = None,
         devices=tuple(grid["devices"]), **{key: grid[key] for key in SHARED},
         sets=tuple(item for item in all_sets if item not in mine and item not in pruner_sets),
         space=space, prune=prune, pruner_sets=tuple(pruner_sets),
-        budget=Budget.of_options(budget_epochs, budget_time),
+        budget=Budget.of_options(budget_epochs, budget_time), target_from=target_from,
         executor=executor,
         executor_params=_executor_params(catalog, executor, mine, executor_options or {}),
         data_dirs=resolved_dirs, out=Path(out).absolute(),
@@ -198,6 +202,9 @@ def run(catalog: Catalog, sweep: Plan, reporter: SweepReporter,
     checked = preflight(catalog, sweep.cells, spec.data_dirs, spec.preflight_timeout)
     cells = with_identities(catalog, sweep.cells,
                             {key: info.fingerprint for key, info in checked.data.items()})
+    cells, shown = with_targets(cells, spec.target_from, spec.target_acc)
+    for line in shown:
+        note(line)
     if (SweepDir(out).results_db).exists():
         _note_changes(out, cells, note)
     options = SweepOptions(out=out, data_dir=spec.data_dirs.default,

@@ -13,7 +13,9 @@ import statistics
 from typing import Any
 
 from zoo import kinds
-from zoo.bench.best import MARK, best_seed, cell_folder, is_winner
+from zoo.bench import stats_tables
+from zoo.bench.best import best_seed, cell_folder, is_winner
+from zoo.bench.stats import seed_statistics
 from zoo.errors import ZooError
 from zoo.registry import natural_key
 from zoo.status import Status
@@ -95,7 +97,9 @@ def summarize(rows: list[dict[str, Any]], axes: list[str] | tuple[str, ...] = ()
                     "chance": chance_mark(acc, classes),
                     # a time measured while other cells ran on the same machine
                     "shared": any(m.get("shared") for m in ok),
-                    "reason": "; ".join(reasons + ([chance] if chance else []))})
+                    "reason": "; ".join(reasons + ([chance] if chance else [])),
+                    # n = ok_runs: intervals, IQMs, time-to-target median and hit rate
+                    **seed_statistics(ok)})
     return out
 
 
@@ -147,6 +151,10 @@ def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
         return "absent"
     if summary["ok_runs"] == 0:
         return summary["status"]
+    if value in stats_tables.KEYS:
+        return stats_tables.text(summary, value, spec)
+    if value == "time_to_target" and stats_tables.target_text(summary, spec):
+        return stats_tables.target_text(summary, spec)
     if summary[value] is None:  # ok, but not measured there (a follower node of a cell)
         return "not reached" if value == "time_to_target" else "-"
     text = format(summary[value], spec)
@@ -190,6 +198,8 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
     its validation accuracy."""
     devices = sorted({s["device"] for s in summaries}, key=natural_key)
     columns = DEVICE_COLUMNS + ([TARGET_COLUMN] if any(s.get("targeted") for s in summaries) else [])
+    columns += stats_tables.columns(summaries, sort)
+    summaries = stats_tables.ranked(summaries, sort)
     # The thread count changes the numbers; shown as soon as any cell used more than one.
     settings = ["threads"] if any(s.get("threads", 1) != 1 for s in summaries) else []
     # Likewise a training subset (--limit-train): numbers of N images, shown with N.
@@ -211,7 +221,7 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
         else:
             texts = [cell_text(s, value, spec) for value, _, spec in columns]
             if is_winner(s, winner):
-                texts[0] += f" {MARK}"
+                texts[0] += f" {stats_tables.best_mark(summaries, winner)}"
             rows[key][s["device"]] = tuple(texts)
         if s["reason"]:
             notes.setdefault(key, []).append(s["reason"] if len(devices) == 1
@@ -231,13 +241,15 @@ def pivot(summaries: list[dict[str, Any]], sort: str | None = None,
 def compare(mine: list[dict], other: list[dict],
             axes: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[list[str]]]:
     """Per combination (and value of each varied axis) and device: accuracy and time in
-    both runs and their difference."""
+    both runs and their difference, and whether the validation and test differences are
+    resolved (zoo.bench.stats)."""
     place = COMBINATION + list(axes) + ["device"]
     index = {tuple(s.get(c) for c in place): s for s in other}
     headers = place + ["acc", "other acc", "Δ acc", "time s", "other time s", "time ratio"]
-    table = []
+    table, pairs = [], []
     for s in sort_summaries(mine, None):
         o = index.get(tuple(s.get(c) for c in place))
+        pairs.append((s, o))
 
         def num(x, spec):
             return "-" if x is None else format(x, spec)
@@ -249,4 +261,5 @@ def compare(mine: list[dict], other: list[dict],
             num(a - b, "+.4f") if a is not None and b is not None else "-",
             num(ta, ".1f"), num(tb, ".1f"),
             num(ta / tb, ".2f") if ta and tb else "-"])
-    return headers, table
+    verdict_headers, verdicts = stats_tables.compare_columns(pairs)
+    return headers + verdict_headers, [row + more for row, more in zip(table, verdicts)]

@@ -8,7 +8,7 @@ from zoo import kinds
 from zoo.bench.best import marked
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT
 from zoo.cli.common import bounded, catalog_from
-from zoo.cli.results_cmds import FORMATS, SORTS, render
+from zoo.cli.results_cmds import FORMATS, SORTS, note_statistics, render
 from zoo.status import RETRYABLE_ON_REQUEST as RETRYABLE
 from zoo.status import ExitCode
 
@@ -47,9 +47,13 @@ def spec_from_options(ctx: click.Context, opts: dict):
 @click.option("--epochs", type=bounded("epochs"), default=None)
 @click.option("--batch-size", type=bounded("batch_size"), default=None, help="Per-process batch size.")
 @click.option("--seed", type=bounded("seed"), default=None)
-@click.option("--repeat", type=bounded("repeat"), default=None, help="Seeds per cell (mean ± std).")
+@click.option("--repeat", type=bounded("repeat"), default=None,
+              help="Seeds per cell (mean ± std, 95% interval).")
 @click.option("--target-acc", type=bounded("target_acc"), default=None,
               help="Also record the time to reach this validation accuracy.")
+@click.option("--target-from", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Set each workload's target to the median best validation accuracy of the "
+                   "seeds of the best configuration in sweep DIR (AlgoPerf's rule).")
 @click.option("--limit-train", type=bounded("limit_train"), default=None, metavar="N",
               help="Train on a deterministic, class-balanced subset of N training images "
                    "(part of each cell's identity).")
@@ -127,6 +131,7 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, report, **opts):
         click.echo(data_line(info), err=True)
     summaries = summarize(result.rows, result.axes)
     click.echo(render(summaries, fmt, sort, marked(summaries), result.axes))
+    note_statistics(summaries)
     if result.summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
     elif result.summary.budget:

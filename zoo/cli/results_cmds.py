@@ -34,17 +34,27 @@ def _note_reruns(rows: list[dict]) -> None:
                    f"zoo bench command reruns them (resuming from their checkpoints)", err=True)
 
 
+def note_statistics(summaries) -> None:
+    """The lines under a results table on how sure it is (stderr: json/csv stay parseable)."""
+    from zoo.bench.stats_tables import notes
+
+    for line in notes(summaries, marked(summaries)):
+        click.echo(line, err=True)
+
+
 def render(summaries, fmt: str, sort: str | None, winner: dict | None = None,
            axes: list[str] | tuple[str, ...] = ()) -> str:
     """The training table; json and csv rows are the summaries themselves, each with its
     cell id, its folder relative to the sweep folder, whether it is ``winner``, and the
     value of each of the sweep's varied ``axes`` (the same columns in every row)."""
     from zoo.bench.best import is_winner
+    from zoo.bench.stats_tables import flat
     from zoo.bench.tables import pivot, sort_summaries
 
     if fmt in ("json", "csv"):
         rows = [{**s, "best": is_winner(s, winner)} for s in sort_summaries(summaries, sort)]
-        return write_table(fmt, rows=rows)
+        # csv has no nested values: values by seed become "seed:value" words.
+        return write_table(fmt, rows=[flat(r) for r in rows] if fmt == "csv" else rows)
     headers, table = pivot(summaries, sort, winner, axes)
     return write_table(fmt, headers, table)
 
@@ -124,7 +134,16 @@ def render_serving_only(run_dir: Path, fmt: str, show_all: bool = False) -> str:
               help="What --best ranks by.")
 @click.option("--serving", is_flag=True,
               help="Only the HTTP serving table (zoo bench-serve --sweep), e.g. with --format json.")
-def results_command(run_dir, fmt, sort, other, show_all, inference, serving, best, by):
+@click.option("--profile", "profile", default=None, metavar="KIND",
+              help="Only the performance profile of KIND's entries (e.g. optimizers) over the "
+                   "workloads, by time to target (needs zoo bench --target-acc).")
+@click.option("--group-by", default=None, metavar="FIELDS",
+              help="--profile: what makes a workload (default: dataset,model,device).")
+@click.option("--leaderboard", is_flag=True,
+              help="Only the leaderboard columns: model, params, epochs, seeds, val and test "
+                   "accuracy with 95% intervals, train img/s, serving img/s and p50 per backend.")
+def results_command(run_dir, fmt, sort, other, show_all, inference, serving, best, by, profile,
+                    group_by, leaderboard):
     """Show the results of a bench run (also while it is running): the training table,
     then the inference table when zoo bench-infer measured the run."""
     if serving:
@@ -168,6 +187,12 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
     _note_left_out(run_dir, left_out)
     _note_reruns(rows)
     summaries = summarize(rows, axes)
+    if profile or leaderboard:
+        from zoo.cli.results_views import render_leaderboard, render_profile
+
+        click.echo(render_profile(summaries, profile, group_by, fmt) if profile
+                   else render_leaderboard(summaries, rows, Path(run_dir), fmt, axes))
+        return 0
     if best:
         from zoo.bench.best import pick
 
@@ -177,6 +202,7 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
         click.echo(render([winner], fmt, sort, winner, axes))
         return 0
     click.echo(render(summaries, fmt, sort, marked(summaries), axes))
+    note_statistics(summaries)
     # json and csv stay one table that parses; --inference gives the other one.
     served = render_inference(Path(run_dir), fmt) if fmt in ("table", "markdown") else ""
     if served:

@@ -131,7 +131,11 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
     blocks += [html.heading("Results", anchor="results"),
                html.paragraph(f"The table `zoo results {sweep.path}` prints; click a column "
                               f"header to sort. {MARK} marks the highest validation accuracy, "
-                              f"the combination `zoo export {sweep.path} --best` exports."),
+                              f"the combination `zoo export {sweep.path} --best` exports. With "
+                              f"several seeds per combination: 95% bootstrap intervals of the "
+                              f"mean, the interquartile mean from 5 seeds, the time-to-target "
+                              f"median and hit rate, and '{MARK[:-1]}, not resolved)' when the "
+                              f"seeds cannot tell the best from the runner-up."),
                html.table(headers, rows, table_id="results-table", wide=("reason",))]
     if other is not None:
         headers, rows = compare(summarize(sweep.rows, sweep.axes), summarize(other.rows, sweep.axes),

@@ -154,6 +154,17 @@ def sweep_plots(sweep: SweepData, other: SweepData | None = None) -> list[style.
         plots.append(style.plot("time-to-target", "Time to target accuracy",
                                 "Seconds of training and validation until validation accuracy "
                                 "first reached --target-acc (mean over ok seeds)." + note, fig))
+    from zoo.report.profile_plot import profile_figure
+
+    fig, note = profile_figure(summarize(sweep.rows))
+    if fig is not None:
+        plots.append(style.plot("performance-profile", "Performance profiles",
+                                "For each kind whose entries vary: the share of workloads "
+                                "(rho) on which an entry's time to target (median over seeds, "
+                                "a miss counting as never, its best setting of the other axes) "
+                                "is within tau times the fastest entry's; the score is the "
+                                "area under the curve over [1, 4] divided by 3 (1: fastest "
+                                "everywhere)." + note, fig))
     fig, note = latency_figure(sweep)
     if fig is not None:
         plots.append(style.plot("acc-vs-latency", "Accuracy against serving latency",

@@ -1,0 +1,66 @@
+"""`zoo results --leaderboard`: the published leaderboard's columns for any sweep, on a
+store written through its own API (training rows and zoo bench-infer rows)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+
+import pytest
+
+from tests.test_bench_helpers import db_rows, zoo
+from zoo.bench.stats import bootstrap_interval
+
+# (model, seed) -> (val acc, test acc); mlp is the better model.
+ACCS = {("mlp", 0): (0.90, 0.89), ("mlp", 1): (0.92, 0.90), ("mlp", 2): (0.91, 0.91),
+        ("cnn", 0): (0.80, 0.79), ("cnn", 1): (0.82, 0.80), ("cnn", 2): (0.81, 0.78)}
+# mlp's served seeds: (backend, p50 ms, img/s at the large batch); cnn was never served.
+SERVED = [("dygraph", 0, 2.0, 900.0), ("dygraph", 1, 3.0, 1100.0), ("dygraph", 2, 4.0, 1000.0),
+          ("onnxruntime", 0, 0.5, 5000.0)]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    from zoo.bench import infer_store
+    from zoo.bench.grid import Cell
+    from zoo.bench.store import Store
+
+    out = tmp_path_factory.mktemp("board")
+    store = Store(out / "results.db")
+    try:
+        cells = {}
+        for (model, seed), (val, test) in ACCS.items():
+            cell = Cell(entries={"datasets": "mnist", "models": model, "optimizers": "adam",
+                                 "schedules": "constant", "regularizers": "none", "launchers": "single"},
+                        nprocs=1, device="cpu", epochs=7, batch_size=100, seed=seed, params={})
+            store.record(cell, status="ok", reason="", val_acc=val, test_acc=test, wall_time=10.0,
+                         images_per_s=1000.0 + seed, num_classes=10, num_params=1234 if model == "mlp" else 99)
+            cells[model] = cell.key
+        infer_store.ensure_table(store)
+        for backend, seed, p50, ips in SERVED:
+            infer_store.record(store, cells["mlp"], seed, backend, "cpu", status="ok", reason="",
+                               p50_ms=p50, large_images_per_s=ips, images_per_s=ips / 10)
+    finally:
+        store.close()
+    return out
+
+
+def test_csv_has_the_leaderboard_columns_with_intervals_and_serving(sweep):
+    proc = zoo("results", str(sweep), "--leaderboard", "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert list(rows[0]) == ["model", "params", "epochs", "seeds", "val acc", "val acc ci low",
+                             "val acc ci high", "test acc", "test acc ci low", "test acc ci high",
+                             "train img/s", "infer img/s dygraph", "p50 ms dygraph",
+                             "infer img/s onnxruntime", "p50 ms onnxruntime"]
+    assert [r["model"] for r in rows] == ["mlp", "cnn"]  # best validation accuracy first
+    mlp, cnn = rows
+    vals = [ACCS["mlp", s][0] for s in range(3)]
+    assert float(mlp["val acc"]) == pytest.approx(statistics.fmean(vals))
+    assert (float(mlp["val acc ci low"]), float(mlp["val acc ci high"])) == pytest.approx(bootstrap_interval(vals))
+    assert (mlp["params"], mlp["epochs"], mlp["seeds"]) == ("1234", "7", "3")
+    assert float(mlp["p50 ms dygraph"]) == 3.0 and float(mlp["infer img/s dygraph"]) == 1000.0
+    assert float(mlp["p50 ms onnxruntime"]) == 0.5
+    assert cnn["p50 ms dygraph"] == "" and cnn["infer img/s onnxruntime"] == ""  # never served
+    assert len(db_rows(sweep)) == 6
