@@ -147,6 +147,8 @@ class Job(RunSettings):
         unknown += [f"entries.{kind}" for kind in sorted(set(args["entries"]) - trained)]
         if unknown:
             raise TrainingError(f"job description has unknown keys: {', '.join(unknown)}")
+        if "pause_epochs" in args:  # JSON has lists: the same job read back must compare equal
+            args["pause_epochs"] = tuple(args["pause_epochs"] or ())
         return cls(**args)
 
     @classmethod
