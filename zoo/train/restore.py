@@ -37,10 +37,8 @@ def load_model(catalog: Catalog, path: Path, *, model: str | None = None, trust:
     else:
         folder = ckpt.resolve_checkpoint(path)
         arrays, state = ckpt.load_checkpoint(folder)
-        job_file = RunDir(folder.parent.parent).job_file
-        if data_dir is None and job_file.is_file():
-            # evaluate on the data the run was trained on unless told otherwise
-            data_dir = json.loads(job_file.read_text()).get("data_dir")
+        if data_dir is None:  # evaluate on the data the run was trained on unless told otherwise
+            data_dir = _trained_data_dir(RunDir(folder.parent.parent))
         arrays = {k[len(MODEL_PREFIX):]: v for k, v in arrays.items() if k.startswith(MODEL_PREFIX)}
         settings, path = state["settings"], folder
     params = settings.get("params", {})
@@ -81,3 +79,14 @@ def evaluate_checkpoint(catalog: Catalog, path: Path, split: str, *, data_dir: s
             "per_class": [{"class": name, **scores}
                           for name, scores in zip(names, result.per_class_scores())],
             "confusion": result.confusion.tolist()}
+
+
+def _trained_data_dir(run: RunDir) -> str | None:
+    """The data folder a run trained on: job.json's (zoo bench, zoo train) or, for a run
+    that Python's ``zoo.train`` made (no job.json), the job metrics.json records."""
+    for file, read in ((run.job_file, lambda d: d), (run.metrics_file, lambda d: d.get("job") or {})):
+        try:
+            return read(json.loads(file.read_text())).get("data_dir")
+        except (OSError, ValueError, AttributeError):
+            continue
+    return None
