@@ -16,6 +16,8 @@ import pytest
 from zoo.atomic import (fsync_dir, publish_dir, staging_dir, staging_name, write_bytes_atomic,
                         write_json_atomic, write_synced, write_text_atomic)
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 def listing(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())

@@ -114,6 +114,7 @@ def test_the_parsed_space_is_what_a_sampler_needs(tmp_path):
                      "optimizer.beta1": Choice((0.8, 0.9))}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("table, needle", [
     ('"optimizer.learning_rate" = { low = 0.1, high = 0.01, steps = 2 }', "low must be below high"),
     ('"optimizer.learning_rate" = { low = 0, high = 0.1, log = true, steps = 2 }', "log range needs low > 0"),
@@ -135,6 +136,7 @@ def test_bad_spaces_are_one_line_errors_before_anything_runs(tmp_path, table, ne
     assert proc.returncode == 2 and not out.exists()
 
 
+@pytest.mark.integration
 def test_a_wrong_value_in_a_set_list_is_a_one_line_error_naming_the_parameter(tmp_path):
     proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "adam",
                  "--set", f"{LR}=1e-3,fast", "--dry-run")
@@ -162,6 +164,7 @@ def test_folder_names_stay_unique_safe_and_short(catalog):
     assert all(re.fullmatch(r"[A-Za-z0-9._+-]+", c.slug) for c in cells)
 
 
+@pytest.mark.integration
 def test_a_tiny_sweep_shows_the_varied_parameter_in_every_table(tmp_path):
     out = tmp_path / "b"
     proc = bench(out, "--models", "mlp", "--optimizers", "adam", *TINY,

@@ -70,6 +70,7 @@ def test_asha_pauses_only_at_its_rungs(args, epochs, rungs):
     assert rung_epochs(*args)(epochs) == rungs
 
 
+@pytest.mark.integration
 def test_an_epoch_budget_stops_starting_cells_and_a_bigger_one_goes_on(tmp_path, env):
     out = tmp_path / "b"
     grid = ("--models", "slow", "--optimizers", "adam,sgd,momentum", "--epochs", "1", *TINY)
@@ -86,6 +87,7 @@ def test_an_epoch_budget_stops_starting_cells_and_a_bigger_one_goes_on(tmp_path,
     assert [r["status"] for r in db_rows(out)] == ["ok"] * 3 and steps_run(env) == STEPS
 
 
+@pytest.mark.integration
 def test_a_paused_cell_waits_for_a_bigger_budget_and_resumes_from_its_checkpoint(tmp_path, env):
     out = tmp_path / "b"
     proc = bench(out, *GRID, "--prune", "asha", "--budget-epochs", "1", env=env)
@@ -102,6 +104,7 @@ def test_a_paused_cell_waits_for_a_bigger_budget_and_resumes_from_its_checkpoint
     assert steps_run(env) == 2 * STEPS + STEPS
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("value", ["2x", "0", "-1h"])
 def test_a_bad_budget_time_is_a_one_line_error(tmp_path, env, value):
     proc = bench(tmp_path / "b", *GRID, "--budget-time", value, env=env)

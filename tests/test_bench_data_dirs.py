@@ -16,6 +16,8 @@ from zoo.bench.data_dirs import grid_file_table, resolve_data_dirs, split_option
 from zoo.errors import ConfigError
 from zoo.plugin import load_catalog
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 SWEEP = ["--models", "mlp", "--optimizers", "sgd", *TINY, "--epochs", "1", "--batch-size", "20",
          "--quiet"]
 

@@ -20,6 +20,9 @@ from tests.test_bench_helpers import (
     marked,
     one,
 )
+import pytest
+
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 TIMEOUT = "20"
 

@@ -82,6 +82,7 @@ def test_unknown_names_and_parameters_are_refused_in_process(catalog):
         assert needle in str(info.value)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("args, needles", [
     (("--models", "nosuchnet"), ("nosuchnet",)),
     (("--optimizers", "zz*"), ("zz*",)),
@@ -98,6 +99,7 @@ def test_bad_grids_fail_in_one_line_before_training(tmp_path, args, needles):
     assert not (out / "results.db").exists() and not (out / "cells").exists()
 
 
+@pytest.mark.integration
 def test_a_model_whose_factory_always_raises_is_refused_before_training(tmp_path, monkeypatch):
     kit = faulty_kit(tmp_path, monkeypatch)
     out = tmp_path / "b"
@@ -106,6 +108,7 @@ def test_a_model_whose_factory_always_raises_is_refused_before_training(tmp_path
     assert not (out / "results.db").exists()
 
 
+@pytest.mark.integration
 def test_dry_run_lists_the_cells_and_trains_nothing(tmp_path):
     out = tmp_path / "b"
     proc = bench(out, "--models", "mlp,cnn", "--optimizers", "ada*", "--repeat", "2", "--dry-run")

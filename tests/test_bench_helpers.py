@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import ROOT, SMALL_MNIST, PluginKit
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 # A 784-32-10 MLP (hidden2 is accepted but unused by the throwaway models below).
 TINY = ("--set", "model.hidden1=32", "--set", "model.hidden2=16")
 QUICK = ("--epochs", "1", "--batch-size", "100", "--data-dir", str(SMALL_MNIST), "--quiet")

@@ -20,6 +20,8 @@ from tests.test_bench_helpers import (
 )
 from zoo import checkpoint as ckpt
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 # A small MLP that notes, at every training step, the CPUs it may use, the threads it
 # was given and the command line of the process that started it (a fork server, or the
 # runner), in its cell's folder (the worker's cwd); it sleeps `delay` s per step so that

@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import ROOT, assert_one_line_error, missing_gpu, paddle_distribution_version
 from tests.test_bench_helpers import TINY, bench, cell_dir, db_rows, metrics, one
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 # 833 training images (1000 minus the validation split), --batch-size 100 per process:
 # one process takes 9 steps an epoch (the partial last batch kept); two take 4 global
 # batches of 200 (a partial global batch cannot be shared equally, so it is dropped).

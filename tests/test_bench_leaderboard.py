@@ -46,6 +46,7 @@ def sweep(tmp_path_factory):
     return out
 
 
+@pytest.mark.integration
 def test_csv_has_the_leaderboard_columns_with_intervals_and_serving(sweep):
     proc = zoo("results", str(sweep), "--leaderboard", "--format", "csv")
     assert proc.returncode == 0, proc.stderr

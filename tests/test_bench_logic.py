@@ -171,6 +171,7 @@ def test_cell_keys_change_with_the_identity_and_not_with_the_seed():
     assert a.slug.startswith("mnist-mlp-sgd-constant-none-single1-cpu-s0-")
 
 
+@pytest.mark.integration
 def test_statuses_and_exit_codes_round_trip_worker_store_cli(tmp_path, monkeypatch):
     """A diverged run: the worker's metrics, the store's row, `zoo results` and both
     commands' exit codes all say the same thing, through the enums."""

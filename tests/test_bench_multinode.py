@@ -10,6 +10,9 @@ import subprocess
 
 from tests.conftest import ROOT
 from tests.test_bench_helpers import TINY, assert_no_processes, bench, bench_cmd, db_rows, marked
+import pytest
+
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 ARGS = ("--models", "mlp", "--optimizers", "sgd", *TINY)
 

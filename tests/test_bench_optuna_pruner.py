@@ -8,6 +8,8 @@ import pytest
 from zoo.plugins.pruners import build_asha, build_median
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 def names(folder) -> list[str]:
     return [t.user_attrs.get(TRIAL_ATTR) for t in open_study(folder).get_trials(deepcopy=False)]

@@ -103,6 +103,7 @@ def write_profile_store(out: Path) -> None:
         store.close()
 
 
+@pytest.mark.integration
 def test_zoo_results_profile_prints_the_hand_worked_scores(tmp_path):
     write_profile_store(tmp_path)
     proc = zoo("results", str(tmp_path), "--profile", "optimizers", "--format", "json")

@@ -25,6 +25,8 @@ from tests.test_bench_helpers import (
 from zoo import checkpoint as ckpt
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 STUCK = '''
 import zoo
 

@@ -24,6 +24,8 @@ from tests.test_bench_helpers import (
 )
 from zoo import checkpoint as ckpt
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 SLOW = ("--models", "slow", "--optimizers", "sgd,adam", "--epochs", "2", "--checkpoint-every", "2", *TINY)
 

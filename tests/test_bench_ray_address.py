@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import assert_one_line_error
 from tests.test_bench_helpers import MARK, assert_no_processes, bench, marked
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'zoo[ray]')")
 
 ARGS = ("--models", "mlp", "--optimizers", "sgd", "--executor", "ray", "--dry-run")

@@ -25,6 +25,8 @@ from tests.test_bench_helpers import (
 )
 from zoo.exec import ray_local
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 def _pids(needle: str) -> dict[int, str]:
     return {int(line.split(":")[0]): line.split(": ", 1)[1] for line in processes_with(needle)}

@@ -27,6 +27,8 @@ from tests.test_bench_helpers import (
     wait_for,
 )
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 # `slow` sleeps 0.25 s per training step: 2 epochs are 18 steps in one process, 8 in two.
 SLOW = ("--models", "slow", "--epochs", "2", *TINY)
 

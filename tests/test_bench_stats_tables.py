@@ -44,6 +44,7 @@ def five(tmp_path_factory):
     return _sweep(tmp_path_factory.mktemp("stats") / "five", 5)
 
 
+@pytest.mark.integration
 def test_json_carries_n_interval_iqm_and_hit_rate_of_the_stored_seeds(five):
     proc = zoo("results", str(five), "--format", "json")
     assert proc.returncode == 0, proc.stderr
@@ -61,6 +62,7 @@ def test_json_carries_n_interval_iqm_and_hit_rate_of_the_stored_seeds(five):
         assert summary["target_line"] == f"{reached}/5 reached 0.9"
 
 
+@pytest.mark.integration
 def test_table_shows_intervals_iqms_and_the_ranking_verdicts(five):
     proc = zoo("results", str(five), "--sort", "val_acc")
     assert proc.returncode == 0, proc.stderr
@@ -79,6 +81,7 @@ def test_table_shows_intervals_iqms_and_the_ranking_verdicts(five):
         assert "reached 0.9" in row["cpu to target s"]
 
 
+@pytest.mark.integration
 def test_one_seed_shows_no_interval_and_says_so(tmp_path):
     out = _sweep(tmp_path / "one", 1)
     proc = zoo("results", str(out))
@@ -87,6 +90,7 @@ def test_one_seed_shows_no_interval_and_says_so(tmp_path):
     assert "one seed per combination: no confidence interval" in proc.stderr
 
 
+@pytest.mark.integration
 def test_mixed_seed_counts_say_n_where_there_is_no_interval(tmp_path):
     out = _sweep(tmp_path / "mixed", 2)
     write_synthetic_sweep(out, 1, seed=50, statuses=["ok"],  # a lone seed of another model
@@ -103,6 +107,7 @@ def test_mixed_seed_counts_say_n_where_there_is_no_interval(tmp_path):
     assert "cpu val acc IQM" not in rows["mlp", "sgd"]  # nobody has 5 seeds
 
 
+@pytest.mark.integration
 def test_csv_has_one_parseable_row_per_combination_with_the_statistics(five):
     proc = zoo("results", str(five), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
@@ -112,6 +117,7 @@ def test_csv_has_one_parseable_row_per_combination_with_the_statistics(five):
         assert len(row["val_acc_by_seed"].split()) == 5 and row["target_line"].endswith("reached 0.9")
 
 
+@pytest.mark.integration
 def test_compare_says_whether_each_difference_is_resolved(five, tmp_path):
     other = _sweep(tmp_path / "other", 5, seed=0)
     import sqlite3
@@ -130,6 +136,7 @@ def test_compare_says_whether_each_difference_is_resolved(five, tmp_path):
     assert by["sgd"]["val resolved"] == "not resolved with n=5"  # the same numbers
 
 
+@pytest.mark.integration
 def test_the_best_mark_says_when_the_runner_up_is_not_told_apart(five, tmp_path):
     stored = _by_optimizer(five, "val_acc")
     means = sorted(stored, key=lambda o: -sum(stored[o].values()))
@@ -153,6 +160,7 @@ def test_the_best_mark_says_when_the_runner_up_is_not_told_apart(five, tmp_path)
     assert "resolved (95% intervals apart)" in proc.stderr
 
 
+@pytest.mark.integration
 def test_a_real_sweep_with_repeats_closes_with_the_seed_statistics(tmp_path):
     from tests.test_bench_helpers import TINY, bench
 

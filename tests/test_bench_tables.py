@@ -59,6 +59,7 @@ def _table(stdout):
     return {(r["model"], r["optimizer"]): [r["cpu test acc"], r["cpu time s"]] for r in _rows(stdout)}
 
 
+@pytest.mark.integration
 def test_json_output_is_the_whole_stdout_with_statuses_not_numbers(sweep):
     out, proc = sweep
     data = json.loads(proc.stdout)
@@ -73,6 +74,7 @@ def test_json_output_is_the_whole_stdout_with_statuses_not_numbers(sweep):
     assert by["mlp", "sgd"]["acc"] == rows["mlp", "sgd"]["test_acc"]
 
 
+@pytest.mark.integration
 def test_zoo_results_prints_the_table_the_bench_printed(sweep, kit_env):
     out, _ = sweep
     again = bench(out, *GRID, env=kit_env)  # all finished: nothing trains, the table prints
@@ -86,6 +88,7 @@ def test_zoo_results_prints_the_table_the_bench_printed(sweep, kit_env):
     assert float(table["mlp", "sgd"][0]) > 0
 
 
+@pytest.mark.integration
 def test_markdown_csv_and_sorting(sweep):
     out, _ = sweep
     markdown = zoo("results", str(out), "--format", "markdown").stdout.splitlines()
@@ -111,6 +114,7 @@ def test_markdown_csv_and_sorting(sweep):
     assert float(table[0]["cpu test acc"].split()[0]) == accs[0]
 
 
+@pytest.mark.integration
 def test_repeat_shows_mean_and_std(sweep, tmp_path, kit_env):
     out = tmp_path / "b"
     shutil.copytree(sweep[0], out)
@@ -133,6 +137,7 @@ def test_repeat_shows_mean_and_std(sweep, tmp_path, kit_env):
     assert len(listing) == 5
 
 
+@pytest.mark.integration
 def test_a_changed_grid_is_noted_and_kept_apart(changed):
     out, _, second = changed
     assert second.returncode == 0, second.stderr[-3000:]
@@ -160,6 +165,7 @@ def test_a_changed_grid_is_noted_and_kept_apart(changed):
     assert after[2]["wall_time"] != rows[2]["wall_time"]
 
 
+@pytest.mark.integration
 def test_compare_shows_both_accuracies_and_the_difference(sweep, changed):
     mine, other = sweep[0], changed[0]
     proc = zoo("results", str(mine), "--compare", str(other), "--format", "json")
@@ -175,6 +181,7 @@ def test_compare_shows_both_accuracies_and_the_difference(sweep, changed):
     assert "other acc" in table[0] and "Δ acc" in table[0]
 
 
+@pytest.mark.integration
 def test_results_of_a_missing_directory_is_a_one_line_error(tmp_path):
     proc = zoo("results", str(tmp_path / "nonexistent"))
     assert_one_line_error(proc, "nonexistent", "results.db")

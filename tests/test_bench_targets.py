@@ -56,6 +56,7 @@ def test_target_is_the_median_best_val_acc_of_the_best_configurations_seeds(earl
                               "optimizer=sgd, schedule=constant, regularizer=none, launch=single in DIR")
 
 
+@pytest.mark.integration
 def test_bench_records_the_target_and_its_source_with_every_row(earlier, tmp_path):
     out = tmp_path / "b"
     proc = bench(out, "--models", "mlp", "--optimizers", "sgd,adam", "--target-from", str(earlier), *TINY)
@@ -71,6 +72,7 @@ def test_bench_records_the_target_and_its_source_with_every_row(earlier, tmp_pat
     assert f"note: target {TARGET:g} from median best val acc" in shown.stderr
 
 
+@pytest.mark.integration
 def test_target_from_refuses_a_second_target_and_unknown_workloads(earlier, tmp_path):
     both = bench(tmp_path / "x", "--models", "mlp", "--optimizers", "sgd", "--target-from", str(earlier),
                  "--target-acc", "0.5", *TINY)

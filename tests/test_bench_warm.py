@@ -16,6 +16,9 @@ from tests.test_bench_helpers import (
 )
 from tests.test_bench_jobs import probe_env, probes  # noqa: F401  (probe_env: a fixture)
 from zoo import checkpoint as ckpt
+import pytest
+
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
 def final_arrays(run):

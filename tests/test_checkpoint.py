@@ -27,6 +27,8 @@ from zoo.errors import CheckpointError
 from zoo.pdparams import load_paddle_state
 from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 def _arrays(seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)

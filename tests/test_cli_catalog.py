@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 from tests.conftest import assert_one_line_error, run_zoo
+import pytest
+
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
 def test_list_table_shows_every_kind_with_plugin_and_defaults():

@@ -9,6 +9,8 @@ import pytest
 from tests.conftest import run_zoo
 from zoo.cli import cli
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 COMMANDS = sorted(cli.commands)
 
 

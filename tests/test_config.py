@@ -11,6 +11,8 @@ from zoo.config import load_config, packaged_registry_path
 from zoo.errors import ConfigError
 from zoo.plugin import load_catalog
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "registry.toml"

@@ -39,6 +39,8 @@ from zoo.data.splits import MNIST_MEAN, MNIST_STD
 from zoo.data.transform import Transform
 from zoo.errors import DataError
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 MNIST = Transform(MNIST_MEAN, MNIST_STD)  # the course's [-1, 1] scaling, MNIST's own
 
 HERE = Path(__file__).resolve().parent

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import missing_gpu, run_zoo
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 @pytest.fixture(scope="module")
 def catalog():

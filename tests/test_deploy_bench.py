@@ -14,6 +14,8 @@ from tests.conftest import BUILTINS, assert_one_line_error, missing_gpu, registr
 from tests.test_bench_helpers import db_rows
 from tests.deploy_kit import SEED_SMALL, ZOO_MAIN, isolated, models_env, site_without
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 QUICK = ["--requests", "20", "--warmup", "2", "--repeats", "2", "--batch-size", "8",
          "--large-batch", "32", "--check-images", "50"]
 BACKENDS = {"dygraph", "paddle-inference", "onnxruntime"}

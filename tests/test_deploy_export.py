@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import assert_one_line_error, run_zoo
 from tests.deploy_kit import SEED_SMALL, ZOO_MAIN, export, isolated, models_env, site_without, train
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):

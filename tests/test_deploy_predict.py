@@ -16,6 +16,8 @@ from PIL import Image
 from tests.conftest import ROOT, assert_one_line_error, missing_gpu, run_zoo
 from tests.deploy_kit import SEED_SMALL, export, isolated, site_without, train
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

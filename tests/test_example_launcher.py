@@ -57,6 +57,7 @@ def nice_installed(tmp_path_factory):
             assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.integration
 def test_a_third_party_launcher_runs_cells_with_its_own_command(nice_installed, plugin_kit):
     plugins = json.loads(_run([sys.executable, "-m", "zoo", "plugins", "--json"], cwd=ROOT).stdout)
     (nice,) = [p for p in plugins if p["name"] == "nice"]
@@ -81,6 +82,7 @@ def test_a_third_party_launcher_runs_cells_with_its_own_command(nice_installed, 
     assert identity["code"]["plugins"]["nice"] == "zoo-nice 0.1.0"
 
 
+@pytest.mark.integration
 def test_its_problem_is_a_one_line_preflight_error(nice_installed, tmp_path):
     proc = _run([sys.executable, "-m", "zoo", "bench", "--out", str(tmp_path / "b"),
                  "--models", "mlp", "--optimizers", "sgd", "--launch", "nice",

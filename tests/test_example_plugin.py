@@ -23,6 +23,8 @@ import pytest
 
 from tests.conftest import SMALL_MNIST, assert_one_line_error
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "zoo-lenet"
 DIST = "zoo-lenet"

@@ -34,6 +34,8 @@ from zoo.data.fashion import FASHION_CLASSES, FASHION_MEAN, FASHION_STD, load_fa
 from zoo.errors import DataError
 from zoo.plugin import load_catalog
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):

@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import SMALL_MNIST, cuda_gpus, run_zoo
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 needs_gpu = pytest.mark.skipif(not cuda_gpus(), reason="no CUDA GPU: this Paddle is a CPU build or "
                                "the machine has none (the CPU half is tested wherever 'gpu' appears)")
 

@@ -19,6 +19,8 @@ from zoo.data import fingerprint
 from zoo.data.imagefolder import load_imagefolder
 from zoo.errors import DataError
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(monkeypatch, tmp_path):

@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 CNN_SHAPES = {"conv1": [20, 28, 28], "relu1": [20, 28, 28], "pool1": [20, 14, 14],
               "conv2": [20, 14, 14], "relu2": [20, 14, 14], "pool2": [20, 7, 7],
               "flatten": [980], "fc": [10]}

@@ -12,6 +12,9 @@ from pathlib import Path
 from tests.conftest import BUILTINS, SMALL_MNIST, registry_text
 from tests.test_bench_helpers import TINY, db_rows
 from zoo.exec.process import child_env
+import pytest
+
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 # The console script, as a user runs it: `python -m zoo` would itself put the cwd first.
 ZOO = Path(sys.executable).parent / "zoo"

@@ -17,6 +17,8 @@ from zoo import kinds
 from zoo.errors import TrainingError
 from zoo.job import Job
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 # A job.json as zoo wrote it before Job was a hand-written class (make_dataclass): one
 # field per trained kind, no "entries".  Run folders on disk hold this form.
 FLAT_JOB_JSON = """{

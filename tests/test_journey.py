@@ -24,6 +24,8 @@ from tests.conftest import run_zoo
 from tests.report_helpers import read_page
 from tests.vision_data import cifar_files, write_cifar_folder, write_idx_set, write_image, write_imagefolder
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 FORMATS = ("paddle", "onnx")
 # Small enough for the suite, real enough to learn a little: one epoch of tiny models.
 SWEEP = ("--models", "cnn,mlp", "--optimizers", "sgd,adam", "--epochs", "1", "--batch-size", "20",

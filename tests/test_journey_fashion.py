@@ -21,10 +21,10 @@ from zoo.data.idx import read_idx_images, read_idx_labels
 PACKAGE = Path("/usr/share/datasets/fashion-mnist")  # dpkg -L dataset-fashion-mnist
 TRAIN, TEST = 3000, 200  # the first images of each official file: a deterministic subset
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(
     not (PACKAGE / IDX_NAMES["t10k-images"]).is_file(),
     reason=f"real Fashion-MNIST is not installed at {PACKAGE} "
-           f"(Debian package dataset-fashion-mnist; .ci/run installs it)")
+           f"(Debian package dataset-fashion-mnist; .ci/run installs it)")]
 
 
 def _subset(folder: Path) -> tuple[np.ndarray, np.ndarray]:

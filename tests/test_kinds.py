@@ -15,6 +15,8 @@ from tests.conftest import ROOT, SMALL_MNIST, registry_text
 from tests.report_helpers import read_page
 from zoo import hookspecs, kinds
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 def test_every_kind_has_one_documented_hook_and_every_hook_a_kind():
     hooks = {name for name, value in vars(hookspecs).items()

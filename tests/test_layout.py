@@ -13,6 +13,9 @@ from tests.conftest import SMALL_MNIST, run_zoo
 from zoo.exec.launch import worker_command
 from zoo.job import Job
 from zoo.layout import RunDir, SweepDir
+import pytest
+
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
 def test_the_names_on_disk_that_old_runs_and_users_rely_on(tmp_path):

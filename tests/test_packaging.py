@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):

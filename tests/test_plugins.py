@@ -12,6 +12,8 @@ from zoo.errors import PluginError
 from zoo.plugin import load_catalog
 from zoo.plugin.manager import PluginWarning
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 GOOD = """
     import zoo
 

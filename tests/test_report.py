@@ -18,6 +18,8 @@ from tests.report_helpers import (PROFILED_FIGURES, RUN_FIGURES, SWEEP_FIGURES, 
                                   decode_image, embedded_png, read_page, real_run, real_sweep)
 from tests.test_bench_helpers import TINY, bench, db_rows, faulty_kit, zoo
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 @pytest.fixture(scope="module")
 def kit_env(tmp_path_factory):

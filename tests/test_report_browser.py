@@ -21,6 +21,8 @@ from tests.report_helpers import (PROFILED_FIGURES, RUN_FIGURES, SWEEP_FIGURES, 
                                   real_sweep)
 from tests.test_bench_helpers import faulty_kit
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 INSTALL = "apt-get install chromium chromium-driver (.ci/run does this)"
 OFFLINE = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 
@@ -162,6 +164,7 @@ def test_numeric_columns_sort_as_numbers_both_ways(browser, synthetic_page):
     _assert_screenshot_not_blank(browser)
 
 
+@pytest.mark.integration
 def test_run_page_has_every_figure_loaded(browser, tmp_path_factory):
     case = real_run(tmp_path_factory)
     _assert_page_complete(browser, case.html, RUN_FIGURES)

@@ -67,12 +67,14 @@ def _assert_val_lines_are_the_cells(out: Path, data: dict) -> list[tuple[dict, d
     return pairs
 
 
+@pytest.mark.integration
 def test_val_acc_has_a_panel_per_model_and_a_line_per_cell_and_seed(small):
     out, data = small
     pairs = _assert_val_lines_are_the_cells(out, data["val-acc-per-epoch"])
     assert len(pairs) == 8  # 2 models x 2 optimizers x 2 seeds
 
 
+@pytest.mark.integration
 def test_val_acc_colour_is_the_combination_and_dashes_the_seed(small):
     out, data = small
     pairs = _assert_val_lines_are_the_cells(out, data["val-acc-per-epoch"])
@@ -90,6 +92,7 @@ def test_val_acc_colour_is_the_combination_and_dashes_the_seed(small):
         assert line["linestyle"] == entries[f"seed {row['seed']}"]["linestyle"]
 
 
+@pytest.mark.integration
 def test_past_ten_lines_the_legend_collapses_to_the_first_varying_axis(large):
     out, data = large
     figure = data["val-acc-per-epoch"]
@@ -156,6 +159,7 @@ def _assert_identified(points: dict[tuple, dict], rows: dict[tuple, dict], legen
     assert set(colours.values()) <= {c.lower() for c in PALETTE} and set(markers.values()) <= set(MARKERS)
 
 
+@pytest.mark.integration
 def test_acc_vs_time_identifies_every_combination_by_model_and_optimizer(small):
     out, data = small
     panel, = data["acc-vs-time"]["panels"]
@@ -175,6 +179,7 @@ def test_acc_vs_time_identifies_every_combination_by_model_and_optimizer(small):
     assert pareto["x"][-1] == pytest.approx(max(v["x"] for v in expected.values()))
 
 
+@pytest.mark.integration
 def test_scaling_is_drawn_only_when_nprocs_varies(small, large):
     assert "scaling" not in small[1]  # every cell ran one process
     panels = large[1]["scaling"]["panels"]
@@ -184,6 +189,7 @@ def test_scaling_is_drawn_only_when_nprocs_varies(small, large):
     assert panels[0]["xticks"] == nprocs and all(lines_named(p, "median ") for p in panels)
 
 
+@pytest.mark.integration
 def test_time_to_target_bars_are_the_stored_times(small):
     out, data = small
     panel, = data["time-to-target"]["panels"]
@@ -211,6 +217,7 @@ def test_time_to_target_bars_are_the_stored_times(small):
         assert bar["colour"] == colours[gid_fields(bar["gid"])["model"]]
 
 
+@pytest.mark.integration
 def test_several_datasets_get_panels_of_their_own_with_their_own_chance(tmp_path):
     from zoo.report.synthetic import write_synthetic_sweep
 
@@ -231,6 +238,7 @@ def test_several_datasets_get_panels_of_their_own_with_their_own_chance(tmp_path
     assert panels[0]["ylim"] == panels[1]["ylim"] and panels[2]["ylim"] == panels[3]["ylim"]
 
 
+@pytest.mark.integration
 def test_markup_in_names_stays_text_in_the_figure_data(tmp_path):
     from zoo.report.synthetic import write_synthetic_sweep
 

@@ -28,6 +28,7 @@ def figure(tmp_path_factory):
     return page.figure_data["performance-profile"]
 
 
+@pytest.mark.integration
 def test_a_panel_per_kind_that_varies_over_two_workloads(figure):
     titles = [p["title"] for p in figure["panels"]]
     assert titles == ["optimizers: performance profile over 2 workloads",
@@ -38,6 +39,7 @@ def test_a_panel_per_kind_that_varies_over_two_workloads(figure):
         assert panel["xlim"] == [1.0, 4.0]
 
 
+@pytest.mark.integration
 def test_the_optimizer_curves_are_the_hand_worked_steps(figure):
     panel = figure["panels"][0]
     lines = {line["gid"]: line for line in panel["lines"]}
@@ -53,6 +55,7 @@ def test_the_optimizer_curves_are_the_hand_worked_steps(figure):
         [f"{e} (score {SCORES[e]:.3f})" for e in ("adam", "sgd", "momentum")]
 
 
+@pytest.mark.integration
 def test_no_profile_figure_without_two_workloads(tmp_path):
     write_synthetic_sweep(tmp_path, 3, statuses=["ok"], axes={
         "models": ["mlp"], "optimizers": ["sgd", "adam", "momentum"], "schedules": ["constant"],

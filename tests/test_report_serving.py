@@ -15,6 +15,7 @@ def small(tmp_path_factory):
     return small_sweep(tmp_path_factory.mktemp("serving") / "small")
 
 
+@pytest.mark.integration
 def test_acc_vs_latency_has_a_point_per_measured_row(small):
     out, data = small
     figure = data["acc-vs-latency"]
@@ -40,6 +41,7 @@ def test_acc_vs_latency_has_a_point_per_measured_row(small):
     assert {e["text"]: e["colour"] for e in figure["legends"][0]["entries"]} == time_colours
 
 
+@pytest.mark.integration
 def test_serving_rows_that_all_failed_give_their_reasons_and_no_latency_figure(tmp_path):
     from zoo.bench import infer_store
     from zoo.bench.store import Store

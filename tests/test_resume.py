@@ -29,6 +29,8 @@ from zoo.train import train
 from zoo.train import state as train_state
 from zoo.train.report import NullReporter, StopFlag
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 EPOCHS, BATCH = 2, 100  # 833 train images -> 9 steps per epoch, 18 steps in all
 STEPS_PER_EPOCH = 9
 TIMING_KEYS = {"images_per_s", "seconds", "elapsed"}

@@ -23,6 +23,8 @@ from zoo.plugin import load_catalog
 from zoo.train import train
 from zoo.train.report import StopFlag
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 EPOCHS, BATCH, STEPS_PER_EPOCH = 2, 12, 9  # 120 images, 12 for validation: 108 = 9 x 12
 TIMING_KEYS = {"images_per_s", "seconds", "elapsed"}
 MODELS = {"resnet18": "batch norm", "squeezenet1_1": "dropout"}

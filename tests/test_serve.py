@@ -25,6 +25,8 @@ from tests.deploy_kit import ZOO_MAIN, isolated, site_without
 from tests.serve_kit import (MODELS, POISON, SHAPES, TOLERANCE, Served, exports, fussy, fussy_env,  # noqa: F401
                              logits_of, normalized, pixels, reference, server, tensor_request)
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 httpx = pytest.importorskip("httpx")  # the serve extra; dev.py installs it, CI has it
 
 

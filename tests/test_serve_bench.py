@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import assert_one_line_error, run_zoo
 from tests.serve_kit import exports, fussy, server  # noqa: F401
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 httpx = pytest.importorskip("httpx")  # the serve extra; dev.py installs it, CI has it
 
 

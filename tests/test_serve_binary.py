@@ -14,6 +14,8 @@ from tests.conftest import run_zoo
 from tests.serve_kit import (MODELS, SHAPES, TOLERANCE, exports, logits_of, normalized,  # noqa: F401
                              pixels, reference, server, tensor_request)
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 httpx = pytest.importorskip("httpx")
 
 HEADER = "Inference-Header-Content-Length"

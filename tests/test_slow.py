@@ -8,7 +8,7 @@ from tests.conftest import SHARED_MNIST
 from zoo.job import Job
 from zoo.train import train
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="needs ../shared/data/mnist-5k")

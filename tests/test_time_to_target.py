@@ -36,6 +36,7 @@ def sweeps(tmp_path_factory):
             "first": first, "second": second}
 
 
+@pytest.mark.integration
 def test_the_stored_time_is_the_active_time_at_the_end_of_the_epoch_that_reached_it(sweeps):
     run = metrics(cell_dir(sweeps["targeted"], "mlp-sgd"))
     epochs = run["epochs"]
@@ -54,6 +55,7 @@ def test_the_stored_time_is_the_active_time_at_the_end_of_the_epoch_that_reached
     assert untargeted["target_acc"] is None and untargeted["time_to_target"] is None
 
 
+@pytest.mark.integration
 def test_the_table_shows_the_time_to_target_only_for_a_targeted_sweep(sweeps):
     ttt = db_rows(sweeps["targeted"])[0]["time_to_target"]
     for printed in (sweeps["second"].stdout, zoo("results", str(sweeps["targeted"])).stdout):
@@ -76,6 +78,7 @@ def test_the_table_says_when_a_cell_never_reached_the_target():
     assert "cpu to target s" not in pivot(summarize([row(cell())]))[0]
 
 
+@pytest.mark.integration
 def test_the_reports_bars_are_the_stored_times(sweeps):
     pytest.importorskip("matplotlib")
     from zoo.report.sources import load_sweep

@@ -22,6 +22,8 @@ from zoo.job import Job
 from zoo.plugin import load_catalog
 from zoo.train import train
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 DATA = ["--data-dir", str(SMALL_MNIST), "--set", "dataset.progress=false"]
 SMALL_CNN = ["--set", "model.channels=4"]
 EPOCH_KEYS = {"epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",

@@ -16,6 +16,8 @@ from zoo import checkpoint as ckpt
 from zoo.data.subset import limit_train, subset_indices
 from zoo.plugin import load_catalog
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 ENTRIES = ["--model", "mlp", "--optimizer", "sgd", "--schedule", "constant", "--regularizer", "none"]
 TRAIN = [*ENTRIES, *TINY, "--epochs", "1", "--batch-size", "100", "--data-dir", str(SMALL_MNIST),
          "--set", "dataset.progress=false", "--quiet"]

@@ -13,6 +13,8 @@ from zoo import checkpoint as ckpt
 from zoo.plugin import load_catalog
 from zoo.train import train
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 @pytest.fixture(scope="module")
 def catalog():

@@ -28,6 +28,8 @@ from tests.test_bench_helpers import (
 )
 from zoo import checkpoint as ckpt
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 ONE = ("--models", "mlp", "--optimizers", "sgd", *TINY)
 
 

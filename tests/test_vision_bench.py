@@ -10,6 +10,9 @@ import re
 
 from tests.conftest import ROOT, run_zoo
 from tests.vision_data import cifar_files, write_cifar_folder, write_idx_set
+import pytest
+
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
 def test_two_vision_models_on_two_datasets_make_a_table(tmp_path):

@@ -18,6 +18,8 @@ from zoo.plugin import load_catalog
 from zoo.plugins.vision import MODELS, count
 from zoo.testing import check_model_trains, entries_of
 
+pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 PLUGIN = "zoo.plugins.vision"
 # One per family of the list; the rest of each family is in the slow suite.
 DEFAULT = {"lenet", "alexnet", "vgg11_bn", "resnet18", "wide_resnet50_2", "resnext50_32x4d",
