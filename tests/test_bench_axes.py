@@ -194,7 +194,7 @@ def test_a_tiny_sweep_shows_the_varied_parameter_in_every_table(tmp_path):
 def test_a_changed_grid_says_what_changed_for_each_value_of_an_axis(catalog):
     from dataclasses import replace
 
-    from zoo.bench.runner import describe_changes
+    from zoo.bench.changes import describe_changes
 
     def sweep(epochs):
         cells = cells_of(catalog, models="mlp", optimizers="adam", epochs=epochs,

@@ -224,7 +224,7 @@ def run(catalog: Catalog, sweep: Plan, reporter: SweepReporter,
 
 
 def _note_changes(out: Path, cells: list[Cell], note: Callable[[str], None]) -> None:
-    from zoo.bench.runner import describe_changes, grid_changes
+    from zoo.bench.changes import describe_changes, grid_changes
 
     new, stale = grid_changes(SweepDir(out).results_db, cells)
     if stale:
