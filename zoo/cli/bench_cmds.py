@@ -131,7 +131,7 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, report, **opts):
         click.echo(data_line(info), err=True)
     summaries = summarize(result.rows, result.axes)
     click.echo(render(summaries, fmt, sort, marked(summaries), result.axes))
-    note_statistics(summaries)
+    note_statistics(summaries, result.axes)
     if result.summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
     elif result.summary.budget:
