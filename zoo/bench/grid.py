@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 # cut at MAX_SLUG_AXES (the whole key then keeps it unique), the whole at MAX_SLUG.
 MAX_SLUG_AXES, MAX_SLUG = 120, 160
 GRID_FILE_SCHEMA = {**GRID_SCHEMA, "set": list, "repeat": int, "target_acc": float,
-                    "limit_train": int, "description": str}
+                    "limit_train": int, "description": str, "search": str, "trials": int}
 
 
 @dataclass(frozen=True, kw_only=True)
