@@ -9,6 +9,7 @@ killed while a cell runs.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -64,6 +65,8 @@ def assert_store_and_study_agree(out) -> None:
     for row in rows:
         trial = by_cell[f"{row['cell']}:{row['seed']}"]
         assert trial.params.get("optimizers", row["optimizer"]) == row["optimizer"]
+        trained = json.loads(row["identity"])["params"]["optimizers"]["learning_rate"]
+        assert trial.params["optimizer.learning_rate"] == pytest.approx(trained)
         if row["status"] == "ok":
             assert trial.state.name == "COMPLETE" and trial.value == pytest.approx(row["val_acc"])
         else:
@@ -86,6 +89,9 @@ def test_random_is_seeded_reproducible_and_draws_from_a_log_range(tmp_path, env)
     other = planned(tmp_path / "c", *args, "--set", "searcher.seed=7", env=env)
     assert len(other) == 5 and set(other) != set(first)
     assert planned(tmp_path / "d", *args[:-1], "8", env=env)[:5] == first  # more trials: the same first
+    keyed = tmp_path / "keyed.toml"  # the same search named by the grid file's keys
+    keyed.write_text('[grid]\nsearch = "random"\ntrials = 5\n' + LOG_RANGE)
+    assert planned(tmp_path / "e", *SMALL, "--optimizers", "adam", "--grid", str(keyed), env=env) == first
     rates = [lr_of(slug) for slug in first + other]
     assert all(1e-4 <= lr <= 1e-1 for lr in rates), rates
     # log-uniform: about as many draws below 1e-2.5 as above, not 97% above
