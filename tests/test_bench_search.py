@@ -107,6 +107,7 @@ def test_random_runs_distinct_trials_and_a_rerun_goes_on(tmp_path, env):
     rows = db_rows(out)
     assert len(rows) == 4 and len({r["cell"] for r in rows}) == 4
     assert {r["status"] for r in rows} == {"ok"}
+    assert "note: the space holds 4 distinct cells: --trials 6 ran them all" in proc.stderr
     again = bench(out, *SMALL, *SPACE, "--search", "random", "--trials", "6", env=env)
     assert again.returncode == 0 and "4 already finished, 0 to run" in again.stderr
     assert db_rows(out) == rows  # nothing ran again
@@ -139,6 +140,7 @@ def test_optuna_continues_its_study_and_never_repeats_a_cell(tmp_path, env):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = db_rows(out)
     assert len(rows) == 4 and len({r["cell"] for r in rows}) == 4
+    assert "note: the space holds 4 distinct cells: --trials 5 ran them all" in proc.stderr
     assert [r for r in rows if r["cell"] in {f["cell"] for f in first}] == first
     assert_store_and_study_agree(out)
     assert "optimizer.learning_rate" in proc.stdout  # the varied parameter is a column

@@ -262,6 +262,9 @@ def run(catalog: Catalog, sweep: Plan, reporter: SweepReporter,
                            retry=spec.retry, preflight=checked, axes=tuple(sweep.axes),
                            pruning=sweep.pruning, budget=spec.budget, search=sweep.search)
     summary = run_sweep(catalog, cells, options, reporter, sweep.executor)
+    distinct = len({c.key for c in (sweep.search.cells if sweep.search else cells)})
+    if spec.trials is not None and distinct < spec.trials and not summary.interrupted and not summary.budget:
+        note(f"note: the space holds {distinct} distinct cells: --trials {spec.trials} ran them all")
     store = Store(SweepDir(out).results_db, readonly=True)
     try:
         keys = {(c.key, c.seed) for c in [*cells, *(sweep.search.cells if sweep.search else [])]}
