@@ -208,3 +208,22 @@ def test_without_optuna_the_optuna_searcher_is_a_one_line_error_and_random_works
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [r["status"] for r in db_rows(tmp_path / "r")] == ["ok", "ok"]
     assert not (tmp_path / "r" / "study.journal").exists()
+
+
+def test_random_draws_each_kind_of_axis_within_its_bounds(tmp_path):
+    from zoo.plugins.searchers import build_random
+    from zoo.searcher import Choice, Range
+
+    space = {"models": Choice(("mlp", "cnn")), "batch_size": Range(16, 256, log=True, integer=True),
+             "epochs": Range(1, 9, integer=True, step=2), "optimizer.momentum": Range(0.5, 0.99)}
+    searcher = build_random(seed=11)
+    searcher.open(tmp_path, space, seed=0)
+    points = [searcher.ask().point for _ in range(200)]
+    assert {p["models"] for p in points} == {"mlp", "cnn"}
+    assert all(isinstance(p["batch_size"], int) and 16 <= p["batch_size"] <= 256 for p in points)
+    assert sum(p["batch_size"] < 64 for p in points) > 60  # log-uniform: half below the middle 64
+    assert {p["epochs"] for p in points} == {1, 3, 5, 7, 9}
+    assert all(0.5 <= p["optimizer.momentum"] <= 0.99 for p in points)
+    again = build_random(seed=11)
+    again.open(tmp_path, space, seed=5)  # its own seed wins over the sweep's
+    assert [again.ask().point for _ in range(200)] == points
