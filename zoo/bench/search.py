@@ -51,31 +51,24 @@ def build_searcher(catalog: Catalog, name: str, sets: list[str]) -> Searcher:
         raise ConfigError(str(exc)) from None
 
 
-def _chosen(catalog: Catalog, spec: SweepSpec) -> dict[str, list[str]]:
-    chosen = {}
-    for kind in kinds.swept():
-        assert kind.axis is not None
-        try:
-            chosen[kind.name] = catalog.registry.select(kind.name, list(spec.selections[kind.axis]))
-        except RegistryError as exc:
-            raise ConfigError(f"{kind.flag}: {exc}") from None
-    return chosen
-
-
 def search_space(catalog: Catalog, spec: SweepSpec) -> dict[str, Choice | Range]:
     """What a searcher samples: swept kinds of several entries, then the parameter axes,
     each value (or a range's ends) checked against every selected entry that takes it."""
-    from zoo.bench.axes import _typed, search_space as parameter_axes
+    from zoo.bench.axes import search_space as parameter_axes, typed_axis
+    from zoo.bench.grid import selected
     from zoo.job import parse_sets
 
-    chosen = _chosen(catalog, spec)
+    chosen = selected(catalog, spec)
     space: dict[str, Choice | Range] = {str(kind.axis): Choice(tuple(chosen[kind.name]))
                                         for kind in kinds.swept() if len(chosen[kind.name]) > 1}
     _, axes = parameter_axes(catalog, parse_sets(list(spec.sets)), chosen, spec.space)
     for name, (axis, where) in axes.items():
         ends = axis if isinstance(axis, Choice) else Choice((axis.low, axis.high))
-        typed = _typed(catalog, name, ends, where, chosen)
-        space[name] = Choice(typed.values) if isinstance(axis, Choice) else axis
+        typed = typed_axis(catalog, name, ends, where, chosen)
+        if isinstance(axis, Range):
+            space[name] = axis
+        elif typed.varied:  # one value is no dimension: the spec keeps setting it
+            space[name] = Choice(typed.values)
     return space
 
 
@@ -107,7 +100,8 @@ def cells_of(catalog: Catalog, spec: SweepSpec, point: dict[str, Any]) -> list[C
     params = {name: value for name, value in point.items() if name not in swept}
     sets = tuple(item for item in spec.sets if item.partition("=")[0].strip() not in params)
     one = replace(spec, selections={**spec.selections, **{a: (v,) for a, v in point.items() if a in swept}},
-                  space={name: Choice((value,)) for name, value in params.items()}, sets=sets)
+                  space={**spec.space, **{name: Choice((value,)) for name, value in params.items()}},
+                  sets=sets)
     cells = expand(catalog, one)
     out = []
     for cell in cells:
