@@ -1,6 +1,6 @@
-"""Search strategies in real sweeps: random (seeded, reproducible, N distinct trials),
-optuna (a study that a rerun continues, no repeated cell, shared with the pruner), a
-runner killed with SIGKILL mid-search, --jobs 2, and zoo without Optuna.
+"""Search strategies in real sweeps: random (seeded, reproducible, N distinct trials, no
+Optuna needed), optuna (a study that a rerun continues, no repeated cell, shared with the
+pruner), a runner killed with SIGKILL mid-search, --jobs 2, and zoo without Optuna.
 
 Cells are the built-in mlp (16 hidden units) on the bundled MNIST sample, 1 epoch of
 200 images (2 steps); the kill test trains the throwaway ``slow`` MLP so that it can be
@@ -85,32 +85,18 @@ def test_random_is_seeded_reproducible_and_draws_from_a_log_range(tmp_path, env)
     args = (*SMALL, "--optimizers", "adam", "--grid", str(grid), "--search", "random", "--trials", "5")
     first = planned(tmp_path / "a", *args, env=env)
     assert len(first) == 5 and len(set(first)) == 5
-    assert planned(tmp_path / "b", *args, env=env) == first  # the same seed: the same cells
+    keyed = tmp_path / "keyed.toml"  # the same search named by the grid file's keys
+    keyed.write_text('[grid]\nsearch = "random"\ntrials = 5\n' + LOG_RANGE)
+    # the same seed: the same cells
+    assert planned(tmp_path / "b", *SMALL, "--optimizers", "adam", "--grid", str(keyed), env=env) == first
     other = planned(tmp_path / "c", *args, "--set", "searcher.seed=7", env=env)
     assert len(other) == 5 and set(other) != set(first)
     assert planned(tmp_path / "d", *args[:-1], "8", env=env)[:5] == first  # more trials: the same first
-    keyed = tmp_path / "keyed.toml"  # the same search named by the grid file's keys
-    keyed.write_text('[grid]\nsearch = "random"\ntrials = 5\n' + LOG_RANGE)
-    assert planned(tmp_path / "e", *SMALL, "--optimizers", "adam", "--grid", str(keyed), env=env) == first
     rates = [lr_of(slug) for slug in first + other]
     assert all(1e-4 <= lr <= 1e-1 for lr in rates), rates
     # log-uniform: about as many draws below 1e-2.5 as above, not 97% above
     below = sum(math.log10(lr) < -2.5 for lr in rates)
     assert 2 <= below <= 8, rates
-
-
-def test_random_runs_distinct_trials_and_a_rerun_goes_on(tmp_path, env):
-    out = tmp_path / "b"
-    # 4 points in the space: 6 trials run each of them once
-    proc = bench(out, *SMALL, *SPACE, "--search", "random", "--trials", "6", env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = db_rows(out)
-    assert len(rows) == 4 and len({r["cell"] for r in rows}) == 4
-    assert {r["status"] for r in rows} == {"ok"}
-    assert "note: the space holds 4 distinct cells: --trials 6 ran them all" in proc.stderr
-    again = bench(out, *SMALL, *SPACE, "--search", "random", "--trials", "6", env=env)
-    assert again.returncode == 0 and "4 already finished, 0 to run" in again.stderr
-    assert db_rows(out) == rows  # nothing ran again
 
 
 def test_trials_are_required_by_a_search_and_refused_by_the_grid(tmp_path, env):
@@ -196,7 +182,8 @@ def test_a_sigkilled_search_redoes_only_the_running_cell(tmp_path, env):
     assert_store_and_study_agree(out)
 
 
-def test_without_optuna_the_optuna_searcher_is_a_one_line_error_and_random_works(tmp_path, env):
+def test_without_optuna_random_runs_distinct_trials_a_rerun_goes_on_and_optuna_is_a_one_line_error(
+        tmp_path, env):
     blocked = tmp_path / "blocked" / "optuna"
     blocked.mkdir(parents=True)
     (blocked / "__init__.py").write_text('raise ImportError("No module named \'optuna\' (blocked by the test)")\n')
@@ -204,10 +191,18 @@ def test_without_optuna_the_optuna_searcher_is_a_one_line_error_and_random_works
     proc = bench(tmp_path / "o", *SMALL, *SPACE, "--search", "optuna", "--trials", "2", env=env)
     assert_one_line_error(proc, "--search optuna needs Optuna", "pip install 'zoo[search]'")
     assert not (tmp_path / "o" / "results.db").exists()
-    proc = bench(tmp_path / "r", *SMALL, *SPACE, "--search", "random", "--trials", "2", env=env)
+    out = tmp_path / "r"
+    # 4 points in the space: 6 trials run each of them once
+    proc = bench(out, *SMALL, *SPACE, "--search", "random", "--trials", "6", env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert [r["status"] for r in db_rows(tmp_path / "r")] == ["ok", "ok"]
-    assert not (tmp_path / "r" / "study.journal").exists()
+    rows = db_rows(out)
+    assert len(rows) == 4 and len({r["cell"] for r in rows}) == 4
+    assert {r["status"] for r in rows} == {"ok"}
+    assert "note: the space holds 4 distinct cells: --trials 6 ran them all" in proc.stderr
+    assert not (out / "study.journal").exists()
+    again = bench(out, *SMALL, *SPACE, "--search", "random", "--trials", "6", env=env)
+    assert again.returncode == 0 and "4 already finished, 0 to run" in again.stderr
+    assert db_rows(out) == rows  # nothing ran again
 
 
 def test_random_draws_each_kind_of_axis_within_its_bounds(tmp_path):
