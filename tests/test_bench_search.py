@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import ROOT, assert_one_line_error
 from tests.test_bench_helpers import (
     MARK, TINY, assert_no_processes, bench, bench_cmd, db_rows, faulty_kit, kill_tree, marked, wait_for,
+    without_optuna,
 )
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
 
@@ -184,10 +185,7 @@ def test_a_sigkilled_search_redoes_only_the_running_cell(tmp_path, env):
 
 def test_without_optuna_random_runs_distinct_trials_a_rerun_goes_on_and_optuna_is_a_one_line_error(
         tmp_path, env):
-    blocked = tmp_path / "blocked" / "optuna"
-    blocked.mkdir(parents=True)
-    (blocked / "__init__.py").write_text('raise ImportError("No module named \'optuna\' (blocked by the test)")\n')
-    env = {**env, "PYTHONPATH": os.pathsep.join([str(blocked.parent), env.get("PYTHONPATH", "")])}
+    env = without_optuna(tmp_path, env)
     proc = bench(tmp_path / "o", *SMALL, *SPACE, "--search", "optuna", "--trials", "2", env=env)
     assert_one_line_error(proc, "--search optuna needs Optuna", "pip install 'zoo[search]'")
     assert not (tmp_path / "o" / "results.db").exists()
