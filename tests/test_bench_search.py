@@ -107,10 +107,12 @@ def test_trials_are_required_by_a_search_and_refused_by_the_grid(tmp_path, env):
                           "--trials: --search grid runs every cell")
     assert_one_line_error(bench(tmp_path / "c", *SMALL, "--search", "annealing", "--trials", "3", env=env),
                           "--search annealing: unknown searcher (known: grid, optuna, random)")
+    assert_one_line_error(bench(tmp_path / "e", *SMALL, "--search", "random", "--trials", "3", env=env),
+                          "--search random: the space holds one cell")
     assert_one_line_error(bench(tmp_path / "d", *SMALL, "--search", "optuna", "--trials", "3",
                                 "--set", "searcher.sampler=GridSampler", env=env),
                           "unknown sampler 'GridSampler'", "TPESampler")
-    assert not any((tmp_path / name / "results.db").exists() for name in "abcd")
+    assert not any((tmp_path / name / "results.db").exists() for name in "abcde")
 
 
 def test_optuna_continues_its_study_and_never_repeats_a_cell(tmp_path, env):
@@ -121,14 +123,19 @@ def test_optuna_continues_its_study_and_never_repeats_a_cell(tmp_path, env):
     first = db_rows(out)
     assert len(first) == 2
     assert_store_and_study_agree(out)
-    # A rerun with more trials: the 2 cells stay as they were, 2 more points run, and the
-    # fifth trial finds the space (4 points) spent
+    # as a runner killed after telling the study and before recording the row leaves it
+    con = sqlite3.connect(str(out / "results.db"))
+    with con:
+        con.execute("UPDATE results SET status = 'running' WHERE rowid = 2")
+    con.close()
+    # A rerun with more trials: the first cell stays as it was, the second is redone as
+    # the same trial, 2 more points run, and the fifth trial finds the space (4 points) spent
     proc = bench(out, *args, "--trials", "5", env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = db_rows(out)
     assert len(rows) == 4 and len({r["cell"] for r in rows}) == 4
     assert "note: the space holds 4 distinct cells: --trials 5 ran them all" in proc.stderr
-    assert [r for r in rows if r["cell"] in {f["cell"] for f in first}] == first
+    assert rows[0] == first[0] and rows[1]["cell"] == first[1]["cell"] and rows[1]["status"] == "ok"
     assert_store_and_study_agree(out)
     assert "optimizer.learning_rate" in proc.stdout  # the varied parameter is a column
 

@@ -197,6 +197,9 @@ def plan(catalog: Catalog, spec: SweepSpec) -> Plan:
     if not searcher.samples:
         return Plan(spec, executor, threaded(expand(catalog, spec)), pruning)
     space = search_space(catalog, spec)
+    if not space:
+        raise ConfigError(f"--search {spec.search}: the space holds one cell (one entry of each kind, "
+                          "no --set list or [space] axis); run it as a grid")
     assert spec.trials is not None
     if not searcher.adaptive:
         return Plan(spec, executor, threaded(sampled_cells(catalog, spec, searcher, space, spec.trials)),
