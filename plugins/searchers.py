@@ -70,10 +70,11 @@ def build_random(*, seed: int | None = None):
     return RandomSearcher(seed)
 
 
-def build_optuna(*, sampler: str = "TPESampler", seed: int | None = None):
+def build_optuna(*, sampler: str = "TPESampler", seed: int | None = None, options: dict | None = None):
     from zoo.bench.optuna_searcher import OptunaSearcher
 
-    return OptunaSearcher(sampler, seed)
+    # options: the sampler's own keyword arguments, e.g. '{"n_startup_trials": 4}' for TPE.
+    return OptunaSearcher(sampler, seed, options)
 
 
 @zoo.hookimpl
@@ -84,4 +85,4 @@ def zoo_register_searchers(register):
                          "(--set searcher.seed=N; default: the sweep's seed)")
     register("optuna", build_optuna,
              description="--trials N points asked of an Optuna sampler as cells can start "
-                         "(TPESampler; --set searcher.sampler=NAME; zoo[search])")
+                         "(TPESampler; --set searcher.sampler=NAME, searcher.options=JSON; zoo[search])")

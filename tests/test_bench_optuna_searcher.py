@@ -64,3 +64,13 @@ def test_a_pruner_decides_on_the_searchers_trial_in_one_study(tmp_path):
     (found,) = open_study(tmp_path).get_trials()
     assert found.user_attrs[TRIAL_ATTR] == "cell:0" and found.params
     assert found.state.name == "COMPLETE" and found.value == 0.7 and found.intermediate_values == {1: 0.6, 2: 0.7}
+
+
+def test_a_samplers_own_options_are_checked_when_it_is_built():
+    from zoo.errors import ConfigError
+
+    build_optuna(sampler="TPESampler", options={"n_startup_trials": 2})
+    with pytest.raises(ConfigError, match=r"^searcher 'optuna': TPESampler\(bogus\): .*bogus"):
+        build_optuna(options={"bogus": 1})
+    with pytest.raises(ConfigError, match="unknown sampler 'GridSampler'"):
+        build_optuna(sampler="GridSampler")

@@ -33,13 +33,19 @@ class OptunaSearcher(Searcher):
     samples = True
     adaptive = True
 
-    def __init__(self, sampler: str = "TPESampler", seed: int | None = None) -> None:
+    def __init__(self, sampler: str = "TPESampler", seed: int | None = None,
+                 options: dict[str, Any] | None = None) -> None:
         self._optuna = require_optuna("optuna", "--search")
         known = sorted(n for n in dir(self._optuna.samplers)
                        if n.endswith("Sampler") and n not in NOT_SAMPLERS)
         if sampler not in known:
             raise ConfigError(f"searcher 'optuna': unknown sampler '{sampler}' (known: {', '.join(known)})")
-        self._sampler, self._seed = sampler, seed
+        if options is not None and not isinstance(options, dict):
+            raise ConfigError(f"searcher 'optuna': options must be a JSON object of {sampler}'s "
+                              f"keyword arguments, got {options!r}")
+        self._sampler, self._seed, self._options = sampler, seed, dict(options or {})
+        # Built now, so that a bad option is refused with one line before anything runs.
+        self._make_sampler(0)
         self._live: dict[int, Any] = {}  # trial number -> optuna.trial.Trial not told yet
         self._encoded: set[str] = set()  # choices given to Optuna as JSON text
         self._distributions: dict[str, Any] = {}
@@ -74,9 +80,12 @@ class OptunaSearcher(Searcher):
         import inspect
 
         make = getattr(self._optuna.samplers, self._sampler)
-        if "seed" in inspect.signature(make).parameters:
-            return make(seed=seed)
-        return make()
+        seeded = {"seed": seed} if "seed" in inspect.signature(make).parameters else {}
+        try:
+            return make(**{**seeded, **self._options})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"searcher 'optuna': {self._sampler}({', '.join(self._options)}): "
+                              f"{exc}") from None
 
     def _distribution(self, name: str, axis) -> Any:
         dists = self._optuna.distributions
