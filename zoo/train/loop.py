@@ -23,6 +23,7 @@ from zoo.status import Status
 from zoo.train import state as train_state
 from zoo.train.evaluate import evaluate
 from zoo.train.logs import ScalarLog
+from zoo.train.memory import peak_rss_mb
 from zoo.train.ranks import agree_on_start, any_rank, keeps_files, mean_over_ranks, write_replica_digest
 from zoo.train.report import NullReporter, Reporter, StopFlag
 
@@ -42,6 +43,7 @@ class RunResult:
     time_to_target: float | None = None
     resumed_from: int | None = None
     num_params: int | None = None  # the model's parameter count, shown beside its accuracy
+    peak_rss_mb: float | None = None  # the highest of any session's (zoo.train.memory)
     device: str = "cpu"
     world_size: int = 1
 
@@ -163,6 +165,7 @@ def _save(run: _Run, global_step: int) -> bool:
 
 def _write_metrics(run: _Run) -> None:
     if run.keeper:
+        run.result.peak_rss_mb = max(run.result.peak_rss_mb or 0.0, peak_rss_mb())
         write_json_atomic(RunDir(run.out).metrics_file, run.result.to_dict(run.job))
 
 
