@@ -113,3 +113,16 @@ def test_a_real_cell_records_its_peak_memory_and_the_leaderboard_shows_it(tmp_pa
     assert board.returncode == 0, board.stderr
     shown = {r["model"]: float(r["peak rss MiB"]) for r in csv.DictReader(io.StringIO(board.stdout))}
     assert shown == {m: pytest.approx(r["peak_rss_mb"]) for m, r in rows.items()}
+
+
+@pytest.mark.integration
+def test_the_leaderboard_grid_is_eight_models_times_three_seeds_on_the_stated_subset():
+    from tests.conftest import ROOT, run_zoo
+
+    proc = run_zoo("bench", "--grid", str(ROOT / "benchmarks" / "fashion-leaderboard.toml"), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    cells = [line.split("-") for line in proc.stdout.splitlines() if line.startswith("fashion-mnist-")]
+    models = list(dict.fromkeys(c[2] for c in cells))
+    assert len(models) >= 8 and "cnn" in models  # the course CNN's row is compared in RESULTS.md
+    assert sorted(c[-2] for c in cells) == sorted([f"s{s}" for s in range(3)] * len(models))
+    assert all("n3000" in c for c in cells)  # the --limit-train subset its description states
