@@ -152,7 +152,7 @@ def course_cnn_note(run: Path, first: list[dict], epochs: str, limit: str) -> st
         if len(curve) < 2:
             return text + f" This grid trains {epochs} epoch(s) on {limit} of its 60,000 training images."
         rising = curve[-1] > curve[-2]
-        text += (f" Those entries train on all 60,000 training images; this grid trains {epochs} "
+        text += (f" Those entries train on the full official training set; this grid trains {epochs} "
                  f"epoch(s) on {limit} of them, a budget chosen so that {len(first)} models x "
                  f"{cnn['ok_runs']} seeds x two runs fit in ~40 minutes of a shared 2-core CPU. "
                  f"Its mean validation accuracy by epoch, {' -> '.join(f'{v:.4f}' for v in curve)}, "
