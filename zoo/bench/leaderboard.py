@@ -2,10 +2,8 @@
 leaderboard (timm's results CSVs; issue 19): what varies in the sweep (the model always),
 parameters, epochs, seeds, validation and test accuracy with their 95% intervals,
 training throughput, and per serving backend its throughput and batch-1 p50 latency
-(zoo bench-infer, the median over the seeds' ok measurements).  Pure.
-
-Peak memory is not a column: zoo does not record it yet, and a column of dashes would
-read as if it did.
+(zoo bench-infer, the median over the seeds' ok measurements), and the training process's
+peak memory (the highest of the seeds': zoo.train.memory).  Pure.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from zoo.registry import natural_key
 from zoo.status import Status
 
 SHARED = ["params", "epochs", "seeds", "val acc", "val acc ci low", "val acc ci high", "test acc",
-          "test acc ci low", "test acc ci high", "train img/s"]
+          "test acc ci low", "test acc ci high", "train img/s", "peak rss MiB"]
 
 
 def _varying(summaries: list[dict[str, Any]], fields: list[str]) -> list[str]:
@@ -46,7 +44,8 @@ def leaderboard(summaries: list[dict[str, Any]], rows: list[dict[str, Any]],
                      "seeds": s["ok_runs"], "val acc": s.get("val_acc"),
                      "val acc ci low": s.get("val_acc_ci_low"), "val acc ci high": s.get("val_acc_ci_high"),
                      "test acc": s.get("acc"), "test acc ci low": s.get("acc_ci_low"),
-                     "test acc ci high": s.get("acc_ci_high"), "train img/s": s.get("images_per_s")})
+                     "test acc ci high": s.get("acc_ci_high"), "train img/s": s.get("images_per_s"),
+                     "peak rss MiB": s.get("peak_rss_mb")})
         for backend in backends:
             mine = [r for r in inference if r["cell"] in cells and r["backend"] == backend
                     and r["status"] == Status.OK]

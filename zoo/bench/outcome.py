@@ -42,7 +42,8 @@ def result_values(metrics: dict | None) -> dict[str, Any]:
               "test_acc": test.get("acc"), "train_time": metrics.get("train_time"),
               "images_per_s": metrics.get("images_per_s"),
               "time_to_target": metrics.get("time_to_target"),
-              "best_val_acc": max(val) if val else None, "num_params": metrics.get("num_params")}
+              "best_val_acc": max(val) if val else None, "num_params": metrics.get("num_params"),
+              "peak_rss_mb": metrics.get("peak_rss_mb")}
     if isinstance(metrics.get("elapsed"), (int, float)):
         # The cell's own account, summed over every session that contributed to it.
         startup = float(metrics.get("startup") or 0.0)

@@ -33,7 +33,9 @@ RESULT_COLUMNS = ["status", "reason", "epochs_done", "train_loss", "train_acc", 
                   # could run on that machine meanwhile (its times are then not comparable)
                   "executor", "node", "shared",
                   # the highest validation accuracy of any epoch, and the model's size
-                  "best_val_acc", "num_params"]
+                  "best_val_acc", "num_params",
+                  # the training process's peak resident memory (MiB, zoo.train.memory)
+                  "peak_rss_mb"]
 TEXT_COLUMNS = {"status", "reason", "paddle_version", "host", "zoo_version", "git_rev",
                 "started_at", "ended_at", "cell_dir", "epochs_done", "executor", "node"}
 INTEGER_COLUMNS = {"nprocs", "epochs", "batch_size", "seed", "num_classes", "threads", "shared",

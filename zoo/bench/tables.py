@@ -92,6 +92,8 @@ def summarize(rows: list[dict[str, Any]], axes: list[str] | tuple[str, ...] = ()
                     "acc": acc, "acc_std": acc_sd,
                     "num_params": next((m.get("num_params") for m in members if m.get("num_params")), None),
                     "time": wall, "time_std": wall_sd, "images_per_s": ips, "images_per_s_std": ips_sd,
+                    # the worst seed's: what the combination needs to run at all
+                    "peak_rss_mb": max((m["peak_rss_mb"] for m in ok if m.get("peak_rss_mb")), default=None),
                     "time_to_target": ttt, "time_to_target_std": ttt_sd,
                     "targeted": any(m.get("target_acc") is not None for m in members),
                     "chance": chance_mark(acc, classes),

@@ -141,7 +141,8 @@ def render_serving_only(run_dir: Path, fmt: str, show_all: bool = False) -> str:
               help="--profile: what makes a workload (default: dataset,model,device).")
 @click.option("--leaderboard", is_flag=True,
               help="Only the leaderboard columns: model, params, epochs, seeds, val and test "
-                   "accuracy with 95% intervals, train img/s, serving img/s and p50 per backend.")
+                   "accuracy with 95% intervals, train img/s, peak memory, serving img/s and p50 per "
+                   "backend.")
 def results_command(run_dir, fmt, sort, other, show_all, inference, serving, best, by, profile,
                     group_by, leaderboard):
     """Show the results of a bench run (also while it is running): the training table,

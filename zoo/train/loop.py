@@ -22,6 +22,7 @@ from zoo.status import Status
 from zoo.train import state as train_state
 from zoo.train.evaluate import evaluate
 from zoo.train.logs import ScalarLog
+from zoo.train.memory import peak_rss_mb
 from zoo.train.ranks import agree_on_start, any_rank, mean_over_ranks, write_replica_digest
 from zoo.train.report import NullReporter, Reporter, StopFlag
 from zoo.train.run import Run, RunResult, build
@@ -66,6 +67,7 @@ def _save(run: Run, global_step: int) -> bool:
 
 def _write_metrics(run: Run) -> None:
     if run.keeper:
+        run.result.peak_rss_mb = max(run.result.peak_rss_mb or 0.0, peak_rss_mb())
         write_json_atomic(RunDir(run.out).metrics_file, run.result.to_dict(run.job))
 
 

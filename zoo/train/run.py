@@ -29,6 +29,7 @@ class RunResult:
     time_to_target: float | None = None
     resumed_from: int | None = None
     num_params: int | None = None  # the model's parameter count, shown beside its accuracy
+    peak_rss_mb: float | None = None  # the highest of any session's (zoo.train.memory)
     device: str = "cpu"
     world_size: int = 1
 
