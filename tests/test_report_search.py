@@ -182,3 +182,14 @@ def test_a_real_asha_sweep_is_drawn_with_its_pruned_cells(tmp_path):
     assert history["xlim"][1] >= sum(int(r["epochs_done"]) for r in ended) == 3 + 1 + 1
     assert [r[-1] for r in page.tables["best-table"]["rows"]] == ["ok", "pruned", "pruned"]
     assert [r[1] for r in page.tables["best-table"]["rows"]][0] == "0.1"
+
+
+def test_accuracy_against_time_has_a_point_per_parameter_value(grid):
+    # Before, the cells of one combination that differ only by learning rate were one
+    # point: their accuracies averaged as if they were seeds.
+    written, page, _ = grid
+    panel, = page.figure_data["acc-vs-time"]["panels"]
+    drawn = {(f["optimizer"], f["schedule"], float(f[AXIS])): line["y"][0]
+             for line in lines_named(panel, "point ") for f in [gid_fields(line["gid"])]}
+    assert drawn == pytest.approx({(w["optimizer"], w["schedule"], w["rate"]): w["val_acc"] - 0.01
+                                   for w in written})
