@@ -68,9 +68,12 @@ def test_history_is_every_cell_in_the_order_it_ended_and_the_best_so_far(case, r
     assert panel["title"] == f"Optimization history: 24 cells, {points[-1][0]} epochs"
     # the best cell is named beside the staircase (of equals, the first found)
     top = max((w for w in written if w["status"] == "ok"), key=lambda w: (w["val_acc"], -w["ended_at"]))
-    assert any(f"{top['optimizer']}, {top['schedule']}, learning_rate={top['rate']:g}" in t
-               for t in panel["texts"]), panel["texts"]
-    legend = [e["text"] for e in page.figure_data["optimization-history"]["legends"][0]["entries"]]
+    legend = [e["text"].replace("\n", " ") for e in page.figure_data["optimization-history"]["legends"][0]["entries"]]
+    spent = next(x for x, y, s in points if y == top["val_acc"] and s == "ok")
+    assert f"the best: {top['optimizer']}, {top['schedule']}, learning_rate={top['rate']:g}, " \
+           f"{top['val_acc']:.4f} after {spent} epochs" in legend[-1]
+    ring, = lines_named(panel, "best cell")
+    assert (ring["x"], ring["y"]) == ([spent], [pytest.approx(top["val_acc"])])
     assert ("cell pruned (accuracy where it stopped) (18)" in legend) == (case == "pruned")
 
 
@@ -153,10 +156,10 @@ def test_markup_in_names_stays_text(tmp_path):
     page, text = _report(tmp_path / "markup")  # a strict parse: no tag was injected
     assert "<img src=x" not in text
     assert name in {row[2] for row in page.tables["best-table"]["rows"]}
-    # the annotation names the first best cell found, whichever schedule it has
-    texts = page.figure_data["optimization-history"]["panels"][0]["texts"]
+    # the legend names the first best cell found, whichever schedule it has
+    legend = page.figure_data["optimization-history"]["legends"][0]["entries"]
     top = max(written, key=lambda w: (w["val_acc"], -w["ended_at"]))
-    assert any(f", {top['schedule']}, " in t for t in texts), texts
+    assert f", {top['schedule']}, " in legend[-1]["text"].replace("\n", " ")
     assert "schedule" in page.figure_data["parameter-importance"]["panels"][0]["yticklabels"]
 
 

@@ -40,19 +40,18 @@ def history_figure(sweep: SweepData, found: list[HistoryPoint]):
     steps = [p for p in found if p.best is not None]
     ax.plot([p.spent for p in steps], [p.best for p in steps], drawstyle="steps-post", color=BEST_COLOUR,
             linewidth=2, gid="best so far")
-    handles.append(Line2D([], [], color=BEST_COLOUR, linewidth=2))
-    names.append("best validation accuracy found so far")
     winner = max(steps, key=lambda p: p.best)
     first = next(p for p in steps if p.best == winner.best)
     varying = varying_settings([p.row for p in found], sweep.axes) or ["model"]
-    # Below the staircase, on the side of the point with room, wrapped to stay in the panel.
-    late = first.spent > found[-1].spent / 2
-    ax.annotate("\n".join(textwrap.wrap(f"best: {name_of(first.row, varying, sweep.axes)}", 48))
-                + f"\n{first.best:.4f} after {first.spent} epochs", (first.spent, first.best),
-                xytext=(-6 if late else 6, -8), textcoords="offset points", fontsize=8,
-                color="#333333", ha="right" if late else "left", va="top",
-                bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "#cccccc",
-                      "alpha": 0.9})
+    # The best cell is named in the legend, below the panel, where no text covers a point;
+    # a ring marks it in the panel.
+    ax.plot([first.spent], [first.best], linestyle="none", marker="o", markersize=12,
+            markerfacecolor="none", markeredgecolor=BEST_COLOUR, markeredgewidth=1.5, gid="best cell")
+    handles.append(Line2D([], [], color=BEST_COLOUR, linewidth=2, marker="o", markersize=9,
+                          markerfacecolor="none", markeredgewidth=1.5))
+    names.append("\n".join(textwrap.wrap(
+        f"best found so far; the best: {name_of(first.row, varying, sweep.axes)}, "
+        f"{first.best:.4f} after {first.spent} epochs", 60)))
     (low, high), _ = points.accuracy_limits([p.acc for p in found if p.acc is not None], [])
     ax.set_ylim(low, high)
     ax.set_xlim(0, found[-1].spent * 1.03 + 0.5)
