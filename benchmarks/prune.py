@@ -81,9 +81,23 @@ def rows(out: Path) -> list[dict]:
         db.close()
 
 
+def span(found: list[dict]) -> float:
+    """Seconds from the first cell's start to the last one's end, from the store: the
+    sweep's wall time also when a rerun only finds it done (``--keep``) or resumed it.
+    A row keeps its latest session's start, so a cell paused and resumed first makes it
+    short by its first piece (seconds, of a sweep's tens of minutes)."""
+    from datetime import datetime
+
+    starts = [datetime.fromisoformat(r["started_at"]) for r in found if r.get("started_at")]
+    ends = [datetime.fromisoformat(r["ended_at"]) for r in found if r.get("ended_at")]
+    return (max(ends) - min(starts)).total_seconds() if starts and ends else float("nan")
+
+
 def space(out: Path, args, prune: list[str]) -> dict:
-    seconds = sum(sweep(out, bench_args, prune) for bench_args in space_args(args))
+    for bench_args in space_args(args):
+        sweep(out, bench_args, prune)
     found = rows(out)
+    seconds = span(found)
     finished = [r for r in found if r["status"] == "ok"]
     best = max(finished, key=lambda r: r["best_val_acc"] or 0.0)
     return {"cells": len(found), "pruned": sum(r["status"] == "pruned" for r in found),
