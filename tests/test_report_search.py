@@ -75,6 +75,7 @@ def test_history_is_every_cell_in_the_order_it_ended_and_the_best_so_far(case, r
     ring, = lines_named(panel, "best cell")
     assert (ring["x"], ring["y"]) == ([spent], [pytest.approx(top["val_acc"])])
     assert ("cell pruned (accuracy where it stopped) (18)" in legend) == (case == "pruned")
+    assert "cell finished ok (6)" in legend if case == "pruned" else "cell finished ok (24)" in legend
 
 
 def test_a_single_cell_has_no_history(tmp_path):

@@ -11,11 +11,12 @@ from zoo.report import points, style
 from zoo.report.importance import Importance
 from zoo.report.search import HistoryPoint, name_of, status_kind, varying_settings
 from zoo.report.sources import SweepData
+from zoo.report.style import LEGEND_WIDTH
 
 # How an ended cell's point looks, by how it ended: (marker, filled, colour, legend text).
 ENDS = {"ok": ("o", True, style.PALETTE[0], "cell finished ok"),
-        "pruned": ("v", False, style.PALETTE[3], "cell pruned (accuracy where it stopped)"),
-        "problem": ("x", True, "#000000", "cell diverged/failed/timeout/interrupted")}
+        "pruned": ("v", False, style.PALETTE[3], "cell pruned (accuracy where\nit stopped)"),
+        "problem": ("x", True, "#000000", "cell diverged, failed, timed out\nor interrupted")}
 BEST_COLOUR = style.PALETTE[1]
 
 
@@ -24,7 +25,7 @@ def history_figure(sweep: SweepData, found: list[HistoryPoint]):
     staircase of the best found so far, the best cell named beside it."""
     from matplotlib.lines import Line2D
 
-    fig = style.figure(9.5, 4.2)
+    fig = style.figure(7.5 + LEGEND_WIDTH + 0.6, 4.2)
     ax = fig.subplots()
     handles, names = [], []
     for kind, (marker, filled, colour, text) in ENDS.items():
@@ -51,7 +52,7 @@ def history_figure(sweep: SweepData, found: list[HistoryPoint]):
                           markerfacecolor="none", markeredgewidth=1.5))
     names.append("\n".join(textwrap.wrap(
         f"best found so far; the best: {name_of(first.row, varying, sweep.axes)}, "
-        f"{first.best:.4f} after {first.spent} epochs", 60)))
+        f"{first.best:.4f} after {first.spent} epochs", 36)))
     (low, high), _ = points.accuracy_limits([p.acc for p in found if p.acc is not None], [])
     ax.set_ylim(low, high)
     ax.set_xlim(0, found[-1].spent * 1.03 + 0.5)
@@ -59,7 +60,7 @@ def history_figure(sweep: SweepData, found: list[HistoryPoint]):
     ax.set_ylabel("validation accuracy (fraction)")
     ax.set_title(f"Optimization history: {len(found)} cells, {found[-1].spent} epochs")
     style.integer_x_ticks(ax)
-    style.outside_legend(fig, handles, names, where="lower center")
+    style.outside_legend(fig, handles, names)
     return fig
 
 
