@@ -197,3 +197,19 @@ def test_accuracy_against_time_has_a_point_per_parameter_value(grid):
              for line in lines_named(panel, "point ") for f in [gid_fields(line["gid"])]}
     assert drawn == pytest.approx({(w["optimizer"], w["schedule"], w["rate"]): w["val_acc"] - 0.01
                                    for w in written})
+
+
+def test_equal_accuracies_say_why_there_is_no_importance(tmp_path):
+    # fANOVA raises on zero variance; the report must say so instead of failing.
+    from zoo.bench.store import Store
+
+    write_search_sweep(tmp_path / "flat")
+    store = Store(tmp_path / "flat" / "results.db")
+    try:
+        store.db.execute("UPDATE results SET val_acc = 0.5")
+        store.db.commit()
+    finally:
+        store.close()
+    page, text = _report(tmp_path / "flat")
+    assert "fig-parameter-importance" not in page.figures
+    assert "the 24 cells that finished ok all have the same final validation accuracy" in text

@@ -69,6 +69,10 @@ def importance(rows: list[dict[str, Any]], axes: list[str]) -> Importance:
         return Importance(cells=len(complete), note=(
             f"No parameter importance: it is computed by Optuna's fANOVA, and {exc.name or 'Optuna'} "
             f"is not installed ({INSTALL_HINT})."))
+    if len({float(r["val_acc"]) for r in complete}) == 1:  # fANOVA divides by the variance
+        return Importance(cells=len(complete), note=(
+            f"No parameter importance: the {len(complete)} cells that finished ok all have the "
+            f"same final validation accuracy, so no setting explains any of it."))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     values = [settings(r, axes) for r in complete]
     dists = {n: distribution(optuna, [v[n] for v in values]) for n in names}
