@@ -8,7 +8,7 @@ from __future__ import annotations
 import textwrap
 
 from zoo.report import points, style
-from zoo.report.importance import Importance
+from zoo.report.importance import TREES, Importance
 from zoo.report.search import HistoryPoint, name_of, status_kind, varying_settings
 from zoo.report.sources import SweepData
 from zoo.report.style import LEGEND_WIDTH
@@ -104,7 +104,7 @@ def search_plots(sweep: SweepData) -> tuple[list[style.Plot], list[str]]:
         plots.append(style.plot(
             "parameter-importance", "Parameter importance",
             f"How much of the variance of the final validation accuracy each varying setting "
-            f"explains, by Optuna's fANOVA (a random forest, seed 0) over the {weights.cells} "
+            f"explains, by Optuna's fANOVA (a forest of {TREES} trees, seed 0) over the {weights.cells} "
             f"cells that finished ok; pruned cells are left out, their final accuracy unknown. "
             f"Settings that interact share what they explain together.",
             importance_figure(weights)))
