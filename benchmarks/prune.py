@@ -149,6 +149,8 @@ def main() -> None:
                         help="run the grid and the attempts at the same time (wall times then overlap)")
     parser.add_argument("--keep", help="keep the sweep folders here (for zoo report) instead of a temporary folder")
     parser.add_argument("--section", default="prune", help="RESULTS.md section to (re)write")
+    parser.add_argument("--reading", help="a hand-written reading (markdown) copied into the section when "
+                                          "the runs are done, e.g. how the attempts' parameters were chosen")
     parser.add_argument("--extra", default="--set model.hidden1=32",
                         help="more zoo bench arguments, one string (e.g. '--limit-train 5000')")
     args = parser.parse_args()
@@ -214,6 +216,8 @@ pruned in the grid: {', '.join(grid['other']) or 'none'}. Grid's best cell: {gri
   {per_pause[1]:.2f} s of the cells' own start-up time (launch to first step, summed over
   sessions); medians of {args.repeat} alternated runs with {per_pause[2]} pauses against none.
 """
+    if args.reading:  # read now, not at the start: it may be written while the runs go on
+        body += "\n" + Path(args.reading).read_text()
     print(body)
     write_section(args.section, body)
 
