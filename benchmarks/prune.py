@@ -188,7 +188,7 @@ def main() -> None:
             else "not judged (fewer than 24 cells or 4 epochs)"
         verdicts.append(f"- {args.prune} ({params}) vs grid: {gap:+.2f} points of best validation "
                         f"accuracy (best cell {run['best_cell']}) at {share:.0%} of the epochs: {judged}")
-    space_text = (f"the grid file {args.grid} with {' '.join(args.extra)}" if args.grid else
+    space_text = (f"the grid file {args.grid}" + (f" with {' '.join(args.extra)}" if args.extra else "") if args.grid else
                   f"{args.dataset}, models {args.models}, optimizers {args.optimizers}, learning "
                   f"rates {args.lrs}, schedules {args.schedules}, {epochs} epochs, batch "
                   f"{args.batch_size} {' '.join(args.extra)}")
