@@ -182,6 +182,9 @@ def test_a_tiny_sweep_shows_the_varied_parameter_in_every_table(tmp_path):
     assert LR in table[0] and "0.001" in table[2] and "0.003" in table[3]
     best = json.loads(zoo("results", str(out), "--best", "--format", "json").stdout)
     assert best[0][LR] in (0.001, 0.003)
+    board = zoo("results", str(out), "--leaderboard").stdout.splitlines()
+    column = board[0].split().index(LR)  # a setting, printed as given (not as 0.0010)
+    assert sorted(line.split()[column] for line in board[2:]) == ["0.001", "0.003"]
     report = zoo("report", str(out), "--out", str(tmp_path / "r.html"), timeout=300)
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "r.html").read_text()
@@ -194,7 +197,7 @@ def test_a_tiny_sweep_shows_the_varied_parameter_in_every_table(tmp_path):
 def test_a_changed_grid_says_what_changed_for_each_value_of_an_axis(catalog):
     from dataclasses import replace
 
-    from zoo.bench.runner import describe_changes
+    from zoo.bench.changes import describe_changes
 
     def sweep(epochs):
         cells = cells_of(catalog, models="mlp", optimizers="adam", epochs=epochs,

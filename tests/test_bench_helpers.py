@@ -195,6 +195,15 @@ def assert_no_processes(*needles: str, within: float = 15.0) -> None:
     assert not left, "orphaned processes:\n" + "\n".join(left)
 
 
+def without_optuna(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` in which ``import optuna`` fails as if it were not installed (it stays
+    installed: a module of that name earlier on the path raises ImportError)."""
+    blocked = tmp_path / "blocked" / "optuna"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text('raise ImportError("No module named \'optuna\' (blocked by the test)")\n')
+    return {**env, "PYTHONPATH": os.pathsep.join([str(blocked.parent), env.get("PYTHONPATH", "")])}
+
+
 def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

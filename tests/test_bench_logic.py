@@ -12,7 +12,8 @@ import pytest
 from zoo import kinds
 from zoo.bench.grid import Cell
 from zoo.bench.outcome import classify, result_values
-from zoo.bench.runner import SweepSummary, describe_changes
+from zoo.bench.changes import describe_changes
+from zoo.bench.runner import SweepSummary
 from zoo.bench.tables import COMBINATION, compare, pivot, sort_summaries, summarize
 from zoo.identity import differences
 from zoo.exec.process import Outcome

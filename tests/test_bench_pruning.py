@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import ROOT, assert_one_line_error
 from tests.test_bench_helpers import (
     MARK, TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree, marked,
-    metrics, one, wait_for, zoo,
+    metrics, one, wait_for, without_optuna, zoo,
 )
 from zoo import checkpoint as ckpt
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
@@ -205,10 +205,7 @@ def test_a_decision_the_store_missed_is_recorded_on_the_rerun(tmp_path, env):
 
 
 def test_without_optuna_the_pruners_are_a_one_line_error_and_none_works(tmp_path, env):
-    blocked = tmp_path / "blocked" / "optuna"
-    blocked.mkdir(parents=True)
-    (blocked / "__init__.py").write_text('raise ImportError("No module named \'optuna\' (blocked by the test)")\n')
-    env = {**env, "PYTHONPATH": os.pathsep.join([str(blocked.parent), env.get("PYTHONPATH", "")])}
+    env = without_optuna(tmp_path, env)
     for name in ("median", "asha", "hyperband"):
         proc = bench(tmp_path / name, *GRID, "--prune", name, env=env)
         assert_one_line_error(proc, f"--prune {name} needs Optuna", "pip install 'zoo[search]'")

@@ -177,3 +177,16 @@ def test_a_real_sweep_with_repeats_closes_with_the_seed_statistics(tmp_path):
         assert summary["target_line"] == "2/2 reached 0.05"
     verdict = resolve(stored["sgd"], stored["adam"])
     assert f": {verdict.text}" in proc.stderr  # the note on the (best) pick
+
+
+def test_a_runner_up_that_differs_only_by_a_parameter_axis_is_named_by_it():
+    from zoo.bench.stats_tables import winner_note
+
+    def summary(lr: float, accs: list[float]) -> dict:
+        return {"cell": f"c{lr}", "device": "cpu", "model": "mlp", "optimizer": "adam",
+                "optimizer.learning_rate": lr, "ok_runs": len(accs), "val_acc": sum(accs) / len(accs),
+                "val_acc_by_seed": dict(enumerate(accs))}
+
+    best, other = summary(0.001, [0.90, 0.91, 0.92]), summary(0.01, [0.50, 0.52, 0.51])
+    line = winner_note([best, other], best, ["optimizer.learning_rate"])
+    assert "runner-up optimizer.learning_rate=0.01 (0.5100)" in line and "resolved" in line

@@ -76,7 +76,7 @@ def test_installed_copy_lists_its_builtins(installed, tmp_path):
     assert plugins == {"zoo.plugins.datasets", "zoo.plugins.models", "zoo.plugins.vision",
                        "zoo.plugins.optimizers", "zoo.plugins.schedules", "zoo.plugins.regularizers",
                        "zoo.plugins.launchers", "zoo.plugins.backends", "zoo.plugins.executors",
-                       "zoo.plugins.pruners"}
+                       "zoo.plugins.pruners", "zoo.plugins.searchers"}
 
 
 def test_installed_copy_loads_its_sample(installed, tmp_path):

@@ -237,3 +237,28 @@ def zoo_register_pruners(register: Register) -> None:
         cell and seed.  ``zoo.pruner`` documents the whole contract.
     :returns: nothing.
     """
+
+
+@hookspec
+def zoo_register_searchers(register: Register) -> None:
+    """Register searchers: which cells of a sweep's space run.
+
+    Called once per plugin when the catalogue is first built.  A sweep uses one searcher,
+    chosen with ``zoo bench --search NAME`` (default ``grid``: zoo's own enumeration of
+    every cell) and parameterised with ``--set searcher.P=V``; like a pruner it is never an
+    axis of the grid and never part of a result's identity: a searched cell is the grid's
+    cell with the same settings, stored and shown the same way.
+
+    :param register: call ``register(name, factory, description=...)``.
+        ``factory(**params)`` must return a ``zoo.Searcher`` (subclass it); a factory that
+        needs an optional library raises a ``zoo.errors.ConfigError`` saying how to
+        install it.  A searcher whose ``samples`` is true runs ``--trials N`` points:
+        the runner calls ``open(folder, space, seed)`` once (the searcher keeps its own
+        state in the sweep folder, never in results.db; it returns the ``zoo.searcher.Trial``
+        of earlier sessions), ``ask()`` for each new point, ``started(trial, name)`` before
+        the point's cell starts, ``tell(trial, status, value)`` when it ended for good, and
+        ``close()``, always.  One that is not ``adaptive`` is asked for every point before
+        anything runs and must give the same points again on a rerun (seed it).
+        ``zoo.searcher`` documents the whole contract.
+    :returns: nothing.
+    """

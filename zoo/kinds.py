@@ -63,6 +63,9 @@ KINDS: tuple[Kind, ...] = (
     # Early stopping is chosen per sweep (`--prune NAME`), never swept and never part of a
     # result's identity: a pruned cell is a shorter run of the same cell, marked `pruned`.
     Kind("pruners", "pruner", "pruner", None, None, False, None, "zoo.Pruner"),
+    # Which cells run is chosen per sweep (`--search NAME`), never swept and never part of a
+    # result's identity: a searched cell is the grid's cell with the same settings.
+    Kind("searchers", "searcher", "searcher", None, None, False, None, "zoo.Searcher"),
 )
 
 

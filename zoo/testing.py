@@ -56,7 +56,7 @@ def check_entry_builds(entry: Entry, catalog: Catalog | None = None, *,
     -> ``LRScheduler`` whose rate stays finite over 100 steps.  regularizers: ``None`` or a
     ``WeightDecayRegularizer``.  launchers: built with no context, must not be ``None``.
     backends: built with no context -> ``zoo.Backend`` whose ``format`` is paddle or onnx.
-    pruners: built with no context -> ``zoo.Pruner``.
+    pruners: built with no context -> ``zoo.Pruner``.  searchers: -> ``zoo.Searcher``.
     datasets are NOT built (that may download or need data): only the factory is checked
     to be callable, and it is returned.  Otherwise returns the built object.
     Raises AssertionError with the entry's name when anything is wrong.
@@ -96,6 +96,10 @@ def check_entry_builds(entry: Entry, catalog: Catalog | None = None, *,
         from zoo.pruner import Pruner
 
         expected["pruners"] = Pruner
+    if kind == "searchers":
+        from zoo.searcher import Searcher
+
+        expected["searchers"] = Searcher
     if kind in expected:
         assert isinstance(built, expected[kind]), \
             f"{label} built {type(built).__name__}, expected {expected[kind]}"

@@ -44,7 +44,7 @@ def split_sets(catalog: Catalog, sets: dict[str, dict[str, Any]], chosen: Mappin
                space: Mapping[str, Axis]) -> tuple[dict[str, dict[str, Any]], list[GridAxis]]:
     """The single ``--set`` values, and the axes a grid enumerates (``search_space``)."""
     singles, merged = search_space(catalog, sets, chosen, space)
-    axes = [_typed(catalog, name, axis, where, chosen) for name, (axis, where) in merged.items()]
+    axes = [typed_axis(catalog, name, axis, where, chosen) for name, (axis, where) in merged.items()]
     return singles, axes
 
 
@@ -78,7 +78,7 @@ def _list_param(catalog: Catalog, kind: str, key: str, names: list[str], raw: An
     return not (isinstance(raw, list) and raw and all(isinstance(v, list) for v in raw))
 
 
-def _typed(catalog: Catalog, name: str, axis: Axis, where: str,
+def typed_axis(catalog: Catalog, name: str, axis: Axis, where: str,
            chosen: Mapping[str, list[str]]) -> GridAxis:
     """The axis's values checked (and typed) by every selected entry that has it."""
     kind, param = axis_kind(name, where)

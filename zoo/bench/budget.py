@@ -65,5 +65,6 @@ class Budget:
 
     def meter(self, store: Store, cells: list[Cell]) -> Callable[[], str]:
         """``spent`` over the stored rows of ``cells``, read afresh at every call."""
-        wanted = {(c.key, c.seed) for c in cells}
-        return lambda: self.spent(r for r in store.rows() if (r["cell"], r["seed"]) in wanted)
+        # ``cells`` read afresh too: an adaptive search adds cells while the sweep runs.
+        return lambda: self.spent(r for r in store.rows()
+                                  if (r["cell"], r["seed"]) in {(c.key, c.seed) for c in cells})

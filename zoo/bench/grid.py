@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 # cut at MAX_SLUG_AXES (the whole key then keeps it unique), the whole at MAX_SLUG.
 MAX_SLUG_AXES, MAX_SLUG = 120, 160
 GRID_FILE_SCHEMA = {**GRID_SCHEMA, "set": list, "repeat": int, "target_acc": float,
-                    "limit_train": int, "description": str}
+                    "limit_train": int, "description": str, "search": str, "trials": int}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,13 +144,7 @@ def split_list(value: str | None) -> list[str] | None:
 
 def expand(catalog: Catalog, spec: SweepSpec) -> list[Cell]:
     """Every combination of the spec's selections (names and globs), times the repeats."""
-    chosen = {}
-    for kind in kinds.swept():
-        assert kind.axis is not None  # what makes a kind swept
-        try:
-            chosen[kind.name] = catalog.registry.select(kind.name, list(spec.selections[kind.axis]))
-        except RegistryError as exc:
-            raise ConfigError(f"{kind.flag}: {exc}") from None
+    chosen = selected(catalog, spec)
     from zoo.bench.axes import split_sets, variants
 
     singles, axes = split_sets(catalog, parse_sets(list(spec.sets)), chosen, spec.space)
@@ -179,6 +173,18 @@ def expand(catalog: Catalog, spec: SweepSpec) -> list[Cell]:
                                   seed=spec.seed + offset, params=mine, axes=labels,
                                   target_acc=spec.target_acc, limit_train=spec.limit_train))
     return cells
+
+
+def selected(catalog: Catalog, spec: SweepSpec) -> dict[str, list[str]]:
+    """The entries each swept kind's names and globs select, by kind."""
+    chosen = {}
+    for kind in kinds.swept():
+        assert kind.axis is not None  # what makes a kind swept
+        try:
+            chosen[kind.name] = catalog.registry.select(kind.name, list(spec.selections[kind.axis]))
+        except RegistryError as exc:
+            raise ConfigError(f"{kind.flag}: {exc}") from None
+    return chosen
 
 
 def _checked_sets(catalog: Catalog, params: dict, chosen: dict) -> dict:

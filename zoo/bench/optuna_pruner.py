@@ -30,17 +30,17 @@ TRIAL_ATTR = "zoo_trial"
 _STATUS = {"COMPLETE": "complete", "PRUNED": "pruned"}  # Optuna's final states, as zoo tells them
 
 
-def require_optuna(name: str):
+def require_optuna(name: str, option: str = "--prune"):
     """Optuna, or the one-line error saying how to install it."""
     try:
         import optuna
     except ImportError:
-        raise ConfigError(f"--prune {name} needs Optuna, which is not installed: "
+        raise ConfigError(f"{option} {name} needs Optuna, which is not installed: "
                           "pip install 'zoo[search]'") from None
     return optuna
 
 
-def open_study(folder: Path, pruner=None):
+def open_study(folder: Path, pruner=None, sampler=None):
     """The sweep folder's study (created on first use), read or written by this process."""
     optuna = require_optuna("")
     from optuna.storages import JournalStorage
@@ -50,9 +50,9 @@ def open_study(folder: Path, pruner=None):
     path = Path(folder) / STUDY_FILE
     storage = JournalStorage(JournalFileBackend(str(path), lock_obj=KernelLock(f"{path}.lock")))  # type: ignore[arg-type]
     # Pruning asks nothing of the sampler (there are no parameters); a seeded random one
-    # keeps it cheap and deterministic.
+    # keeps it cheap and deterministic.  A searcher brings its own.
     return optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="maximize",
-                               pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0),
+                               pruner=pruner, sampler=sampler or optuna.samplers.RandomSampler(seed=0),
                                load_if_exists=True)
 
 
@@ -141,9 +141,21 @@ class OptunaPruner(Pruner):
 
     def _trial(self, name: str):
         if name not in self._running:
+            self._adopt(name)
+        if name not in self._running:
             self.study.enqueue_trial({}, user_attrs={TRIAL_ATTR: name})
             self._take(self.study.ask())
         return self._running[name]
+
+    def _adopt(self, name: str) -> None:
+        """A running trial another writer of the study named since ``open``: a searcher's
+        (``--search optuna``), whose trials this pruner decides on, in one study."""
+        states = self._optuna.trial.TrialState
+        for frozen in self.study.get_trials(deepcopy=False, states=(states.RUNNING,)):
+            if frozen.user_attrs.get(TRIAL_ATTR) == name:
+                self._running[name] = self._optuna.trial.Trial(self.study, frozen._trial_id)
+                self._reported[name] = set(frozen.intermediate_values)
+                return
 
     def _take(self, live) -> None:
         name = live.user_attrs.get(TRIAL_ATTR)

@@ -22,7 +22,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from zoo import kinds
 from zoo.bench.budget import Budget
 from zoo.bench.grid import Cell
 from zoo.bench.pruning import Pruning, left_paused
@@ -36,6 +35,7 @@ from zoo.exec.executor import CellEnd, CellTask, Executor, Running
 from zoo.exec.local import LocalExecutor, write_launch_time  # noqa: F401  (public here too)
 
 if TYPE_CHECKING:
+    from zoo.bench.search import AdaptiveSearch
     from zoo.plugin.facade import Catalog
 
 
@@ -63,6 +63,7 @@ class SweepOptions:
     axes: tuple[str, ...] = ()  # the grid's varied parameters: columns of `zoo results`
     pruning: Pruning | None = None  # --prune (zoo.bench.pruning); None: never pause a cell
     budget: Budget | None = None  # --budget-epochs / --budget-time (zoo.bench.budget)
+    search: AdaptiveSearch | None = None  # --search optuna: cells asked while the sweep runs
 
 
 @dataclass
@@ -118,22 +119,27 @@ def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, report
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     summary = SweepSummary()
     executor = executor or LocalExecutor()
+    search = options.search
     try:
+        cells = [*cells, *(search.open(options.out, options.preflight, options.force) if search else [])]
         # What `zoo results` shows: this grid, not older rows with other settings.
         store.set_meta("grid", [[c.key, c.seed] for c in cells])
         store.set_meta("axes", list(options.axes))
         if options.force:
             store.delete(cells)
-        if options.pruning:
-            options.pruning.open(options.out, store, cells, options.force)
+        if options.pruning:  # a search's open() already started its study afresh
+            options.pruning.open(options.out, store, cells, options.force and not search)
         kept = FINAL - options.retry
         todo = [c for c in cells if (store.row(c) or {}).get("status") not in kept]
         # Opened first: a plan it refuses (a launch with no meeting point) is then the
-        # only line a user sees.
-        executor.open(options.out, [(c, _launcher(catalog, c)) for c in todo], options.warm_start)
-        reporter.sweep_start(len(cells), len(cells) - len(todo))
+        # only line a user sees.  A search's cells are not asked yet: its prototypes stand in.
+        planned = todo + (search.prototypes if search else [])
+        executor.open(options.out, [(c, _launcher(catalog, c)) for c in planned], options.warm_start)
+        total = max(search.trials, len(cells)) if search else len(cells)
+        reporter.sweep_start(total, len(cells) - len(todo))
         budget = options.budget.meter(store, cells) if options.budget else (lambda: "")
-        summary.budget = _drive(catalog, todo, options, store, env, stop, reporter, executor, budget)
+        summary.budget = _drive(catalog, todo, options, store, env, stop, reporter, executor, budget,
+                                cells)
         summary.interrupted = bool(stop.signal)
         wanted = {(c.key, c.seed) for c in cells}
         for row in store.rows():
@@ -145,6 +151,8 @@ def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, report
         executor.close()
         if options.pruning:
             options.pruning.close()
+        if search:
+            search.close()
         for sig, old in previous.items():
             signal.signal(sig, old)
         reporter.close()
@@ -157,17 +165,29 @@ def _launcher(catalog: Catalog, cell: Cell):
 
 
 def _drive(catalog: Catalog, todo: list[Cell], options: SweepOptions, store: Store, env: dict,
-           stop: _Stop, reporter: SweepReporter, executor: Executor, budget) -> str:
+           stop: _Stop, reporter: SweepReporter, executor: Executor, budget, cells: list[Cell]) -> str:
     """Start cells in order while the executor has room, record each as it ends; on a
     signal, start nothing more and stop the running ones cleanly (they checkpoint).  A
     cell paused for the pruner and let go on resumes first; once ``budget()`` says it is
-    spent, nothing more starts.  Returns that line, or ""."""
+    spent, nothing more starts.  An adaptive search is asked for a new cell (added to
+    ``cells``) only when nothing waits and the executor has room, so every point it
+    proposes has heard of every cell that ended before.  Returns that line, or ""."""
     pending = list(enumerate(todo))
     running: list[tuple[Cell, Running]] = []
     paused: set[tuple[str, int]] = set()
     index_of: dict[tuple[str, int], int] = {}
     stopping, spent = False, ""
-    while pending or running:
+    while True:
+        if (options.search and not pending and not stop.signal
+                and (not running or executor.room_for(running[-1][0]))
+                and not (spent or (spent := budget()))):
+            asked = options.search.next_cell()
+            if asked is not None:
+                cells.append(asked)
+                store.set_meta("grid", [[c.key, c.seed] for c in cells])
+                pending.append((len(cells) - 1, asked))
+        if not (pending or running):
+            break
         if pending and (stop.signal or spent or (spent := budget())):
             for _, cell in pending:
                 if (cell.key, cell.seed) in paused:
@@ -214,6 +234,8 @@ def _start_cell(catalog: Catalog, cell: Cell, index: int, options: SweepOptions,
     problem = (options.preflight.device_problems.get(cell.device)
                if options.preflight and executor.here else None) or executor.problem(cell)
     if problem:
+        if options.search:
+            options.search.ended(cell, Status.SKIPPED, None)
         store.record(cell, status=Status.SKIPPED, reason=problem, ended_at=_now(), **common)
         reporter.cell_end(cell, store.row(cell))
         return None
@@ -256,54 +278,9 @@ def _record_end(cell: Cell, end: CellEnd, options: SweepOptions, store: Store,
     if status is Status.PAUSED:  # still running: its progress so far counts (the budget)
         store.record(cell, status=Status.RUNNING, reason="", **values)
         return status
+    if options.search:  # told after the pruner, which may share its study, and before the store
+        options.search.ended(cell, status, metrics)
     store.record(cell, status=status, reason=reason, ended_at=_now(), node=end.where,
                  host=end.host, shared=int(end.shared), **values)
     reporter.cell_end(cell, store.row(cell))
     return status
-
-
-def grid_changes(db: Path, cells: list[Cell]) -> tuple[list[Cell], list[dict]]:
-    """Cells with no stored row yet, and stored rows that are not cells of this grid."""
-    store = Store(db)
-    try:
-        rows = store.rows()
-    finally:
-        store.close()
-    have = {(r["cell"], r["seed"]) for r in rows}
-    wanted = {(c.key, c.seed) for c in cells}
-    return [c for c in cells if (c.key, c.seed) not in have], \
-        [r for r in rows if (r["cell"], r["seed"]) not in wanted]
-
-
-def describe_changes(stale: list[dict], cells: list[Cell], limit: int = 10) -> list[str]:
-    """One line per stored result that no longer matches: what changed, or that it left."""
-    place = (*(kind.field for kind in kinds.swept()), "nprocs", "device", "seed")
-    by_place: dict[tuple, list[Cell]] = {}
-    for c in cells:  # several cells of a parameter axis share a place
-        by_place.setdefault(tuple(getattr(c, k) for k in place), []).append(c)
-    lines = []
-    for row in stale[:limit]:
-        found = by_place.get(tuple(row[k] for k in place))
-        if not found:
-            lines.append(f"{row['slug']}: no longer in the grid")
-            continue
-        # The row's own cell is the one it differs least from (an axis value: none).
-        changed = min((_changes(row, cell) for cell in found), key=len)
-        lines.append(f"{row['slug']}: {', '.join(changed) or 'settings changed'}")
-    if len(stale) > limit:
-        lines.append(f"... and {len(stale) - limit} more")
-    return lines
-
-
-def _changes(row: dict, cell: Cell) -> list[str]:
-    from zoo.identity import differences
-
-    changed = [f"{k} {row[k]} -> {getattr(cell, k)}"
-               for k in ("epochs", "batch_size", "target_acc") if row[k] != getattr(cell, k)]
-    if row.get("limit_train") != cell.limit_train:  # None: all training images
-        changed.append(f"limit_train {row.get('limit_train') or 'all'} -> {cell.limit_train or 'all'}")
-    if (row.get("threads") or 1) != cell.threads:  # rows from before threads were recorded: 1
-        changed.append(f"threads {row.get('threads') or 1} -> {cell.threads}")
-    # The resolved parameters in the identity also cover --set and registry.toml.
-    return changed + differences(json.loads(row["identity"]) if row.get("identity") else None,
-                                 cell.identity)

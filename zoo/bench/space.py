@@ -63,7 +63,7 @@ class Range:
         else:
             raise ConfigError(f"{where}: a grid cannot enumerate the range {self.low:g}..{self.high:g}; "
                               f"give it steps = N (N points{', log-spaced' if self.log else ''}) "
-                              f"or step = S")
+                              f"or step = S, or sample it: --search random --trials N")
         if self.integer:
             return tuple(dict.fromkeys(int(round(p)) for p in points))
         return tuple(dict.fromkeys(float(f"{p:.12g}") for p in points))

@@ -93,21 +93,24 @@ def _runner_up(summaries: list[dict[str, Any]], winner: dict[str, Any]) -> dict[
     return others[0] if others else None
 
 
-def winner_note(summaries: list[dict[str, Any]], winner: dict[str, Any] | None) -> str | None:
+def winner_note(summaries: list[dict[str, Any]], winner: dict[str, Any] | None,
+                axes: list[str] | tuple[str, ...] = ()) -> str | None:
     """A line saying whether the (best) pick is told apart from the runner-up on the
-    same device, or None when there is no runner-up."""
+    same device, or None when there is no runner-up; ``axes`` are the sweep's varied
+    parameters, which may be all that tells the two apart."""
     runner_up = _runner_up(summaries, winner) if winner else None
     if runner_up is None:
         return None
     verdict = resolve(_samples(winner, "val_acc"), _samples(runner_up, "val_acc"))
     # The runner-up named by what sets it apart from the winner.
-    name = ", ".join(f"{k}={runner_up[k]}" for k in AXES if runner_up.get(k) != winner.get(k))
+    name = ", ".join(f"{k}={runner_up[k]}" for k in [*AXES, *axes] if runner_up.get(k) != winner.get(k))
     return (f"note: the best validation accuracy ({winner['val_acc']:.4f}) over the runner-up "
             f"{name} ({runner_up['val_acc']:.4f}): {verdict.text}"
             + ("" if verdict.resolved else "; zoo bench --repeat N adds seeds"))
 
 
-def notes(summaries: list[dict[str, Any]], winner: dict[str, Any] | None) -> list[str]:
+def notes(summaries: list[dict[str, Any]], winner: dict[str, Any] | None,
+          axes: list[str] | tuple[str, ...] = ()) -> list[str]:
     """What a results table says under it about how sure it is, and where its targets
     came from (stderr lines)."""
     lines = [f"note: target {s['target_acc']:g} from {s['target_from']}"
@@ -115,7 +118,7 @@ def notes(summaries: list[dict[str, Any]], winner: dict[str, Any] | None) -> lis
     if len(summaries) > 1 and all(s.get("ok_runs", 0) <= 1 for s in summaries):
         return lines + ["note: one seed per combination: no confidence interval, and no "
                         "ranking is resolved (zoo bench --repeat N runs N seeds per cell)"]
-    line = winner_note(summaries, winner)
+    line = winner_note(summaries, winner, axes)
     return lines + ([line] if line else [])
 
 

@@ -20,6 +20,8 @@ from zoo.bench.data_dirs import DataDirs, resolve_data_dirs
 from zoo.bench.grid import Cell, expand, load_grid_file, split_list, with_identities
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT, DataInfo, check_data, preflight
 from zoo.bench.pruning import Pruning, build_pruning
+from zoo.bench.search import AdaptiveSearch, build_searcher, parameter_names, prototypes, sampled_cells, \
+    search_space
 from zoo.bench.space import Axis
 from zoo.bench.targets import with_targets
 from zoo.errors import ConfigError, RegistryError
@@ -71,6 +73,9 @@ class SweepSpec:
     budget: Budget | None = None  # --budget-epochs / --budget-time
     # Each workload's target from another sweep (zoo.bench.targets); excludes target_acc.
     target_from: str | None = None
+    search: str = "grid"  # the searcher's name (--search); its --set searcher.P=V are searcher_sets
+    searcher_sets: tuple[str, ...] = ()
+    trials: int | None = None  # --trials: distinct cells a sampling searcher runs
 
 
 def build_spec(catalog: Catalog, *, grid_file: str | None = None,
@@ -81,7 +86,7 @@ def build_spec(catalog: Catalog, *, grid_file: str | None = None,
                checkpoint_every: int = 0, force: bool = False, retry: Iterable[str] = (),
                cold_start: bool = False, preflight_timeout: float = DEFAULT_STEP_TIMEOUT,
                prune: str = "none", budget_epochs: int | None = None, budget_time: str | None = None,
-               target_from: str | None = None,
+               target_from: str | None = None, search: str | None = None, trials: int | None = None,
                **shared: Any) -> SweepSpec:
     """registry.toml's [grid] < ``grid_file`` < the options (None: not given).
 
@@ -103,14 +108,19 @@ def build_spec(catalog: Catalog, *, grid_file: str | None = None,
     space = {name: axis for name, axis in grid.get("space", {}).items() if name not in given}
     all_sets = [*grid.get("set", []), *sets]
     mine = [item for item in all_sets if item.strip().startswith("executor.")]
-    # Neither the executor nor the pruner is an axis: their --set never reaches a cell.
+    # Neither the executor, the pruner nor the searcher is an axis: their --set never
+    # reaches a cell.
     pruner_sets = [item for item in all_sets if item.strip().startswith("pruner.")]
+    searcher_sets = [item for item in all_sets if item.strip().startswith("searcher.")]
     resolved_dirs = resolve_data_dirs(catalog, data_dirs, grid.get("data_dirs"), f"--grid {grid_file}")
     return SweepSpec(
         selections={axis: tuple(grid[axis]) for axis in _axes()},
         devices=tuple(grid["devices"]), **{key: grid[key] for key in SHARED},
-        sets=tuple(item for item in all_sets if item not in mine and item not in pruner_sets),
+        sets=tuple(item for item in all_sets
+                   if item not in mine and item not in pruner_sets and item not in searcher_sets),
         space=space, prune=prune, pruner_sets=tuple(pruner_sets),
+        search=search or grid.get("search", "grid"), searcher_sets=tuple(searcher_sets),
+        trials=trials if trials is not None else grid.get("trials"),
         budget=Budget.of_options(budget_epochs, budget_time), target_from=target_from,
         executor=executor,
         executor_params=_executor_params(catalog, executor, mine, executor_options or {}),
@@ -159,26 +169,67 @@ class Plan:
 
     spec: SweepSpec
     executor: Executor
-    cells: list[Cell]
+    cells: list[Cell]  # an adaptive search's come while it runs (``search``)
     pruning: Pruning  # the spec's pruner, checked before anything runs
+    search: AdaptiveSearch | None = None  # --search optuna: asked as cells can start
+
+    @property
+    def prototypes(self) -> list[Cell]:
+        """What an adaptive search's cells build, before any is asked (the preflight's)."""
+        return self.search.prototypes if self.search is not None else []
 
     @property
     def axes(self) -> list[str]:
         """The varied axes' names ("optimizer.learning_rate", "epochs") in the grid's order:
         the columns tables add for this sweep."""
+        if self.search is not None:
+            return parameter_names(self.search.space)
         return list(dict.fromkeys(name for cell in self.cells for name, _ in cell.axes))
 
 
 def plan(catalog: Catalog, spec: SweepSpec) -> Plan:
+    searcher = build_searcher(catalog, spec.search, list(spec.searcher_sets))
+    _check_search(spec, searcher)
+    pruning = build_pruning(catalog, spec.prune, list(spec.pruner_sets))
     executor = open_executor(catalog, spec)
     # The executor decides the threads per process, and they change a cell's numbers.
-    cells = [replace(c, threads=executor.threads) for c in expand(catalog, spec)]
-    return Plan(spec, executor, cells, build_pruning(catalog, spec.prune, list(spec.pruner_sets)))
+    threaded = (lambda cells: [replace(c, threads=executor.threads) for c in cells])
+    if not searcher.samples:
+        return Plan(spec, executor, threaded(expand(catalog, spec)), pruning)
+    space = search_space(catalog, spec)
+    if not space:
+        raise ConfigError(f"--search {spec.search}: the space holds one cell (one entry of each kind, "
+                          "no --set list or [space] axis); run it as a grid")
+    assert spec.trials is not None
+    if not searcher.adaptive:
+        return Plan(spec, executor, threaded(sampled_cells(catalog, spec, searcher, space, spec.trials)),
+                    pruning)
+    search = AdaptiveSearch(catalog, spec, searcher, space, spec.trials, executor.threads,
+                            threaded(prototypes(catalog, spec)))
+    return Plan(spec, executor, [], pruning, search)
+
+
+def _check_search(spec: SweepSpec, searcher) -> None:
+    name = spec.search
+    if not searcher.samples and spec.trials is not None:
+        raise ConfigError(f"--trials: --search {name} runs every cell of the grid; give "
+                          "--search random or optuna to run N of them")
+    if searcher.samples and spec.trials is None:
+        raise ConfigError(f"--search {name} needs --trials N (how many cells to run)")
+    if spec.trials is not None and spec.trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {spec.trials}")
+    if searcher.adaptive and (len(spec.devices) > 1 or spec.repeat > 1):
+        raise ConfigError(f"--search {name} tells one result per trial: give one device and "
+                          "--repeat 1")
+    if searcher.adaptive and spec.target_from:
+        raise ConfigError(f"--target-from: not with --search {name} (its cells are not "
+                          "known before they run); give --target-acc")
 
 
 def dry_run(catalog: Catalog, sweep: Plan) -> list[str]:
     """Where each dataset's data would come from (downloading nothing)."""
-    return check_data(catalog, sweep.cells, sweep.spec.data_dirs, sweep.spec.preflight_timeout)
+    return check_data(catalog, sweep.cells or sweep.prototypes, sweep.spec.data_dirs,
+                      sweep.spec.preflight_timeout)
 
 
 @dataclass(frozen=True)
@@ -199,24 +250,27 @@ def run(catalog: Catalog, sweep: Plan, reporter: SweepReporter,
 
     spec = sweep.spec
     out = make_dir(spec.out, "--out")
-    checked = preflight(catalog, sweep.cells, spec.data_dirs, spec.preflight_timeout)
+    checked = preflight(catalog, sweep.cells or sweep.prototypes, spec.data_dirs, spec.preflight_timeout)
     cells = with_identities(catalog, sweep.cells,
                             {key: info.fingerprint for key, info in checked.data.items()})
     cells, shown = with_targets(cells, spec.target_from, spec.target_acc)
     for line in shown:
         note(line)
-    if (SweepDir(out).results_db).exists():
+    if (SweepDir(out).results_db).exists() and sweep.search is None:
         _note_changes(out, cells, note)
     options = SweepOptions(out=out, data_dir=spec.data_dirs.default,
                            data_dirs=dict(spec.data_dirs.named), registry_file=spec.registry_file,
                            cell_timeout=spec.cell_timeout, force=spec.force,
                            checkpoint_every=spec.checkpoint_every, warm_start=spec.warm_start,
                            retry=spec.retry, preflight=checked, axes=tuple(sweep.axes),
-                           pruning=sweep.pruning, budget=spec.budget)
+                           pruning=sweep.pruning, budget=spec.budget, search=sweep.search)
     summary = run_sweep(catalog, cells, options, reporter, sweep.executor)
+    distinct = len({c.key for c in (sweep.search.cells if sweep.search else cells)})
+    if spec.trials is not None and distinct < spec.trials and not summary.interrupted and not summary.budget:
+        note(f"note: the space holds {distinct} distinct cells: --trials {spec.trials} ran them all")
     store = Store(SweepDir(out).results_db, readonly=True)
     try:
-        keys = {(c.key, c.seed) for c in cells}
+        keys = {(c.key, c.seed) for c in [*cells, *(sweep.search.cells if sweep.search else [])]}
         rows = [r for r in store.rows() if (r["cell"], r["seed"]) in keys]
     finally:
         store.close()
@@ -224,7 +278,7 @@ def run(catalog: Catalog, sweep: Plan, reporter: SweepReporter,
 
 
 def _note_changes(out: Path, cells: list[Cell], note: Callable[[str], None]) -> None:
-    from zoo.bench.runner import describe_changes, grid_changes
+    from zoo.bench.changes import describe_changes, grid_changes
 
     new, stale = grid_changes(SweepDir(out).results_db, cells)
     if stale:

@@ -72,6 +72,11 @@ def spec_from_options(ctx: click.Context, opts: dict):
 @click.option("--prune", default="none", show_default=True, metavar="NAME",
               help="Early stopping after each epoch's validation: none, median, asha, "
                    "hyperband (the last three need zoo[search]); --set pruner.P=V.")
+@click.option("--search", default=None, metavar="NAME",
+              help="Which cells run: grid (every cell, the default), random, optuna (needs "
+                   "zoo[search]); --set searcher.P=V.")
+@click.option("--trials", type=click.IntRange(min=1), default=None, metavar="N",
+              help="random, optuna: run N distinct cells of the space (a rerun goes on to N).")
 @click.option("--budget-epochs", type=click.IntRange(min=1), default=None, metavar="E",
               help="Start no more cells once this grid's cells trained E epochs in all.")
 @click.option("--budget-time", default=None, metavar="DURATION",
@@ -122,6 +127,9 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, report, **opts):
             click.echo(line, err=True)
         for cell in planned.cells:
             click.echo(cell.slug)
+        if planned.search is not None:
+            click.echo(f"{planned.spec.trials} trials, asked of {planned.spec.search} as cells can start")
+            return 0
         click.echo(f"{len(planned.cells)} cells")
         return 0
     out = planned.spec.out
@@ -131,7 +139,7 @@ def bench_command(ctx, dry_run, quiet, fmt, sort, report, **opts):
         click.echo(data_line(info), err=True)
     summaries = summarize(result.rows, result.axes)
     click.echo(render(summaries, fmt, sort, marked(summaries), result.axes))
-    note_statistics(summaries)
+    note_statistics(summaries, result.axes)
     if result.summary.interrupted:
         click.echo("zoo: interrupted; run the same command again to resume", err=True)
     elif result.summary.budget:

@@ -34,11 +34,11 @@ def _note_reruns(rows: list[dict]) -> None:
                    f"zoo bench command reruns them (resuming from their checkpoints)", err=True)
 
 
-def note_statistics(summaries) -> None:
+def note_statistics(summaries, axes: list[str] | tuple[str, ...] = ()) -> None:
     """The lines under a results table on how sure it is (stderr: json/csv stay parseable)."""
     from zoo.bench.stats_tables import notes
 
-    for line in notes(summaries, marked(summaries)):
+    for line in notes(summaries, marked(summaries), axes):
         click.echo(line, err=True)
 
 
@@ -202,7 +202,7 @@ def results_command(run_dir, fmt, sort, other, show_all, inference, serving, bes
         click.echo(render([winner], fmt, sort, winner, axes))
         return 0
     click.echo(render(summaries, fmt, sort, marked(summaries), axes))
-    note_statistics(summaries)
+    note_statistics(summaries, axes)
     # json and csv stay one table that parses; --inference gives the other one.
     served = render_inference(Path(run_dir), fmt) if fmt in ("table", "markdown") else ""
     if served:

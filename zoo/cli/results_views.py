@@ -19,7 +19,7 @@ def render_leaderboard(summaries: list[dict], rows: list[dict], run_dir, fmt: st
     from zoo.bench.infer_store import inference_rows
     from zoo.bench.leaderboard import leaderboard, text
     from zoo.bench.store import open_existing
-    from zoo.bench.tables import COMBINATION
+    from zoo.bench.tables import COMBINATION, axis_text
 
     store = open_existing(run_dir)
     try:
@@ -31,7 +31,9 @@ def render_leaderboard(summaries: list[dict], rows: list[dict], run_dir, fmt: st
         return json.dumps(lines, indent=2)
     if fmt == "csv":  # full precision, as a results file should
         return _write(columns, [["" if line[c] is None else line[c] for c in columns] for line in lines], fmt)
-    return _write(columns, [[text(line[c]) for c in columns] for line in lines], fmt)
+    # An axis value is a setting, not a measurement: 1e-05 must not print as 0.0000.
+    shown = {c: axis_text if c in axes else text for c in columns}
+    return _write(columns, [[shown[c](line[c]) for c in columns] for line in lines], fmt)
 
 
 def render_profile(summaries: list[dict], kind: str, group_by: str | None, fmt: str) -> str:

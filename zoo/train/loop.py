@@ -9,13 +9,12 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import asdict
+from typing import Callable
 
 from zoo import checkpoint as ckpt
 from zoo.atomic import write_json_atomic
-from zoo.errors import CheckpointError, TrainingError
+from zoo.errors import CheckpointError
 from zoo.job import Job
 from zoo.layout import RunDir
 from zoo.paths import lock_dir
@@ -23,108 +22,12 @@ from zoo.status import Status
 from zoo.train import state as train_state
 from zoo.train.evaluate import evaluate
 from zoo.train.logs import ScalarLog
-from zoo.train.ranks import agree_on_start, any_rank, keeps_files, mean_over_ranks, write_replica_digest
+from zoo.train.ranks import agree_on_start, any_rank, mean_over_ranks, write_replica_digest
 from zoo.train.report import NullReporter, Reporter, StopFlag
+from zoo.train.run import Run, RunResult, build
 
 
-@dataclass
-class RunResult:
-    status: Status = Status.RUNNING  # then OK, DIVERGED, INTERRUPTED or FAILED
-    reason: str = ""
-    epochs: list[dict[str, Any]] = field(default_factory=list)
-    test: dict[str, float] | None = None
-    global_step: int = 0
-    total_steps: int = 0
-    elapsed: float = 0.0  # active seconds over all sessions, evaluation included
-    startup: float = 0.0  # seconds from launch to the first step, over all sessions
-    train_time: float = 0.0  # seconds spent in training steps only
-    images_per_s: float | None = None
-    time_to_target: float | None = None
-    resumed_from: int | None = None
-    num_params: int | None = None  # the model's parameter count, shown beside its accuracy
-    device: str = "cpu"
-    world_size: int = 1
-
-    def to_dict(self, job: Job) -> dict[str, Any]:
-        return {"job": job.to_dict(), **asdict(self)}
-
-
-class _Run:
-    """State shared by the steps of one run (kept out of a long function's locals)."""
-
-    def __init__(self, job: Job, catalog, reporter: Reporter, rank: int, world_size: int):
-        self.job, self.catalog, self.reporter = job, catalog, reporter
-        self.rank, self.world_size = rank, world_size
-        self.out = Path(job.out)
-        self.result = RunResult(world_size=world_size)
-        self.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "time": 0.0}
-
-    @property
-    def leader(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def keeper(self) -> bool:
-        """Writes the run folder: the leader, and the first rank on every other machine of
-        a multi-node job, whose folder there must hold the same checkpoints to resume."""
-        return self.leader or keeps_files(self.rank)
-
-
-def _build(run: _Run):
-    import paddle
-
-    job, catalog = run.job, run.catalog
-    # results.db stores seeds as signed 64-bit SQLite integers (paddle.seed would take < 2**64).
-    if isinstance(job.seed, bool) or not isinstance(job.seed, int) or not 0 <= job.seed < 2**63:
-        raise TrainingError(f"seed must be an integer in [0, 2**63 - 1], got {job.seed!r}")
-    data = catalog.build("datasets", job.dataset, job.overrides("datasets"), data_dir=job.data_dir)
-    from zoo.data import BatchSampler, transform_of
-    from zoo.data.subset import limit_train
-
-    data = limit_train(data, job.limit_train)  # before the fingerprint: it is the data trained on
-
-    run.transform = transform_of(data)
-    try:
-        sampler = BatchSampler(data.train, job.batch_size, seed=job.seed,
-                               rank=run.rank, world_size=run.world_size, transform=run.transform)
-    except ValueError as exc:
-        raise TrainingError(f"cannot batch the training data: {exc}") from None
-    if len(data.test) == 0:  # found now, not after training when the test has nothing to run on
-        raise TrainingError(f"dataset '{job.dataset}' has an empty test split")
-    if job.target_acc is not None and len(data.val) == 0:
-        raise TrainingError(f"target accuracy {job.target_acc} is measured on the validation split, "
-                            "and there is none (dataset.val_fraction=0)")
-    run.data, run.sampler = data, sampler
-    run.input_shape = tuple(data.input_shape)
-    run.num_classes = int(data.num_classes)
-    run.result.total_steps = total = sampler.steps_per_epoch * job.epochs
-    paddle.seed(job.seed)
-    run.model = catalog.build("models", job.model, job.overrides("models"),
-                              input_shape=run.input_shape, num_classes=run.num_classes)
-    if not isinstance(run.model, paddle.nn.Layer):
-        raise TrainingError(f"model '{job.model}' factory did not return a paddle.nn.Layer")
-    run.identity = _identity(run, data)
-    base_lr = catalog.params("optimizers", job.optimizer, job.overrides("optimizers")).get("learning_rate")
-    if not isinstance(base_lr, (int, float)):
-        raise TrainingError(f"optimizer '{job.optimizer}' declares no numeric learning_rate default")
-    run.scheduler = catalog.build("schedules", job.schedule, job.overrides("schedules"),
-                                  learning_rate=float(base_lr), total_steps=total)
-    regularizer = catalog.build("regularizers", job.regularizer, job.overrides("regularizers"))
-    run.optimizer = catalog.build("optimizers", job.optimizer, job.overrides("optimizers"),
-                                  parameters=run.model.parameters(), learning_rate=run.scheduler,
-                                  weight_decay=regularizer)
-
-
-def _identity(run: _Run, data) -> dict:
-    """This run's result identity: settings, resolved parameters, data and code."""
-    from zoo.data.fingerprint import fingerprint
-    from zoo.identity import identity
-
-    job = run.job
-    return identity(run.catalog, job.names, job.params, fingerprint(data), job.settings())
-
-
-def _resume(run: _Run) -> int:
+def _resume(run: Run) -> int:
     """Load the newest good checkpoint, if any; returns the global step to continue from."""
     from zoo.identity import differences
 
@@ -146,7 +49,7 @@ def _resume(run: _Run) -> int:
     return int(state["global_step"])
 
 
-def _save(run: _Run, global_step: int) -> bool:
+def _save(run: Run, global_step: int) -> bool:
     """Checkpoint (keepers only); False when the state holds NaN/Inf and must not be kept."""
     if not run.keeper:
         return True
@@ -161,18 +64,18 @@ def _save(run: _Run, global_step: int) -> bool:
     return True
 
 
-def _write_metrics(run: _Run) -> None:
+def _write_metrics(run: Run) -> None:
     if run.keeper:
         write_json_atomic(RunDir(run.out).metrics_file, run.result.to_dict(run.job))
 
 
-def _stop(run: _Run, status: Status, reason: str) -> RunResult:
+def _stop(run: Run, status: Status, reason: str) -> RunResult:
     run.result.status, run.result.reason = status, reason
     _write_metrics(run)
     return run.result
 
 
-def _end_epoch(run: _Run, epoch: int, global_step: int, log: ScalarLog) -> None:
+def _end_epoch(run: Run, epoch: int, global_step: int, log: ScalarLog) -> None:
     sums, result = run.sums, run.result
     # Replicas are identical, so only the leader evaluates: on a shared machine the other
     # ranks repeating it would only slow it down (they wait at the next collective).
@@ -197,7 +100,7 @@ def _end_epoch(run: _Run, epoch: int, global_step: int, log: ScalarLog) -> None:
     run.reporter.epoch_end(record)
 
 
-def _note_target(run: _Run) -> None:
+def _note_target(run: Run) -> None:
     """Active seconds so far at the end of each epoch; the first that reached --target-acc
     sets the time to target (its own validation included: only then was it known)."""
     result, job = run.result, run.job
@@ -208,7 +111,7 @@ def _note_target(run: _Run) -> None:
         result.time_to_target = result.elapsed
 
 
-def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResult:
+def _loop(run: Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResult:
     import paddle
     import paddle.nn.functional as F
 
@@ -289,7 +192,7 @@ def _loop(run: _Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResu
     return _stop(run, Status.OK, "")
 
 
-def _startup_seconds(run: _Run) -> float:
+def _startup_seconds(run: Run) -> float:
     """This session's start-up, from the launch time a runner left in the run folder.
 
     A plain ``zoo train`` has no runner: its start-up is not counted (0).
@@ -320,11 +223,11 @@ def train(job: Job, reporter: Reporter | None = None, catalog=None, rank: int = 
     # The job's thread count, not whatever this process inherited (a forked cell's OpenMP
     # pool was sized when its server imported paddle): other counts give other bits.
     paddle.base.core.set_num_threads(job.threads)
-    run = _Run(job, catalog, reporter, rank, world_size)
+    run = Run(job, catalog, reporter, rank, world_size)
     # A private name scope makes Paddle's generated names (and so the optimizer's
     # accumulator names) independent of whatever else this process built before.
     with paddle.utils.unique_name.guard(), contextlib.ExitStack() as held:
-        _build(run)
+        build(run)
         # Only now: a job that cannot be built (bad data dir...) leaves no run dir behind.
         if run.keeper:
             held.enter_context(lock_dir(run.out, "zoo train (or a sweep cell)"))
