@@ -12,7 +12,7 @@ import pytest
 
 from tests.report_helpers import gid_fields, lines_named, read_page
 from tests.search_sweeps import AXIS, EPOCHS, write_search_sweep
-from tests.test_bench_helpers import TINY, bench, db_rows, zoo
+from tests.test_bench_helpers import TINY, bench, db_rows, without_optuna, zoo
 
 pytest.importorskip("matplotlib")
 
@@ -126,16 +126,12 @@ def test_too_few_finished_cells_say_why_there_is_no_importance(pruned):
 @pytest.mark.integration
 def test_without_optuna_the_report_builds_and_says_how_to_get_importance(tmp_path):
     write_search_sweep(tmp_path / "grid")
-    blocked = tmp_path / "blocked" / "optuna"
-    blocked.mkdir(parents=True)
-    (blocked / "__init__.py").write_text('raise ImportError("No module named \'optuna\'", name="optuna")\n')
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocked.parent), os.environ.get("PYTHONPATH", "")])}
-    proc = zoo("report", str(tmp_path / "grid"), env=env)
+    proc = zoo("report", str(tmp_path / "grid"), env=without_optuna(tmp_path, dict(os.environ)))
     assert proc.returncode == 0, proc.stderr[-3000:]
     page = read_page(tmp_path / "grid" / "report.html")
     assert "fig-parameter-importance" not in page.figures and "fig-optimization-history" in page.figures
     text = (tmp_path / "grid" / "report.html").read_text()
-    assert "optuna is not installed (pip install &#x27;zoo[search]&#x27;)" in text
+    assert "and Optuna is not installed (pip install &#x27;zoo[search]&#x27;)" in text
 
 
 @pytest.mark.parametrize("case", ["grid", "pruned"])
@@ -213,3 +209,21 @@ def test_equal_accuracies_say_why_there_is_no_importance(tmp_path):
     page, text = _report(tmp_path / "flat")
     assert "fig-parameter-importance" not in page.figures
     assert "the 24 cells that finished ok all have the same final validation accuracy" in text
+
+
+@pytest.mark.integration
+def test_a_real_random_search_has_its_history(tmp_path):
+    out = tmp_path / "random"
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd,adam", *TINY,
+                 "--set", "optimizer.learning_rate=0.1,0.01,0.001", "--search", "random", "--trials", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = sorted(db_rows(out), key=lambda r: r["ended_at"])
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"ok"}
+    assert zoo("report", str(out)).returncode == 0
+    page = read_page(out / "report.html")
+    panel, = page.figure_data["optimization-history"]["panels"]
+    done, = lines_named(panel, "ended ok")
+    assert done["x"] == [1, 2, 3]  # one epoch each (QUICK), summed in the order they ended
+    assert sorted(done["y"]) == pytest.approx(sorted(r["val_acc"] for r in rows))
+    best, = lines_named(panel, "best so far")
+    assert best["y"][-1] == pytest.approx(max(r["val_acc"] for r in rows))

@@ -70,8 +70,8 @@ def importance(rows: list[dict[str, Any]], axes: list[str]) -> Importance:
         import sklearn  # noqa: F401 - fANOVA's random forest; Optuna imports it only when asked
     except ImportError as exc:
         return Importance(cells=len(complete), note=(
-            f"No parameter importance: it is computed by Optuna's fANOVA, and {exc.name or 'Optuna'} "
-            f"is not installed ({INSTALL_HINT})."))
+            f"No parameter importance: it is computed by Optuna's fANOVA, and "
+            f"{'scikit-learn' if exc.name == 'sklearn' else 'Optuna'} is not installed ({INSTALL_HINT})."))
     if len({float(r["val_acc"]) for r in complete}) == 1:  # fANOVA divides by the variance
         return Importance(cells=len(complete), note=(
             f"No parameter importance: the {len(complete)} cells that finished ok all have the "
