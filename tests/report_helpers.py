@@ -25,8 +25,10 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 RUN_FIGURES = ["fig-loss", "fig-accuracy", "fig-lr", "fig-confusion"]
 # The real sweep runs one process per cell: no scaling figure (it needs nprocs to vary).
 SWEEP_FIGURES = ["fig-val-acc-per-epoch", "fig-acc-vs-time", "fig-time-to-target"]
-# The made-up sweeps vary nprocs, so they have one.
-SYNTHETIC_FIGURES = ["fig-val-acc-per-epoch", "fig-acc-vs-time", "fig-scaling", "fig-time-to-target"]
+# The made-up sweeps vary nprocs, so they have one; and many cells ended, with several
+# settings varying: an optimization history and parameter importance.
+SYNTHETIC_FIGURES = ["fig-val-acc-per-epoch", "fig-optimization-history", "fig-parameter-importance",
+                     "fig-acc-vs-time", "fig-scaling", "fig-time-to-target"]
 # Past 100 made-up cells a second model comes in: two workloads, so the varying kinds
 # (optimizers, schedules...) get a performance profile over them.
 PROFILED_FIGURES = SYNTHETIC_FIGURES + ["fig-performance-profile"]

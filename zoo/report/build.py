@@ -79,7 +79,7 @@ def run_page(run: sources.RunData, plots: list[Plot]) -> str:
 def _problem_rows(sweep: sources.SweepData) -> list[list[str]]:
     return [[r["slug"], str(r["seed"]), sources.status_text(r["status"]), str(r.get("epochs_done") or 0),
              r.get("reason") or ""]
-            for r in sweep.rows if sources.status_kind(r["status"]) in ("problem", "skipped")]
+            for r in sweep.rows if sources.status_kind(r["status"]) in ("problem", "skipped", "pruned")]
 
 
 def _serving_blocks(sweep: sources.SweepData) -> list[str]:
@@ -104,7 +104,23 @@ def _serving_blocks(sweep: sources.SweepData) -> list[str]:
     return blocks
 
 
-def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.SweepData | None = None) -> str:
+def _best_blocks(sweep: sources.SweepData) -> list[str]:
+    """The best cells with the settings that vary, when there are enough to rank."""
+    from zoo.report.search import best_rows
+
+    headers, rows, ranked = best_rows(sweep)
+    if ranked < 3:  # with one or two cells the results table says it all
+        return []
+    return [html.heading("Best cells", anchor="best"),
+            html.paragraph(f"The {len(rows)} best of {ranked} cells (and seeds) with a validation "
+                           f"accuracy, by final validation accuracy as `zoo results --best` ranks "
+                           f"them; a pruned cell takes part with the accuracy where it stopped "
+                           f"(epochs trained says when)."),
+            html.table(headers, rows, table_id="best-table")]
+
+
+def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.SweepData | None = None,
+               notes: list[str] = ()) -> str:
     from zoo.bench.best import MARK, marked
     from zoo.bench.tables import compare, pivot, summarize
 
@@ -137,6 +153,7 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
                               f"median and hit rate, and '{MARK[:-1]}, not resolved)' when the "
                               f"seeds cannot tell the best from the runner-up."),
                html.table(headers, rows, table_id="results-table", wide=("reason",))]
+    blocks += _best_blocks(sweep)
     if other is not None:
         headers, rows = compare(summarize(sweep.rows, sweep.axes), summarize(other.rows, sweep.axes),
                                 sweep.axes)
@@ -147,6 +164,7 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
         blocks += _serving_blocks(sweep)
     blocks.append(html.heading("Figures", anchor="figures"))
     blocks += [html.figure(p) for p in plots]
+    blocks += [html.paragraph(note, "note") for note in notes]
     if sweep.inference and not any(p.name == "acc-vs-latency" for p in plots):
         blocks.append(html.paragraph("No serving row finished ok, so there is no accuracy against "
                                      "latency figure; the serving table above says why.", "note"))
@@ -173,6 +191,7 @@ def build_run(path: Path, catalog_factory: Callable | None = None, data_dir: str
 
 
 def build_sweep(path: Path, other_path: Path | None = None):
+    from zoo.report.search_plots import search_plots
     from zoo.report.sweep_plots import sweep_plots
 
     require_matplotlib()
@@ -187,7 +206,10 @@ def build_sweep(path: Path, other_path: Path | None = None):
             raise ReportError(f"--compare {other_path}: not a bench run directory (no results.db)")
         other = sources.load_sweep(other_path)
     plots = sweep_plots(sweep, other)
-    return sweep_page(sweep, plots, other), plots
+    searched, notes = search_plots(sweep)
+    at = 1 if plots and plots[0].name == "val-acc-per-epoch" else 0  # beside the curves they sum up
+    plots[at:at] = searched
+    return sweep_page(sweep, plots, other, notes), plots
 
 
 def write_atomic(path: Path, data: bytes) -> None:

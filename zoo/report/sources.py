@@ -20,7 +20,8 @@ from zoo.layout import RunDir, SweepDir
 # How the report treats each status the store can hold.  Looked up by value, so that the
 # planned ``str`` Enum of statuses works unchanged (an Enum member hashes by its name).
 STATUS_KINDS = {"ok": "ok", "diverged": "problem", "failed": "problem", "timeout": "problem",
-                "interrupted": "problem", "skipped": "skipped", "running": "running"}
+                "interrupted": "problem", "skipped": "skipped", "running": "running",
+                "pruned": "pruned"}
 
 
 def status_text(status: Any) -> str:
@@ -28,7 +29,7 @@ def status_text(status: Any) -> str:
 
 
 def status_kind(status: Any) -> str:
-    """'ok', 'problem', 'skipped' or 'running'; a status this code does not know is a problem."""
+    """'ok', 'problem', 'skipped', 'pruned' or 'running'; a status this code does not know is a problem."""
     return STATUS_KINDS.get(status_text(status), "problem")
 
 

@@ -29,7 +29,7 @@ def _summary_points(sweep: SweepData, other: SweepData | None) -> list[dict]:
     out = []
     for source, is_other in with_other(sweep, other):
         classes = {r["dataset"]: r.get("num_classes") for r in source.rows if r.get("num_classes")}
-        for s in summarize(source.rows):
+        for s in summarize(source.rows, sweep.axes):  # a point per parameter value too
             if s["ok_runs"] and s["acc"] is not None and s["time"] is not None:
                 out.append({**s, "x": s["time"], "y": s["acc"], "xerr": s["time_std"],
                             "yerr": s["acc_std"], "other": is_other,
@@ -45,7 +45,7 @@ def acc_time_figure(sweep: SweepData, other: SweepData | None = None):
     if not found:
         return None, ""
     return points.scatter_figure(
-        found, scheme.SWEEP_AXES, sweep.rows, xlabel="wall time per cell (s)",
+        found, scheme.SWEEP_AXES + sweep.axes, sweep.rows, xlabel="wall time per cell (s)",
         ylabel="test accuracy (fraction)", overlay=overlay_handles(sweep, other, "marker"),
         title="Test accuracy against wall time, one point per combination and device")
 

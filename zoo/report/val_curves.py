@@ -20,6 +20,9 @@ from zoo.report.style import LEGEND_WIDTH, overlay_handles
 # coloured by one axis instead (the legend collapses to that axis's values).
 MAX_LINE_LABELS = 10
 SEED_STYLES = ["-", "--", "-."]  # seeds of one combination: its colour, these dashes (":" is chance)
+# A pruned cell's last point: hollow, black-edged, pointing down (stopped), unlike any line marker.
+PRUNED_MARK = {"marker": "v", "markersize": 8, "markerfacecolor": "white", "markeredgecolor": "black",
+               "markeredgewidth": 1.2, "color": "black", "linestyle": "none"}
 
 
 def _sorted(values) -> list:
@@ -31,15 +34,20 @@ def _sorted(values) -> list:
 PANEL_AXES = (kinds.get("datasets").field, kinds.get("models").field)
 
 
-def _line_parts(row: dict) -> dict[str, str]:
+def _line_parts(row: dict, axes: list[str]) -> dict[str, str]:
     """What tells a validation line apart within its panel: every swept kind's entry but
-    the panel's (from zoo.kinds), the launcher with its process count, device, seed."""
+    the panel's (from zoo.kinds), the launcher with its process count, the sweep's
+    parameter axes (``learning_rate=0.01``), device, seed."""
+    from zoo.bench.tables import axis_value
+    from zoo.report.search import axis_text
+
     parts = {}
     for kind in kinds.swept():
         if kind.field in PANEL_AXES:
             continue
         parts[kind.field] = (f"{row['launch']}×{row['nprocs']}" if kind.field == "launch"
                              else str(row[kind.field]))
+    parts.update({axis: axis_text(axis, axis_value(row, axis)) for axis in axes})
     return {**parts, "device": row["device"], "seed": f"seed {row['seed']}"}
 
 
@@ -71,7 +79,7 @@ def val_acc_figure(sweep: SweepData, other: SweepData | None = None):
                 lines.append((row, is_other, [e["epoch"] for e in epochs], [e["val_acc"] for e in epochs]))
     if not lines:
         return None
-    parts = [_line_parts(row) for row, *_ in lines]
+    parts = [_line_parts(row, sweep.axes) for row, *_ in lines]
     # Over this sweep's lines only: the compared sweep is told apart by its line style.
     mine = [p for p, (_, is_other, *_) in zip(parts, lines) if not is_other] or parts
     varying = [axis for axis in parts[0] if len({p[axis] for p in mine}) > 1]
@@ -96,7 +104,7 @@ def val_acc_figure(sweep: SweepData, other: SweepData | None = None):
     chance_of = {d: 1 / n for d, n in classes.items()}
     limits = _shared_limits(lines, chance_of)
     fig, axes = style.facets(len(panels), extra_width=LEGEND_WIDTH)
-    ended_badly = False
+    ended_badly = pruned = False
     for (row, is_other, xs, ys), key in zip(lines, keys):
         index = order.index(key)
         ax = axes[panels.index(_panel_of(row, several_datasets))]
@@ -111,6 +119,10 @@ def val_acc_figure(sweep: SweepData, other: SweepData | None = None):
             ended_badly = True
             ax.plot(xs[-1], ys[-1], marker="x", color="black", markersize=7, linestyle="none",
                     gid=f"ended {status_text(row['status'])} cell={row['slug']} seed={row['seed']}")
+        elif status_kind(row["status"]) == "pruned":  # where the pruner stopped it
+            pruned = True
+            ax.plot(xs[-1], ys[-1], **PRUNED_MARK,
+                    gid=f"pruned cell={row['slug']} seed={row['seed']}")
     chance_items = []
     for ax, panel in zip(axes, panels):
         dataset = next(row["dataset"] for row, *_ in lines if _panel_of(row, several_datasets) == panel)
@@ -131,6 +143,9 @@ def val_acc_figure(sweep: SweepData, other: SweepData | None = None):
     if ended_badly:
         handles.append(Line2D([], [], color="black", marker="x", linestyle="none"))
         names.append("run ended diverged/failed/timeout")
+    if pruned:
+        handles.append(Line2D([], [], **PRUNED_MARK))
+        names.append("pruned: stopped here")
     if chance_items:
         handles.append(Line2D([], [], color=style.CHANCE_COLOUR, linestyle=":"))
         names.append("chance: 1/classes" if len(set(classes.values())) > 1 else chance_items[0][1])
