@@ -151,16 +151,21 @@ def main() -> None:
     parser.add_argument("--section", default="prune", help="RESULTS.md section to (re)write")
     parser.add_argument("--reading", help="a hand-written reading (markdown) copied into the section when "
                                           "the runs are done, e.g. how the attempts' parameters were chosen")
+    parser.add_argument("--attempt-args", default="",
+                        help="zoo bench arguments for the attempts only, one string: e.g. "
+                             "'--search optuna --trials 12' measures a search against the grid")
     parser.add_argument("--extra", default="--set model.hidden1=32",
                         help="more zoo bench arguments, one string (e.g. '--limit-train 5000')")
     args = parser.parse_args()
     args.extra = shlex.split(args.extra)
+    attempt_args = shlex.split(args.attempt_args)
+    shown = f" {args.attempt_args}" if attempt_args else ""
     began, cpu0, load0 = time.perf_counter(), cpu_times(), os.getloadavg()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="zoo-prune-"))
     try:
         runs = [("grid", ["--prune", "none"])] + [
-            (" ".join(s.removeprefix("pruner.") for s in sets) or "defaults",
-             ["--prune", args.prune] + [a for s in sets for a in ("--set", s)])
+            ((" ".join(s.removeprefix("pruner.") for s in sets) or "defaults") + shown,
+             ["--prune", args.prune] + [a for s in sets for a in ("--set", s)] + attempt_args)
             for sets in attempt_sets(args.attempts)]
         # Each run in a folder (and study) of its own: concurrent runs share nothing but the CPU.
         with ThreadPoolExecutor(len(runs) if args.concurrent else 1) as pool:

@@ -74,8 +74,10 @@ def test_csv_has_the_leaderboard_columns_with_intervals_and_serving(sweep):
 
 
 # A model whose factory holds HOG_MIB of touched memory while the run builds it: the
-# training process's peak must show it, a plain cell's must not.
-HOG_MIB = 400
+# training process's peak must show it, a plain cell's must not.  Two plain cells' peaks
+# differ by up to ~100 MiB here (which cell the fork server served first, what Paddle
+# allocated), so the hog is large against that: 1 GiB, of 24 on this machine.
+HOG_MIB = 1024
 HOG_PLUGIN = f"""
 import numpy as np
 import zoo
@@ -108,7 +110,7 @@ def test_a_real_cell_records_its_peak_memory_and_the_leaderboard_shows_it(tmp_pa
         assert row["peak_rss_mb"] == metrics(cell_dir(out, model))["peak_rss_mb"]
         assert 50 < row["peak_rss_mb"] < 16 * 1024  # paddle imported; not a unit mix-up (KiB/B)
     # the preflight also built the hog, in a child of its own: only the cell's own process counts
-    assert rows["hog"]["peak_rss_mb"] - rows["mlp"]["peak_rss_mb"] > 0.8 * HOG_MIB
+    assert rows["hog"]["peak_rss_mb"] - rows["mlp"]["peak_rss_mb"] > 0.75 * HOG_MIB
     board = zoo("results", str(out), "--leaderboard", "--format", "csv", env=kit.env())
     assert board.returncode == 0, board.stderr
     shown = {r["model"]: float(r["peak rss MiB"]) for r in csv.DictReader(io.StringIO(board.stdout))}

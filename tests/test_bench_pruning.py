@@ -107,6 +107,8 @@ def test_a_pruner_stops_the_cell_at_chance_and_keeps_the_good_one(tmp_path, env,
     assert_store_and_study_agree(out)
     shown = zoo("results", str(out), env=env)
     assert shown.returncode == 0 and "stopped at epoch 1 of 3 by" in shown.stdout
+    # A pruned cell is a result: the table shows the accuracy it stopped at, not "pruned".
+    assert f"{bad['val_acc']:.4f} (pruned at epoch 1/3)" in shown.stdout
 
 
 def test_hyperband_decides_every_cell_once(tmp_path, env):

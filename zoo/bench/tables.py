@@ -100,9 +100,19 @@ def summarize(rows: list[dict[str, Any]], axes: list[str] | tuple[str, ...] = ()
                     # a time measured while other cells ran on the same machine
                     "shared": any(m.get("shared") for m in ok),
                     "reason": "; ".join(reasons + ([chance] if chance else [])),
+                    # A pruned cell is a result: its accuracy where it stopped, and when.
+                    **_stopped(members),
                     # n = ok_runs: intervals, IQMs, time-to-target median and hit rate
                     **seed_statistics(ok)})
     return out
+
+
+def _stopped(members: list[dict[str, Any]]) -> dict[str, Any]:
+    pruned = [m for m in members if m["status"] == Status.PRUNED]
+    val, _ = _stats([m.get("val_acc") for m in pruned])
+    best, _ = _stats([m.get("best_val_acc") for m in pruned])
+    done = sorted({f"{m.get('epochs_done') or 0}/{m.get('epochs')}" for m in pruned})
+    return {"stopped_val_acc": val, "stopped_best_val_acc": best, "stopped_at": ",".join(done) or None}
 
 
 def _setting_values(row: dict[str, Any]) -> tuple:
@@ -152,6 +162,9 @@ def cell_text(summary: dict[str, Any] | None, value: str, spec: str) -> str:
     if summary is None:
         return "absent"
     if summary["ok_runs"] == 0:
+        stopped = summary.get(f"stopped_{value}")
+        if stopped is not None:  # no ok seed, but pruned ones: where they stopped
+            return f"{format(stopped, spec)} (pruned at epoch {summary['stopped_at']})"
         return summary["status"]
     if value in stats_tables.KEYS:
         return stats_tables.text(summary, value, spec)
