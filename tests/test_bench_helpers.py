@@ -146,6 +146,15 @@ def db_rows(out: Path, table: str = "results") -> list[dict]:
         con.close()
 
 
+def rows_so_far(out: Path) -> list[dict]:
+    """The rows of a sweep that may be starting: none while results.db or its table is not
+    there yet (a poll can land between the file's creation and its schema)."""
+    try:
+        return db_rows(out) if (out / "results.db").exists() else []
+    except sqlite3.OperationalError:
+        return []
+
+
 def one(rows: list[dict], **match) -> dict:
     found = [r for r in rows if all(r[k] == v for k, v in match.items())]
     assert len(found) == 1, (match, [(r["slug"], r["status"]) for r in rows])

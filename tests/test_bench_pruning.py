@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import ROOT, assert_one_line_error
 from tests.test_bench_helpers import (
     MARK, TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree, marked,
-    metrics, one, wait_for, without_optuna, zoo,
+    metrics, one, rows_so_far, wait_for, without_optuna, zoo,
 )
 from zoo import checkpoint as ckpt
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
@@ -164,7 +164,7 @@ def test_a_sigkilled_pruning_sweep_redoes_only_the_running_cell(tmp_path, env):
                               start_new_session=True)
     try:
         def first_done_second_going():
-            rows = db_rows(out) if (out / "results.db").exists() else []
+            rows = rows_so_far(out)
             return len(rows) >= 2 and rows[0]["status"] == "ok" and rows[-1]["status"] == "running" \
                 and (out / "cells" / rows[-1]["slug"] / "progress.json").exists()
         wait_for(first_done_second_going, 240, "a finished cell and a running one", runner)
