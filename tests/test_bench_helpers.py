@@ -232,3 +232,23 @@ def kill_tree(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def sigkill_midway(out: Path, args: tuple[str, ...], env: dict[str, str]) -> None:
+    """Run ``zoo bench`` (slowed down), SIGKILL it once a cell has finished ok and the next
+    is training (its progress written), and check that its fork server and workers die
+    with it (PDEATHSIG: not all in the same instant)."""
+    killed_env = marked({**env, "ZOO_TEST_DELAY": "0.2"})
+    runner = subprocess.Popen(bench_cmd(out, *args), env=killed_env, cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        def first_done_second_going():
+            rows = rows_so_far(out)
+            return len(rows) >= 2 and rows[0]["status"] == "ok" and rows[-1]["status"] == "running" \
+                and (out / "cells" / rows[-1]["slug"] / "progress.json").exists()
+        wait_for(first_done_second_going, 240, "a finished cell and a running one", runner)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=30)
+    finally:
+        kill_tree(runner)
+    assert_no_processes(f"{MARK}={killed_env[MARK]}")

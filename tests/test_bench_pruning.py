@@ -10,17 +10,13 @@ stays at chance.  3 epochs of 9 steps each: asha decides after epoch 1 only (its
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
 
 import pytest
 
-from tests.conftest import ROOT, assert_one_line_error
+from tests.conftest import assert_one_line_error
 from tests.test_bench_helpers import (
-    MARK, TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree, marked,
-    metrics, one, rows_so_far, wait_for, without_optuna, zoo,
+    TINY, bench, cell_dir, db_rows, faulty_kit, metrics, one, sigkill_midway, without_optuna, zoo,
 )
 from zoo import checkpoint as ckpt
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
@@ -158,22 +154,7 @@ def test_two_jobs_prune_without_database_locks(tmp_path, env):
 def test_a_sigkilled_pruning_sweep_redoes_only_the_running_cell(tmp_path, env):
     out = tmp_path / "b"
     grid = ("--models", "slow", "--optimizers", "adam,stuck,sgd", "--epochs", "3", *TINY, "--prune", "asha")
-    killed_env = marked({**env, "ZOO_TEST_DELAY": "0.2"})
-    runner = subprocess.Popen(bench_cmd(out, *grid), env=killed_env, cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)
-    try:
-        def first_done_second_going():
-            rows = rows_so_far(out)
-            return len(rows) >= 2 and rows[0]["status"] == "ok" and rows[-1]["status"] == "running" \
-                and (out / "cells" / rows[-1]["slug"] / "progress.json").exists()
-        wait_for(first_done_second_going, 240, "a finished cell and a running one", runner)
-        os.kill(runner.pid, signal.SIGKILL)
-        runner.wait(timeout=30)
-    finally:
-        kill_tree(runner)
-    # its fork server and worker die with it (PDEATHSIG), not all in the same instant
-    assert_no_processes(f"{MARK}={killed_env[MARK]}")
+    sigkill_midway(out, grid, env)
     before = db_rows(out)
     done = {r["slug"]: r for r in before if r["status"] in ("ok", "pruned")}
     finished_metrics = {slug: (out / "cells" / slug / "metrics.json").read_text() for slug in done}

@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import signal
 import sqlite3
-import subprocess
 
 import pytest
 
-from tests.conftest import ROOT, assert_one_line_error
-from tests.test_bench_helpers import (
-    MARK, TINY, assert_no_processes, bench, bench_cmd, db_rows, faulty_kit, kill_tree, marked, wait_for,
-    without_optuna,
-)
+from tests.conftest import assert_one_line_error
+from tests.test_bench_helpers import TINY, bench, db_rows, faulty_kit, sigkill_midway, without_optuna
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
@@ -154,23 +148,7 @@ def test_optuna_and_asha_share_one_study_on_two_jobs(tmp_path, env):
 def test_a_sigkilled_search_redoes_only_the_running_cell(tmp_path, env):
     out = tmp_path / "b"
     args = ("--models", "slow", *TINY, *SPACE, "--search", "optuna", "--trials", "3")
-    killed_env = marked({**env, "ZOO_TEST_DELAY": "0.2"})
-    runner = subprocess.Popen(bench_cmd(out, *args), env=killed_env, cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        def first_done_second_going():
-            try:
-                rows = db_rows(out)
-            except sqlite3.OperationalError:  # not created yet
-                return False
-            return len(rows) >= 2 and rows[0]["status"] == "ok" and rows[-1]["status"] == "running" \
-                and (out / "cells" / rows[-1]["slug"] / "progress.json").exists()
-        wait_for(first_done_second_going, 240, "a finished cell and a running one", runner)
-        os.kill(runner.pid, signal.SIGKILL)
-        runner.wait(timeout=30)
-    finally:
-        kill_tree(runner)
-    assert_no_processes(f"{MARK}={killed_env[MARK]}")
+    sigkill_midway(out, args, env)
     before = db_rows(out)
     done = {r["slug"]: r for r in before if r["status"] == "ok"}
     running = [r["slug"] for r in before if r["status"] == "running"]
