@@ -155,6 +155,15 @@ def rows_so_far(out: Path) -> list[dict]:
         return []
 
 
+def unrecord(out: Path, where: str) -> None:
+    """Set the rows ``where`` (SQL) back to ``running``, as a runner killed after telling the
+    pruner or study how a cell ended, and before the store recorded it, leaves them."""
+    con = sqlite3.connect(str(out / "results.db"))
+    with con:
+        con.execute(f"UPDATE results SET status = 'running', reason = '' WHERE {where}")
+    con.close()
+
+
 def one(rows: list[dict], **match) -> dict:
     found = [r for r in rows if all(r[k] == v for k, v in match.items())]
     assert len(found) == 1, (match, [(r["slug"], r["status"]) for r in rows])

@@ -16,7 +16,8 @@ import pytest
 
 from tests.conftest import assert_one_line_error
 from tests.test_bench_helpers import (
-    TINY, bench, cell_dir, db_rows, faulty_kit, metrics, one, sigkill_midway, without_optuna, zoo,
+    TINY, bench, cell_dir, db_rows, faulty_kit, metrics, one, sigkill_midway, unrecord, without_optuna,
+    zoo,
 )
 from zoo import checkpoint as ckpt
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
@@ -170,15 +171,10 @@ def test_a_sigkilled_pruning_sweep_redoes_only_the_running_cell(tmp_path, env):
 
 def test_a_decision_the_store_missed_is_recorded_on_the_rerun(tmp_path, env):
     """A runner killed after telling the study "pruned" and before recording the row."""
-    import sqlite3
-
     out = tmp_path / "b"
     assert bench(out, *GRID, "--prune", "asha", env=env).returncode == 0
     steps_run(env)
-    con = sqlite3.connect(str(out / "results.db"))
-    with con:
-        con.execute("UPDATE results SET status = 'running', reason = '' WHERE optimizer = 'stuck'")
-    con.close()
+    unrecord(out, "optimizer = 'stuck'")
     proc = bench(out, *GRID, "--prune", "asha", env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert steps_run(env) == 0

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import math
 import re
-import sqlite3
 
 import pytest
 
 from tests.conftest import assert_one_line_error
-from tests.test_bench_helpers import TINY, bench, db_rows, faulty_kit, sigkill_midway, without_optuna
+from tests.test_bench_helpers import (
+    TINY, bench, db_rows, faulty_kit, sigkill_midway, unrecord, without_optuna,
+)
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
@@ -114,11 +115,7 @@ def test_optuna_continues_its_study_and_never_repeats_a_cell(tmp_path, env):
     first = db_rows(out)
     assert len(first) == 2
     assert_store_and_study_agree(out)
-    # as a runner killed after telling the study and before recording the row leaves it
-    con = sqlite3.connect(str(out / "results.db"))
-    with con:
-        con.execute("UPDATE results SET status = 'running' WHERE rowid = 2")
-    con.close()
+    unrecord(out, "rowid = 2")
     # A rerun with more trials: the first cell stays as it was, the second is redone as
     # the same trial, 2 more points run, and the fifth trial finds the space (4 points) spent
     proc = bench(out, *args, "--trials", "5", env=env)
