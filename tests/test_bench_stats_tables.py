@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_bench_helpers import db_rows, zoo
-from zoo.bench.stats import bootstrap_interval, iqm, resolve
+from zoo.bench.stats import iqm, mean_interval, resolve
 from zoo.report.synthetic import write_synthetic_sweep
 
 ONE_MODEL = {"models": ["mlp"], "optimizers": ["sgd", "adam", "momentum"], "schedules": ["constant"],
@@ -55,7 +55,7 @@ def test_json_carries_n_interval_iqm_and_hit_rate_of_the_stored_seeds(five):
         assert summary["ok_runs"] == 5
         assert {int(k): v for k, v in summary["val_acc_by_seed"].items()} == seeds
         assert (summary["val_acc_ci_low"], summary["val_acc_ci_high"]) == \
-            pytest.approx(bootstrap_interval(seeds.values()))
+            pytest.approx(mean_interval(seeds.values()))
         assert summary["acc_iqm"] == pytest.approx(iqm(tests[summary["optimizer"]].values()))
         times = [r["time_to_target"] for r in db_rows(five) if r["optimizer"] == summary["optimizer"]]
         reached = sum(t is not None for t in times)
@@ -72,7 +72,7 @@ def test_table_shows_intervals_iqms_and_the_ranking_verdicts(five):
     means = {o: sum(v.values()) / 5 for o, v in stored.items()}
     assert order == sorted(means, key=lambda o: -means[o])
     for row, below in zip(rows, rows[1:] + [None]):
-        low, high = bootstrap_interval(stored[row["optimizer"]].values())
+        low, high = mean_interval(stored[row["optimizer"]].values())
         assert row["cpu val acc 95% CI"] == f"[{low:.4f}, {high:.4f}]"
         assert row["cpu val acc IQM"] == f"{iqm(stored[row['optimizer']].values()):.4f}"
         expected = "-" if below is None else \
@@ -173,7 +173,7 @@ def test_a_real_sweep_with_repeats_closes_with_the_seed_statistics(tmp_path):
         seeds = stored[summary["optimizer"]]
         assert summary["ok_runs"] == 2 and len(seeds) == 2
         assert (summary["val_acc_ci_low"], summary["val_acc_ci_high"]) == \
-            pytest.approx(bootstrap_interval(seeds.values()))
+            pytest.approx(mean_interval(seeds.values()))
         assert summary["target_line"] == "2/2 reached 0.05"
     verdict = resolve(stored["sgd"], stored["adam"])
     assert f": {verdict.text}" in proc.stderr  # the note on the (best) pick

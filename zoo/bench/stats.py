@@ -5,6 +5,12 @@ A mean over three seeds says little on its own: the 95% interval says how far it
 move with other seeds, and a ranking is only called *resolved* when the data separate the
 two combinations.  Everything here is deterministic: the bootstrap is seeded and reads
 the values sorted, so the same rows always give the same interval.
+
+The interval of a mean is the wider of two (``mean_interval``): the percentile bootstrap,
+which follows a skewed sample (one broken seed pulls one end only), and Student's t, which
+knows how little three values say.  Alone, the bootstrap of three seeds is far too narrow:
+it can only ever span the three values, and the published leaderboard's first run called a
+pair resolved that the second run reversed (benchmarks/RESULTS.md, "leaderboard").
 """
 
 from __future__ import annotations
@@ -43,6 +49,37 @@ def bootstrap_interval(values, confidence: float = CONFIDENCE, resamples: int = 
     if xs[0] == xs[-1]:
         return xs[0], xs[0]
     return _bootstrap(xs, confidence, resamples, seed)
+
+
+def student_t_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Student's t interval of the mean (scipy.stats.t), or None under two values."""
+    xs = finite(values)
+    if len(xs) < 2:
+        return None
+    if min(xs) == max(xs):
+        return xs[0], xs[0]  # no spread (and no rounding of a mean of equal values)
+    mean, sd = statistics.fmean(xs), statistics.stdev(xs)
+    from scipy.stats import t
+
+    low, high = t.interval(confidence, len(xs) - 1, loc=mean, scale=sd / math.sqrt(len(xs)))
+    return float(low), float(high)
+
+
+# Every measure given an interval here is an accuracy: its mean cannot leave [0, 1], so
+# neither does its interval (the t interval of 0.99, 1.0, 0.95 would reach 1.04).
+ACCURACY_RANGE = (0.0, 1.0)
+
+
+def mean_interval(values, confidence: float = CONFIDENCE,
+                  within: tuple[float, float] = ACCURACY_RANGE) -> tuple[float, float] | None:
+    """The 95% interval of the mean shown in every table and used by ``resolve``: the
+    union of the percentile bootstrap and Student's t intervals, clipped to ``within``;
+    None under two values.  With many seeds the two agree; with few, t is the wider."""
+    boot, student = bootstrap_interval(values, confidence), student_t_interval(values, confidence)
+    if boot is None or student is None:
+        return None
+    low, high = min(boot[0], student[0]), max(boot[1], student[1])
+    return max(low, within[0]), min(high, within[1])
 
 
 # A report summarises the same rows once per figure, and `zoo bench --report` after every
@@ -108,11 +145,11 @@ def _n_text(a: dict, b: dict) -> str:
 
 def resolve(a: dict[Any, float], b: dict[Any, float]) -> Verdict:
     """Whether the means of ``a`` and ``b`` (seed -> value) are told apart: their 95%
-    intervals do not overlap, or a paired Wilcoxon test over at least MIN_PAIRED shared
-    seeds gives p < ALPHA.  Otherwise "not resolved with n=3"."""
+    intervals (``mean_interval``) do not overlap, or a paired Wilcoxon test over at least
+    MIN_PAIRED shared seeds gives p < ALPHA.  Otherwise "not resolved with n=3"."""
     a = {k: float(v) for k, v in a.items() if v is not None and math.isfinite(v)}
     b = {k: float(v) for k, v in b.items() if v is not None and math.isfinite(v)}
-    ia, ib = bootstrap_interval(a.values()), bootstrap_interval(b.values())
+    ia, ib = mean_interval(a.values()), mean_interval(b.values())
     if ia and ib and (ia[1] < ib[0] or ib[1] < ia[0]):
         return Verdict(True, "resolved (95% intervals apart)")
     shared = sorted(set(a) & set(b), key=str)
@@ -143,7 +180,7 @@ def seed_statistics(ok: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, column in MEASURES:
         values = by_seed(ok, column)
-        interval = bootstrap_interval(values.values())
+        interval = mean_interval(values.values())
         out[f"{key}_by_seed"] = values
         out[f"{key}_ci_low"], out[f"{key}_ci_high"] = interval or (None, None)
         out[f"{key}_iqm"] = iqm(values.values())

@@ -148,9 +148,9 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
                html.paragraph(f"The table `zoo results {sweep.path}` prints; click a column "
                               f"header to sort. {MARK} marks the highest validation accuracy, "
                               f"the combination `zoo export {sweep.path} --best` exports. With "
-                              f"several seeds per combination: 95% bootstrap intervals of the "
-                              f"mean, the interquartile mean from 5 seeds, the time-to-target "
-                              f"median and hit rate, and '{MARK[:-1]}, not resolved)' when the "
+                              f"several seeds per combination: 95% intervals of the mean "
+                              f"(bootstrap and Student's t, the wider), the interquartile "
+                              f"mean from 5 seeds, the time-to-target median and hit rate, and '{MARK[:-1]}, not resolved)' when the "
                               f"seeds cannot tell the best from the runner-up."),
                html.table(headers, rows, table_id="results-table", wide=("reason",))]
     blocks += _best_blocks(sweep)
