@@ -126,8 +126,10 @@ def overhead(root: Path, args) -> tuple[float, float, int]:
 
 
 def attempt_sets(text: str) -> list[list[str]]:
-    """'; '-separated attempts, each space-separated pruner parameters: '' is the defaults."""
-    return [[f"pruner.{p}" for p in part.split()] for part in text.split(";")]
+    """'; '-separated attempts, each space-separated pruner parameters ('' is the defaults);
+    a dotted name is any other --set, e.g. 'searcher.seed=1' for a search's sampler seed."""
+    return [[p if "." in p.split("=", 1)[0] else f"pruner.{p}" for p in part.split()]
+            for part in text.split(";")]
 
 
 def main() -> None:
@@ -143,7 +145,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--prune", default="asha")
     parser.add_argument("--attempts", default="",
-                        help="pruner parameter sets to try, ';'-separated (e.g. ';reduction_factor=4')")
+                        help="pruner parameter sets to try, ';'-separated (e.g. ';reduction_factor=4'); "
+                             "a dotted name is any --set (e.g. 'searcher.seed=1')")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of the overhead measurement (0: none)")
     parser.add_argument("--concurrent", action="store_true",
                         help="run the grid and the attempts at the same time (wall times then overlap)")
