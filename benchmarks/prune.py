@@ -194,7 +194,8 @@ def main() -> None:
                      f"| {run['best']:.4f} | {run['seconds']:.0f} |")
         judged = verdict(gap <= 0.5 and share <= 0.40) if judged_size \
             else "not judged (fewer than 24 cells or 4 epochs)"
-        verdicts.append(f"- {args.prune} ({params}) vs grid: {gap:+.2f} points of best validation "
+        # signed as the run against the grid: -0.37 is 0.37 points below the grid's best
+        verdicts.append(f"- {args.prune} ({params}) vs grid: {-gap:+.2f} points of best validation "
                         f"accuracy (best cell {run['best_cell']}) at {share:.0%} of the epochs: {judged}")
     space_text = (f"the grid file {args.grid}" + (f" with {' '.join(args.extra)}" if args.extra else "") if args.grid else
                   f"{args.dataset}, models {args.models}, optimizers {args.optimizers}, learning "
