@@ -195,7 +195,7 @@ def main() -> None:
         judged = verdict(gap <= 0.5 and share <= 0.40) if judged_size \
             else "not judged (fewer than 24 cells or 4 epochs)"
         # signed as the run against the grid: -0.37 is 0.37 points below the grid's best
-        verdicts.append(f"- {args.prune} ({params}) vs grid: {-gap:+.2f} points of best validation "
+        verdicts.append(f"- {args.prune} ({params}) vs grid: {(-gap or 0.0):+.2f} points of best validation "
                         f"accuracy (best cell {run['best_cell']}) at {share:.0%} of the epochs: {judged}")
     space_text = (f"the grid file {args.grid}" + (f" with {' '.join(args.extra)}" if args.extra else "") if args.grid else
                   f"{args.dataset}, models {args.models}, optimizers {args.optimizers}, learning "
