@@ -1,0 +1,80 @@
+"""zoo's public surface (``zoo.__all__``): what a plugin may use, all the built-ins and the
+example third-party plugins use, and what the README's table documents, name for name."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+import zoo
+from tests.conftest import ROOT
+from zoo.surface import breaches
+from zoo.testing import check_public_surface
+
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if (p / "pyproject.toml").exists())
+
+
+def test_builtin_plugins_use_only_the_surface():
+    checked = check_public_surface(ROOT / "plugins", own=["zoo.plugins"])
+    # Every module, the implementations beside the adapters too.
+    assert {f.name for f in checked} >= {"launchers.py", "executors.py", "datasets.py", "backends.py",
+                                         "paddle_backends.py", "ort_backend.py", "pruners.py",
+                                         "searchers.py", "vision_nets.py"}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_example_plugins_use_only_the_surface(example):
+    package = example.name.replace("-", "_")
+    checked = check_public_surface(example, own=[package])
+    assert example / package / "plugin.py" in checked
+
+
+@pytest.mark.parametrize("source, breach", [
+    ("from zoo.exec.local import LocalExecutor", "1: imports zoo.exec.local (internal)"),
+    ("import zoo.data.cifar", "1: imports zoo.data.cifar (internal)"),
+    ("import zoo\nzoo.exec.local.LocalExecutor()", "2: uses zoo.exec (not in zoo.__all__)"),
+    ("import zoo as z\nz.bench", "2: uses zoo.bench (not in zoo.__all__)"),
+    ("from zoo import forkable", "1: imports zoo.forkable (not in zoo.__all__)"),
+    ("from zoo.plugins.nets import MLP", "1: imports zoo.plugins.nets (internal)"),
+    ("import importlib\nimportlib.import_module('zoo.bench.runner')",
+     "2: imports zoo.bench.runner (internal)"),
+])
+def test_every_way_past_the_surface_is_found(source, breach):
+    assert breaches(source, filename="p.py") == [f"p.py:{breach}"]
+
+
+def test_public_names_own_modules_and_the_test_kit_pass():
+    source = ("import zoo\nfrom zoo import Launcher, RegistryError\nfrom zoo.plugins.nets import MLP\n"
+              "import zoo.plugins.lr\nfrom zoo.testing import check_entry_builds\n"
+              "zoo.worker_command\nzoo.plugins.lr\nfrom . import sibling\n")
+    assert breaches(source, own=["zoo.plugins"]) == []
+
+
+def test_check_public_surface_names_the_line(tmp_path):
+    (tmp_path / "plugin.py").write_text("import zoo\n\n\ndef build():\n    from zoo.exec.local import X\n")
+    with pytest.raises(AssertionError, match=r"plugin.py:5: imports zoo.exec.local"):
+        check_public_surface(tmp_path)
+
+
+def test_every_public_name_resolves_to_zoos_own_code():
+    assert set(zoo.__all__) <= set(dir(zoo))
+    for name in zoo.__all__:
+        value = getattr(zoo, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__module__.startswith("zoo."), name
+    with pytest.raises(AttributeError, match="no attribute 'forkable'"):
+        zoo.forkable  # noqa: B018  (internal: zoo.exec.launch's, not the surface's)
+
+
+def _readme_surface() -> set[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Writing a plugin", 1)[1].split("\n## ", 1)[0]
+    table = section.split("### The public surface", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
+    return {name for row in rows for name in re.findall(r"`([A-Za-z_][\w]*)`", row.split("|")[1])}
+
+
+def test_readme_documents_exactly_the_surface():
+    assert _readme_surface() == set(zoo.__all__)
