@@ -1,0 +1,62 @@
+"""Packages are discovered, not listed: every .py under zoo/ and plugins/ is in the wheel
+(plugins/ as zoo.plugins), and so is a subpackage added tomorrow without touching the
+build configuration."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+import zoo
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration  # builds a wheel with pip
+
+# Added to the copy the wheel is built from, as someone adding a subpackage would: one
+# with an __init__.py, one without (a namespace folder, like zoo/data/mnist_sample).
+NEW_FILES = {"zoo/newly_added/__init__.py": "", "zoo/newly_added/deeper/module.py": "X = 1\n",
+             "plugins/newly_added/impl.py": "Y = 2\n"}
+
+
+@pytest.fixture(scope="module")
+def wheel_names(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("discovery")
+    source = tmp / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "runs", "build", "*.egg-info", "__pycache__", "tests", "examples"))
+    for name, text in NEW_FILES.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                           "-w", str(tmp / "dist"), str(source)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Package would be ignored" not in proc.stderr, proc.stderr[-3000:]
+    assert "BuildBackendWarning" not in proc.stderr, proc.stderr[-3000:]
+    return set(zipfile.ZipFile(next((tmp / "dist").glob("zoo-*.whl"))).namelist())
+
+
+def installed_name(relative: str) -> str:
+    """Where a source file lands in the wheel: plugins/x.py installs as zoo/plugins/x.py."""
+    return f"zoo/{relative}" if relative.startswith("plugins/") else relative
+
+
+def test_every_source_file_is_in_the_wheel(wheel_names):
+    sources = [p.relative_to(ROOT).as_posix() for folder in ("zoo", "plugins")
+               for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts]
+    assert len(sources) > 150 and "plugins/launchers.py" in sources
+    missing = sorted(s for s in sources if installed_name(s) not in wheel_names)
+    assert missing == []
+
+
+def test_a_new_subpackage_travels_without_configuration(wheel_names):
+    assert {installed_name(name) for name in NEW_FILES} <= wheel_names
+
+
+def test_nothing_but_zoo_and_its_metadata(wheel_names):
+    tops = {name.split("/")[0] for name in wheel_names}
+    assert tops == {"zoo", f"zoo-{zoo.__version__}.dist-info"}
+    assert not any("__pycache__" in name for name in wheel_names)
