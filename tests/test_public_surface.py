@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 
 import pytest
 
 import zoo
-from tests.conftest import ROOT
+from tests.conftest import BUILTINS, ROOT
 from zoo.surface import breaches
 from zoo.testing import check_public_surface
 
@@ -66,6 +68,16 @@ def test_every_public_name_resolves_to_zoos_own_code():
             assert value.__module__.startswith("zoo."), name
     with pytest.raises(AttributeError, match="no attribute 'forkable'"):
         zoo.forkable  # noqa: B018  (internal: zoo.exec.launch's, not the surface's)
+
+
+@pytest.mark.integration  # a fresh interpreter: this one has imported everything already
+def test_zoo_and_every_builtin_plugin_import_nothing_heavy():
+    heavy = ("numpy", "paddle", "scipy", "PIL", "optuna", "ray", "onnxruntime", "matplotlib")
+    code = (f"import sys, zoo, {', '.join(BUILTINS)}; "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"  # a surface name used at module level would load its code
 
 
 def _readme_surface() -> set[str]:
