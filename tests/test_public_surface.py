@@ -60,12 +60,16 @@ def test_check_public_surface_names_the_line(tmp_path):
         check_public_surface(tmp_path)
 
 
-def test_every_public_name_resolves_to_zoos_own_code():
+def test_every_public_name_resolves_to_zoos_own_documented_code():
     assert set(zoo.__all__) <= set(dir(zoo))
     for name in zoo.__all__:
         value = getattr(zoo, name)
         if inspect.isclass(value) or inspect.isfunction(value):
             assert value.__module__.startswith("zoo."), name
+            # A class's own docstring, not its base class's (inspect.getdoc would inherit).
+            doc = (vars(value).get("__doc__") if inspect.isclass(value) else value.__doc__) or ""
+            assert doc.strip() and not doc.startswith(f"{value.__name__}("), \
+                f"zoo.{name} has no docstring of its own (a dataclass's is its signature)"
     with pytest.raises(AttributeError, match="no attribute 'forkable'"):
         zoo.forkable  # noqa: B018  (internal: zoo.exec.launch's, not the surface's)
 

@@ -74,6 +74,8 @@ class CellEnd:
 
 
 class Running(Protocol):
+    """The handle ``Executor.start`` returns for one cell (see the module's contract)."""
+
     where: str
 
     def poll(self, wait: float) -> CellEnd | None: ...
