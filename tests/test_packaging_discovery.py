@@ -4,6 +4,7 @@ build configuration."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ NEW_FILES = {"zoo/newly_added/__init__.py": "", "zoo/newly_added/deeper/module.p
 
 
 @pytest.fixture(scope="module")
-def wheel_names(tmp_path_factory):
+def wheel(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("discovery")
     source = tmp / "src"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
@@ -36,7 +37,12 @@ def wheel_names(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Package would be ignored" not in proc.stderr, proc.stderr[-3000:]
     assert "BuildBackendWarning" not in proc.stderr, proc.stderr[-3000:]
-    return set(zipfile.ZipFile(next((tmp / "dist").glob("zoo-*.whl"))).namelist())
+    return next((tmp / "dist").glob("zoo-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def wheel_names(wheel):
+    return set(zipfile.ZipFile(wheel).namelist())
 
 
 def installed_name(relative: str) -> str:
@@ -60,3 +66,38 @@ def test_nothing_but_zoo_and_its_metadata(wheel_names):
     tops = {name.split("/")[0] for name in wheel_names}
     assert tops == {"zoo", f"zoo-{zoo.__version__}.dist-info"}
     assert not any("__pycache__" in name for name in wheel_names)
+
+
+TYPED_PLUGIN = """
+from pathlib import Path
+
+import zoo
+
+
+class Nice(zoo.Launcher):
+    max_nprocs = 1
+
+    def command(self, job_file: Path, nprocs: int, device: str, log_dir: Path) -> list[str]:
+        return ["nice", *zoo.worker_command(job_file)]
+
+
+class Wrong(zoo.Launcher):
+    def command(self, job_file: Path) -> list[str]:  # line 15: the contract takes four
+        return zoo.worker_command(job_file, nprocs="two")  # line 16: an int or None
+"""
+
+
+def test_type_checkers_check_a_plugin_against_the_installed_surface(wheel, tmp_path):
+    site = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
+                           str(site), str(wheel)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (tmp_path / "plugin.py").write_text(TYPED_PLUGIN)
+    # The installed copy, from a folder of its own: mypy uses it only because of py.typed
+    # (PEP 561); without it every zoo name would be Any and nothing below would be found.
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--follow-imports=silent",
+                           "plugin.py"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["15", "16"], proc.stdout
+    assert 'supertype "zoo.exec.launch.Launcher"' in errors[0] and '"worker_command"' in errors[1]
