@@ -3,6 +3,7 @@ example third-party plugins use, and what the README's table documents, name for
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import subprocess
@@ -94,3 +95,16 @@ def _readme_surface() -> set[str]:
 
 def test_readme_documents_exactly_the_surface():
     assert _readme_surface() == set(zoo.__all__)
+
+
+def test_core_code_never_imports_a_plugin():
+    # The other direction: zoo finds plugins' entries by name in the catalogue (even the
+    # default executor), so a built-in can be disabled or replaced like any plugin.
+    importers = []
+    for path in sorted((ROOT / "zoo").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            importers += [f"{path.relative_to(ROOT)}:{node.lineno}" for name in names
+                          if name == "zoo.plugins" or name.startswith("zoo.plugins.")]
+    assert importers == []
