@@ -9,13 +9,15 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
 import zoo
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration  # builds a wheel with pip
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout (tests/ -> its parent)
 
 # Added to the copy the wheel is built from, as someone adding a subpackage would: one
 # with an __init__.py, one without (a namespace folder, like zoo/data/mnist_sample).

@@ -3,13 +3,15 @@ the packaged sample exactly as the built-in ``mnist-sample`` does."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import zoo
-from tests.conftest import ROOT, SMALL_MNIST
 from zoo.plugin import load_catalog
 from zoo.testing import check_public_surface
 
+ROOT = Path(__file__).resolve().parents[1]  # the checkout (tests/ -> its parent)
 MARKER = "# my_zoo_plugin/idx_dataset.py"
 
 
@@ -25,7 +27,7 @@ def readme_plugin(plugin_kit, tmp_path):
 
 
 def test_it_loads_what_mnist_sample_loads(readme_plugin):
-    mine = readme_plugin.build("datasets", "idx-folder", data_dir=str(SMALL_MNIST))
+    mine = readme_plugin.build("datasets", "idx-folder", data_dir=str(zoo.MNIST_SAMPLE_DIR))
     builtin = readme_plugin.build("datasets", "mnist-sample")
     assert zoo.fingerprint(mine) == zoo.fingerprint(builtin)
     assert (mine.input_shape, mine.num_classes, len(mine.train), len(mine.val), len(mine.test)) == \
