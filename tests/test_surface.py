@@ -1,5 +1,6 @@
 """zoo's public surface (``zoo.__all__``): what a plugin may use, all the built-ins and the
-example third-party plugins use, and what the README's table documents, name for name."""
+example third-party plugins use, and what the README's table documents, name for name;
+zoo.surface's check of a plugin's source; README's dataset plugin, run as written."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 import zoo
 from zoo.config import load_config
+from zoo.plugin import load_catalog
 from zoo.surface import breaches
 from zoo.testing import check_public_surface
 
@@ -112,3 +114,35 @@ def test_core_code_never_imports_a_plugin():
             importers += [f"{path.relative_to(ROOT)}:{node.lineno}" for name in names
                           if name == "zoo.plugins" or name.startswith("zoo.plugins.")]
     assert importers == []
+
+
+# README's dataset plugin, built on the surface alone: it loads the packaged sample exactly
+# as the built-in mnist-sample does.
+MARKER = "# my_zoo_plugin/idx_dataset.py"
+
+
+@pytest.fixture
+def readme_plugin(plugin_kit, tmp_path):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split(f"```python\n{MARKER}", 1)[1].split("```", 1)[0]
+    source = tmp_path / "idx_dataset.py"
+    source.write_text(MARKER + block)
+    check_public_surface(source)
+    plugin_kit.add("zoo_test_readme_idx_dataset", source.read_text())
+    return load_catalog()
+
+
+def test_readme_dataset_plugin_loads_what_mnist_sample_loads(readme_plugin):
+    mine = readme_plugin.build("datasets", "idx-folder", data_dir=str(zoo.MNIST_SAMPLE_DIR))
+    builtin = readme_plugin.build("datasets", "mnist-sample")
+    assert zoo.fingerprint(mine) == zoo.fingerprint(builtin)
+    assert (mine.input_shape, mine.num_classes, len(mine.train), len(mine.val), len(mine.test)) == \
+        ((1, 28, 28), 10, 833, 167, 500)
+    # Its own pixel statistics, not MNIST's 127.5/127.5 scaling.
+    assert 20 < mine.mean[0] < 60 and 60 < mine.std[0] < 100
+
+
+def test_readme_dataset_plugin_refuses_a_folder_without_its_files_in_one_line(readme_plugin, tmp_path):
+    with pytest.raises(zoo.DataError, match=r"lacks train-images-idx3-ubyte.gz, .*t10k-labels") as caught:
+        readme_plugin.build("datasets", "idx-folder", data_dir=str(tmp_path))
+    assert "\n" not in str(caught.value)
