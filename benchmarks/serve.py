@@ -103,10 +103,22 @@ def step(url: str, model: str, concurrency: int, seconds: float, warmup: float, 
     return asyncio.run(run_steps(url, model, options))[0]
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server of --workers N is a parent and N workers)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        for child in (task / "children").read_text().split():
+            found += tree(int(child))
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of process ``pid`` and its descendants (all threads)."""
+    total = 0
+    for each in tree(pid):
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def client_cpu() -> float:
@@ -127,10 +139,12 @@ def costed_step(server, name: str, concurrency: int, seconds: float, binary: boo
 
 
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise SystemExit(f"no VmRSS for {pid}")
+    """Resident memory of ``pid`` and its descendants, KiB."""
+    total = 0
+    for each in tree(pid):
+        total += next(int(line.split()[1]) for line in Path(f"/proc/{each}/status").read_text().splitlines()
+                      if line.startswith("VmRSS:"))
+    return total
 
 
 def measure(name: str, export: Path, args) -> dict:
@@ -138,8 +152,9 @@ def measure(name: str, export: Path, args) -> dict:
 
     found: dict = {"c1": [], "c16": [], "one_c1": [], "one_c16": [], "backend_p50": [], "bin_c1": [],
                    "bin_c16": []}
-    with LocalServer([export], "--name", name) as batching, \
-            LocalServer([export], "--name", name, "--max-batch", "1") as single:
+    workers = ("--workers", str(args.workers))
+    with LocalServer([export], "--name", name, *workers) as batching, \
+            LocalServer([export], "--name", name, "--max-batch", "1", *workers) as single:
         for _ in range(args.rounds):
             found["backend_p50"].append(backend_p50_ms(export, args.requests))
             found["c1"].append(step(batching.url, name, 1, args.seconds, 1.0))
@@ -215,9 +230,10 @@ def report(args, results: dict[str, dict], load: str) -> None:
     trained = {"cnn": f"course CNN `cnn` (1 epoch on `{args.data_dir}`)",
                VISION: f"`{VISION}` (1 epoch on generated CIFAR-format data, 3x32x32)"}
     which = " and ".join(trained[name] for name in results)
+    each = f", each with --workers {args.workers}" if args.workers > 1 else ""
     body = (f"{which[0].upper()}{which[1:]}, each exported ({args.format}) and served by `zoo serve` with its "
             f"default backend ({BACKEND[args.format]}): one server with the default batching (--max-batch 64, "
-            f"--max-delay-ms 2), one with --max-batch 1, both running at once. Load: {LOADGENS[args.loadgen]} "
+            f"--max-delay-ms 2), one with --max-batch 1, both running at once{each}. Load: {LOADGENS[args.loadgen]} "
             f"(1 image per FP32 request, JSON unless said binary), {args.seconds:g} s "
             f"per step after 1 s of warm-up; medians of {args.rounds} interleaved rounds.\n\n"
             f"Load average when the script started: {load}. **The machine was shared with other "
@@ -241,7 +257,8 @@ def report(args, results: dict[str, dict], load: str) -> None:
             "\n\nEvery step of the batching server (JSON, one pass after the rounds):\n\n"
             "| model | concurrency | req/s | img/s | p50 ms | p90 ms | p99 ms | errors |\n"
             "|---|---|---|---|---|---|---|---|\n" + "\n".join(steps))
-    section = "serve" if args.format == "paddle" else f"serve-{args.format}"
+    section = ("serve" if args.format == "paddle" else f"serve-{args.format}") \
+        + (f"-workers{args.workers}" if args.workers > 1 else "")
     reading = Path(__file__).with_name(f"{section}_reading.md")
     if reading.exists():
         body += f"\n\n### Reading (hand-written in benchmarks/{reading.name}, kept when the figures are regenerated)\n\n" \
@@ -268,6 +285,8 @@ def main() -> None:
     parser.add_argument("--loadgen", choices=sorted(LOADGENS), default=None,
                         help="the load generator: wrk (default when installed: apt-get install wrk) "
                              "or zoo bench-serve's httpx")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="zoo serve --workers for both servers (section serve-workersN)")
     args = parser.parse_args()
     import _wrk
 
