@@ -10,8 +10,6 @@ import re
 
 import pytest
 
-from tests.conftest import assert_one_line_error
-from tests.test_bench_helpers import TINY, bench, zoo
 from zoo import kinds
 from zoo.bench.grid import expand
 from zoo.errors import ZooError
@@ -127,7 +125,7 @@ def test_the_parsed_space_is_what_a_sampler_needs(tmp_path):
     ('epochs = { low = 1.5, high = 3, steps = 2 }', "epochs takes whole numbers"),
     ('"net.width" = [1, 2]', "'net.width' is no axis"),
 ])
-def test_bad_spaces_are_one_line_errors_before_anything_runs(tmp_path, table, needle):
+def test_bad_spaces_are_one_line_errors_before_anything_runs(tmp_path, table, needle, bench, assert_one_line_error):
     grid = tmp_path / "bad.toml"
     grid.write_text(f'[grid]\nmodels = ["mlp"]\noptimizers = ["adam"]\n[space]\n{table}\n')
     out = tmp_path / "b"
@@ -137,7 +135,7 @@ def test_bad_spaces_are_one_line_errors_before_anything_runs(tmp_path, table, ne
 
 
 @pytest.mark.integration
-def test_a_wrong_value_in_a_set_list_is_a_one_line_error_naming_the_parameter(tmp_path):
+def test_a_wrong_value_in_a_set_list_is_a_one_line_error_naming_the_parameter(tmp_path, bench, assert_one_line_error):
     proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "adam",
                  "--set", f"{LR}=1e-3,fast", "--dry-run")
     assert_one_line_error(proc, f"--set {LR}", "'learning_rate' must be float", "'fast'")
@@ -165,9 +163,9 @@ def test_folder_names_stay_unique_safe_and_short(catalog):
 
 
 @pytest.mark.integration
-def test_a_tiny_sweep_shows_the_varied_parameter_in_every_table(tmp_path):
+def test_a_tiny_sweep_shows_the_varied_parameter_in_every_table(tmp_path, bench, tiny_mlp, zoo):
     out = tmp_path / "b"
-    proc = bench(out, "--models", "mlp", "--optimizers", "adam", *TINY,
+    proc = bench(out, "--models", "mlp", "--optimizers", "adam", *tiny_mlp,
                  "--set", f"{LR}=0.001,0.003", "--format", "csv")
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import assert_one_line_error
-from tests.test_bench_helpers import TINY, bench, cell_dir, db_rows, metrics, one
-from tests.test_bench_pruning import GRID, STEPS, env, steps_run  # noqa: F401  (env: a fixture)
 
 from zoo.bench.budget import Budget, parse_duration
 from zoo.bench.optuna_pruner import rung_epochs
@@ -71,42 +68,42 @@ def test_asha_pauses_only_at_its_rungs(args, epochs, rungs):
 
 
 @pytest.mark.integration
-def test_an_epoch_budget_stops_starting_cells_and_a_bigger_one_goes_on(tmp_path, env):
+def test_an_epoch_budget_stops_starting_cells_and_a_bigger_one_goes_on(tmp_path, pruning_env, tiny_mlp, bench, steps_run, pruning_steps, db_rows):
     out = tmp_path / "b"
-    grid = ("--models", "slow", "--optimizers", "adam,sgd,momentum", "--epochs", "1", *TINY)
-    proc = bench(out, *grid, "--budget-epochs", "2", env=env)
+    grid = ("--models", "slow", "--optimizers", "adam,sgd,momentum", "--epochs", "1", *tiny_mlp)
+    proc = bench(out, *grid, "--budget-epochs", "2", env=pruning_env)
     assert proc.returncode == ExitCode.BUDGET, proc.stderr[-3000:]
     lines = [line for line in proc.stderr.splitlines() if "budget" in line]
     assert lines == ["zoo: budget spent: 2 epochs trained of --budget-epochs 2; no more cells "
                      "started (rerun with a bigger budget to go on)"]
-    assert [r["status"] for r in db_rows(out)] == ["ok", "ok"] and steps_run(env) == 2 * STEPS
-    same = bench(out, *grid, "--budget-epochs", "2", env=env)
-    assert same.returncode == ExitCode.BUDGET and steps_run(env) == 0
-    more = bench(out, *grid, "--budget-epochs", "3", env=env)
+    assert [r["status"] for r in db_rows(out)] == ["ok", "ok"] and steps_run(pruning_env) == 2 * pruning_steps
+    same = bench(out, *grid, "--budget-epochs", "2", env=pruning_env)
+    assert same.returncode == ExitCode.BUDGET and steps_run(pruning_env) == 0
+    more = bench(out, *grid, "--budget-epochs", "3", env=pruning_env)
     assert more.returncode == 0, more.stderr[-3000:]
-    assert [r["status"] for r in db_rows(out)] == ["ok"] * 3 and steps_run(env) == STEPS
+    assert [r["status"] for r in db_rows(out)] == ["ok"] * 3 and steps_run(pruning_env) == pruning_steps
 
 
 @pytest.mark.integration
-def test_a_paused_cell_waits_for_a_bigger_budget_and_resumes_from_its_checkpoint(tmp_path, env):
+def test_a_paused_cell_waits_for_a_bigger_budget_and_resumes_from_its_checkpoint(tmp_path, pruning_env, bench, pruning_grid, db_rows, pruning_steps, steps_run, one, metrics, cell_dir):
     out = tmp_path / "b"
-    proc = bench(out, *GRID, "--prune", "asha", "--budget-epochs", "1", env=env)
+    proc = bench(out, *pruning_grid, "--prune", "asha", "--budget-epochs", "1", env=pruning_env)
     assert proc.returncode == ExitCode.BUDGET, proc.stderr[-3000:]
     (row,) = db_rows(out)
     assert row["optimizer"] == "adam" and row["status"] == "interrupted"
     assert row["reason"] == "budget spent after epoch 1 of 3; rerun to go on"
-    assert steps_run(env) == STEPS
-    more = bench(out, *GRID, "--prune", "asha", "--budget-time", "1h", env=env)
+    assert steps_run(pruning_env) == pruning_steps
+    more = bench(out, *pruning_grid, "--prune", "asha", "--budget-time", "1h", env=pruning_env)
     assert more.returncode == 0, more.stderr[-3000:]
     rows = db_rows(out)
     assert one(rows, optimizer="adam")["status"] == "ok" and one(rows, optimizer="stuck")["status"] == "pruned"
-    assert metrics(cell_dir(out, "slow-adam"))["resumed_from"] == STEPS
-    assert steps_run(env) == 2 * STEPS + STEPS
+    assert metrics(cell_dir(out, "slow-adam"))["resumed_from"] == pruning_steps
+    assert steps_run(pruning_env) == 2 * pruning_steps + pruning_steps
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("value", ["2x", "0", "-1h"])
-def test_a_bad_budget_time_is_a_one_line_error(tmp_path, env, value):
-    proc = bench(tmp_path / "b", *GRID, "--budget-time", value, env=env)
+def test_a_bad_budget_time_is_a_one_line_error(tmp_path, pruning_env, value, bench, pruning_grid, assert_one_line_error):
+    proc = bench(tmp_path / "b", *pruning_grid, "--budget-time", value, env=pruning_env)
     assert_one_line_error(proc, f"--budget-time {value!r}")
     assert not (tmp_path / "b" / "results.db").exists()

@@ -9,17 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
-from tests.test_bench_helpers import TINY, cell_dir, db_rows
-from tests.vision_data import write_idx_set, write_imagefolder
 from zoo.bench.data_dirs import grid_file_table, resolve_data_dirs, split_option
 from zoo.errors import ConfigError
 from zoo.plugin import load_catalog
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
-SWEEP = ["--models", "mlp", "--optimizers", "sgd", *TINY, "--epochs", "1", "--batch-size", "20",
-         "--quiet"]
+
+@pytest.fixture(scope="session")
+def sweep_args(tiny_mlp):
+    return ["--models", "mlp", "--optimizers", "sgd", *tiny_mlp, "--epochs", "1", "--batch-size", "20",
+             "--quiet"]
+
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +37,7 @@ def catalog():
 
 
 @pytest.fixture
-def folders(tmp_path):
+def folders(tmp_path, write_imagefolder, write_idx_set):
     images = tmp_path / "photos"
     write_imagefolder(images, per_class={"train": 8, "test": 3})
     return {"imagefolder": images, "fashion-mnist": write_idx_set(tmp_path / "fashion", n_train=60)}
@@ -81,9 +83,9 @@ def test_bad_data_dir_values_are_one_line_errors(catalog, values, needle):
 # --- one sweep, two folders ------------------------------------------------------------------
 
 
-def test_one_sweep_reads_each_dataset_from_its_own_folder(folders, tmp_path):
+def test_one_sweep_reads_each_dataset_from_its_own_folder(folders, tmp_path, run_zoo, db_rows, cell_dir, sweep_args):
     out = tmp_path / "b"
-    proc = run_zoo("bench", "--datasets", "imagefolder,fashion-mnist", *SWEEP, "--out", str(out),
+    proc = run_zoo("bench", "--datasets", "imagefolder,fashion-mnist", *sweep_args, "--out", str(out),
                    "--data-dir", f"imagefolder={folders['imagefolder']}",
                    "--data-dir", f"fashion-mnist={folders['fashion-mnist']}")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -96,13 +98,13 @@ def test_one_sweep_reads_each_dataset_from_its_own_folder(folders, tmp_path):
     assert f"imagefolder:{folders['imagefolder'].absolute()}" in proc.stderr  # the data lines
 
 
-def test_a_grid_file_names_folders_relative_to_itself(folders, tmp_path):
+def test_a_grid_file_names_folders_relative_to_itself(folders, tmp_path, run_zoo, sweep_args):
     grid = tmp_path / "grid.toml"  # beside photos/ and fashion/
     grid.write_text('[grid]\ndatasets = ["imagefolder", "fashion-mnist"]\n\n'
                     '[data_dirs]\nimagefolder = "photos"\nfashion-mnist = "fashion"\n')
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    proc = run_zoo("bench", "--grid", str(grid), *SWEEP, "--dry-run", cwd=elsewhere)
+    proc = run_zoo("bench", "--grid", str(grid), *sweep_args, "--dry-run", cwd=elsewhere)
     assert proc.returncode == 0, proc.stderr
     assert f"data: imagefolder: imagefolder:{folders['imagefolder']} (" in proc.stderr
     assert f"data: fashion-mnist: idx:{folders['fashion-mnist']} (" in proc.stderr
@@ -112,23 +114,23 @@ def test_a_grid_file_names_folders_relative_to_itself(folders, tmp_path):
 # --- the dry run checks the data -------------------------------------------------------------
 
 
-def test_the_dry_run_names_the_dataset_whose_folder_is_wrong(folders, tmp_path):
+def test_the_dry_run_names_the_dataset_whose_folder_is_wrong(folders, tmp_path, run_zoo, assert_one_line_error, sweep_args):
     missing = tmp_path / "nowhere"
-    proc = run_zoo("bench", "--datasets", "imagefolder,fashion-mnist", *SWEEP, "--dry-run",
+    proc = run_zoo("bench", "--datasets", "imagefolder,fashion-mnist", *sweep_args, "--dry-run",
                    "--data-dir", f"imagefolder={folders['imagefolder']}",
                    "--data-dir", f"fashion-mnist={missing}")
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert_one_line_error(proc, "dataset 'fashion-mnist'", str(missing))
     # A bare folder that suits one dataset and not the other: the other is named.
-    proc = run_zoo("bench", "--datasets", "imagefolder,fashion-mnist", *SWEEP, "--dry-run",
+    proc = run_zoo("bench", "--datasets", "imagefolder,fashion-mnist", *sweep_args, "--dry-run",
                    "--data-dir", str(folders["fashion-mnist"]))
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert_one_line_error(proc, "dataset 'imagefolder'", str(folders["fashion-mnist"]))
     assert not (tmp_path / "runs").exists()
 
 
-def test_the_dry_run_says_what_the_sweep_would_download_without_downloading(folders):
-    proc = run_zoo("bench", "--datasets", "fashion-mnist,imagefolder", *SWEEP, "--dry-run",
+def test_the_dry_run_says_what_the_sweep_would_download_without_downloading(folders, run_zoo, sweep_args):
+    proc = run_zoo("bench", "--datasets", "fashion-mnist,imagefolder", *sweep_args, "--dry-run",
                    "--data-dir", f"imagefolder={folders['imagefolder']}")
     assert proc.returncode == 0, proc.stderr
     note = next(line for line in proc.stderr.splitlines() if line.startswith("note: dataset"))
@@ -140,12 +142,12 @@ def test_the_dry_run_says_what_the_sweep_would_download_without_downloading(fold
 # --- zoo train reads one folder ------------------------------------------------------------
 
 
-def test_zoo_train_takes_one_folder_also_named_for_its_own_dataset(tmp_path):
-    args = ["train", "--model", "mlp", *TINY, "--epochs", "1", "--quiet", "--set",
+def test_zoo_train_takes_one_folder_also_named_for_its_own_dataset(tmp_path, tiny_mlp, run_zoo, assert_one_line_error):
+    args = ["train", "--model", "mlp", *tiny_mlp, "--epochs", "1", "--quiet", "--set",
             "dataset.progress=false"]
-    proc = run_zoo(*args, "--data-dir", f"mnist={SMALL_MNIST}", "--out", str(tmp_path / "run"))
+    proc = run_zoo(*args, "--data-dir", f"mnist={MNIST_SAMPLE_DIR}", "--out", str(tmp_path / "run"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads((tmp_path / "run" / "job.json").read_text())["data_dir"] == str(SMALL_MNIST)
-    assert_one_line_error(run_zoo(*args, "--data-dir", f"cifar10={SMALL_MNIST}", "--out",
+    assert json.loads((tmp_path / "run" / "job.json").read_text())["data_dir"] == str(MNIST_SAMPLE_DIR)
+    assert_one_line_error(run_zoo(*args, "--data-dir", f"cifar10={MNIST_SAMPLE_DIR}", "--out",
                                   str(tmp_path / "other")),
                           "this run trains dataset 'mnist', not 'cifar10'")

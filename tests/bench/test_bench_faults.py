@@ -6,20 +6,6 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import ROOT
-from tests.test_bench_helpers import (
-    MARK,
-    TINY,
-    assert_no_processes,
-    bench,
-    bench_cmd,
-    cell_dir,
-    db_rows,
-    faulty_kit,
-    kill_tree,
-    marked,
-    one,
-)
 import pytest
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
@@ -27,19 +13,19 @@ pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 TIMEOUT = "20"
 
 
-def test_each_fault_gets_its_status_while_the_other_cells_finish(tmp_path, monkeypatch):
+def test_each_fault_gets_its_status_while_the_other_cells_finish(tmp_path, monkeypatch, faulty_kit, marked, bench_cmd, repo_root, tiny_mlp, bench, kill_tree, db_rows, one, assert_no_processes, mark_variable, cell_dir):
     kit = faulty_kit(tmp_path, monkeypatch)
     # A spawn cell in which rank 1 hangs (rank 0 waits for it in an all-reduce) runs in a
     # second sweep alongside: hung cells mostly sleep, so the two overlap cheaply.
     spawn_out, spawn_env = tmp_path / "spawn", marked(kit.env())
     spawn = subprocess.Popen(bench_cmd(spawn_out, "--models", "bad_hang1", "--launch", "spawn",
-                                       "--nprocs", "2", "--cell-timeout", TIMEOUT, *TINY),
-                             env=spawn_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       "--nprocs", "2", "--cell-timeout", TIMEOUT, *tiny_mlp),
+                             env=spawn_env, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, start_new_session=True)
     try:
         out, env = tmp_path / "single", marked(kit.env())
         models = "bad_factory,bad_forward,bad_nan,bad_exit,bad_sigkill,bad_hang,mlp"
-        proc = bench(out, "--models", models, "--cell-timeout", TIMEOUT, *TINY, env=env)
+        proc = bench(out, "--models", models, "--cell-timeout", TIMEOUT, *tiny_mlp, env=env)
         _, spawn_stderr = spawn.communicate(timeout=240)
     finally:
         kill_tree(spawn)
@@ -73,15 +59,15 @@ def test_each_fault_gets_its_status_while_the_other_cells_finish(tmp_path, monke
         if model != "mlp":
             assert table[model] == [state, state], (model, table[model])
     # nothing of any cell outlives the sweep: not the hung worker, not its grandchildren
-    assert_no_processes(f"{MARK}={env[MARK]}", str(cell_dir(out, "bad_hang-sgd") / "job.json"))
+    assert_no_processes(f"{mark_variable}={env[mark_variable]}", str(cell_dir(out, "bad_hang-sgd") / "job.json"))
 
     assert spawn.returncode == 1, spawn_stderr[-3000:]
     (row,) = db_rows(spawn_out)
     assert (row["status"], row["nprocs"]) == ("timeout", 2), row["reason"]
-    assert_no_processes(f"{MARK}={spawn_env[MARK]}", str(cell_dir(spawn_out, "bad_hang1") / "job.json"))
+    assert_no_processes(f"{mark_variable}={spawn_env[mark_variable]}", str(cell_dir(spawn_out, "bad_hang1") / "job.json"))
 
 
-def test_a_registry_given_with_dash_dash_registry_reaches_the_workers(tmp_path, monkeypatch):
+def test_a_registry_given_with_dash_dash_registry_reaches_the_workers(tmp_path, monkeypatch, faulty_kit, bench_cmd, tiny_mlp, db_rows):
     """Without $ZOO_REGISTRY the workers find the throwaway plugin through the job's
     registry_file (a relative path, resolved in the runner's and workers' folder)."""
     kit = faulty_kit(tmp_path, monkeypatch)
@@ -89,7 +75,7 @@ def test_a_registry_given_with_dash_dash_registry_reaches_the_workers(tmp_path, 
     del env["ZOO_REGISTRY"]
     out = tmp_path / "b"
     proc = subprocess.run([sys.executable, "-m", "zoo", "--registry", kit.registry.name,
-                           *bench_cmd(out, "--models", "bad_nan", *TINY)[3:]],
+                           *bench_cmd(out, "--models", "bad_nan", *tiny_mlp)[3:]],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr[-3000:]
     (row,) = db_rows(out)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import assert_one_line_error
-from tests.test_bench_helpers import TINY, bench, faulty_kit
 from zoo.bench.grid import expand
 from zoo.errors import ZooError
 
@@ -91,7 +89,7 @@ def test_unknown_names_and_parameters_are_refused_in_process(catalog):
     (("--models", "mlp", "--devices", "cpu,gpux"), ("gpux",)),
     (("--launch", "single,launch", "--grid", "nonexistent.toml"), ("nonexistent.toml",)),
 ])
-def test_bad_grids_fail_in_one_line_before_training(tmp_path, args, needles):
+def test_bad_grids_fail_in_one_line_before_training(tmp_path, args, needles, bench, assert_one_line_error):
     out = tmp_path / "b"
     proc = bench(out, *args)
     assert_one_line_error(proc, *needles)
@@ -100,16 +98,16 @@ def test_bad_grids_fail_in_one_line_before_training(tmp_path, args, needles):
 
 
 @pytest.mark.integration
-def test_a_model_whose_factory_always_raises_is_refused_before_training(tmp_path, monkeypatch):
+def test_a_model_whose_factory_always_raises_is_refused_before_training(tmp_path, monkeypatch, faulty_kit, bench, tiny_mlp, assert_one_line_error):
     kit = faulty_kit(tmp_path, monkeypatch)
     out = tmp_path / "b"
-    proc = bench(out, "--models", "mlp,broken_factory", *TINY, env=kit.env())
+    proc = bench(out, "--models", "mlp,broken_factory", *tiny_mlp, env=kit.env())
     assert_one_line_error(proc, "broken_factory", "exploded")
     assert not (out / "results.db").exists()
 
 
 @pytest.mark.integration
-def test_dry_run_lists_the_cells_and_trains_nothing(tmp_path):
+def test_dry_run_lists_the_cells_and_trains_nothing(tmp_path, bench):
     out = tmp_path / "b"
     proc = bench(out, "--models", "mlp,cnn", "--optimizers", "ada*", "--repeat", "2", "--dry-run")
     assert proc.returncode == 0, proc.stderr

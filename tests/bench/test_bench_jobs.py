@@ -3,7 +3,6 @@ as one at a time, and a killed parallel sweep that resumes every cell exactly on
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,77 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, assert_one_line_error
-from tests.test_bench_helpers import (
-    MARK, TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, kill_tree, marked,
-    metrics, wait_for, zoo,
-)
 from zoo import checkpoint as ckpt
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
-
-# A small MLP that notes, at every training step, the CPUs it may use, the threads it
-# was given and the command line of the process that started it (a fork server, or the
-# runner), in its cell's folder (the worker's cwd); it sleeps `delay` s per step so that
-# two cells overlap in time.
-PROBE = '''
-import json, os, time
-
-import zoo
-
-
-def _cmdline(pid):
-    with open(f"/proc/{pid}/cmdline", "rb") as handle:
-        return handle.read().replace(b"\\0", b" ").decode(errors="replace")
-
-
-def build(input_shape, num_classes, *, hidden1: int = 32, hidden2: int = 16, delay: float = 0.0):
-    import paddle
-
-    c, h, w = input_shape
-
-    class Net(paddle.nn.Layer):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = paddle.nn.Linear(c * h * w, hidden1)
-            self.fc2 = paddle.nn.Linear(hidden1, num_classes)
-
-        def forward(self, x):
-            if self.training:
-                with open("probe.jsonl", "a") as log:
-                    log.write(json.dumps({"t": time.time(), "pid": os.getpid(),
-                                          "cpus": sorted(os.sched_getaffinity(0)),
-                                          "omp": os.environ.get("OMP_NUM_THREADS"),
-                                          "parent": _cmdline(os.getppid())}) + "\\n")
-                time.sleep(float(os.environ.get("ZOO_TEST_DELAY", delay)))
-            return self.fc2(paddle.nn.functional.relu(self.fc1(paddle.flatten(x, 1))))
-
-    return Net()
-
-
-@zoo.hookimpl
-def zoo_register_models(register):
-    register("probe", build, description="notes its CPUs at every step",
-             defaults={"hidden1": 32, "hidden2": 16, "delay": 0.0})
-'''
 
 CPUS = sorted(os.sched_getaffinity(0))  # whatever this machine lets the tests use
 needs_two_cpus = pytest.mark.skipif(
     len(CPUS) < 2, reason=f"--jobs 2 needs a CPU per slot; this process may use only {CPUS}")
 
 
-@pytest.fixture
-def probe_env(plugin_kit):
-    plugin_kit.add("zoo_test_probe", PROBE)
-    yield marked(plugin_kit.env())
-
-
 def final_arrays(run):
     return ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])[0]
-
-
-def probes(run) -> list[dict]:
-    return [json.loads(line) for line in (run / "probe.jsonl").read_text().splitlines()]
 
 
 def _span(cpus: list[int]) -> str:
@@ -92,10 +31,10 @@ def _span(cpus: list[int]) -> str:
 
 
 @needs_two_cpus
-def test_two_jobs_give_the_bits_of_one_job_with_the_same_threads(tmp_path):
+def test_two_jobs_give_the_bits_of_one_job_with_the_same_threads(tmp_path, tiny_mlp, bench, db_rows, cell_dir, metrics, zoo):
     one, two = tmp_path / "one", tmp_path / "two"
     threads = len(CPUS) // 2  # --jobs 2's default: each slot's share of the CPUs
-    args = ("--models", "mlp", "--optimizers", "sgd,adam,momentum", *TINY)
+    args = ("--models", "mlp", "--optimizers", "sgd,adam,momentum", *tiny_mlp)
     first = bench(one, *args, "--jobs", "1", "--threads", str(threads))
     second = bench(two, *args, "--jobs", "2")
     assert first.returncode == 0, first.stderr[-3000:]
@@ -120,11 +59,11 @@ def test_two_jobs_give_the_bits_of_one_job_with_the_same_threads(tmp_path):
     assert "(shared machine)" in zoo("results", str(two)).stdout
 
 
-def test_the_thread_count_changes_the_bits_so_it_is_part_of_the_cell(tmp_path):
+def test_the_thread_count_changes_the_bits_so_it_is_part_of_the_cell(tmp_path, tiny_mlp, bench, db_rows, cell_dir):
     """Measured on Paddle 3.3.1 CPU: one and two threads give different parameters, so
     a result is only reused for the same thread count and the table shows it."""
     out = tmp_path / "b"
-    args = ("--models", "mlp", "--optimizers", "sgd", *TINY)
+    args = ("--models", "mlp", "--optimizers", "sgd", *tiny_mlp)
     assert bench(out, *args).returncode == 0
     proc = bench(out, *args, "--threads", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -141,14 +80,14 @@ def test_the_thread_count_changes_the_bits_so_it_is_part_of_the_cell(tmp_path):
 
 
 @needs_two_cpus
-def test_two_threads_give_the_same_bits_on_different_cpu_sets(tmp_path, probe_env):
+def test_two_threads_give_the_same_bits_on_different_cpu_sets(tmp_path, probe_env, cell_dir, bench_cmd, repo_root, tiny_mlp, probes):
     """Each thread count is deterministic whatever CPUs it runs on: T=2 on two CPUs and
     T=2 squeezed onto one other CPU end with equal parameters."""
     runs = {}
     for cpus in (CPUS[:2], CPUS[-1:]):
         out = tmp_path / "-".join(map(str, cpus))
         proc = subprocess.run(bench_cmd(out, "--models", "probe", "--optimizers", "adam", "--threads", "2",
-                                        *TINY), env=probe_env, cwd=ROOT, capture_output=True, text=True,
+                                        *tiny_mlp), env=probe_env, cwd=repo_root, capture_output=True, text=True,
                               timeout=300, preexec_fn=lambda cpus=cpus: os.sched_setaffinity(0, cpus))
         assert proc.returncode == 0, proc.stderr[-3000:]
         run = cell_dir(out, "probe-adam")
@@ -159,10 +98,10 @@ def test_two_threads_give_the_same_bits_on_different_cpu_sets(tmp_path, probe_en
 
 
 @needs_two_cpus
-def test_concurrent_cells_run_on_disjoint_cpus_with_matching_threads(tmp_path, probe_env):
+def test_concurrent_cells_run_on_disjoint_cpus_with_matching_threads(tmp_path, probe_env, bench, tiny_mlp, cell_dir, probes):
     out = tmp_path / "b"
     proc = bench(out, "--models", "probe", "--optimizers", "sgd,adam", "--launch", "single,spawn",
-                 "--nprocs", "2", "--set", "model.delay=0.2", "--jobs", "2", "--threads", "1", *TINY,
+                 "--nprocs", "2", "--set", "model.delay=0.2", "--jobs", "2", "--threads", "1", *tiny_mlp,
                  env=probe_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     singles = [probes(cell_dir(out, f"probe-{o}-constant-none-single1")) for o in ("sgd", "adam")]
@@ -184,12 +123,12 @@ def test_concurrent_cells_run_on_disjoint_cpus_with_matching_threads(tmp_path, p
 
 
 @needs_two_cpus
-def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, probe_env):
+def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, probe_env, tiny_mlp, bench_cmd, repo_root, wait_for, kill_tree, assert_no_processes, mark_variable, db_rows, bench, metrics, probes):
     out = tmp_path / "b"
     args = ("--models", "probe", "--optimizers", "sgd,adam,momentum,adagrad", "--epochs", "2",
-            "--checkpoint-every", "2", "--jobs", "2", *TINY)
+            "--checkpoint-every", "2", "--jobs", "2", *tiny_mlp)
     runner = subprocess.Popen(bench_cmd(out, *args), env={**probe_env, "ZOO_TEST_DELAY": "0.3"},
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)
     try:
         def two_checkpointed():
@@ -200,7 +139,7 @@ def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, pro
         runner.wait(timeout=30)
     finally:
         kill_tree(runner)
-    assert_no_processes(f"{MARK}={probe_env[MARK]}", within=5)
+    assert_no_processes(f"{mark_variable}={probe_env[mark_variable]}", within=5)
     killed = db_rows(out)
     assert [r["status"] for r in killed].count("running") == 2
     before = {row["cell"]: len(probes(Path(row["cell_dir"])))
@@ -217,7 +156,7 @@ def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, pro
             # the steps this session really trained: only those left after the checkpoint
             ran = len(probes(Path(row["cell_dir"]))) - before[row["cell"]]
             assert ran == 18 - run["resumed_from"], (ran, run["resumed_from"])
-    assert_no_processes(f"{MARK}={probe_env[MARK]}")
+    assert_no_processes(f"{mark_variable}={probe_env[mark_variable]}")
 
 
 @pytest.mark.parametrize("option, value", [
@@ -225,10 +164,10 @@ def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, pro
     ("--jobs", str(len(os.sched_getaffinity(0)) + 1)),  # cells beyond the CPUs it may use
     ("--threads", str((os.cpu_count() or 1) + 1)),  # threads beyond the machine's CPUs
 ])
-def test_jobs_and_threads_beyond_the_cpus_are_refused_alike(tmp_path, option, value):
+def test_jobs_and_threads_beyond_the_cpus_are_refused_alike(tmp_path, option, value, bench, tiny_mlp, assert_one_line_error):
     # --threads alone used to pass with --jobs 1 while --jobs did not, and an absurd
     # --jobs ended in an OverflowError from building its slots.  (One cell's threads may
     # exceed its affinity: a T=2 result reproduced on one CPU, see above.)
-    proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "sgd", option, value, *TINY)
+    proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "sgd", option, value, *tiny_mlp)
     assert_one_line_error(proc, f"{option} {value}", "CPU")
     assert not (tmp_path / "b" / "results.db").exists()

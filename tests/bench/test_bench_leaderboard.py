@@ -10,8 +10,6 @@ import statistics
 
 import pytest
 
-from tests.conftest import PluginKit
-from tests.test_bench_helpers import TINY, bench, cell_dir, db_rows, metrics, zoo
 from zoo.bench.stats import mean_interval
 
 # (model, seed) -> (val acc, test acc); mlp is the better model.
@@ -52,7 +50,7 @@ def sweep(tmp_path_factory):
 
 
 @pytest.mark.integration
-def test_csv_has_the_leaderboard_columns_with_intervals_and_serving(sweep):
+def test_csv_has_the_leaderboard_columns_with_intervals_and_serving(sweep, zoo, db_rows):
     proc = zoo("results", str(sweep), "--leaderboard", "--format", "csv")
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
@@ -98,11 +96,11 @@ def zoo_register_models(register):
 
 
 @pytest.mark.integration
-def test_a_real_cell_records_its_peak_memory_and_the_leaderboard_shows_it(tmp_path, monkeypatch):
-    kit = PluginKit(tmp_path, monkeypatch)
+def test_a_real_cell_records_its_peak_memory_and_the_leaderboard_shows_it(tmp_path, monkeypatch, plugin_kit_class, bench, tiny_mlp, db_rows, metrics, cell_dir, zoo):
+    kit = plugin_kit_class(tmp_path, monkeypatch)
     kit.add("zoo_test_hog", HOG_PLUGIN)
     out = tmp_path / "sweep"
-    proc = bench(out, "--models", "mlp,hog", *TINY, env=kit.env())
+    proc = bench(out, "--models", "mlp,hog", *tiny_mlp, env=kit.env())
     assert proc.returncode == 0, proc.stderr
     rows = {r["model"]: r for r in db_rows(out)}
     for model, row in rows.items():
@@ -118,10 +116,9 @@ def test_a_real_cell_records_its_peak_memory_and_the_leaderboard_shows_it(tmp_pa
 
 
 @pytest.mark.integration
-def test_the_leaderboard_grid_is_eight_models_times_three_seeds_on_the_stated_subset():
-    from tests.conftest import ROOT, run_zoo
+def test_the_leaderboard_grid_is_eight_models_times_three_seeds_on_the_stated_subset(run_zoo, repo_root):
 
-    proc = run_zoo("bench", "--grid", str(ROOT / "benchmarks" / "fashion-leaderboard.toml"), "--dry-run")
+    proc = run_zoo("bench", "--grid", str(repo_root / "benchmarks" / "fashion-leaderboard.toml"), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     cells = [line.split("-") for line in proc.stdout.splitlines() if line.startswith("fashion-mnist-")]
     models = list(dict.fromkeys(c[2] for c in cells))

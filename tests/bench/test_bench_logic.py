@@ -9,39 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from zoo import kinds
-from zoo.bench.grid import Cell
 from zoo.bench.outcome import classify, result_values
 from zoo.bench.changes import describe_changes
 from zoo.bench.runner import SweepSummary
-from zoo.bench.tables import COMBINATION, compare, pivot, sort_summaries, summarize
+from zoo.bench.tables import compare, pivot, sort_summaries, summarize
 from zoo.identity import differences
 from zoo.exec.process import Outcome
 from zoo.status import ExitCode, Status
-
-
-def cell(**changes) -> Cell:
-    """A cell of plain names; ``changes`` may name a kind's field (``model="cnn"``)."""
-    entries = {"datasets": "mnist", "models": "mlp", "optimizers": "sgd", "schedules": "constant",
-               "regularizers": "none", "launchers": "single"}
-    for field in [name for name in changes if name in COMBINATION]:
-        entries[kinds.by_field(field).name] = changes.pop(field)
-    fields = dict(nprocs=1, device="cpu", epochs=1, batch_size=100, seed=0,
-                  identity={"params": {"optimizers": {"learning_rate": 0.01}},
-                            "data": "a" * 64, "code": {"zoo": "1"}})
-    return Cell(entries=entries, **{**fields, **changes})
-
-
-def row(c: Cell, status: Status = Status.OK, acc: float | None = 0.9, wall: float | None = 2.0,
-        **extra) -> dict:
-    return {"cell": c.key, "slug": c.slug, **{k: getattr(c, k) for k in (
-        "dataset", "model", "optimizer", "schedule", "regularizer", "launch", "nprocs", "device",
-        "epochs", "batch_size", "seed", "target_acc")},
-            "params": json.dumps(c.params), "identity": json.dumps(c.identity),
-            "status": status.value, "reason": "" if status is Status.OK else f"{status} reason",
-            "test_acc": acc if status is Status.OK else None,
-            "wall_time": wall, "images_per_s": 100.0, "time_to_target": None, "num_classes": 10,
-            **extra}
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
 
 @pytest.fixture
@@ -90,7 +65,7 @@ def test_exit_code_of_a_sweep():
     assert [ExitCode.of_run(s) for s in ("ok", "diverged", "interrupted", "failed")] == [0, 3, 130, 1]
 
 
-def test_repeats_average_over_ok_seeds_and_count_the_rest():
+def test_repeats_average_over_ok_seeds_and_count_the_rest(cell, row):
     a = cell()
     rows = [row(cell(seed=0), acc=0.8, wall=1.0), row(cell(seed=1), acc=0.9, wall=3.0),
             row(cell(seed=2), Status.DIVERGED)]
@@ -104,7 +79,7 @@ def test_repeats_average_over_ok_seeds_and_count_the_rest():
     assert shown["model"] == a.model and shown["reason"] == "diverged reason"
 
 
-def test_a_cell_with_no_ok_run_shows_its_status_never_a_number():
+def test_a_cell_with_no_ok_run_shows_its_status_never_a_number(row, cell):
     (summary,) = summarize([row(cell(), Status.FAILED)])
     headers, (line,) = pivot([summary])
     shown = dict(zip(headers, line))
@@ -114,7 +89,7 @@ def test_a_cell_with_no_ok_run_shows_its_status_never_a_number():
     assert dict(zip(headers, line))["gpu:0 test acc"] == "skipped"
 
 
-def test_devices_become_column_pairs_and_missing_ones_a_dash():
+def test_devices_become_column_pairs_and_missing_ones_a_dash(row, cell):
     rows = [row(cell(model="a")), row(cell(model="a", device="gpu:0"), acc=0.7),
             row(cell(model="b"))]
     headers, table = pivot(summarize(rows))
@@ -126,7 +101,7 @@ def test_devices_become_column_pairs_and_missing_ones_a_dash():
     assert [by["b"][f"gpu:0 {w}"] for w in ("test acc", "time s")] == ["-", "-"]
 
 
-def test_sorting_puts_missing_numbers_last_and_names_naturally():
+def test_sorting_puts_missing_numbers_last_and_names_naturally(row, cell):
     rows = [row(cell(model="m10"), acc=0.5), row(cell(model="m2"), acc=0.9),
             row(cell(model="m3"), Status.FAILED)]
     summaries = summarize(rows)
@@ -135,7 +110,7 @@ def test_sorting_puts_missing_numbers_last_and_names_naturally():
     assert [s["model"] for s in sort_summaries(summaries, "time")][-1] == "m3"
 
 
-def test_compare_shows_absent_and_status_cells():
+def test_compare_shows_absent_and_status_cells(row, cell):
     mine = summarize([row(cell(model="a"), acc=0.9, wall=2.0), row(cell(model="b"), Status.TIMEOUT)])
     other = summarize([row(cell(model="a"), acc=0.8, wall=4.0)])
     headers, table = compare(mine, other)
@@ -144,7 +119,7 @@ def test_compare_shows_absent_and_status_cells():
     assert by["b"]["acc"] == "timeout" and by["b"]["other acc"] == "absent"
 
 
-def test_describe_changes_names_what_changed_per_stored_result():
+def test_describe_changes_names_what_changed_per_stored_result(cell, row):
     old_identity = cell().identity
     new = cell(identity={**old_identity, "params": {"optimizers": {"learning_rate": 0.05}}})
     stale = [row(cell(epochs=2)), row(cell(model="gone")), row(cell())]
@@ -165,7 +140,7 @@ def test_differences_put_settings_first_and_drop_a_swapped_entrys_parameters():
     assert differences(None, new) == ["no recorded identity (written by an older zoo)"]
 
 
-def test_cell_keys_change_with_the_identity_and_not_with_the_seed():
+def test_cell_keys_change_with_the_identity_and_not_with_the_seed(cell):
     a = cell()
     assert a.key == cell(seed=5).key
     assert a.key != cell(identity={**a.identity, "data": "b" * 64}).key
@@ -173,15 +148,13 @@ def test_cell_keys_change_with_the_identity_and_not_with_the_seed():
 
 
 @pytest.mark.integration
-def test_statuses_and_exit_codes_round_trip_worker_store_cli(tmp_path, monkeypatch):
+def test_statuses_and_exit_codes_round_trip_worker_store_cli(tmp_path, monkeypatch, faulty_kit, bench, tiny_mlp, db_rows, metrics, cell_dir, zoo):
     """A diverged run: the worker's metrics, the store's row, `zoo results` and both
     commands' exit codes all say the same thing, through the enums."""
-    from tests.conftest import SMALL_MNIST
-    from tests.test_bench_helpers import TINY, bench, cell_dir, db_rows, faulty_kit, metrics, zoo
 
     kit = faulty_kit(tmp_path, monkeypatch)
     out = tmp_path / "b"
-    swept = bench(out, "--models", "bad_nan,mlp", *TINY, env=kit.env())
+    swept = bench(out, "--models", "bad_nan,mlp", *tiny_mlp, env=kit.env())
     assert swept.returncode == ExitCode.FAILED
     by = {r["model"]: r for r in db_rows(out)}
     assert metrics(cell_dir(out, "bad_nan"))["status"] == by["bad_nan"]["status"] == Status.DIVERGED
@@ -190,6 +163,6 @@ def test_statuses_and_exit_codes_round_trip_worker_store_cli(tmp_path, monkeypat
     assert {s["model"]: Status(s["status"]) for s in shown} == {"bad_nan": Status.DIVERGED,
                                                                  "mlp": Status.OK}
     trained = zoo("train", "--model", "bad_nan", "--optimizer", "sgd", "--epochs", "1", "--quiet",
-                  "--data-dir", str(SMALL_MNIST), "--out", str(tmp_path / "run"), *TINY,
+                  "--data-dir", str(MNIST_SAMPLE_DIR), "--out", str(tmp_path / "run"), *tiny_mlp,
                   env=kit.env())
     assert trained.returncode == ExitCode.DIVERGED == ExitCode.of_run(Status.DIVERGED)

@@ -9,33 +9,24 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_bench_helpers import (
-    MARK,
-    TINY,
-    assert_no_processes,
-    bench,
-    bench_cmd,
-    cell_dir,
-    db_rows,
-    faulty_kit,
-    kill_tree,
-    marked,
-    metrics,
-    one,
-    processes_with,
-    wait_for,
-)
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 # `slow` sleeps 0.25 s per training step: 2 epochs are 18 steps in one process, 8 in two.
-SLOW = ("--models", "slow", "--epochs", "2", *TINY)
+
+@pytest.fixture(scope="session")
+def slow_grid(tiny_mlp):
+    return ("--models", "slow", "--epochs", "2", *tiny_mlp)
 
 
-def _start(out, env, *args):
-    return subprocess.Popen(bench_cmd(out, *SLOW, *args), env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+@pytest.fixture(scope="session")
+def start_sweep(bench_cmd, repo_root, slow_grid):
+    def _start(out, env, *args):
+        return subprocess.Popen(bench_cmd(out, *slow_grid, *args), env=env, cwd=repo_root, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    return _start
 
 
 def _checkpoint_of(out, prefix):
@@ -45,28 +36,28 @@ def _checkpoint_of(out, prefix):
     return find
 
 
-def test_a_sigkilled_sweep_leaves_no_workers_and_resumes_without_duplicates(tmp_path, monkeypatch):
+def test_a_sigkilled_sweep_leaves_no_workers_and_resumes_without_duplicates(tmp_path, monkeypatch, faulty_kit, marked, wait_for, kill_tree, processes_with, mark_variable, cell_dir, assert_no_processes, db_rows, bench, one, metrics, start_sweep, slow_grid):
     kit = faulty_kit(tmp_path, monkeypatch)
     out, env = tmp_path / "b", marked(kit.env())
     # the launch cell first: 1 s a step, so its workers would outlive the runner by seconds
     args = ("--launch", "launch,single", "--nprocs", "2", "--checkpoint-every", "1")
-    runner = _start(out, {**env, "ZOO_TEST_DELAY": "1"}, *args)
+    runner = start_sweep(out, {**env, "ZOO_TEST_DELAY": "1"}, *args)
     try:
         # kill the runner alone (not its group) while the launch cell is mid-training
         wait_for(_checkpoint_of(out, "slow-sgd-constant-none-launch2"), 120, "a launch checkpoint", runner)
-        assert len(processes_with(f"{MARK}={env[MARK]}")) >= 4  # runner, launch, 2 workers
+        assert len(processes_with(f"{mark_variable}={env[mark_variable]}")) >= 4  # runner, launch, 2 workers
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait(timeout=30)
     finally:
         kill_tree(runner)
     # PDEATHSIG: the launch process and both workers die with the runner, at once
     launch_dir = cell_dir(out, "slow-sgd-constant-none-launch2")
-    assert_no_processes(f"{MARK}={env[MARK]}", str(launch_dir / "job.json"), within=4)
+    assert_no_processes(f"{mark_variable}={env[mark_variable]}", str(launch_dir / "job.json"), within=4)
     (killed,) = db_rows(out)
     assert killed["launch"] == "launch" and killed["status"] == "running"
 
     steps = tmp_path / "rerun.steps"
-    proc = bench(out, *SLOW, *args, env={**env, "ZOO_TEST_STEP_LOG": str(steps)})
+    proc = bench(out, *slow_grid, *args, env={**env, "ZOO_TEST_STEP_LOG": str(steps)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 cells, 0 already finished, 2 to run" in proc.stderr
     rows = db_rows(out)
@@ -83,28 +74,32 @@ def test_a_sigkilled_sweep_leaves_no_workers_and_resumes_without_duplicates(tmp_
     assert sorted(steps.read_text().splitlines()) == ["rank 0"] * (18 + left) + ["rank 1"] * left
 
 
-def _interrupt(out, env, *launch):
-    """Start a one-cell sweep, SIGINT the runner mid-epoch; its exit code, stdout, stderr."""
-    runner = _start(out, env, *launch)
-    try:
-        def mid_epoch():
-            progress = list((out / "cells").glob("*slow-*/progress.json"))
-            return progress and '"step": 0' not in progress[0].read_text() and progress[0]
-        wait_for(mid_epoch, 120, "training to start", runner)
-        runner.send_signal(signal.SIGINT)
-        stdout, stderr = runner.communicate(timeout=120)
-    finally:
-        kill_tree(runner)
-    return runner.returncode, stdout, stderr
+@pytest.fixture(scope="session")
+def interrupt_sweep(wait_for, kill_tree, start_sweep):
+    def _interrupt(out, env, *launch):
+        """Start a one-cell sweep, SIGINT the runner mid-epoch; its exit code, stdout, stderr."""
+        runner = start_sweep(out, env, *launch)
+        try:
+            def mid_epoch():
+                progress = list((out / "cells").glob("*slow-*/progress.json"))
+                return progress and '"step": 0' not in progress[0].read_text() and progress[0]
+            wait_for(mid_epoch, 120, "training to start", runner)
+            runner.send_signal(signal.SIGINT)
+            stdout, stderr = runner.communicate(timeout=120)
+        finally:
+            kill_tree(runner)
+        return runner.returncode, stdout, stderr
+
+    return _interrupt
 
 
 @pytest.mark.parametrize("launch, steps", [(("--launch", "single"), 18),
                                            (("--launch", "spawn", "--nprocs", "2"), 8)],
                          ids=["single", "spawn2"])
-def test_sigint_interrupts_the_cell_cleanly_and_a_rerun_finishes_it(tmp_path, monkeypatch, launch, steps):
+def test_sigint_interrupts_the_cell_cleanly_and_a_rerun_finishes_it(tmp_path, monkeypatch, launch, steps, faulty_kit, marked, db_rows, cell_dir, metrics, assert_no_processes, mark_variable, bench, interrupt_sweep, slow_grid):
     kit = faulty_kit(tmp_path, monkeypatch)
     out, env = tmp_path / "b", marked(kit.env())
-    code, stdout, stderr = _interrupt(out, env, *launch)
+    code, stdout, stderr = interrupt_sweep(out, env, *launch)
     assert code == 130, stderr[-3000:]
     assert "interrupted" in stderr
     (row,) = db_rows(out)
@@ -120,10 +115,10 @@ def test_sigint_interrupts_the_cell_cleanly_and_a_rerun_finishes_it(tmp_path, mo
     step = stopped["global_step"]
     assert 0 < step < steps and (cell / "checkpoints" / f"step-{step:09d}").is_dir()
     assert row["wall_time"] < 25
-    assert_no_processes(f"{MARK}={env[MARK]}")
+    assert_no_processes(f"{mark_variable}={env[mark_variable]}")
 
     ran = tmp_path / "rerun.steps"
-    proc = bench(out, *SLOW, *launch, env={**env, "ZOO_TEST_STEP_LOG": str(ran)})
+    proc = bench(out, *slow_grid, *launch, env={**env, "ZOO_TEST_STEP_LOG": str(ran)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     (row,) = db_rows(out)
     assert row["status"] == "ok"
@@ -136,16 +131,16 @@ def test_sigint_interrupts_the_cell_cleanly_and_a_rerun_finishes_it(tmp_path, mo
         f"rank {r}" for r in range(ranks) for _ in range(steps - step))
 
 
-def test_a_resumed_cell_whose_worker_dies_is_failed_not_interrupted(tmp_path, monkeypatch):
+def test_a_resumed_cell_whose_worker_dies_is_failed_not_interrupted(tmp_path, monkeypatch, faulty_kit, marked, metrics, cell_dir, bench, db_rows, interrupt_sweep, slow_grid):
     """The metrics.json of the interrupted session must not speak for the next one."""
     kit = faulty_kit(tmp_path, monkeypatch)
     out, env = tmp_path / "b", marked(kit.env())
-    code, _, stderr = _interrupt(out, env, "--launch", "single")
+    code, _, stderr = interrupt_sweep(out, env, "--launch", "single")
     assert code == 130, stderr[-3000:]
     assert metrics(cell_dir(out, "slow-sgd"))["status"] == "interrupted"
     die = tmp_path / "die-once"
     die.touch()
-    proc = bench(out, *SLOW, "--launch", "single", env={**env, "ZOO_TEST_DIE_ONCE": str(die)})
+    proc = bench(out, *slow_grid, "--launch", "single", env={**env, "ZOO_TEST_DIE_ONCE": str(die)})
     assert not die.exists()  # the resumed worker did die
     assert proc.returncode == 1, proc.stderr[-3000:]
     (row,) = db_rows(out)

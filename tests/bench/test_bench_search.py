@@ -15,10 +15,6 @@ import re
 
 import pytest
 
-from tests.conftest import assert_one_line_error
-from tests.test_bench_helpers import (
-    TINY, bench, db_rows, faulty_kit, sigkill_midway, unrecord, without_optuna,
-)
 from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
@@ -30,16 +26,20 @@ LOG_RANGE = '[space]\n"optimizer.learning_rate" = { low = 1e-4, high = 1e-1, log
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
+def env(tmp_path, monkeypatch, faulty_kit):
     kit = faulty_kit(tmp_path, monkeypatch)
     return {**kit.env(), "ZOO_TEST_DELAY": "0"}
 
 
-def planned(out, *args, env) -> list[str]:
-    """The cells' folder names a --dry-run lists (nothing trains)."""
-    proc = bench(out, *args, "--dry-run", env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return [line for line in proc.stdout.splitlines() if line.startswith("mnist-")]
+@pytest.fixture(scope="session")
+def planned(bench):
+    def planned(out, *args, env) -> list[str]:
+        """The cells' folder names a --dry-run lists (nothing trains)."""
+        proc = bench(out, *args, "--dry-run", env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return [line for line in proc.stdout.splitlines() if line.startswith("mnist-")]
+
+    return planned
 
 
 def lr_of(slug: str) -> float:
@@ -54,28 +54,32 @@ def search_trials(out) -> dict[str, object]:
     return dict(zip(names, found))
 
 
-def assert_store_and_study_agree(out) -> None:
-    """One named trial per row, in the same end, with the row's parameters."""
-    by_cell, rows = search_trials(out), db_rows(out)
-    assert sorted(by_cell) == sorted(f"{r['cell']}:{r['seed']}" for r in rows)
-    for row in rows:
-        trial = by_cell[f"{row['cell']}:{row['seed']}"]
-        assert trial.params.get("optimizers", row["optimizer"]) == row["optimizer"]
-        trained = json.loads(row["identity"])["params"]["optimizers"]["learning_rate"]
-        assert trial.params["optimizer.learning_rate"] == pytest.approx(trained)
-        if row["status"] == "ok":
-            assert trial.state.name == "COMPLETE" and trial.value == pytest.approx(row["val_acc"])
-        else:
-            assert row["status"] == "pruned" and trial.state.name == "PRUNED", row["status"]
-    # Every other trial is a repeat of a cell, told what that cell got and never run.
-    named = {t.number for t in by_cell.values()}
-    for trial in open_study(out).get_trials(deepcopy=False):
-        if trial.number not in named:
-            assert trial.state.is_finished() and trial.params, trial
-            assert any(trial.params == t.params for t in by_cell.values()), trial.params
+@pytest.fixture(scope="session")
+def assert_store_and_study_agree(db_rows):
+    def assert_store_and_study_agree(out) -> None:
+        """One named trial per row, in the same end, with the row's parameters."""
+        by_cell, rows = search_trials(out), db_rows(out)
+        assert sorted(by_cell) == sorted(f"{r['cell']}:{r['seed']}" for r in rows)
+        for row in rows:
+            trial = by_cell[f"{row['cell']}:{row['seed']}"]
+            assert trial.params.get("optimizers", row["optimizer"]) == row["optimizer"]
+            trained = json.loads(row["identity"])["params"]["optimizers"]["learning_rate"]
+            assert trial.params["optimizer.learning_rate"] == pytest.approx(trained)
+            if row["status"] == "ok":
+                assert trial.state.name == "COMPLETE" and trial.value == pytest.approx(row["val_acc"])
+            else:
+                assert row["status"] == "pruned" and trial.state.name == "PRUNED", row["status"]
+        # Every other trial is a repeat of a cell, told what that cell got and never run.
+        named = {t.number for t in by_cell.values()}
+        for trial in open_study(out).get_trials(deepcopy=False):
+            if trial.number not in named:
+                assert trial.state.is_finished() and trial.params, trial
+                assert any(trial.params == t.params for t in by_cell.values()), trial.params
+
+    return assert_store_and_study_agree
 
 
-def test_random_is_seeded_reproducible_and_draws_from_a_log_range(tmp_path, env):
+def test_random_is_seeded_reproducible_and_draws_from_a_log_range(tmp_path, env, planned):
     grid = tmp_path / "space.toml"
     grid.write_text(LOG_RANGE)
     args = (*SMALL, "--optimizers", "adam", "--grid", str(grid), "--search", "random", "--trials", "5")
@@ -95,7 +99,7 @@ def test_random_is_seeded_reproducible_and_draws_from_a_log_range(tmp_path, env)
     assert 2 <= below <= 8, rates
 
 
-def test_trials_are_required_by_a_search_and_refused_by_the_grid(tmp_path, env):
+def test_trials_are_required_by_a_search_and_refused_by_the_grid(tmp_path, env, assert_one_line_error, bench):
     assert_one_line_error(bench(tmp_path / "a", *SMALL, "--search", "random", env=env),
                           "--search random needs --trials N")
     assert_one_line_error(bench(tmp_path / "b", *SMALL, "--trials", "3", env=env),
@@ -107,7 +111,7 @@ def test_trials_are_required_by_a_search_and_refused_by_the_grid(tmp_path, env):
     assert not any((tmp_path / name / "results.db").exists() for name in "abce")
 
 
-def test_optuna_continues_its_study_and_never_repeats_a_cell(tmp_path, env):
+def test_optuna_continues_its_study_and_never_repeats_a_cell(tmp_path, env, bench, db_rows, unrecord, assert_store_and_study_agree):
     out = tmp_path / "b"
     args = (*SMALL, *SPACE, "--search", "optuna", "--set", "searcher.sampler=RandomSampler")
     proc = bench(out, *args, "--trials", "2", env=env)
@@ -128,7 +132,7 @@ def test_optuna_continues_its_study_and_never_repeats_a_cell(tmp_path, env):
     assert "optimizer.learning_rate" in proc.stdout  # the varied parameter is a column
 
 
-def test_optuna_and_asha_share_one_study_on_two_jobs(tmp_path, env):
+def test_optuna_and_asha_share_one_study_on_two_jobs(tmp_path, env, bench, db_rows, assert_store_and_study_agree):
     out = tmp_path / "b"
     proc = bench(out, *SMALL, *SPACE, "--epochs", "3", "--search", "optuna", "--trials", "3",
                  "--prune", "asha", "--jobs", "2", env=env)
@@ -142,9 +146,9 @@ def test_optuna_and_asha_share_one_study_on_two_jobs(tmp_path, env):
     assert any(t.intermediate_values for t in search_trials(out).values())
 
 
-def test_a_sigkilled_search_redoes_only_the_running_cell(tmp_path, env):
+def test_a_sigkilled_search_redoes_only_the_running_cell(tmp_path, env, tiny_mlp, sigkill_midway, db_rows, bench, assert_store_and_study_agree):
     out = tmp_path / "b"
-    args = ("--models", "slow", *TINY, *SPACE, "--search", "optuna", "--trials", "3")
+    args = ("--models", "slow", *tiny_mlp, *SPACE, "--search", "optuna", "--trials", "3")
     sigkill_midway(out, args, env)
     before = db_rows(out)
     done = {r["slug"]: r for r in before if r["status"] == "ok"}
@@ -163,7 +167,7 @@ def test_a_sigkilled_search_redoes_only_the_running_cell(tmp_path, env):
 
 
 def test_without_optuna_random_runs_distinct_trials_a_rerun_goes_on_and_optuna_is_a_one_line_error(
-        tmp_path, env):
+        tmp_path, env, without_optuna, bench, assert_one_line_error, db_rows):
     env = without_optuna(tmp_path, env)
     proc = bench(tmp_path / "o", *SMALL, *SPACE, "--search", "optuna", "--trials", "2", env=env)
     assert_one_line_error(proc, "--search optuna needs Optuna", "pip install 'zoo[search]'")

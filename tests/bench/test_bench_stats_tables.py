@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_bench_helpers import db_rows, zoo
 from zoo.bench.stats import iqm, mean_interval, resolve
 from zoo.report.synthetic import write_synthetic_sweep
 
@@ -24,11 +23,15 @@ def _sweep(out: Path, repeats: int, seed: int = 0) -> Path:
     return out
 
 
-def _by_optimizer(out: Path, column: str) -> dict[str, dict[int, float]]:
-    found: dict[str, dict[int, float]] = {}
-    for row in db_rows(out):
-        found.setdefault(row["optimizer"], {})[row["seed"]] = row[column]
-    return found
+@pytest.fixture(scope="session")
+def by_optimizer(db_rows):
+    def _by_optimizer(out: Path, column: str) -> dict[str, dict[int, float]]:
+        found: dict[str, dict[int, float]] = {}
+        for row in db_rows(out):
+            found.setdefault(row["optimizer"], {})[row["seed"]] = row[column]
+        return found
+
+    return _by_optimizer
 
 
 def _plain(stdout: str) -> list[dict[str, str]]:
@@ -45,11 +48,11 @@ def five(tmp_path_factory):
 
 
 @pytest.mark.integration
-def test_json_carries_n_interval_iqm_and_hit_rate_of_the_stored_seeds(five):
+def test_json_carries_n_interval_iqm_and_hit_rate_of_the_stored_seeds(five, zoo, db_rows, by_optimizer):
     proc = zoo("results", str(five), "--format", "json")
     assert proc.returncode == 0, proc.stderr
-    stored = _by_optimizer(five, "val_acc")
-    tests = _by_optimizer(five, "test_acc")
+    stored = by_optimizer(five, "val_acc")
+    tests = by_optimizer(five, "test_acc")
     for summary in json.loads(proc.stdout):
         seeds = stored[summary["optimizer"]]
         assert summary["ok_runs"] == 5
@@ -63,11 +66,11 @@ def test_json_carries_n_interval_iqm_and_hit_rate_of_the_stored_seeds(five):
 
 
 @pytest.mark.integration
-def test_table_shows_intervals_iqms_and_the_ranking_verdicts(five):
+def test_table_shows_intervals_iqms_and_the_ranking_verdicts(five, zoo, by_optimizer):
     proc = zoo("results", str(five), "--sort", "val_acc")
     assert proc.returncode == 0, proc.stderr
     rows = _plain(proc.stdout)
-    stored = _by_optimizer(five, "val_acc")
+    stored = by_optimizer(five, "val_acc")
     order = [r["optimizer"] for r in rows]
     means = {o: sum(v.values()) / 5 for o, v in stored.items()}
     assert order == sorted(means, key=lambda o: -means[o])
@@ -82,7 +85,7 @@ def test_table_shows_intervals_iqms_and_the_ranking_verdicts(five):
 
 
 @pytest.mark.integration
-def test_one_seed_shows_no_interval_and_says_so(tmp_path):
+def test_one_seed_shows_no_interval_and_says_so(tmp_path, zoo):
     out = _sweep(tmp_path / "one", 1)
     proc = zoo("results", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -91,7 +94,7 @@ def test_one_seed_shows_no_interval_and_says_so(tmp_path):
 
 
 @pytest.mark.integration
-def test_mixed_seed_counts_say_n_where_there_is_no_interval(tmp_path):
+def test_mixed_seed_counts_say_n_where_there_is_no_interval(tmp_path, zoo):
     out = _sweep(tmp_path / "mixed", 2)
     write_synthetic_sweep(out, 1, seed=50, statuses=["ok"],  # a lone seed of another model
                           axes={**ONE_MODEL, "models": ["cnn"], "optimizers": ["sgd"]})
@@ -108,7 +111,7 @@ def test_mixed_seed_counts_say_n_where_there_is_no_interval(tmp_path):
 
 
 @pytest.mark.integration
-def test_csv_has_one_parseable_row_per_combination_with_the_statistics(five):
+def test_csv_has_one_parseable_row_per_combination_with_the_statistics(five, zoo):
     proc = zoo("results", str(five), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert len(rows) == 3
@@ -118,7 +121,7 @@ def test_csv_has_one_parseable_row_per_combination_with_the_statistics(five):
 
 
 @pytest.mark.integration
-def test_compare_says_whether_each_difference_is_resolved(five, tmp_path):
+def test_compare_says_whether_each_difference_is_resolved(five, tmp_path, zoo, by_optimizer):
     other = _sweep(tmp_path / "other", 5, seed=0)
     import sqlite3
 
@@ -129,7 +132,7 @@ def test_compare_says_whether_each_difference_is_resolved(five, tmp_path):
     proc = zoo("results", str(five), "--compare", str(other), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     by = {row["optimizer"]: row for row in json.loads(proc.stdout)}
-    mine, theirs = _by_optimizer(five, "val_acc"), _by_optimizer(other, "val_acc")
+    mine, theirs = by_optimizer(five, "val_acc"), by_optimizer(other, "val_acc")
     for optimizer, row in by.items():
         assert row["val resolved"] == resolve(mine[optimizer], theirs[optimizer]).text
     assert by["adam"]["val resolved"].startswith("resolved")
@@ -137,8 +140,8 @@ def test_compare_says_whether_each_difference_is_resolved(five, tmp_path):
 
 
 @pytest.mark.integration
-def test_the_best_mark_says_when_the_runner_up_is_not_told_apart(five, tmp_path):
-    stored = _by_optimizer(five, "val_acc")
+def test_the_best_mark_says_when_the_runner_up_is_not_told_apart(five, tmp_path, zoo, by_optimizer):
+    stored = by_optimizer(five, "val_acc")
     means = sorted(stored, key=lambda o: -sum(stored[o].values()))
     verdict = resolve(stored[means[0]], stored[means[1]])
     rows = {r["optimizer"]: r for r in _plain(zoo("results", str(five)).stdout)}
@@ -161,14 +164,13 @@ def test_the_best_mark_says_when_the_runner_up_is_not_told_apart(five, tmp_path)
 
 
 @pytest.mark.integration
-def test_a_real_sweep_with_repeats_closes_with_the_seed_statistics(tmp_path):
-    from tests.test_bench_helpers import TINY, bench
+def test_a_real_sweep_with_repeats_closes_with_the_seed_statistics(tmp_path, bench, tiny_mlp, by_optimizer):
 
     out = tmp_path / "real"
     proc = bench(out, "--models", "mlp", "--optimizers", "sgd,adam", "--repeat", "2",
-                 "--target-acc", "0.05", *TINY, "--format", "json")
+                 "--target-acc", "0.05", *tiny_mlp, "--format", "json")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    stored = _by_optimizer(out, "val_acc")
+    stored = by_optimizer(out, "val_acc")
     for summary in json.loads(proc.stdout):
         seeds = stored[summary["optimizer"]]
         assert summary["ok_runs"] == 2 and len(seeds) == 2

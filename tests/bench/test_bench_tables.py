@@ -11,34 +11,36 @@ import shutil
 
 import pytest
 
-from tests.conftest import assert_one_line_error
-from tests.test_bench_helpers import TINY, bench, db_rows, faulty_kit, zoo
 
-GRID = ("--models", "mlp,bad_nan", "--optimizers", "sgd,momentum", *TINY)
+
+@pytest.fixture(scope="session")
+def grid_args(tiny_mlp):
+    return ("--models", "mlp,bad_nan", "--optimizers", "sgd,momentum", *tiny_mlp)
+
 
 
 @pytest.fixture(scope="module")
-def kit_env(tmp_path_factory):
+def kit_env(tmp_path_factory, faulty_kit):
     with pytest.MonkeyPatch.context() as monkeypatch:  # undone at once: only the env is kept
         return faulty_kit(tmp_path_factory.mktemp("kit"), monkeypatch).env()
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory, kit_env):
+def sweep(tmp_path_factory, kit_env, bench, grid_args):
     """Four cells: mlp ok with two optimizers, bad_nan diverged with both."""
     out = tmp_path_factory.mktemp("tables") / "b"
-    proc = bench(out, *GRID, "--format", "json", env=kit_env)
+    proc = bench(out, *grid_args, "--format", "json", env=kit_env)
     assert proc.returncode == 1, proc.stderr[-3000:]  # diverged cells make the exit status 1
     return out, proc
 
 
 @pytest.fixture(scope="module")
-def changed(tmp_path_factory):
+def changed(tmp_path_factory, bench, tiny_mlp):
     """One cell run with --epochs 1, then the same grid with --epochs 2."""
     out = tmp_path_factory.mktemp("changed") / "b"
-    first = bench(out, "--models", "mlp", "--optimizers", "sgd", *TINY)
+    first = bench(out, "--models", "mlp", "--optimizers", "sgd", *tiny_mlp)
     assert first.returncode == 0, first.stderr[-3000:]
-    second = bench(out, "--models", "mlp", "--optimizers", "sgd", "--epochs", "2", "--format", "json", *TINY)
+    second = bench(out, "--models", "mlp", "--optimizers", "sgd", "--epochs", "2", "--format", "json", *tiny_mlp)
     return out, first, second
 
 
@@ -60,7 +62,7 @@ def _table(stdout):
 
 
 @pytest.mark.integration
-def test_json_output_is_the_whole_stdout_with_statuses_not_numbers(sweep):
+def test_json_output_is_the_whole_stdout_with_statuses_not_numbers(sweep, db_rows):
     out, proc = sweep
     data = json.loads(proc.stdout)
     by = {(s["model"], s["optimizer"]): s for s in data}
@@ -75,9 +77,9 @@ def test_json_output_is_the_whole_stdout_with_statuses_not_numbers(sweep):
 
 
 @pytest.mark.integration
-def test_zoo_results_prints_the_table_the_bench_printed(sweep, kit_env):
+def test_zoo_results_prints_the_table_the_bench_printed(sweep, kit_env, bench, zoo, grid_args):
     out, _ = sweep
-    again = bench(out, *GRID, env=kit_env)  # all finished: nothing trains, the table prints
+    again = bench(out, *grid_args, env=kit_env)  # all finished: nothing trains, the table prints
     assert "4 cells, 4 already finished, 0 to run" in again.stderr
     assert again.returncode == 1  # the stored diverged cells still count
     shown = zoo("results", str(out))
@@ -89,7 +91,7 @@ def test_zoo_results_prints_the_table_the_bench_printed(sweep, kit_env):
 
 
 @pytest.mark.integration
-def test_markdown_csv_and_sorting(sweep):
+def test_markdown_csv_and_sorting(sweep, zoo):
     out, _ = sweep
     markdown = zoo("results", str(out), "--format", "markdown").stdout.splitlines()
     assert markdown[0].startswith("| dataset   | model") and "cpu test acc" in markdown[0]
@@ -115,10 +117,10 @@ def test_markdown_csv_and_sorting(sweep):
 
 
 @pytest.mark.integration
-def test_repeat_shows_mean_and_std(sweep, tmp_path, kit_env):
+def test_repeat_shows_mean_and_std(sweep, tmp_path, kit_env, bench, tiny_mlp, db_rows, zoo):
     out = tmp_path / "b"
     shutil.copytree(sweep[0], out)
-    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", "--repeat", "2", *TINY, env=kit_env)
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", "--repeat", "2", *tiny_mlp, env=kit_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 cells, 1 already finished, 1 to run" in proc.stderr  # seed 0 was stored
     assert "3 stored results" in proc.stderr  # the other combinations are not this grid
@@ -138,7 +140,7 @@ def test_repeat_shows_mean_and_std(sweep, tmp_path, kit_env):
 
 
 @pytest.mark.integration
-def test_a_changed_grid_is_noted_and_kept_apart(changed):
+def test_a_changed_grid_is_noted_and_kept_apart(changed, db_rows, zoo, bench, tiny_mlp):
     out, _, second = changed
     assert second.returncode == 0, second.stderr[-3000:]
     assert "1 stored results" in second.stderr and "do not match" in second.stderr
@@ -152,11 +154,11 @@ def test_a_changed_grid_is_noted_and_kept_apart(changed):
     shown = zoo("results", str(out), "--format", "json")
     assert json.loads(shown.stdout) == [summary]
 
-    again = bench(out, "--models", "mlp", "--optimizers", "sgd", "--epochs", "2", *TINY)
+    again = bench(out, "--models", "mlp", "--optimizers", "sgd", "--epochs", "2", *tiny_mlp)
     assert again.returncode == 0 and "1 cells, 1 already finished, 0 to run" in again.stderr
     assert {r["epochs"]: r["ended_at"] for r in db_rows(out)}[2] == rows[2]["ended_at"]
 
-    forced = bench(out, "--models", "mlp", "--optimizers", "sgd", "--epochs", "2", "--force", *TINY)
+    forced = bench(out, "--models", "mlp", "--optimizers", "sgd", "--epochs", "2", "--force", *tiny_mlp)
     assert forced.returncode == 0, forced.stderr[-3000:]
     assert "1 cells, 0 already finished, 1 to run" in forced.stderr
     after = {r["epochs"]: r for r in db_rows(out)}
@@ -166,7 +168,7 @@ def test_a_changed_grid_is_noted_and_kept_apart(changed):
 
 
 @pytest.mark.integration
-def test_compare_shows_both_accuracies_and_the_difference(sweep, changed):
+def test_compare_shows_both_accuracies_and_the_difference(sweep, changed, zoo):
     mine, other = sweep[0], changed[0]
     proc = zoo("results", str(mine), "--compare", str(other), "--format", "json")
     assert proc.returncode == 0, proc.stderr
@@ -182,7 +184,7 @@ def test_compare_shows_both_accuracies_and_the_difference(sweep, changed):
 
 
 @pytest.mark.integration
-def test_results_of_a_missing_directory_is_a_one_line_error(tmp_path):
+def test_results_of_a_missing_directory_is_a_one_line_error(tmp_path, zoo, assert_one_line_error):
     proc = zoo("results", str(tmp_path / "nonexistent"))
     assert_one_line_error(proc, "nonexistent", "results.db")
     assert proc.returncode == 2

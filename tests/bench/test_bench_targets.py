@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_one_line_error
-from tests.test_bench_helpers import TINY, bench, db_rows, zoo
 from zoo.bench.tables import summarize
 from zoo.bench.targets import targets_from
 
@@ -46,7 +44,7 @@ def earlier(tmp_path_factory):
     return out
 
 
-def test_target_is_the_median_best_val_acc_of_the_best_configurations_seeds(earlier):
+def test_target_is_the_median_best_val_acc_of_the_best_configurations_seeds(earlier, db_rows):
     rows = db_rows(earlier)
     found = targets_from(summarize(rows), rows, "DIR")
     assert list(found) == [("mnist", "mlp", "cpu")]
@@ -57,9 +55,9 @@ def test_target_is_the_median_best_val_acc_of_the_best_configurations_seeds(earl
 
 
 @pytest.mark.integration
-def test_bench_records_the_target_and_its_source_with_every_row(earlier, tmp_path):
+def test_bench_records_the_target_and_its_source_with_every_row(earlier, tmp_path, bench, tiny_mlp, db_rows, zoo):
     out = tmp_path / "b"
-    proc = bench(out, "--models", "mlp", "--optimizers", "sgd,adam", "--target-from", str(earlier), *TINY)
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd,adam", "--target-from", str(earlier), *tiny_mlp)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"target {TARGET:g} for mnist/mlp/cpu: median best val acc 0.8300 of 3 seed(s)" in proc.stderr
     rows = db_rows(out)
@@ -73,12 +71,12 @@ def test_bench_records_the_target_and_its_source_with_every_row(earlier, tmp_pat
 
 
 @pytest.mark.integration
-def test_target_from_refuses_a_second_target_and_unknown_workloads(earlier, tmp_path):
+def test_target_from_refuses_a_second_target_and_unknown_workloads(earlier, tmp_path, bench, tiny_mlp, assert_one_line_error):
     both = bench(tmp_path / "x", "--models", "mlp", "--optimizers", "sgd", "--target-from", str(earlier),
-                 "--target-acc", "0.5", *TINY)
+                 "--target-acc", "0.5", *tiny_mlp)
     assert_one_line_error(both, "--target-from and --target-acc both set the target")
     other = bench(tmp_path / "y", "--models", "cnn", "--optimizers", "sgd", "--target-from", str(earlier))
     assert_one_line_error(other, f"--target-from {earlier}: no ok result with a validation accuracy "
                                  f"for mnist/cnn/cpu")
-    nothing = bench(tmp_path / "z", "--models", "mlp", "--target-from", str(tmp_path / "none"), *TINY)
+    nothing = bench(tmp_path / "z", "--models", "mlp", "--target-from", str(tmp_path / "none"), *tiny_mlp)
     assert_one_line_error(nothing, "no results.db here")

@@ -9,12 +9,6 @@ import subprocess
 
 import numpy as np
 
-from tests.conftest import ROOT
-from tests.test_bench_helpers import (
-    TINY, assert_no_processes, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree,
-    marked, metrics, processes_with, wait_for,
-)
-from tests.test_bench_jobs import probe_env, probes  # noqa: F401  (probe_env: a fixture)
 from zoo import checkpoint as ckpt
 import pytest
 
@@ -25,9 +19,9 @@ def final_arrays(run):
     return ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])[0]
 
 
-def test_warm_and_cold_cells_are_bitwise_equal(tmp_path, probe_env):
+def test_warm_and_cold_cells_are_bitwise_equal(tmp_path, probe_env, tiny_mlp, bench, cell_dir, metrics, probes):
     warm, cold = tmp_path / "warm", tmp_path / "cold"
-    args = ("--models", "probe", "--optimizers", "adam,momentum", *TINY)
+    args = ("--models", "probe", "--optimizers", "adam,momentum", *tiny_mlp)
     assert bench(warm, *args, env=probe_env).returncode == 0
     assert bench(cold, *args, "--cold-start", env=probe_env).returncode == 0
     assert (warm / "forkserver.log").exists() and not (cold / "forkserver.log").exists()
@@ -42,13 +36,13 @@ def test_warm_and_cold_cells_are_bitwise_equal(tmp_path, probe_env):
         assert metrics(a)["test"] == metrics(b)["test"]
 
 
-def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch):
+def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch, faulty_kit, marked, bench_cmd, repo_root, tiny_mlp, wait_for, kill_tree, processes_with, db_rows, metrics, assert_no_processes):
     kit = faulty_kit(tmp_path, monkeypatch)
     env = marked(kit.env())
     out = tmp_path / "run"
-    proc = subprocess.Popen(bench_cmd(out, "--models", "slow", "--optimizers", "sgd,adam", *TINY,
+    proc = subprocess.Popen(bench_cmd(out, "--models", "slow", "--optimizers", "sgd,adam", *tiny_mlp,
                                       "--checkpoint-every", "2"),
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
         slow = wait_for(lambda: next((out / "cells").glob("*slow-sgd-*"), None)
@@ -70,12 +64,11 @@ def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch):
     assert_no_processes(env["ZOO_TEST_MARK"])
 
 
-def test_plugin_printing_does_not_break_the_fork_server(tmp_path, plugin_kit):
-    from tests.test_plugins import NOISY
+def test_plugin_printing_does_not_break_the_fork_server(tmp_path, plugin_kit, noisy_plugin, bench, tiny_mlp, db_rows, cell_dir):
 
-    plugin_kit.add("zoo_test_noisy", NOISY)
+    plugin_kit.add("zoo_test_noisy", noisy_plugin)
     out = tmp_path / "run"
-    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", *TINY, env=plugin_kit.env())
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", *tiny_mlp, env=plugin_kit.env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     assert [r["status"] for r in db_rows(out)] == ["ok"]

@@ -13,31 +13,34 @@ import re
 
 import pytest
 
-from tests.test_bench_helpers import TINY, bench, cell_dir, db_rows, metrics, zoo
 from zoo.status import Status
 
-CELL = ("--models", "mlp", "--optimizers", "sgd", "--epochs", "3", *TINY)
+
+@pytest.fixture(scope="session")
+def cell_args(tiny_mlp):
+    return ("--models", "mlp", "--optimizers", "sgd", "--epochs", "3", *tiny_mlp)
+
 
 
 @pytest.fixture(scope="module")
-def sweeps(tmp_path_factory):
+def sweeps(tmp_path_factory, bench, metrics, cell_dir, cell_args):
     base = tmp_path_factory.mktemp("target")
     known, targeted = base / "known", base / "targeted"
-    first = bench(known, *CELL)
+    first = bench(known, *cell_args)
     assert first.returncode == 0, first.stderr[-3000:]
     accs = [e["val_acc"] for e in metrics(cell_dir(known, "mlp-sgd"))["epochs"]]
     # the first epoch (after the first) whose accuracy beats all before it
     epoch = next((i + 1 for i in range(1, len(accs)) if accs[i] > max(accs[:i])), None)
     assert epoch is not None, f"validation accuracy never rose: {accs}"
     target = accs[epoch - 1]
-    second = bench(targeted, *CELL, "--target-acc", repr(target))
+    second = bench(targeted, *cell_args, "--target-acc", repr(target))
     assert second.returncode == 0, second.stderr[-3000:]
     return {"known": known, "targeted": targeted, "accs": accs, "epoch": epoch, "target": target,
             "first": first, "second": second}
 
 
 @pytest.mark.integration
-def test_the_stored_time_is_the_active_time_at_the_end_of_the_epoch_that_reached_it(sweeps):
+def test_the_stored_time_is_the_active_time_at_the_end_of_the_epoch_that_reached_it(sweeps, metrics, cell_dir, row, db_rows):
     run = metrics(cell_dir(sweeps["targeted"], "mlp-sgd"))
     epochs = run["epochs"]
     assert [e["val_acc"] for e in epochs] == sweeps["accs"]  # the same run, deterministically
@@ -56,7 +59,7 @@ def test_the_stored_time_is_the_active_time_at_the_end_of_the_epoch_that_reached
 
 
 @pytest.mark.integration
-def test_the_table_shows_the_time_to_target_only_for_a_targeted_sweep(sweeps):
+def test_the_table_shows_the_time_to_target_only_for_a_targeted_sweep(sweeps, db_rows, zoo):
     ttt = db_rows(sweeps["targeted"])[0]["time_to_target"]
     for printed in (sweeps["second"].stdout, zoo("results", str(sweeps["targeted"])).stdout):
         header, _, line = printed.splitlines()[:3]
@@ -65,8 +68,7 @@ def test_the_table_shows_the_time_to_target_only_for_a_targeted_sweep(sweeps):
     assert "to target" not in sweeps["first"].stdout
 
 
-def test_the_table_says_when_a_cell_never_reached_the_target():
-    from tests.test_bench_logic import cell, row
+def test_the_table_says_when_a_cell_never_reached_the_target(row, cell):
     from zoo.bench.tables import pivot, summarize
 
     rows = [row(cell(model="a", target_acc=0.9), time_to_target=4.0),
@@ -79,7 +81,7 @@ def test_the_table_says_when_a_cell_never_reached_the_target():
 
 
 @pytest.mark.integration
-def test_the_reports_bars_are_the_stored_times(sweeps):
+def test_the_reports_bars_are_the_stored_times(sweeps, db_rows):
     pytest.importorskip("matplotlib")
     from zoo.report.sources import load_sweep
     from zoo.report.sweep_plots import time_to_target_figure

@@ -8,14 +8,12 @@ import json
 import os
 import re
 
-from tests.conftest import ROOT, run_zoo
-from tests.vision_data import cifar_files, write_cifar_folder, write_idx_set
 import pytest
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
-def test_two_vision_models_on_two_datasets_make_a_table(tmp_path):
+def test_two_vision_models_on_two_datasets_make_a_table(tmp_path, write_cifar_folder, cifar_files, write_idx_set, run_zoo):
     cache = tmp_path / "xdg"
     write_cifar_folder(cache / "zoo" / "cifar10" / "cifar-10-batches-bin", cifar_files(per_file=12, n_test=20))
     write_idx_set(cache / "zoo" / "fashion-mnist", n_train=60, n_test=20)
@@ -41,13 +39,13 @@ def test_two_vision_models_on_two_datasets_make_a_table(tmp_path):
     assert sum("cifar10" in line for line in lines) == sum("fashion-mnist" in line for line in lines) == 2
 
 
-def test_the_named_vision_grids_expand_to_their_cells():
-    cifar = run_zoo("bench", "--grid", str(ROOT / "benchmarks" / "cifar-small.toml"), "--dry-run")
+def test_the_named_vision_grids_expand_to_their_cells(run_zoo, repo_root):
+    cifar = run_zoo("bench", "--grid", str(repo_root / "benchmarks" / "cifar-small.toml"), "--dry-run")
     assert cifar.returncode == 0, cifar.stderr
     cells = [line for line in cifar.stdout.splitlines() if line.startswith("cifar10-")]
     assert [c.split("-")[1] for c in cells] == ["resnet18", "mobilenet_v2", "vgg11_bn"]
     assert all("-momentum-cosine-l2-" in c for c in cells)
-    fashion = run_zoo("bench", "--grid", str(ROOT / "benchmarks" / "fashion-cnn.toml"), "--dry-run")
+    fashion = run_zoo("bench", "--grid", str(repo_root / "benchmarks" / "fashion-cnn.toml"), "--dry-run")
     assert fashion.returncode == 0, fashion.stderr
     cells = [line for line in fashion.stdout.splitlines() if line.startswith("fashion-mnist-")]
     assert [c.split("-")[2] for c in cells] == ["cnn", "mlp"]

@@ -6,13 +6,12 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import assert_one_line_error, run_zoo
 import pytest
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
-def test_list_table_shows_every_kind_with_plugin_and_defaults():
+def test_list_table_shows_every_kind_with_plugin_and_defaults(run_zoo):
     proc = run_zoo("list")
     assert proc.returncode == 0, proc.stderr
     header = proc.stdout.splitlines()[0].split()
@@ -23,7 +22,7 @@ def test_list_table_shows_every_kind_with_plugin_and_defaults():
     assert "zoo.plugins.optimizers" in momentum and "learning_rate=0.01, momentum=0.9" in momentum
 
 
-def test_list_kind_filter_exclude_and_json():
+def test_list_kind_filter_exclude_and_json(run_zoo):
     data = json.loads(run_zoo("list", "optimizer", "--filter", "*m*", "--exclude", "adamw",
                               "--json").stdout)
     assert [row["name"] for row in data] == ["adam", "momentum", "rmsprop"]
@@ -33,12 +32,12 @@ def test_list_kind_filter_exclude_and_json():
     assert adam["description"] == "Adam"
 
 
-def test_list_filter_matching_nothing_says_so():
+def test_list_filter_matching_nothing_says_so(run_zoo):
     proc = run_zoo("list", "models", "--filter", "nothing*")
     assert proc.returncode == 0 and proc.stdout == "" and "no entries match" in proc.stderr
 
 
-def test_list_filter_without_glob_characters_matches_a_substring():
+def test_list_filter_without_glob_characters_matches_a_substring(run_zoo):
     names = [row["name"] for row in json.loads(
         run_zoo("list", "models", "--filter", "resnet", "--json").stdout)]
     assert "resnet18" in names and "wide_resnet50_2" in names and "resnext50_32x4d" not in names
@@ -51,7 +50,7 @@ def test_list_filter_without_glob_characters_matches_a_substring():
     assert "resnet18" in kept and not any("wide" in name for name in kept)
 
 
-def test_list_help_names_every_kind():
+def test_list_help_names_every_kind(run_zoo):
     from zoo import kinds
 
     proc = run_zoo("list", "-h")
@@ -61,11 +60,11 @@ def test_list_help_names_every_kind():
         assert kind in text, kind
 
 
-def test_list_unknown_kind_is_one_line_error():
+def test_list_unknown_kind_is_one_line_error(assert_one_line_error, run_zoo):
     assert_one_line_error(run_zoo("list", "widgets"), "unknown kind 'widgets'")
 
 
-def test_plugins_table_and_json():
+def test_plugins_table_and_json(run_zoo):
     proc = run_zoo("plugins")
     assert proc.returncode == 0
     assert proc.stdout.splitlines()[0].split() == ["name", "version", "type", "hooks", "status"]
@@ -86,7 +85,7 @@ def test_list_does_not_import_paddle():
     assert proc.stdout.strip().splitlines()[-1] == "PADDLE [] 0", proc.stdout[-300:]
 
 
-def test_console_script_and_module_agree():
+def test_console_script_and_module_agree(run_zoo):
     import shutil
 
     script = shutil.which("zoo") or str(__import__("pathlib").Path(sys.executable).with_name("zoo"))
@@ -95,7 +94,7 @@ def test_console_script_and_module_agree():
     assert a.returncode == b.returncode == 0 and json.loads(a.stdout) == json.loads(b.stdout)
 
 
-def test_unknown_command_and_version():
+def test_unknown_command_and_version(run_zoo):
     proc = run_zoo("frobnicate")
     assert proc.returncode == 2 and "No such command 'frobnicate'" in proc.stderr
     assert "Traceback" not in proc.stderr

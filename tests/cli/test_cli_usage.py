@@ -6,7 +6,6 @@ from __future__ import annotations
 import click
 import pytest
 
-from tests.conftest import run_zoo
 from zoo.cli import cli
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
@@ -41,14 +40,14 @@ def assert_usage_error(proc, *needles: str) -> str:
 
 
 @pytest.mark.parametrize("name", COMMANDS)
-def test_an_unknown_option_is_one_line_with_exit_code_2(name):
+def test_an_unknown_option_is_one_line_with_exit_code_2(name, run_zoo):
     proc = run_zoo(name, "--no-such-option", *_dummy_arguments(cli.commands[name]))
     assert_usage_error(proc, "--no-such-option", f"zoo {name} -h")
 
 
 @pytest.mark.parametrize("name", [n for n in COMMANDS
                                   if _first(cli.commands[n], (click.IntRange, click.FloatRange))])
-def test_a_value_out_of_range_is_one_line_with_exit_code_2(name):
+def test_a_value_out_of_range_is_one_line_with_exit_code_2(name, run_zoo):
     command = cli.commands[name]
     option = _first(command, (click.IntRange, click.FloatRange))
     flag = max(option.opts, key=len)
@@ -57,7 +56,7 @@ def test_a_value_out_of_range_is_one_line_with_exit_code_2(name):
 
 
 @pytest.mark.parametrize("name", [n for n in COMMANDS if _first(cli.commands[n], click.Choice)])
-def test_a_bad_choice_is_one_line_with_exit_code_2(name):
+def test_a_bad_choice_is_one_line_with_exit_code_2(name, run_zoo):
     command = cli.commands[name]
     option = _first(command, click.Choice)
     flag = max(option.opts, key=len)
@@ -72,6 +71,6 @@ def test_every_command_is_covered_by_a_range_or_choice_check_where_it_has_one():
     assert {"bench", "train", "predict", "bench-infer", "board", "export", "inspect"} <= ranged
 
 
-def test_an_unknown_command_and_a_missing_argument_are_one_line():
+def test_an_unknown_command_and_a_missing_argument_are_one_line(run_zoo):
     assert_usage_error(run_zoo("no-such-command"), "no-such-command")
     assert_usage_error(run_zoo("results"), "RUN_DIR", "zoo results -h")

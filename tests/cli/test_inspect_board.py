@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
-from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -79,7 +79,7 @@ def _table(stdout: str) -> dict[str, list[str]]:
 # ---- inspect ----------------------------------------------------------------------------
 
 
-def test_inspect_cnn_shapes_and_params():
+def test_inspect_cnn_shapes_and_params(run_zoo):
     proc = run_zoo("inspect", "cnn")
     assert proc.returncode == 0, proc.stderr
     rows = _table(proc.stdout)
@@ -92,7 +92,7 @@ def test_inspect_cnn_shapes_and_params():
     assert "total: 20,350 params (20,350 trainable)" in proc.stdout
 
 
-def test_inspect_json_cnn_and_mlp_with_set():
+def test_inspect_json_cnn_and_mlp_with_set(run_zoo):
     data = json.loads(run_zoo("inspect", "cnn", "--json", "--batch-size", "3").stdout)
     layers = {layer["name"]: layer for layer in data["layers"]}
     assert [layer["name"] for layer in data["layers"]] == list(CNN_SHAPES)  # call order
@@ -114,7 +114,7 @@ def test_inspect_json_cnn_and_mlp_with_set():
     assert data["total_params"] == 784 * 64 + 64 + 64 * 128 + 128 + 128 * 10 + 10
 
 
-def test_inspect_errors_are_one_line():
+def test_inspect_errors_are_one_line(assert_one_line_error, run_zoo):
     assert_one_line_error(run_zoo("inspect", "cnnn"), "unknown model 'cnnn'", "cnn")
     assert_one_line_error(run_zoo("inspect", "cnn", "--set", "model.depth=3"), "depth")
     assert_one_line_error(run_zoo("inspect", "cnn", "--set", "channels=3"), "KIND.PARAM=VALUE")
@@ -122,11 +122,11 @@ def test_inspect_errors_are_one_line():
                           "/no/such/dir: data directory does not exist")
 
 
-def test_inspect_content_statistics_on_real_data():
-    proc = run_zoo("inspect", "cnn", "--content", "--data-dir", str(SMALL_MNIST), "--json")
+def test_inspect_content_statistics_on_real_data(run_zoo):
+    proc = run_zoo("inspect", "cnn", "--content", "--data-dir", str(MNIST_SAMPLE_DIR), "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert SMALL_MNIST.name in data["data"]
+    assert MNIST_SAMPLE_DIR.name in data["data"]
     layers = {layer["name"]: layer for layer in data["layers"]}
     relu = layers["relu1"]
     assert 0 < relu["zero_fraction"] < 1 and relu["mean"] > 0 and relu["std"] > 0
@@ -134,14 +134,14 @@ def test_inspect_content_statistics_on_real_data():
     assert layers["flatten"]["units"] == 980
     assert layers["conv1"]["zero_fraction"] == 0.0  # a conv output is essentially never 0.0
 
-    table = run_zoo("inspect", "cnn", "--content", "--data-dir", str(SMALL_MNIST)).stdout
+    table = run_zoo("inspect", "cnn", "--content", "--data-dir", str(MNIST_SAMPLE_DIR)).stdout
     assert "dead layers (every unit zero on this batch): none" in table
     assert _table(table)["relu1"][8] == "0/20"
 
 
-def test_inspect_flags_dead_layer_via_cli(plugin_kit):
+def test_inspect_flags_dead_layer_via_cli(plugin_kit, run_zoo):
     plugin_kit.add("zoo_test_deadnet", DEADNET)
-    args = ["--content", "--data-dir", str(SMALL_MNIST)]
+    args = ["--content", "--data-dir", str(MNIST_SAMPLE_DIR)]
     proc = run_zoo("inspect", "deadnet", *args, env=plugin_kit.env())
     assert proc.returncode == 0, proc.stderr
     rows = _table(proc.stdout)
@@ -163,7 +163,7 @@ def test_inspect_model_in_process(plugin_kit):
     plugin_kit.add("zoo_test_deadnet", DEADNET)
     model = load_catalog().build("models", "deadnet", input_shape=(1, 28, 28), num_classes=10)
     model.train()
-    data = load_mnist(SMALL_MNIST, download=False, progress=False)
+    data = load_mnist(MNIST_SAMPLE_DIR, download=False, progress=False)
     batch = data_batch(data.train.images, 5, 1, transform_of(data))
     assert batch.shape == (5, 1, 28, 28) and batch.dtype == np.float32
     assert batch.min() >= -1.0 and batch.max() <= 1.0
@@ -336,7 +336,7 @@ def test_board_on_every_interface_says_so(scalar_run, boards):
     assert proc.returncode == 0
 
 
-def test_board_errors_are_one_line(tmp_path):
+def test_board_errors_are_one_line(tmp_path, assert_one_line_error, run_zoo):
     assert_one_line_error(run_zoo("board", str(tmp_path / "missing")), "log folder not found")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -346,7 +346,7 @@ def test_board_errors_are_one_line(tmp_path):
     assert_one_line_error(proc, f"port {port}", "already in use")
 
 
-def test_board_reports_early_exit_of_visualdl(tmp_path):
+def test_board_reports_early_exit_of_visualdl(tmp_path, run_zoo, assert_one_line_error):
     # A stand-in visualdl that dies on start, so the error path runs for real.
     fake = tmp_path / "fake" / "visualdl" / "server"
     fake.mkdir(parents=True)

@@ -43,10 +43,10 @@ pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 MNIST = Transform(MNIST_MEAN, MNIST_STD)  # the course's [-1, 1] scaling, MNIST's own
 
-HERE = Path(__file__).resolve().parent
-SMALL = HERE.parent / "zoo" / "data" / "mnist_sample"
-SEED_SMALL = HERE / "data" / "seed-small" / "mnist.json.gz"
-SHARED_5K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-5k"
+HERE = Path(__file__).resolve().parent  # tests/data: these tests sit beside their data
+SMALL = MNIST_SAMPLE_DIR
+SEED_SMALL = HERE / "seed-small" / "mnist.json.gz"
+SHARED_5K = HERE.parents[2] / "shared" / "data" / "mnist-5k"
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
 FOUR = [TRAIN_IMAGES, TRAIN_LABELS, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
@@ -583,10 +583,9 @@ def test_no_paddle_and_lazy_tqdm_in_data_package():
 
 
 def test_mnist_data_is_a_dataset_with_shape_and_classes():
-    from tests.conftest import SMALL_MNIST
     from zoo.data import load_mnist
 
-    data = load_mnist(SMALL_MNIST, progress=False)
+    data = load_mnist(MNIST_SAMPLE_DIR, progress=False)
     assert data.input_shape == (1, 28, 28) and data.num_classes == 10
 
 

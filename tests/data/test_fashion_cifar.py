@@ -14,20 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import assert_one_line_error, run_zoo
-from tests.vision_data import (
-    CIFAR_TEST,
-    CIFAR_TRAIN,
-    IDX_NAMES,
-    FileServer,
-    cifar_files,
-    cifar_records,
-    cifar_tarball,
-    idx_bytes,
-    labels_for,
-    write_cifar_folder,
-    write_idx_set,
-)
 from zoo.data import fingerprint
 from zoo.data.cifar import CIFAR10_ARCHIVE, CIFAR10_CLASSES, load_cifar10, read_records
 from zoo.data.fashion import FASHION_CLASSES, FASHION_MEAN, FASHION_STD, load_fashion_mnist
@@ -61,7 +47,7 @@ def one_line(excinfo, *needles) -> str:
 # ---- fashion-mnist ------------------------------------------------------------------------
 
 
-def test_fashion_mnist_loads_its_idx_files_with_its_own_names(catalog, tmp_path):
+def test_fashion_mnist_loads_its_idx_files_with_its_own_names(catalog, tmp_path, write_idx_set):
     folder = write_idx_set(tmp_path / "fashion", n_train=120, n_test=40)
     data = catalog.build("datasets", "fashion-mnist", {"progress": False}, data_dir=str(folder))
     assert (len(data.train), len(data.val), len(data.test)) == (100, 20, 40)
@@ -90,24 +76,24 @@ def test_fashion_mnists_declared_mean_and_std_are_those_of_its_training_images()
     assert FASHION_MEAN == (round(mean, 2),) and FASHION_STD == (round(std, 2),)
 
 
-def test_fashion_mnist_bad_files_are_one_line_errors_naming_the_file(tmp_path):
+def test_fashion_mnist_bad_files_are_one_line_errors_naming_the_file(tmp_path, write_idx_set, labels_for, idx_bytes, idx_names):
     folder = write_idx_set(tmp_path / "fashion")
     labels = labels_for(120, 0)
     labels[7] = 11
-    (folder / IDX_NAMES["train-labels"]).write_bytes(gzip.compress(idx_bytes(labels)))
+    (folder / idx_names["train-labels"]).write_bytes(gzip.compress(idx_bytes(labels)))
     with pytest.raises(DataError) as e:
         load_fashion_mnist(folder, progress=False)
-    one_line(e, IDX_NAMES["train-labels"], "labels outside 0-9 (found 11)")
-    (folder / IDX_NAMES["t10k-images"]).unlink()
+    one_line(e, idx_names["train-labels"], "labels outside 0-9 (found 11)")
+    (folder / idx_names["t10k-images"]).unlink()
     with pytest.raises(DataError) as e:
         load_fashion_mnist(folder, progress=False)
     one_line(e, "no Fashion-MNIST data, missing t10k-images-idx3-ubyte[.gz]")
 
 
-def test_fashion_mnist_download_is_the_folder_loader_on_the_cache(tmp_path, monkeypatch):
+def test_fashion_mnist_download_is_the_folder_loader_on_the_cache(tmp_path, monkeypatch, write_idx_set, idx_names, file_server_class):
     folder = write_idx_set(tmp_path / "served")
-    files = {name: (folder / name).read_bytes() for name in IDX_NAMES.values()}
-    with FileServer(files) as server:
+    files = {name: (folder / name).read_bytes() for name in idx_names.values()}
+    with file_server_class(files) as server:
         monkeypatch.setenv("ZOO_FASHION_MNIST_URL", server.url)
         # The generated files are not Zalando's, so their checksums stand in for the official ones.
         monkeypatch.setattr("zoo.data.fashion.FASHION_FILES",
@@ -125,10 +111,10 @@ def test_fashion_mnist_download_is_the_folder_loader_on_the_cache(tmp_path, monk
         assert len(server.requests) == 4  # cached: nothing fetched again
 
 
-def test_fashion_mnist_download_checks_the_official_md5(tmp_path, monkeypatch):
+def test_fashion_mnist_download_checks_the_official_md5(tmp_path, monkeypatch, write_idx_set, idx_names, file_server_class):
     folder = write_idx_set(tmp_path / "served")
-    files = {name: (folder / name).read_bytes() for name in IDX_NAMES.values()}
-    with FileServer(files) as server:
+    files = {name: (folder / name).read_bytes() for name in idx_names.values()}
+    with file_server_class(files) as server:
         monkeypatch.setenv("ZOO_FASHION_MNIST_URL", server.url)
         with pytest.raises(DataError) as e:
             load_fashion_mnist(progress=False)
@@ -140,7 +126,7 @@ def test_fashion_mnist_download_checks_the_official_md5(tmp_path, monkeypatch):
 # ---- cifar10 --------------------------------------------------------------------------------
 
 
-def test_records_decode_to_the_images_they_hold():
+def test_records_decode_to_the_images_they_hold(labels_for, cifar_records):
     labels = labels_for(17, 3)
     data, images = cifar_records(labels, seed=3)
     got_images, got_labels = read_records(data, "x.bin")
@@ -150,7 +136,7 @@ def test_records_decode_to_the_images_they_hold():
     assert data[1 + 1024 + 32 * 5 + 7] == images[0, 5, 7, 1]
 
 
-def test_cifar10_loads_every_folder_layout_the_same(catalog, tmp_path):
+def test_cifar10_loads_every_folder_layout_the_same(catalog, tmp_path, cifar_files, write_cifar_folder, cifar_tarball, cifar_test):
     files = cifar_files(per_file=24, n_test=30)
     flat = write_cifar_folder(tmp_path / "flat", files)
     nested = write_cifar_folder(tmp_path / "nested" / "cifar-10-batches-bin", files).parent
@@ -169,15 +155,15 @@ def test_cifar10_loads_every_folder_layout_the_same(catalog, tmp_path):
                                            str(extracted)]
     assert loaded[2].source == f"cifar-tar:{archived / CIFAR10_ARCHIVE} (extracted to {extracted})"
     assert sorted(p.name for p in archived.iterdir()) == [CIFAR10_ARCHIVE]
-    inode = (extracted / CIFAR_TEST).stat().st_ino
+    inode = (extracted / cifar_test).stat().st_ino
     assert fingerprint(catalog.build("datasets", "cifar10", data_dir=str(archived))) == fingerprint(data)
-    assert (extracted / CIFAR_TEST).stat().st_ino == inode  # not extracted again
+    assert (extracted / cifar_test).stat().st_ino == inode  # not extracted again
     # A sweep hands the folder actually read back to its workers: the same data again.
     again = [catalog.build("datasets", "cifar10", data_dir=d.data_dir) for d in loaded]
     assert {fingerprint(d) for d in again} == {fingerprint(data)}
 
 
-def test_cifar10_archive_is_read_in_memory_when_the_cache_cannot_be_written(tmp_path, monkeypatch):
+def test_cifar10_archive_is_read_in_memory_when_the_cache_cannot_be_written(tmp_path, monkeypatch, cifar_files, cifar_tarball, write_cifar_folder):
     files = cifar_files()
     archived = tmp_path / "archived"
     archived.mkdir()
@@ -190,11 +176,11 @@ def test_cifar10_archive_is_read_in_memory_when_the_cache_cannot_be_written(tmp_
     assert fingerprint(data) == fingerprint(load_cifar10(write_cifar_folder(tmp_path / "bins", files)))
 
 
-def test_cifar10_download_extracts_into_the_cache_once(tmp_path, monkeypatch):
+def test_cifar10_download_extracts_into_the_cache_once(tmp_path, monkeypatch, cifar_files, write_cifar_folder, cifar_tarball, file_server_class, cifar_test, cifar_train):
     files = cifar_files()
     folder = write_cifar_folder(tmp_path / "folder", files)
     archive = cifar_tarball(files)
-    with FileServer({CIFAR10_ARCHIVE: archive}) as server:
+    with file_server_class({CIFAR10_ARCHIVE: archive}) as server:
         monkeypatch.setenv("ZOO_CIFAR10_URL", server.url)
         monkeypatch.setattr("zoo.data.cifar.CIFAR10_FILES",
                             {CIFAR10_ARCHIVE: hashlib.md5(archive).hexdigest()})
@@ -202,15 +188,15 @@ def test_cifar10_download_extracts_into_the_cache_once(tmp_path, monkeypatch):
         cache = tmp_path / "xdg-cache" / "zoo" / "cifar10"
         assert sorted(p.name for p in cache.iterdir()) == ["cifar-10-batches-bin"]
         assert sorted(p.name for p in (cache / "cifar-10-batches-bin").iterdir()) == \
-            sorted([*CIFAR_TRAIN, CIFAR_TEST])
+            sorted([*cifar_train, cifar_test])
         assert data.data_dir == str(cache / "cifar-10-batches-bin")
         assert fingerprint(data) == fingerprint(load_cifar10(folder))
         assert fingerprint(load_cifar10(progress=False)) == fingerprint(data)
         assert server.requests == [f"/data/{CIFAR10_ARCHIVE}"]  # one download, then the cache
 
 
-def test_cifar10_download_with_a_wrong_checksum_keeps_nothing(tmp_path, monkeypatch):
-    with FileServer({CIFAR10_ARCHIVE: cifar_tarball()}) as server:
+def test_cifar10_download_with_a_wrong_checksum_keeps_nothing(tmp_path, monkeypatch, file_server_class, cifar_tarball):
+    with file_server_class({CIFAR10_ARCHIVE: cifar_tarball()}) as server:
         monkeypatch.setenv("ZOO_CIFAR10_URL", server.url)
         with pytest.raises(DataError) as e:
             load_cifar10(progress=False)
@@ -228,7 +214,7 @@ class _RunsCode:
         return (open, (self.marker, "w"))
 
 
-def test_cifar10_never_unpickles_the_python_version(tmp_path):
+def test_cifar10_never_unpickles_the_python_version(tmp_path, write_cifar_folder):
     marker = tmp_path / "UNPICKLED"
     payload = pickle.dumps({"data": _RunsCode(str(marker)), "labels": [1, 2]})
     python_version = tmp_path / "python"
@@ -247,7 +233,7 @@ def test_cifar10_never_unpickles_the_python_version(tmp_path):
     assert not marker.exists()
 
 
-def test_cifar10_bad_files_are_one_line_errors_naming_the_file(tmp_path):
+def test_cifar10_bad_files_are_one_line_errors_naming_the_file(tmp_path, cifar_files, write_cifar_folder, cifar_test, cifar_train):
     files = cifar_files()
     folder = write_cifar_folder(tmp_path / "c", files)
     (folder / "data_batch_3.bin").write_bytes(files["data_batch_3.bin"][:-100])
@@ -261,22 +247,22 @@ def test_cifar10_bad_files_are_one_line_errors_naming_the_file(tmp_path):
         load_cifar10(folder)
     one_line(e, "data_batch_3.bin: record 5 has label 12, expected 0-9")
     (folder / "data_batch_3.bin").write_bytes(files["data_batch_3.bin"])
-    (folder / CIFAR_TEST).unlink()
+    (folder / cifar_test).unlink()
     with pytest.raises(DataError) as e:
         load_cifar10(folder)
     one_line(e, "no CIFAR-10 binary data, missing test_batch.bin")
-    (folder / CIFAR_TEST).write_bytes(b"")
+    (folder / cifar_test).write_bytes(b"")
     with pytest.raises(DataError) as e:
         load_cifar10(folder)
     one_line(e, "test_batch.bin: holds no test images")
-    for name in CIFAR_TRAIN:
+    for name in cifar_train:
         (folder / name).write_bytes(b"")
     with pytest.raises(DataError) as e:
         load_cifar10(folder)
     one_line(e, "holds no training images")
 
 
-def test_a_wrong_record_in_an_archive_is_named_in_the_archive_not_zoos_copy(tmp_path):
+def test_a_wrong_record_in_an_archive_is_named_in_the_archive_not_zoos_copy(tmp_path, cifar_files, cifar_tarball):
     # The archive is read from zoo's extracted copy, but that copy is no file the user
     # knows: the error named it, not the archive they gave.
     files = cifar_files()
@@ -293,7 +279,7 @@ def test_a_wrong_record_in_an_archive_is_named_in_the_archive_not_zoos_copy(tmp_
     assert list((tmp_path / "xdg-cache" / "zoo" / "cifar10" / "archives").iterdir())
 
 
-def test_cifar10_broken_archives_are_one_line_errors(tmp_path):
+def test_cifar10_broken_archives_are_one_line_errors(tmp_path, cifar_tarball, cifar_test, cifar_files):
     archive = cifar_tarball()
     folder = tmp_path / "a"
     folder.mkdir()
@@ -301,14 +287,14 @@ def test_cifar10_broken_archives_are_one_line_errors(tmp_path):
     with pytest.raises(DataError) as e:
         load_cifar10(folder)
     one_line(e, CIFAR10_ARCHIVE, "corrupt or truncated archive")
-    partial = {k: v for k, v in cifar_files().items() if k != CIFAR_TEST}
+    partial = {k: v for k, v in cifar_files().items() if k != cifar_test}
     (folder / CIFAR10_ARCHIVE).write_bytes(cifar_tarball(partial))
     with pytest.raises(DataError) as e:
         load_cifar10(folder)
     one_line(e, "has no cifar-10-batches-bin/test_batch.bin")
 
 
-def test_cifar10_through_the_cli(tmp_path):
+def test_cifar10_through_the_cli(tmp_path, write_cifar_folder, run_zoo, assert_one_line_error):
     broken = write_cifar_folder(tmp_path / "broken")
     (broken / "data_batch_1.bin").write_bytes(b"\x00" * 10)
     proc = run_zoo("train", "--model", "lenet", "--dataset", "cifar10", "--data-dir", str(broken),
@@ -322,7 +308,7 @@ def test_cifar10_through_the_cli(tmp_path):
     assert_one_line_error(proc, "unknown augment 'spin' (choose from none, flip_crop)")
 
 
-def test_inspect_resnet18_on_cifar10_shows_3x32x32_shapes(tmp_path):
+def test_inspect_resnet18_on_cifar10_shows_3x32x32_shapes(tmp_path, write_cifar_folder, run_zoo):
     folder = write_cifar_folder(tmp_path / "cifar")
     proc = run_zoo("inspect", "resnet18", "--dataset", "cifar10", "--data-dir", str(folder))
     assert proc.returncode == 0, proc.stderr
@@ -339,7 +325,7 @@ def test_inspect_resnet18_on_cifar10_shows_3x32x32_shapes(tmp_path):
     assert "cifar10 train split (cifar-bin:" in data["data"]
 
 
-def test_inspect_without_content_needs_no_files_for_a_dataset_of_fixed_shape(tmp_path):
+def test_inspect_without_content_needs_no_files_for_a_dataset_of_fixed_shape(tmp_path, run_zoo, assert_one_line_error):
     # The autouse fixture left the cache empty: no CIFAR-10 anywhere, and no download.
     env = {**os.environ, "ZOO_CIFAR10_URL": "http://127.0.0.1:9/"}
     proc = run_zoo("inspect", "resnet18", "--dataset", "cifar10", "--json", "--batch-size", "2", env=env)

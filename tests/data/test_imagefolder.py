@@ -8,13 +8,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from tests.conftest import assert_one_line_error, run_zoo
-from tests.test_deploy_predict import png_header_only
-from tests.vision_data import write_image, write_imagefolder
 from zoo.data import fingerprint
 from zoo.data.imagefolder import load_imagefolder
 from zoo.errors import DataError
@@ -40,7 +38,7 @@ def cache_files(root=None):
     return sorted((Path(os.environ["XDG_CACHE_HOME"]) / "zoo" / "imagefolder").glob("*.npz"))
 
 
-def test_rgb_png_folder_loads_exactly_with_classes_from_the_folder_names(tmp_path):
+def test_rgb_png_folder_loads_exactly_with_classes_from_the_folder_names(tmp_path, write_imagefolder):
     root = tmp_path / "pets"
     written = write_imagefolder(root, per_class={"train": 5, "test": 2})
     data = load_imagefolder(root, val_fraction=0.2, progress=False)
@@ -58,7 +56,7 @@ def test_rgb_png_folder_loads_exactly_with_classes_from_the_folder_names(tmp_pat
     assert data.data_dir == str(root) and data.source == f"imagefolder:{root}"
 
 
-def test_grayscale_resize_jpeg_and_a_val_folder(tmp_path):
+def test_grayscale_resize_jpeg_and_a_val_folder(tmp_path, write_imagefolder, write_image):
     root = tmp_path / "photos"
     write_imagefolder(root, classes=("a", "b"), per_class={"train": 3, "val": 1, "test": 1},
                       size=(20, 30), ext=".jpg", splits=("train", "val", "test"))
@@ -71,7 +69,7 @@ def test_grayscale_resize_jpeg_and_a_val_folder(tmp_path):
     assert abs(int(data.train.images[6].mean()) - 200) <= 2  # extra.JPEG sorts last in b/
 
 
-def test_second_load_reads_the_cache_and_decodes_nothing(tmp_path):
+def test_second_load_reads_the_cache_and_decodes_nothing(tmp_path, write_imagefolder):
     root = tmp_path / "pets"
     write_imagefolder(root)
     first = load_imagefolder(root, progress=False)
@@ -87,7 +85,7 @@ def test_second_load_reads_the_cache_and_decodes_nothing(tmp_path):
     assert cache_files(root) == [cache]
 
 
-def test_any_change_to_files_or_options_misses_the_cache(tmp_path):
+def test_any_change_to_files_or_options_misses_the_cache(tmp_path, write_imagefolder, write_image):
     root = tmp_path / "pets"
     write_imagefolder(root)
     base = fingerprint(load_imagefolder(root, progress=False))
@@ -101,7 +99,7 @@ def test_any_change_to_files_or_options_misses_the_cache(tmp_path):
     assert load_imagefolder(root, progress=False).train.labels.tolist().count(1) == 5
 
 
-def test_a_same_size_rewrite_with_its_old_mtime_still_misses_the_cache(tmp_path):
+def test_a_same_size_rewrite_with_its_old_mtime_still_misses_the_cache(tmp_path, write_imagefolder, write_image):
     """The content hash is remembered under the files' stats; a rewrite changes the ctime."""
     root = tmp_path / "pets"
     write_imagefolder(root)
@@ -117,7 +115,7 @@ def test_a_same_size_rewrite_with_its_old_mtime_still_misses_the_cache(tmp_path)
     assert np.array_equal(after.train.images[1], image) and len(cache_files(root)) == 2
 
 
-def test_a_damaged_cache_is_rebuilt(tmp_path):
+def test_a_damaged_cache_is_rebuilt(tmp_path, write_imagefolder):
     root = tmp_path / "pets"
     write_imagefolder(root)
     reference = fingerprint(load_imagefolder(root, progress=False))
@@ -127,7 +125,7 @@ def test_a_damaged_cache_is_rebuilt(tmp_path):
     assert cache.stat().st_size > 100
 
 
-def test_the_cache_lives_in_zoos_cache_folder_never_in_the_data(tmp_path):
+def test_the_cache_lives_in_zoos_cache_folder_never_in_the_data(tmp_path, write_imagefolder):
     # It used to be written into ROOT/.zoo-cache, inside the user's own data folder.
     root = tmp_path / "shared"
     write_imagefolder(root)
@@ -144,10 +142,9 @@ def test_the_cache_lives_in_zoos_cache_folder_never_in_the_data(tmp_path):
     assert second.train.images[0, 0, 0, 0] == first.train.images[0, 0, 0, 0] ^ 0xFF  # from there
 
 
-def test_a_read_only_data_folder_loads_as_an_unprivileged_user():
+def test_a_read_only_data_folder_loads_as_an_unprivileged_user(read_only_user, write_imagefolder):
     import tempfile
 
-    from tests.conftest import read_only_user
 
     user = read_only_user()
     shared = Path(tempfile.mkdtemp(prefix="zoo-readonly-"))  # reachable by another user
@@ -175,7 +172,7 @@ def test_a_read_only_data_folder_loads_as_an_unprivileged_user():
 
 
 @pytest.mark.parametrize("change", ["shape", "labels", "label range", "channels", "std"])
-def test_a_cache_that_does_not_fit_its_folder_is_rebuilt_from_the_images(tmp_path, change):
+def test_a_cache_that_does_not_fit_its_folder_is_rebuilt_from_the_images(tmp_path, change, write_imagefolder):
     # A cache rewritten with another array shape or labels out of range reached Paddle.
     root = tmp_path / "pets"
     write_imagefolder(root)
@@ -201,7 +198,7 @@ def test_a_cache_that_does_not_fit_its_folder_is_rebuilt_from_the_images(tmp_pat
         assert npz["train_images"].shape[1:] == (12, 10, 3) and npz["std"].min() > 0
 
 
-def test_auto_mode_keeps_grey_grey_and_rgb_rgb_and_mixed_becomes_rgb(tmp_path):
+def test_auto_mode_keeps_grey_grey_and_rgb_rgb_and_mixed_becomes_rgb(tmp_path, write_imagefolder):
     from PIL import Image
 
     grey, rgb = tmp_path / "grey", tmp_path / "rgb"
@@ -219,46 +216,48 @@ def test_auto_mode_keeps_grey_grey_and_rgb_rgb_and_mixed_becomes_rgb(tmp_path):
     assert np.array_equal(mixed.train.images[..., 0], data.train.images)  # grey lost nothing
 
 
+# Each case breaks a good folder; ``files`` hands it the writers of tests/fixtures/vision_data.py.
 BAD = {
-    "unreadable": (lambda r: (r / "train" / "dog" / "001.png").write_bytes(b"not an image at all"),
+    "unreadable": (lambda r, files: (r / "train" / "dog" / "001.png").write_bytes(b"not an image at all"),
                    ["train/dog/001.png", "cannot read image"]),
-    "truncated": (lambda r: (r / "test" / "cat" / "000.png").write_bytes(
+    "truncated": (lambda r, files: (r / "test" / "cat" / "000.png").write_bytes(
         (r / "test" / "cat" / "000.png").read_bytes()[:60]), ["test/cat/000.png", "cannot read image"]),
-    "mixed sizes": (lambda r: write_image(r / "train" / "fox" / "002.png", np.zeros((8, 8, 3), np.uint8)),
+    "mixed sizes": (lambda r, files: files.write_image(r / "train" / "fox" / "002.png", np.zeros((8, 8, 3), np.uint8)),
                     ["train/fox/002.png", "image is 8x8, but", "is 10x12", "dataset.size=N"]),
-    "empty class": (lambda r: (r / "train" / "owl").mkdir(), ["train/owl: empty class"]),
-    "unknown extension": (lambda r: (r / "train" / "cat" / "x.gif").write_bytes(b"GIF89a"),
+    "empty class": (lambda r, files: (r / "train" / "owl").mkdir(), ["train/owl: empty class"]),
+    "unknown extension": (lambda r, files: (r / "train" / "cat" / "x.gif").write_bytes(b"GIF89a"),
                           ["train/cat/x.gif", "unknown image extension '.gif'"]),
-    "loose file": (lambda r: write_image(r / "train" / "stray.png", np.zeros((12, 10, 3), np.uint8)),
+    "loose file": (lambda r, files: files.write_image(r / "train" / "stray.png", np.zeros((12, 10, 3), np.uint8)),
                    ["train/stray.png: images go in class folders"]),
-    "unknown test class": (lambda r: write_image(r / "test" / "yak" / "0.png", np.zeros((12, 10, 3), np.uint8)),
+    "unknown test class": (lambda r, files: files.write_image(r / "test" / "yak" / "0.png", np.zeros((12, 10, 3), np.uint8)),
                            ["test/yak: class 'yak' has no training folder"]),
-    "folder in a class": (lambda r: (r / "train" / "cat" / "more").mkdir(),
+    "folder in a class": (lambda r, files: (r / "train" / "cat" / "more").mkdir(),
                           ["train/cat/more: a folder inside a class folder"]),
     # Refused from its header, before 1.6 GB of pixels are decoded.
-    "huge image": (lambda r: png_header_only(r / "train" / "dog" / "big.png", 12000, 12000),
+    "huge image": (lambda r, files: files.png_header_only(r / "train" / "dog" / "big.png", 12000, 12000),
                    ["train/dog/big.png", "12000x12000 pixels, more than zoo decodes"]),
-    "symlink loop class": (lambda r: os.symlink("loop", r / "train" / "loop"),
+    "symlink loop class": (lambda r, files: os.symlink("loop", r / "train" / "loop"),
                            ["train/loop: a symbolic link that leads nowhere"]),
-    "symlink loop file": (lambda r: os.symlink("x.png", r / "train" / "cat" / "x.png"),
+    "symlink loop file": (lambda r, files: os.symlink("x.png", r / "train" / "cat" / "x.png"),
                           ["train/cat/x.png: a symbolic link that leads nowhere"]),
-    "class not UTF-8": (lambda r: os.mkdir(os.fsencode(r / "train") + b"/b\xffd"),
+    "class not UTF-8": (lambda r, files: os.mkdir(os.fsencode(r / "train") + b"/b\xffd"),
                         ["train/b\udcffd: a class folder name must be valid UTF-8"]),
 }
 
 
 @pytest.mark.parametrize("case", BAD)
-def test_bad_files_are_one_line_errors_naming_them(tmp_path, case):
+def test_bad_files_are_one_line_errors_naming_them(tmp_path, case, write_imagefolder, write_image,
+                                                   png_header_only):
     root = tmp_path / "pets"
     write_imagefolder(root)
     breaks, needles = BAD[case]
-    breaks(root)
+    breaks(root, SimpleNamespace(write_image=write_image, png_header_only=png_header_only))
     with pytest.raises(DataError) as e:
         load_imagefolder(root, progress=False)
     one_line(e, *needles)
 
 
-def test_missing_layout_and_bad_options(tmp_path):
+def test_missing_layout_and_bad_options(tmp_path, write_imagefolder):
     with pytest.raises(DataError) as e:
         load_imagefolder(None)
     one_line(e, "imagefolder needs --data-dir ROOT")
@@ -277,7 +276,7 @@ def test_missing_layout_and_bad_options(tmp_path):
     assert cache_files(root) == []  # nothing decoded for a refused option
 
 
-def test_imagefolder_trains_through_the_cli_and_mixed_sizes_fail_in_one_line(tmp_path):
+def test_imagefolder_trains_through_the_cli_and_mixed_sizes_fail_in_one_line(tmp_path, write_imagefolder, run_zoo, write_image, assert_one_line_error):
     root = tmp_path / "pets"
     write_imagefolder(root, per_class={"train": 6, "test": 2}, size=(16, 16))
     out = tmp_path / "run"
@@ -292,7 +291,7 @@ def test_imagefolder_trains_through_the_cli_and_mixed_sizes_fail_in_one_line(tmp
     assert_one_line_error(proc, "test/dog/odd.png: image is 5x5")
 
 
-def test_a_file_name_that_is_not_utf8_loads_like_any_other(tmp_path):
+def test_a_file_name_that_is_not_utf8_loads_like_any_other(tmp_path, write_imagefolder):
     # It made the whole (valid) folder fail with a UnicodeEncodeError naming no file.
     root = tmp_path / "pets"
     write_imagefolder(root)
@@ -302,7 +301,7 @@ def test_a_file_name_that_is_not_utf8_loads_like_any_other(tmp_path):
     assert np.array_equal(odd.train.images, plain.train.images)
 
 
-def test_hostile_names_and_sizes_stay_one_line_through_the_cli(tmp_path):
+def test_hostile_names_and_sizes_stay_one_line_through_the_cli(tmp_path, write_imagefolder, assert_one_line_error, run_zoo, png_header_only):
     root = tmp_path / "pets"
     write_imagefolder(root)
     args = ["train", "--model", "lenet", "--dataset", "imagefolder", "--data-dir", str(root),

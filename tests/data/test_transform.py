@@ -6,20 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import SMALL_MNIST
-from tests.vision_data import images_for, labels_for
 from zoo.data import BatchSampler, ImageDataset, Split, Transform, full_batches, load_mnist, transform_of
 from zoo.data.transform import CROP_PADDING, augment_table, flip_crop, normalize_images
 from zoo.errors import DataError
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
 
-def colour_split(n: int = 50, seed: int = 0) -> Split:
-    labels = labels_for(n, seed).astype(np.uint8)
-    return Split(images_for(labels, (8, 6, 3), seed), labels)
+@pytest.fixture(scope="session")
+def colour_split(labels_for, images_for):
+    def colour_split(n: int = 50, seed: int = 0) -> Split:
+        labels = labels_for(n, seed).astype(np.uint8)
+        return Split(images_for(labels, (8, 6, 3), seed), labels)
+
+    return colour_split
 
 
 def test_mnist_batches_are_bitwise_the_course_scaling():
-    data = load_mnist(SMALL_MNIST, progress=False)
+    data = load_mnist(MNIST_SAMPLE_DIR, progress=False)
     sampler = BatchSampler(data.train, 64, seed=3, transform=transform_of(data))
     x, _ = next(sampler.epoch(1))
     idx = sampler.order(1)[:64]
@@ -32,7 +35,7 @@ def test_mnist_batches_are_bitwise_the_course_scaling():
     assert transform_of(data) == Transform((127.5,), (127.5,))  # MNIST declares the course's scaling
 
 
-def test_colour_images_become_nchw_normalized_per_channel():
+def test_colour_images_become_nchw_normalized_per_channel(colour_split):
     split = colour_split()
     mean, std = (10.0, 100.0, 200.0), (2.0, 50.0, 4.0)
     x = normalize_images(split.images[:5], mean, std)
@@ -75,7 +78,7 @@ def _augmented_by_index(sampler: BatchSampler, epoch: int) -> dict[int, np.ndarr
     return {int(i): x for i, x in zip(order, flat)}
 
 
-def test_augmentation_depends_on_seed_epoch_and_index_only():
+def test_augmentation_depends_on_seed_epoch_and_index_only(colour_split):
     split = colour_split(60)
     flip = Transform((127.0,), (64.0,), "flip_crop")
     by_7 = _augmented_by_index(BatchSampler(split, 7, seed=4, transform=flip), 1)
@@ -95,7 +98,7 @@ def test_augmentation_depends_on_seed_epoch_and_index_only():
     assert sum(not np.array_equal(plain[i], by_7[i]) for i in range(60)) > 30
 
 
-def test_resuming_mid_epoch_gives_the_same_augmented_batches():
+def test_resuming_mid_epoch_gives_the_same_augmented_batches(colour_split):
     split = colour_split(60)
     flip = Transform((127.0,), (64.0,), "flip_crop")
     full = list(BatchSampler(split, 8, seed=2, transform=flip).epoch(3))
@@ -103,29 +106,33 @@ def test_resuming_mid_epoch_gives_the_same_augmented_batches():
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(full[4:], tail)) and len(tail) == len(full) - 4
 
 
-def test_evaluation_batches_are_never_augmented():
+def test_evaluation_batches_are_never_augmented(colour_split):
     split = colour_split(30)
     flip = Transform((127.0,), (64.0,), "flip_crop")
     evaluated = np.concatenate([x for x, _ in full_batches(split, 8, flip)])
     assert np.array_equal(evaluated, normalize_images(split.images, (127.0,), (64.0,)))
 
 
-def _dataset(**overrides) -> ImageDataset:
-    split = colour_split(10)
-    fields = dict(train=split, val=split, test=split, source="test", data_dir=None,
-                  class_names=tuple("abcdefghij"), mean=(1.0, 2.0, 3.0), std=(4.0, 5.0, 6.0))
-    return ImageDataset(**{**fields, **overrides})
+@pytest.fixture(scope="session")
+def colour_dataset(colour_split):
+    def _dataset(**overrides) -> ImageDataset:
+        split = colour_split(10)
+        fields = dict(train=split, val=split, test=split, source="test", data_dir=None,
+                      class_names=tuple("abcdefghij"), mean=(1.0, 2.0, 3.0), std=(4.0, 5.0, 6.0))
+        return ImageDataset(**{**fields, **overrides})
+
+    return _dataset
 
 
-def test_transform_of_reads_the_declaration_and_checks_it():
-    assert transform_of(_dataset(augment="flip_crop")) == Transform((1.0, 2.0, 3.0), (4.0, 5.0, 6.0),
+def test_transform_of_reads_the_declaration_and_checks_it(colour_split, colour_dataset):
+    assert transform_of(colour_dataset(augment="flip_crop")) == Transform((1.0, 2.0, 3.0), (4.0, 5.0, 6.0),
                                                                      "flip_crop")
     for overrides, needle in [({"mean": (1.0, 2.0)}, "one value or one per channel (3)"),
                               ({"std": (0.0,)}, "must be positive"),
                               ({"mean": (float("nan"),)}, "must be finite"),
                               ({"augment": "rotate"}, "unknown augment 'rotate'")]:
         with pytest.raises(DataError, match=needle.replace("(", r"\(").replace(")", r"\)")):
-            transform_of(_dataset(**overrides))
+            transform_of(colour_dataset(**overrides))
 
     class Undeclared:  # a third-party dataset that declares no statistics
         train = val = test = colour_split(10)

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from tests.conftest import missing_gpu, run_zoo
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -19,7 +18,7 @@ def catalog():
     return load_catalog()
 
 
-def test_built_ins_are_listed_with_their_parameters():
+def test_built_ins_are_listed_with_their_parameters(run_zoo):
     listed = {e["name"]: e for e in json.loads(run_zoo("list", "backends", "--json").stdout)}
     assert listed["paddle-inference"]["defaults"] == {"onednn": True, "tensorrt": True, "threads": 0}
     assert listed["onnxruntime"]["defaults"] == {"threads": 0}
@@ -64,7 +63,7 @@ def test_the_plugin_kit_refuses_a_backend_that_is_no_backend(plugin_kit):
         check_entry_builds(catalog.entry("backends", "lookalike"), catalog)
 
 
-def test_problems_say_why_a_backend_cannot_run_here(catalog):
+def test_problems_say_why_a_backend_cannot_run_here(catalog, missing_gpu):
     for name in ("dygraph", "paddle-inference", "onnxruntime"):
         backend = catalog.build("backends", name)
         assert backend.problem("cpu") is None, name

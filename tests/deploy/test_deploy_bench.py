@@ -10,9 +10,6 @@ import textwrap
 
 import pytest
 
-from tests.conftest import BUILTINS, assert_one_line_error, missing_gpu, registry_text, run_zoo
-from tests.test_bench_helpers import db_rows
-from tests.deploy_kit import SEED_SMALL, ZOO_MAIN, isolated, models_env, site_without
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -21,17 +18,21 @@ QUICK = ["--requests", "20", "--warmup", "2", "--repeats", "2", "--batch-size", 
 BACKENDS = {"dygraph", "paddle-inference", "onnxruntime"}
 
 
-def _rows(sweep) -> list[dict]:
-    return db_rows(sweep, "inference")
+@pytest.fixture(scope="session")
+def infer_rows(db_rows):
+    def _rows(sweep) -> list[dict]:
+        return db_rows(sweep, "inference")
+
+    return _rows
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
+def sweep(tmp_path_factory, models_env, run_zoo, seed_small):
     """A sweep with two ok cells and one failed cell, then measured once."""
     env = models_env(tmp_path_factory.mktemp("plugin"))
     out = tmp_path_factory.mktemp("sweep") / "b"
     trained = run_zoo("bench", "--models", "cnn,mlp,broken", "--optimizers", "adam", "--epochs", "1",
-                      "--batch-size", "20", "--data-dir", str(SEED_SMALL), "--out", str(out),
+                      "--batch-size", "20", "--data-dir", str(seed_small), "--out", str(out),
                       "--quiet", env=env)
     assert trained.returncode == 1, trained.stderr[-3000:]  # the broken cell failed
     measured = run_zoo("bench-infer", str(out), *QUICK, env=env)
@@ -39,8 +40,8 @@ def sweep(tmp_path_factory):
     return {"out": out, "env": env, "measured": measured}
 
 
-def test_rows_for_every_ok_cell_backend_and_device(sweep):
-    rows = _rows(sweep["out"])
+def test_rows_for_every_ok_cell_backend_and_device(sweep, infer_rows):
+    rows = infer_rows(sweep["out"])
     assert {(r["slug"].split("-")[1], r["backend"]) for r in rows} == {
         (model, backend) for model in ("cnn", "mlp") for backend in BACKENDS}
     for r in rows:
@@ -56,7 +57,7 @@ def test_rows_for_every_ok_cell_backend_and_device(sweep):
     assert "broken" not in sweep["measured"].stderr  # only ok cells are measured
 
 
-def test_results_show_the_inference_table(sweep):
+def test_results_show_the_inference_table(sweep, run_zoo):
     shown = run_zoo("results", str(sweep["out"]), env=sweep["env"])
     assert shown.returncode == 0, shown.stderr
     training, _, serving = shown.stdout.partition("inference (zoo bench-infer")
@@ -75,33 +76,33 @@ def test_results_show_the_inference_table(sweep):
     assert {s["model"] for s in training_json} == {"cnn", "mlp", "broken"}  # unchanged shape
 
 
-def test_a_rerun_keeps_rows_and_changed_parameters_measure_again(sweep):
-    before = {(r["cell"], r["backend"]): r["measured_at"] for r in _rows(sweep["out"])}
+def test_a_rerun_keeps_rows_and_changed_parameters_measure_again(sweep, run_zoo, infer_rows):
+    before = {(r["cell"], r["backend"]): r["measured_at"] for r in infer_rows(sweep["out"])}
     again = run_zoo("bench-infer", str(sweep["out"]), *QUICK, env=sweep["env"])
     assert again.returncode == 0 and "ok " not in again.stderr, again.stderr
-    assert {(r["cell"], r["backend"]): r["measured_at"] for r in _rows(sweep["out"])} == before
+    assert {(r["cell"], r["backend"]): r["measured_at"] for r in infer_rows(sweep["out"])} == before
     plain = run_zoo("bench-infer", str(sweep["out"]), *QUICK, "--set", "backend.onednn=false",
                     env=sweep["env"])
     assert plain.returncode == 0, plain.stderr
     assert plain.stderr.count("ok ") == 2 and "paddle-inference" in plain.stderr
-    changed = {r["backend"]: json.loads(r["backend_params"]) for r in _rows(sweep["out"])}
-    assert changed["paddle-inference"]["onednn"] is False and len(_rows(sweep["out"])) == 6
+    changed = {r["backend"]: json.loads(r["backend_params"]) for r in infer_rows(sweep["out"])}
+    assert changed["paddle-inference"]["onednn"] is False and len(infer_rows(sweep["out"])) == 6
 
 
-def test_devices_and_backends_that_cannot_run_are_skipped_with_the_reason(sweep, tmp_path):
+def test_devices_and_backends_that_cannot_run_are_skipped_with_the_reason(sweep, tmp_path, run_zoo, missing_gpu, site_without, isolated, zoo_main, infer_rows):
     gpu = run_zoo("bench-infer", str(sweep["out"]), *QUICK, "--devices", missing_gpu(), "--backends",
                   "dygraph", env=sweep["env"])
     assert gpu.returncode == 4, gpu.stderr  # every row skipped: nothing was measured
     assert gpu.stderr.splitlines()[-1].startswith("zoo: 2 of 2 measurements were skipped")
-    skipped = [r for r in _rows(sweep["out"]) if r["device"] == missing_gpu()]
+    skipped = [r for r in infer_rows(sweep["out"]) if r["device"] == missing_gpu()]
     assert len(skipped) == 2 and all(r["status"] == "skipped" and "not available" in r["reason"]
                                      for r in skipped)
     # Without the onnx extra, the onnxruntime rows say how to install it; the others run.
     site = site_without(tmp_path / "site", "onnx*", "paddle2onnx*")
-    proc = isolated(site, ZOO_MAIN, "bench-infer", str(sweep["out"]), *QUICK, "--force",
+    proc = isolated(site, zoo_main, "bench-infer", str(sweep["out"]), *QUICK, "--force",
                     "--backends", "onnxruntime", cwd=tmp_path)
     assert proc.returncode == 4, proc.stderr[-3000:]
-    ort = [r for r in _rows(sweep["out"]) if r["backend"] == "onnxruntime"]
+    ort = [r for r in infer_rows(sweep["out"]) if r["backend"] == "onnxruntime"]
     assert all(r["status"] == "skipped" and "pip install 'zoo[onnx]'" in r["reason"] for r in ort)
     shown = run_zoo("results", str(sweep["out"]), env=sweep["env"]).stdout
     assert "skipped: backend 'onnxruntime' needs onnxruntime" in shown
@@ -129,20 +130,20 @@ def zoo_register_backends(register):
 """
 
 
-def test_failed_rows_make_the_exit_code_1(sweep, tmp_path):
+def test_failed_rows_make_the_exit_code_1(sweep, tmp_path, registry_text, builtin_plugins, run_zoo, infer_rows):
     (tmp_path / "zoo_liar_backend.py").write_text(textwrap.dedent(LIAR_BACKEND))
     registry = tmp_path / "registry.toml"
-    registry.write_text(registry_text(BUILTINS + ["zoo_deploy_models", "zoo_liar_backend"]))
+    registry.write_text(registry_text(builtin_plugins + ["zoo_deploy_models", "zoo_liar_backend"]))
     env = {**sweep["env"], "ZOO_REGISTRY": str(registry),
            "PYTHONPATH": os.pathsep.join([str(tmp_path), sweep["env"]["PYTHONPATH"]])}
     proc = run_zoo("bench-infer", str(sweep["out"]), *QUICK, "--backends", "liar,dygraph", env=env)
     assert proc.returncode == 1, proc.stderr[-3000:]
-    liar = [r for r in _rows(sweep["out"]) if r["backend"] == "liar"]
+    liar = [r for r in infer_rows(sweep["out"]) if r["backend"] == "liar"]
     assert len(liar) == 2 and all(r["status"] == "failed" and "disagrees" in r["reason"] for r in liar)
     assert proc.stderr.splitlines()[-1].startswith("zoo: 2 of 4 measurements failed")
 
 
-def test_bad_arguments_are_one_line_errors(sweep, tmp_path):
+def test_bad_arguments_are_one_line_errors(sweep, tmp_path, assert_one_line_error, run_zoo):
     out = str(sweep["out"])
     assert_one_line_error(run_zoo("bench-infer", str(tmp_path)), "no results.db")
     assert_one_line_error(run_zoo("bench-infer", out, "--backends", "nope"), "unknown backend 'nope'")
@@ -153,16 +154,16 @@ def test_bad_arguments_are_one_line_errors(sweep, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def one_cell(tmp_path_factory):
+def one_cell(tmp_path_factory, run_zoo, seed_small):
     out = tmp_path_factory.mktemp("one") / "sweep"
     trained = run_zoo("bench", "--models", "mlp", "--optimizers", "adam", "--epochs", "1",
-                      "--batch-size", "20", "--data-dir", str(SEED_SMALL), "--out", str(out), "--quiet")
+                      "--batch-size", "20", "--data-dir", str(seed_small), "--out", str(out), "--quiet")
     assert trained.returncode == 0, trained.stderr[-3000:]
     return out
 
 
 @pytest.mark.parametrize("stored", ["absolute (zoo 0.2.0 and now)", "relative"])
-def test_a_copied_or_moved_sweep_works_on_its_own_cells(one_cell, tmp_path, stored):
+def test_a_copied_or_moved_sweep_works_on_its_own_cells(one_cell, tmp_path, stored, run_zoo, assert_one_line_error, infer_rows):
     import shutil
     import sqlite3
 
@@ -179,20 +180,20 @@ def test_a_copied_or_moved_sweep_works_on_its_own_cells(one_cell, tmp_path, stor
     shutil.rmtree(copy / "cells" / slug / "checkpoints")
     proc = run_zoo("bench-infer", str(copy), "--backends", "dygraph", *QUICK)
     assert_one_line_error(proc, str(copy / "cells" / slug))
-    assert not list(original.glob("cells/*/export-*")) and not _rows(copy)
+    assert not list(original.glob("cells/*/export-*")) and not infer_rows(copy)
     # A moved sweep: it failed naming the old folder.
     moved = tmp_path / "moved"
     original.rename(moved)
     proc = run_zoo("bench-infer", str(moved), "--backends", "dygraph", *QUICK)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (row,) = _rows(moved)
+    (row,) = infer_rows(moved)
     assert row["status"] == "ok", row["reason"]
     assert (moved / "cells" / slug / row["export_dir"] / "zoo-export.json").is_file()
     report = run_zoo("report", str(moved), "--out", str(tmp_path / "r.html"))
     assert report.returncode == 0 and "metrics.json" not in report.stderr, report.stderr[-2000:]
 
 
-def test_a_stored_cell_folder_cannot_lead_out_of_the_sweep(one_cell, tmp_path):
+def test_a_stored_cell_folder_cannot_lead_out_of_the_sweep(one_cell, tmp_path, assert_one_line_error, run_zoo):
     import shutil
     import sqlite3
 

@@ -10,25 +10,23 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import assert_one_line_error, run_zoo
-from tests.deploy_kit import SEED_SMALL, ZOO_MAIN, export, isolated, models_env, site_without, train
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, models_env):
     return models_env(tmp_path_factory.mktemp("plugin"))
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, env):
+def runs(tmp_path_factory, env, train):
     root = tmp_path_factory.mktemp("runs")
     return {model: train(root / model, model, env) for model in ("cnn", "mlp", "bn-cnn")}
 
 
 @pytest.fixture(scope="module")
-def mlp_export(runs, env, tmp_path_factory):
+def mlp_export(runs, env, tmp_path_factory, export):
     good = tmp_path_factory.mktemp("good") / "mlp-export"
     shutil.copytree(export(runs["mlp"], "paddle", env), good)
     return good
@@ -42,7 +40,7 @@ def _catalog(env, monkeypatch):
 
 
 @pytest.mark.parametrize("model", ["cnn", "mlp", "bn-cnn"])
-def test_exports_agree_with_the_trained_model_on_real_images(runs, env, model, monkeypatch):
+def test_exports_agree_with_the_trained_model_on_real_images(runs, env, model, monkeypatch, export, seed_small):
     from zoo.data import load_mnist, normalize_images
     from zoo.deploy.manifest import normalize, to_nchw
     from zoo.deploy.serve import open_backend
@@ -55,7 +53,7 @@ def test_exports_agree_with_the_trained_model_on_real_images(runs, env, model, m
     net.eval()
     import paddle
 
-    data = load_mnist(SEED_SMALL, download=False)
+    data = load_mnist(seed_small, download=False)
     images = data.test.images
     with paddle.no_grad():
         reference = net(paddle.to_tensor(normalize_images(images, data.mean, data.std))).numpy()
@@ -72,7 +70,7 @@ def test_exports_agree_with_the_trained_model_on_real_images(runs, env, model, m
             assert (logits.argmax(1) == reference.argmax(1)).all(), (model, name)
 
 
-def test_manifest_says_what_training_did(runs, env):
+def test_manifest_says_what_training_did(runs, env, export, seed_small):
     from zoo.checkpoint import latest_checkpoint
     from zoo.data import load_mnist, normalize_images
 
@@ -92,12 +90,12 @@ def test_manifest_says_what_training_did(runs, env):
     for name, meta in manifest["files"].items():
         assert sha256(folder / name) == meta["sha256"]
     # Read back from the manifest, the normalization is exactly the one training used.
-    data = load_mnist(SEED_SMALL, download=False)
+    data = load_mnist(seed_small, download=False)
     np.testing.assert_allclose(normalize(to_nchw(data.test.images), manifest["normalization"]),
                                normalize_images(data.test.images, data.mean, data.std), atol=1e-6, rtol=0)
 
 
-def test_an_export_that_disagrees_leaves_no_folder(tmp_path, env):
+def test_an_export_that_disagrees_leaves_no_folder(tmp_path, env, train, run_zoo, assert_one_line_error):
     run = train(tmp_path / "drift", "drifting", env, epochs=1)
     out = tmp_path / "drift-export"
     proc = run_zoo("export", str(run), "--out", str(out), env=env)
@@ -105,7 +103,7 @@ def test_an_export_that_disagrees_leaves_no_folder(tmp_path, env):
     assert not out.exists() and not list(tmp_path.glob(".tmp-*"))
 
 
-def test_existing_out_is_refused_unless_forced(runs, env, tmp_path):
+def test_existing_out_is_refused_unless_forced(runs, env, tmp_path, run_zoo, assert_one_line_error):
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "notes.txt").write_text("mine")
@@ -117,7 +115,7 @@ def test_existing_out_is_refused_unless_forced(runs, env, tmp_path):
     assert_one_line_error(run_zoo("export", str(tmp_path / "nothing"), env=env), "no such run")
 
 
-def test_concurrent_exports_into_one_out_publish_exactly_one(runs, env, tmp_path):
+def test_concurrent_exports_into_one_out_publish_exactly_one(runs, env, tmp_path, assert_one_line_error):
     # All three used to pass the existence check at the start, and each published by
     # moving the others' folder aside and deleting it: three exit 0, one folder left.
     import subprocess
@@ -155,7 +153,7 @@ def test_concurrent_exports_into_one_out_publish_exactly_one(runs, env, tmp_path
     (lambda f: _edit(f, lambda m: m["normalization"].update(mean=[-5e9])), "normalization.mean"),
     (lambda f: _edit(f, lambda m: m["input"].update(shape=[1, 28, 2 ** 31])), "input.shape"),
 ])
-def test_a_damaged_export_is_a_one_line_error(mlp_export, env, tmp_path, change, needle):
+def test_a_damaged_export_is_a_one_line_error(mlp_export, env, tmp_path, change, needle, assert_one_line_error, run_zoo):
     bad = tmp_path / "bad"
     shutil.copytree(mlp_export, bad)
     change(bad)
@@ -176,19 +174,19 @@ def _edit(folder, change):
     (folder / "zoo-export.json").write_text(json.dumps(manifest))
 
 
-def test_without_the_onnx_extra_onnx_is_a_one_line_error_saying_how_to_install(runs, tmp_path):
+def test_without_the_onnx_extra_onnx_is_a_one_line_error_saying_how_to_install(runs, tmp_path, site_without, isolated, zoo_main, assert_one_line_error, export):
     site = site_without(tmp_path / "site", "onnx*", "paddle2onnx*")
     out = tmp_path / "never"
-    proc = isolated(site, ZOO_MAIN, "export", str(runs["cnn"]), "--format", "onnx", "--out", str(out),
+    proc = isolated(site, zoo_main, "export", str(runs["cnn"]), "--format", "onnx", "--out", str(out),
                     cwd=tmp_path)
     assert_one_line_error(proc, "--format onnx needs", "pip install 'zoo[onnx]'")
     assert not out.exists()
     onnx_export = export(runs["cnn"], "onnx")
     image = tmp_path / "digit.npy"
     np.save(image, np.zeros((28, 28), np.uint8))
-    proc = isolated(site, ZOO_MAIN, "predict", str(onnx_export), str(image), cwd=tmp_path)
+    proc = isolated(site, zoo_main, "predict", str(onnx_export), str(image), cwd=tmp_path)
     assert_one_line_error(proc, "needs onnxruntime", "pip install 'zoo[onnx]'")
     # The same environment serves a paddle export: only the extra is missing.
     paddle_export = export(runs["cnn"], "paddle")
-    proc = isolated(site, ZOO_MAIN, "predict", str(paddle_export), str(image), cwd=tmp_path)
+    proc = isolated(site, zoo_main, "predict", str(paddle_export), str(image), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]

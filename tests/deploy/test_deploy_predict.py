@@ -13,14 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, assert_one_line_error, missing_gpu, run_zoo
-from tests.deploy_kit import SEED_SMALL, export, isolated, site_without, train
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, train, seed_small, export):
     """A CNN trained here, its two exports, and test images it classifies right (PNG)."""
     from zoo.data import load_mnist, normalize_images
     from zoo.plugin import load_catalog
@@ -32,7 +30,7 @@ def trained(tmp_path_factory):
     net.eval()
     import paddle
 
-    data = load_mnist(SEED_SMALL, download=False)
+    data = load_mnist(seed_small, download=False)
     test = data.test
     with paddle.no_grad():
         guesses = net(paddle.to_tensor(normalize_images(test.images, data.mean, data.std))).numpy().argmax(1)
@@ -55,7 +53,7 @@ def _top1(proc) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("fmt, backend", [("paddle", None), ("paddle", "dygraph"), ("onnx", None)])
-def test_pngs_of_known_test_images_give_their_labels(trained, fmt, backend):
+def test_pngs_of_known_test_images_give_their_labels(trained, fmt, backend, run_zoo):
     args = ["--backend", backend] if backend else []
     proc = run_zoo("predict", str(trained[fmt]), str(trained["pngs"]), "--json", *args)
     assert _top1(proc) == trained["labels"]
@@ -63,7 +61,7 @@ def test_pngs_of_known_test_images_give_their_labels(trained, fmt, backend):
     assert served == backend or served == {"paddle": "paddle-inference", "onnx": "onnxruntime"}[fmt]
 
 
-def test_text_output_lists_top_classes_with_probabilities(trained):
+def test_text_output_lists_top_classes_with_probabilities(trained, run_zoo):
     first = sorted(trained["labels"])[0]
     proc = run_zoo("predict", str(trained["onnx"]), first, "--top", "3")
     assert proc.returncode == 0, proc.stderr
@@ -75,7 +73,7 @@ def test_text_output_lists_top_classes_with_probabilities(trained):
     assert probs == sorted(probs, reverse=True) and 0.1 < probs[0] <= 1.0
 
 
-def test_npy_and_idx_inputs_give_the_same_labels(trained):
+def test_npy_and_idx_inputs_give_the_same_labels(trained, run_zoo):
     images, root = trained["images"], trained["root"]
     expected = [trained["labels"][k] for k in sorted(trained["labels"])]
     np.save(root / "stack.npy", images)
@@ -87,7 +85,7 @@ def test_npy_and_idx_inputs_give_the_same_labels(trained):
         assert list(found.values()) == expected
 
 
-def test_bad_inputs_are_one_line_errors_naming_the_file(trained, tmp_path):
+def test_bad_inputs_are_one_line_errors_naming_the_file(trained, tmp_path, run_zoo, assert_one_line_error):
     digit = trained["images"][0]
     files = {"big.png": lambda p: Image.fromarray(digit).resize((32, 32)).save(p),
              "rgb.png": lambda p: Image.fromarray(digit).convert("RGB").save(p),
@@ -114,18 +112,6 @@ def test_bad_inputs_are_one_line_errors_naming_the_file(trained, tmp_path):
     assert found[str(tmp_path / "rgb.png")] == label
 
 
-def png_header_only(path, width, height):
-    """A PNG whose header claims width x height grey pixels, with no pixel data at all:
-    what a decompression bomb shows before it is decoded."""
-    import zlib
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-                     + chunk(b"IEND", b""))
-
-
 def npy_header_only(path, shape):
     with open(path, "wb") as handle:
         np.lib.format.write_array_header_1_0(handle, {"descr": "|u1", "fortran_order": False,
@@ -134,7 +120,7 @@ def npy_header_only(path, shape):
 
 
 @pytest.mark.parametrize("adapt", [[], ["--adapt"]])
-def test_huge_inputs_are_refused_from_their_headers(trained, tmp_path, adapt):
+def test_huge_inputs_are_refused_from_their_headers(trained, tmp_path, adapt, run_zoo, assert_one_line_error, png_header_only):
     # A 30000x30000 PNG ended in DecompressionBombError, a .npy header claiming 2^45
     # values in ArrayMemoryError: tracebacks, after trying to allocate the memory.
     png_header_only(tmp_path / "bomb.png", 30000, 30000)
@@ -147,7 +133,7 @@ def test_huge_inputs_are_refused_from_their_headers(trained, tmp_path, adapt):
         assert "Warning" not in proc.stderr, proc.stderr
 
 
-def test_names_cannot_forge_output_lines(trained, tmp_path):
+def test_names_cannot_forge_output_lines(trained, tmp_path, run_zoo, assert_one_line_error):
     # Class names come from the export's manifest (the dataset's folders), file names from
     # the user's disk: a newline or an escape sequence in either forged extra lines.
     forged = tmp_path / "forged"
@@ -172,7 +158,7 @@ def test_names_cannot_forge_output_lines(trained, tmp_path):
     assert_one_line_error(run_zoo("predict", str(forged), str(bad)), "bad\\nname.png")
 
 
-def test_predict_on_a_run_says_to_export_it_first(trained, tmp_path):
+def test_predict_on_a_run_says_to_export_it_first(trained, tmp_path, assert_one_line_error, run_zoo):
     import shutil
 
     png = sorted(trained["labels"])[0]
@@ -186,7 +172,7 @@ def test_predict_on_a_run_says_to_export_it_first(trained, tmp_path):
     assert str(trained["run"] / "export-paddle") in line and str(trained["run"] / "export-onnx") in line
 
 
-def test_adapt_reads_a_digit_in_every_form_as_that_digit(trained, tmp_path):
+def test_adapt_reads_a_digit_in_every_form_as_that_digit(trained, tmp_path, run_zoo):
     """Alpha, palette, 16 bits, twice the size, colour arrays [N, H, W, C]: with --adapt
     each still reads as the digit it shows (tests/test_deploy_inputs.py checks pixels)."""
     names = sorted(trained["labels"])[:2]
@@ -211,9 +197,8 @@ def test_adapt_reads_a_digit_in_every_form_as_that_digit(trained, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def colour(tmp_path_factory):
+def colour(tmp_path_factory, write_imagefolder, run_zoo, export):
     """A three-channel model (an mlp on a small RGB image folder, 12x10) and its export."""
-    from tests.vision_data import write_imagefolder
 
     root = tmp_path_factory.mktemp("colour")
     written = write_imagefolder(root / "pets", per_class={"train": 6, "test": 2})
@@ -224,7 +209,7 @@ def colour(tmp_path_factory):
     return {"export": export(run, "paddle"), "picture": written["test"]["cat"][0]}
 
 
-def test_a_colour_export_reads_adapted_forms_of_a_picture_as_the_picture(colour, tmp_path):
+def test_a_colour_export_reads_adapted_forms_of_a_picture_as_the_picture(colour, tmp_path, run_zoo):
     """Each form holds the same pixels once adapted, so it gets exactly the same answer."""
     picture = colour["picture"]  # 12x10 RGB
     assert json.loads((colour["export"] / "zoo-export.json").read_text())["input"]["shape"] == [3, 12, 10]
@@ -258,7 +243,7 @@ def _truncated_png(path, digit):
     path.write_bytes(path.read_bytes()[:60])  # a copy cut off mid-way
 
 
-def test_backend_choices_are_checked(trained):
+def test_backend_choices_are_checked(trained, assert_one_line_error, run_zoo, missing_gpu):
     png = sorted(trained["labels"])[0]
     assert_one_line_error(run_zoo("predict", str(trained["paddle"]), png, "--backend", "onnxruntime"),
                           "serves onnx exports", "--backend dygraph or paddle-inference")
@@ -310,7 +295,7 @@ def zoo_register_backends(register):
 '''
 
 
-def test_a_third_party_backend_serves_like_the_built_ins(trained, plugin_kit, tmp_path):
+def test_a_third_party_backend_serves_like_the_built_ins(trained, plugin_kit, tmp_path, run_zoo):
     plugin_kit.add("zoo_tracing_backend", THIRD_PARTY)
     listed = json.loads(run_zoo("list", "backends", "--json", env=plugin_kit.env()).stdout)
     assert {e["name"] for e in listed} >= {"dygraph", "paddle-inference", "onnxruntime", "tracing"}
@@ -321,18 +306,22 @@ def test_a_third_party_backend_serves_like_the_built_ins(trained, plugin_kit, tm
     assert log.read_text().split() == [str(len(trained["labels"]))]
 
 
-def _readme_snippet(title: str) -> str:
-    text = (ROOT / "README.md").read_text()
-    deploy = text[text.index("## Deploy"):]
-    blocks = re.findall(r"```python\n(.*?)```", deploy, re.DOTALL)
-    return next(b for b in blocks if b.startswith(f"# {title}"))
+@pytest.fixture(scope="session")
+def readme_snippet(repo_root):
+    def _readme_snippet(title: str) -> str:
+        text = (repo_root / "README.md").read_text()
+        deploy = text[text.index("## Deploy"):]
+        blocks = re.findall(r"```python\n(.*?)```", deploy, re.DOTALL)
+        return next(b for b in blocks if b.startswith(f"# {title}"))
+
+    return _readme_snippet
 
 
 @pytest.mark.parametrize("fmt, title", [("paddle", "Paddle Inference"), ("onnx", "ONNX Runtime")])
-def test_an_export_serves_in_a_fresh_process_without_zoo(trained, tmp_path, fmt, title):
+def test_an_export_serves_in_a_fresh_process_without_zoo(trained, tmp_path, fmt, title, site_without, isolated, readme_snippet):
     # The README's own snippet, pointed at this export and a PNG.
     png = sorted(trained["labels"])[0]
-    code = _readme_snippet(title)
+    code = readme_snippet(title)
     code = re.sub(r'export = Path\("[^"]+"\)', f"export = Path({str(trained[fmt])!r})", code)
     code = code.replace('"digit.png"', repr(png))
     script = tmp_path / "serve.py"

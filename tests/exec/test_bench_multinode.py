@@ -8,13 +8,15 @@ import json
 import socket
 import subprocess
 
-from tests.conftest import ROOT
-from tests.test_bench_helpers import TINY, assert_no_processes, bench, bench_cmd, db_rows, marked
 import pytest
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
-ARGS = ("--models", "mlp", "--optimizers", "sgd", *TINY)
+
+@pytest.fixture(scope="session")
+def multinode_args(tiny_mlp):
+    return ("--models", "mlp", "--optimizers", "sgd", *tiny_mlp)
+
 
 
 def _free_port() -> int:
@@ -23,13 +25,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_launch_nodes_train_one_cell_like_spawn_with_two_processes(tmp_path):
+def test_two_launch_nodes_train_one_cell_like_spawn_with_two_processes(tmp_path, marked, bench_cmd, repo_root, db_rows, bench, assert_no_processes, multinode_args):
     env, master = marked(), f"127.0.0.1:{_free_port()}"
-    nodes = [subprocess.Popen(bench_cmd(tmp_path / f"node{rank}", *ARGS, "--launch", "launch",
+    nodes = [subprocess.Popen(bench_cmd(tmp_path / f"node{rank}", *multinode_args, "--launch", "launch",
                                         "--nprocs", "1", "--set", "launcher.nnodes=2",
                                         "--set", f"launcher.master={master}",
                                         "--set", f"launcher.node_rank={rank}"),
-                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for rank in (0, 1)]
     ends = [node.communicate(timeout=300) for node in nodes]
     for node, (_, stderr) in zip(nodes, ends):
@@ -43,7 +45,7 @@ def test_two_launch_nodes_train_one_cell_like_spawn_with_two_processes(tmp_path)
     assert digests[0]["sha256"] == digests[1]["sha256"]
     # every machine keeps the checkpoints it needs to resume
     assert all(list((tmp_path / f"node{r}" / "cells").glob("*/checkpoints/step-*")) for r in (0, 1))
-    spawned = bench(tmp_path / "spawn", *ARGS, "--launch", "spawn", "--nprocs", "2")
+    spawned = bench(tmp_path / "spawn", *multinode_args, "--launch", "spawn", "--nprocs", "2")
     assert spawned.returncode == 0, spawned.stderr[-3000:]
     (want,) = db_rows(tmp_path / "spawn")
     assert lead["test_acc"] == want["test_acc"]

@@ -10,8 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import assert_one_line_error
-from tests.test_bench_helpers import MARK, assert_no_processes, bench, marked
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -21,7 +19,7 @@ ARGS = ("--models", "mlp", "--optimizers", "sgd", "--executor", "ray", "--dry-ru
 
 
 @pytest.fixture
-def clean_env(tmp_path):
+def clean_env(tmp_path, marked):
     """No RAY_ADDRESS, and a $TMPDIR where no `ray start` recorded a cluster."""
     env = marked({"TMPDIR": str(tmp_path)})
     for name in ("RAY_ADDRESS", "RAY_TMPDIR"):
@@ -44,16 +42,16 @@ def _closed_port() -> int:
     ("10.0.0.1:99999", "not HOST:PORT"),
     ("auto", "no running Ray cluster is known here"),
 ])
-def test_an_address_without_a_cluster_is_one_line(address, says, tmp_path, clean_env):
+def test_an_address_without_a_cluster_is_one_line(address, says, tmp_path, clean_env, bench, assert_one_line_error, assert_no_processes, mark_variable):
     address = address.format(closed=_closed_port())
     proc = bench(tmp_path / "b", *ARGS, "--ray-address", address, env=clean_env, timeout=120)
     assert_one_line_error(proc, f"--ray-address {address}: ", says)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert not proc.stdout  # refused before the cells were even listed
-    assert_no_processes(f"{MARK}={clean_env[MARK]}")
+    assert_no_processes(f"{mark_variable}={clean_env[mark_variable]}")
 
 
-def test_auto_names_ray_address_when_that_is_what_is_wrong(tmp_path, clean_env):
+def test_auto_names_ray_address_when_that_is_what_is_wrong(tmp_path, clean_env, bench, assert_one_line_error):
     proc = bench(tmp_path / "b", *ARGS, "--ray-address", "auto",
                  env={**clean_env, "RAY_ADDRESS": "http://evil:80"}, timeout=120)
     assert_one_line_error(proc, "RAY_ADDRESS http://evil:80: ", "not a http:// URL")
@@ -69,7 +67,7 @@ class _Hello(BaseHTTPRequestHandler):
 
 
 def test_a_port_where_something_else_listens_is_one_line_within_the_connect_timeout(
-        tmp_path, clean_env):
+        tmp_path, clean_env, bench, assert_one_line_error, assert_no_processes, mark_variable):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = f"127.0.0.1:{server.server_address[1]}"
@@ -82,10 +80,10 @@ def test_a_port_where_something_else_listens_is_one_line_within_the_connect_time
     line = assert_one_line_error(proc, f"--ray-address {address}: ")
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert "no Ray cluster answered within 5 s" in line or "joining the Ray cluster there failed" in line
-    assert_no_processes(f"{MARK}={clean_env[MARK]}")  # the throwaway driver is gone too
+    assert_no_processes(f"{mark_variable}={clean_env[mark_variable]}")  # the throwaway driver is gone too
 
 
-def test_a_dashboard_must_be_asked_for_and_needs_rays_dashboard(tmp_path, clean_env):
+def test_a_dashboard_must_be_asked_for_and_needs_rays_dashboard(tmp_path, clean_env, bench, assert_one_line_error):
     if importlib.util.find_spec("aiohttp") is not None:
         pytest.skip("ray[default] is installed here: the dashboard would start")
     proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "sgd", "--executor", "ray",
@@ -95,7 +93,7 @@ def test_a_dashboard_must_be_asked_for_and_needs_rays_dashboard(tmp_path, clean_
 
 
 @pytest.mark.parametrize("seconds", ["0", "-5", "1e999"])
-def test_a_connect_timeout_must_be_positive_and_finite(seconds, tmp_path, clean_env):
+def test_a_connect_timeout_must_be_positive_and_finite(seconds, tmp_path, clean_env, bench, assert_one_line_error):
     proc = bench(tmp_path / "b", *ARGS, "--ray-address", "127.0.0.1:6379",
                  "--set", f"executor.connect_timeout={seconds}", env=clean_env)
     assert_one_line_error(proc, "executor.connect_timeout=", "must be > 0 seconds and finite")

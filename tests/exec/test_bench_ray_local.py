@@ -18,18 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_bench_helpers import (
-    MARK, TINY, assert_no_processes, bench, bench_cmd, db_rows, faulty_kit, marked,
-    processes_with, wait_for,
-)
 from zoo.exec import ray_local
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
-def _pids(needle: str) -> dict[int, str]:
-    return {int(line.split(":")[0]): line.split(": ", 1)[1] for line in processes_with(needle)}
+@pytest.fixture(scope="session")
+def pids_with(processes_with):
+    def _pids(needle: str) -> dict[int, str]:
+        return {int(line.split(":")[0]): line.split(": ", 1)[1] for line in processes_with(needle)}
+
+    return _pids
 
 
 def _working_in(folder: Path) -> list[str]:
@@ -89,7 +88,7 @@ def short_tmp():
 
 
 def test_a_killed_drivers_ray_listened_on_loopback_only_and_the_next_run_reaps_it(
-        tmp_path, monkeypatch, short_tmp):
+        tmp_path, monkeypatch, short_tmp, faulty_kit, marked, mark_variable, tiny_mlp, bench_cmd, repo_root, wait_for, bench, assert_no_processes, db_rows, pids_with):
     pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'zoo[ray]')")
     kit = faulty_kit(tmp_path, monkeypatch)
     state = tmp_path / "state"
@@ -97,16 +96,16 @@ def test_a_killed_drivers_ray_listened_on_loopback_only_and_the_next_run_reaps_i
                   "XDG_STATE_HOME": str(state), "ZOO_RAY_DIR": str(tmp_path / "zoo-ray")})
     for name in ("RAY_ADDRESS", "RAY_TMPDIR"):
         env.pop(name, None)
-    mark = f"{MARK}={env[MARK]}"
+    mark = f"{mark_variable}={env[mark_variable]}"
     out = tmp_path / "b"
     args = ("--models", "slow", "--optimizers", "sgd", "--epochs", "2", "--checkpoint-every", "2",
-            *TINY, "--executor", "ray")
-    driver = subprocess.Popen(bench_cmd(out, *args), env=env, cwd=ROOT, stdout=subprocess.PIPE,
+            *tiny_mlp, "--executor", "ray")
+    driver = subprocess.Popen(bench_cmd(out, *args), env=env, cwd=repo_root, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         wait_for(lambda: list((tmp_path / "zoo-ray").glob("*/*/checkpoints/step-*")), 240,
                  "the cell training on the local Ray", driver)
-        running = _pids(mark)
+        running = pids_with(mark)
         listening = _listeners(running)
         servers = {running[pid].split()[0].rsplit("/", 1)[-1] for pid, _, _ in listening}
         assert {"gcs_server", "raylet"} <= servers, (servers, listening)
@@ -121,7 +120,7 @@ def test_a_killed_drivers_ray_listened_on_loopback_only_and_the_next_run_reaps_i
             os.killpg(driver.pid, signal.SIGKILL)
             monkeypatch.setenv("XDG_STATE_HOME", str(state))
             ray_local.reap()  # a failed check above must not leave this Ray running
-    left = _pids(mark)
+    left = pids_with(mark)
     assert left, "Ray left nothing behind its killed driver: this test shows no reaping any more"
     nxt = bench(out, *args, "--dry-run", env=env)  # the next zoo run
     assert nxt.returncode == 0, nxt.stderr

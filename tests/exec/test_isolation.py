@@ -9,10 +9,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.conftest import BUILTINS, SMALL_MNIST, registry_text
-from tests.test_bench_helpers import TINY, db_rows
 from zoo.exec.process import child_env
 import pytest
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -55,23 +54,27 @@ def untrusted_checkout(tmp_path: Path) -> tuple[Path, Path]:
     return checkout, markers
 
 
-def bench_in(checkout: Path, out: str, *args: str, **env: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "ZOO_"))} | env
-    return subprocess.run([str(ZOO), "bench", "--out", out, "--optimizers", "sgd", "--epochs",
-                           "1", "--batch-size", "100", "--quiet", *TINY, *args],
-                          cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
+@pytest.fixture(scope="session")
+def bench_in(tiny_mlp):
+    def bench_in(checkout: Path, out: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "ZOO_"))} | env
+        return subprocess.run([str(ZOO), "bench", "--out", out, "--optimizers", "sgd", "--epochs",
+                               "1", "--batch-size", "100", "--quiet", *tiny_mlp, *args],
+                              cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
+
+    return bench_in
 
 
-def test_bench_never_imports_from_the_working_directory(tmp_path):
+def test_bench_never_imports_from_the_working_directory(tmp_path, registry_text, builtin_plugins, db_rows, bench_in):
     checkout, markers = untrusted_checkout(tmp_path)
     # Relative paths, given as options or in the environment, keep their meaning in the
     # cells, which run in folders of their own.
-    data = os.path.relpath(SMALL_MNIST, checkout)
+    data = os.path.relpath(MNIST_SAMPLE_DIR, checkout)
     warm = bench_in(checkout, "runs/warm", "--models", "mlp", "--data-dir", data,
                     "--launch", "single,spawn,launch", "--nprocs", "2")
     (tmp_path / "far").mkdir()
     (tmp_path / "far" / "zoo_test_far.py").write_text(textwrap.dedent(FAR))
-    (tmp_path / "registry.toml").write_text(registry_text(BUILTINS + ["zoo_test_far"]))
+    (tmp_path / "registry.toml").write_text(registry_text(builtin_plugins + ["zoo_test_far"]))
     cold = bench_in(checkout, "runs/cold", "--models", "far", "--launch", "single",
                     "--cold-start", ZOO_DATA_DIR=data, ZOO_REGISTRY="../registry.toml",
                     PYTHONPATH="../far")

@@ -10,12 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
-from tests.conftest import ROOT, SMALL_MNIST
-from tests.test_example_plugin import BUILD_LEFTOVERS, _install, _pip, _run
-from tests.test_bench_helpers import cell_dir, db_rows
 
-EXAMPLE = ROOT / "examples" / "zoo-nice"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "zoo-nice"
 DIST = "zoo-nice"
 
 # A model that notes the CPU priority it trains at, in its cell's folder (only there:
@@ -43,32 +41,32 @@ def zoo_register_models(register):
 
 
 @pytest.fixture(scope="module")
-def nice_installed(tmp_path_factory):
+def nice_installed(tmp_path_factory, pip, install_example, build_leftovers):
     with open(Path(sys.prefix) / ".zoo-example-plugin.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         src = tmp_path_factory.mktemp("example") / EXAMPLE.name
-        shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns(*BUILD_LEFTOVERS))
-        _pip("uninstall", "-y", DIST)
+        shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns(*build_leftovers))
+        pip("uninstall", "-y", DIST)
         try:
-            _install(src)
+            install_example(src)
             yield src
         finally:
-            result = _pip("uninstall", "-y", DIST)
+            result = pip("uninstall", "-y", DIST)
             assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.integration
-def test_a_third_party_launcher_runs_cells_with_its_own_command(nice_installed, plugin_kit):
-    plugins = json.loads(_run([sys.executable, "-m", "zoo", "plugins", "--json"], cwd=ROOT).stdout)
+def test_a_third_party_launcher_runs_cells_with_its_own_command(nice_installed, plugin_kit, run_example, repo_root, db_rows, cell_dir):
+    plugins = json.loads(run_example([sys.executable, "-m", "zoo", "plugins", "--json"], cwd=repo_root).stdout)
     (nice,) = [p for p in plugins if p["name"] == "nice"]
     assert (nice["type"], nice["status"], nice["hooks"]) == ("third-party", "ok", ["launchers"])
 
     plugin_kit.add("zoo_noting_nice", NOTING_NICENESS)
     out = plugin_kit.dir.parent / "b"
-    proc = _run([sys.executable, "-m", "zoo", "bench", "--out", str(out), "--models", "noting_nice",
+    proc = run_example([sys.executable, "-m", "zoo", "bench", "--out", str(out), "--models", "noting_nice",
                  "--optimizers", "sgd", "--launch", "single,nice", "--nprocs", "2",
                  "--set", "launcher.level=7", "--epochs", "1", "--quiet",
-                 "--data-dir", str(SMALL_MNIST)], cwd=ROOT, env=plugin_kit.env(), timeout=300)
+                 "--data-dir", str(MNIST_SAMPLE_DIR)], cwd=repo_root, env=plugin_kit.env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {r["launch"]: r for r in db_rows(out)}
     assert {(k, r["status"], r["nprocs"]) for k, r in rows.items()} == {
@@ -83,10 +81,10 @@ def test_a_third_party_launcher_runs_cells_with_its_own_command(nice_installed, 
 
 
 @pytest.mark.integration
-def test_its_problem_is_a_one_line_preflight_error(nice_installed, tmp_path):
-    proc = _run([sys.executable, "-m", "zoo", "bench", "--out", str(tmp_path / "b"),
+def test_its_problem_is_a_one_line_preflight_error(nice_installed, tmp_path, run_example, repo_root):
+    proc = run_example([sys.executable, "-m", "zoo", "bench", "--out", str(tmp_path / "b"),
                  "--models", "mlp", "--optimizers", "sgd", "--launch", "nice",
-                 "--set", "launcher.level=42", "--data-dir", str(SMALL_MNIST), "--quiet"], cwd=ROOT)
+                 "--set", "launcher.level=42", "--data-dir", str(MNIST_SAMPLE_DIR), "--quiet"], cwd=repo_root)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     (error,) = [line for line in proc.stderr.splitlines() if line.startswith("zoo: error:")]
     assert "nice level must be 0..19, got 42" in error

@@ -7,7 +7,6 @@ import os
 
 import pytest
 
-from tests.conftest import assert_one_line_error, run_zoo
 from zoo.errors import PluginError
 from zoo.plugin import load_catalog
 from zoo.plugin.manager import PluginWarning
@@ -131,7 +130,7 @@ def test_registry_disabled_list_blocks_plugins(plugin_kit):
     assert "tiny" not in catalog.registry.names("models")
 
 
-def test_cli_keeps_working_with_a_broken_plugin(plugin_kit):
+def test_cli_keeps_working_with_a_broken_plugin(plugin_kit, run_zoo):
     plugin_kit.add("zoo_test_raises_in_hook", BROKEN["raises_in_hook"][0])
     plugin_kit.add("zoo_test_good", GOOD)
     listed = run_zoo("list", "models", env=plugin_kit.env())
@@ -148,30 +147,14 @@ def test_cli_keeps_working_with_a_broken_plugin(plugin_kit):
     assert broken["status"] == "broken" and "boom" in broken["error"]
 
 
-def test_cli_strict_mode_is_one_line_error(plugin_kit):
+def test_cli_strict_mode_is_one_line_error(plugin_kit, assert_one_line_error, run_zoo):
     plugin_kit.add("zoo_test_import_error", BROKEN["import_error"][0])
     env = plugin_kit.env() | {"ZOO_STRICT_PLUGINS": "1"}
     assert_one_line_error(run_zoo("list", env=env), "zoo_test_import_error", "strict mode")
 
 
-# Prints at import and while registering, through Python and straight to fd 1.
-NOISY = """
-    import os
-    import zoo
-
-    print("noisy: hello from import")
-    os.write(1, b"noisy: raw bytes from import\\n")
-
-    @zoo.hookimpl
-    def zoo_register_models(register):
-        print("noisy: hello from the hook")
-        os.write(1, b"{noisy: raw bytes from the hook\\n")
-        register("quiet", len, description="registered by a noisy plugin")
-"""
-
-
-def test_plugin_output_never_reaches_json_stdout(plugin_kit):
-    plugin_kit.add("zoo_test_noisy", NOISY)
+def test_plugin_output_never_reaches_json_stdout(plugin_kit, run_zoo, noisy_plugin):
+    plugin_kit.add("zoo_test_noisy", noisy_plugin)
     listed = run_zoo("list", "--json", env=plugin_kit.env())
     assert listed.returncode == 0, listed.stderr
     assert "quiet" in [row["name"] for row in json.loads(listed.stdout)]
@@ -185,8 +168,8 @@ def test_plugin_output_never_reaches_json_stdout(plugin_kit):
     assert "noisy:" not in table.stdout and "quiet" in table.stdout
 
 
-def test_stdout_is_restored_after_loading(plugin_kit, capfd):
-    plugin_kit.add("zoo_test_noisy", NOISY)
+def test_stdout_is_restored_after_loading(plugin_kit, capfd, noisy_plugin):
+    plugin_kit.add("zoo_test_noisy", noisy_plugin)
     load_catalog()
     print("after loading")
     out, err = capfd.readouterr()
@@ -266,7 +249,7 @@ def test_strict_mode_makes_a_hanging_plugin_fatal(plugin_kit, monkeypatch, watch
         load_catalog()
 
 
-def test_cli_finishes_despite_hanging_plugins(plugin_kit):
+def test_cli_finishes_despite_hanging_plugins(plugin_kit, run_zoo):
     plugin_kit.add("zoo_test_good", GOOD)
     for kind, (source, _) in HANGS.items():
         plugin_kit.add(f"zoo_test_hangs_{kind}", source)
@@ -286,7 +269,7 @@ def test_cli_finishes_despite_hanging_plugins(plugin_kit):
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf"])
-def test_malformed_plugin_timeout_is_one_line_error(value):
+def test_malformed_plugin_timeout_is_one_line_error(value, assert_one_line_error, run_zoo):
     env = dict(os.environ, ZOO_PLUGIN_TIMEOUT=value)
     assert_one_line_error(run_zoo("list", env=env), "ZOO_PLUGIN_TIMEOUT", "seconds")
 

@@ -8,6 +8,7 @@ import pytest
 
 from zoo.errors import RegistryError
 from zoo.plugin import load_catalog
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +145,6 @@ def test_launchers_build_and_follow_the_public_contract(catalog, tmp_path):
 
 
 def test_mnist_dataset_builds_from_a_folder(catalog):
-    from tests.conftest import SMALL_MNIST
 
-    data = catalog.build("datasets", "mnist", {"progress": False}, data_dir=str(SMALL_MNIST))
+    data = catalog.build("datasets", "mnist", {"progress": False}, data_dir=str(MNIST_SAMPLE_DIR))
     assert (len(data.train), len(data.val), len(data.test)) == (833, 167, 500)

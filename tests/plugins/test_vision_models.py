@@ -12,11 +12,11 @@ import sys
 import paddle
 import pytest
 
-from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
 from zoo.errors import RegistryError
 from zoo.plugin import load_catalog
 from zoo.plugins.vision import MODELS, count
 from zoo.testing import check_model_trains, entries_of
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -154,37 +154,41 @@ def test_pretrained_is_refused_and_unknown_parameters_too(catalog):
         catalog.build("models", "resnet18", input_shape=(784,), num_classes=10)
 
 
-def _inspect_json(*args: str) -> dict:
-    proc = run_zoo("inspect", *args, "--json", "--batch-size", "2")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+@pytest.fixture(scope="session")
+def inspect_json(run_zoo):
+    def _inspect_json(*args: str) -> dict:
+        proc = run_zoo("inspect", *args, "--json", "--batch-size", "2")
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    return _inspect_json
 
 
-def test_set_model_scale_through_the_cli(catalog):
-    full = _inspect_json("mobilenet_v2")
-    half = _inspect_json("mobilenet_v2", "--set", "model.scale=0.5")
+def test_set_model_scale_through_the_cli(catalog, inspect_json):
+    full = inspect_json("mobilenet_v2")
+    half = inspect_json("mobilenet_v2", "--set", "model.scale=0.5")
     assert half["params"]["scale"] == 0.5 and full["params"]["scale"] == 1.0
     assert half["trainable_params"] < 0.5 * full["trainable_params"]
-    resnext = _inspect_json("resnet50", "--set", "model.groups=32", "--set", "model.width=4")
+    resnext = inspect_json("resnet50", "--set", "model.groups=32", "--set", "model.width=4")
     same = catalog.build("models", "resnext50_32x4d", input_shape=(1, 28, 28), num_classes=10)
     assert resnext["input_shape"] == [1, 28, 28] and resnext["trainable_params"] == trainable(same)
 
 
-def test_bad_constructor_values_are_one_line_errors():
+def test_bad_constructor_values_are_one_line_errors(assert_one_line_error, run_zoo):
     assert_one_line_error(run_zoo("inspect", "shufflenet_v2_x1_0", "--set", "model.scale=0.7"),
                           "model 'shufflenet_v2_x1_0' cannot be built", "0.7")
     assert_one_line_error(run_zoo("inspect", "resnet18", "--set", "model.pretrained=true"),
                           "pretrained weights are not offered")
 
 
-def test_too_small_input_is_one_line_error_in_train_and_in_the_sweep_preflight(tmp_path):
+def test_too_small_input_is_one_line_error_in_train_and_in_the_sweep_preflight(tmp_path, run_zoo, assert_one_line_error):
     message = "input too small: model 'googlenet' needs at least 45x45 images, got 28x28"
-    train = run_zoo("train", "--model", "googlenet", "--data-dir", str(SMALL_MNIST),
+    train = run_zoo("train", "--model", "googlenet", "--data-dir", str(MNIST_SAMPLE_DIR),
                     "--out", str(tmp_path / "run"), "--quiet")
     assert_one_line_error(train, message)
     assert not (tmp_path / "run").exists()
     bench = run_zoo("bench", "--models", "cnn,googlenet", "--optimizers", "sgd",
-                    "--data-dir", str(SMALL_MNIST), "--out", str(tmp_path / "bench"), "--quiet")
+                    "--data-dir", str(MNIST_SAMPLE_DIR), "--out", str(tmp_path / "bench"), "--quiet")
     line = assert_one_line_error(bench, message)
     assert "googlenet" in line
     assert not (tmp_path / "bench" / "cells").exists()  # refused before anything trained

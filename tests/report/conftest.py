@@ -1,4 +1,4 @@
-"""Made-up search sweeps for the report's search tests (this module holds no tests).
+"""Made-up search sweeps for the report's search tests.
 
 Rows are written through the results store's API, as zoo.report.synthetic writes them,
 but with a parameter axis (``optimizer.learning_rate`` in each cell's identity), a known
@@ -13,6 +13,8 @@ import json
 import math
 import random
 from pathlib import Path
+
+from tests.fixtures import provide
 
 OPTIMIZERS = ["sgd", "momentum", "adam"]
 RATES = [0.1, 0.03, 0.01, 0.003]
@@ -69,3 +71,8 @@ def write_search_sweep(out: Path, *, prune: bool = False, schedules=SCHEDULES, s
     finally:
         store.close()
     return written
+
+
+search_axis_fixture = provide(AXIS, "search_axis")
+search_epochs_fixture = provide(EPOCHS, "search_epochs")
+write_search_sweep_fixture = provide(write_search_sweep)

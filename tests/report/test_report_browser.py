@@ -17,9 +17,6 @@ import time
 
 import pytest
 
-from tests.report_helpers import (PROFILED_FIGURES, RUN_FIGURES, SWEEP_FIGURES, decode_image, real_run,
-                                  real_sweep)
-from tests.test_bench_helpers import faulty_kit
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -50,13 +47,13 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def kit_env(tmp_path_factory):
+def kit_env(tmp_path_factory, faulty_kit):
     with pytest.MonkeyPatch.context() as monkeypatch:
         return faulty_kit(tmp_path_factory.mktemp("kit"), monkeypatch).env()
 
 
 @pytest.fixture(scope="module")
-def sweep_case(tmp_path_factory, kit_env):
+def sweep_case(tmp_path_factory, kit_env, real_sweep):
     return real_sweep(tmp_path_factory, kit_env)
 
 
@@ -103,10 +100,14 @@ def _assert_page_complete(browser, path, figures):
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
 
 
-def _assert_screenshot_not_blank(browser):
-    image = decode_image(browser.get_screenshot_as_png())
-    assert image.size[0] >= 1000
-    assert len(image.convert("RGB").getcolors(maxcolors=1 << 20) or range(1 << 20)) > 50
+@pytest.fixture(scope="session")
+def assert_screenshot_not_blank(decode_image):
+    def _assert_screenshot_not_blank(browser):
+        image = decode_image(browser.get_screenshot_as_png())
+        assert image.size[0] >= 1000
+        assert len(image.convert("RGB").getcolors(maxcolors=1 << 20) or range(1 << 20)) > 50
+
+    return _assert_screenshot_not_blank
 
 
 def test_the_browser_is_really_offline(browser, tmp_path):
@@ -129,11 +130,11 @@ def test_the_browser_is_really_offline(browser, tmp_path):
         server.server_close()
 
 
-def test_sweep_page_has_its_table_and_every_figure_loaded(browser, sweep_case):
-    _assert_page_complete(browser, sweep_case.html, SWEEP_FIGURES)
+def test_sweep_page_has_its_table_and_every_figure_loaded(browser, sweep_case, sweep_figures, assert_screenshot_not_blank):
+    _assert_page_complete(browser, sweep_case.html, sweep_figures)
     assert _column(browser, "results-table", 1) == ["bad_nan", "slow"]
     assert _column(browser, "problems-table", 2) == ["diverged"]
-    _assert_screenshot_not_blank(browser)
+    assert_screenshot_not_blank(browser)
 
 
 def test_clicking_a_header_sorts_the_rows_in_the_page(browser, sweep_case):
@@ -147,7 +148,7 @@ def test_clicking_a_header_sorts_the_rows_in_the_page(browser, sweep_case):
     assert _column(browser, "results-table", 1) == ["bad_nan", "slow"]
 
 
-def test_numeric_columns_sort_as_numbers_both_ways(browser, synthetic_page):
+def test_numeric_columns_sort_as_numbers_both_ways(browser, synthetic_page, assert_screenshot_not_blank):
     _load(browser, synthetic_page)
     column = ["dataset", "model", "optimizer", "schedule", "regularizer", "launch", "nprocs",
               "params", "cpu val acc", "cpu best val acc", "cpu test acc", "cpu time s"].index("cpu time s")
@@ -161,15 +162,15 @@ def test_numeric_columns_sort_as_numbers_both_ways(browser, synthetic_page):
         assert numbers == sorted(numbers, reverse=direction == "descending")
         # Text as text would put "100.3" before "45.1"; these times straddle 100 s.
         assert min(numbers) < 100 < max(numbers)
-    _assert_screenshot_not_blank(browser)
+    assert_screenshot_not_blank(browser)
 
 
 @pytest.mark.integration
-def test_run_page_has_every_figure_loaded(browser, tmp_path_factory):
+def test_run_page_has_every_figure_loaded(browser, tmp_path_factory, real_run, run_figures, assert_screenshot_not_blank):
     case = real_run(tmp_path_factory)
-    _assert_page_complete(browser, case.html, RUN_FIGURES)
+    _assert_page_complete(browser, case.html, run_figures)
     assert _column(browser, "epochs-table", 0) == ["1"]
-    _assert_screenshot_not_blank(browser)
+    assert_screenshot_not_blank(browser)
 
 
 @pytest.fixture(scope="module")
@@ -205,11 +206,11 @@ def test_long_reasons_wrap_inside_the_page(browser, long_reason_page):
         assert right <= width and height > 3 * line, (right, width, height, line)
 
 
-def test_figure_data_parses_in_the_browser(browser, synthetic_page):
+def test_figure_data_parses_in_the_browser(browser, synthetic_page, profiled_figures):
     _load(browser, synthetic_page)
     panels = browser.execute_script(
         "return Array.from(document.querySelectorAll('script.figure-data')).map(function (s) {"
         "  var d = JSON.parse(s.textContent); return [s.id, d.panels.length,"
         "  d.panels.reduce(function (n, p) { return n + p.lines.length + p.bars.length; }, 0)]; });")
-    assert [p[0] for p in panels] == ["data-" + f[4:] for f in PROFILED_FIGURES]
+    assert [p[0] for p in panels] == ["data-" + f[4:] for f in profiled_figures]
     assert all(count > 0 and drawn > 0 for _, count, drawn in panels), panels

@@ -12,20 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.report_helpers import gid_fields, lines_named, read_page, small_sweep
-from tests.test_bench_helpers import db_rows, zoo
 from zoo.report.scheme import MARKERS, PALETTE
 
 SWEPT = ["dataset", "model", "optimizer", "schedule", "regularizer", "launch"]
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory):
+def small(tmp_path_factory, small_sweep):
     return small_sweep(tmp_path_factory.mktemp("figures") / "small")
 
 
 @pytest.fixture(scope="module")
-def large(tmp_path_factory):
+def large(tmp_path_factory, zoo, read_page):
     """120 made-up cells (mlp and cnn, every status): the legend must collapse."""
     from zoo.report.synthetic import write_synthetic_sweep
 
@@ -41,43 +39,47 @@ def _val_epochs(out: Path, row: dict) -> list[dict]:
     return [e for e in metrics["epochs"] if e.get("val_acc") is not None]
 
 
-def _assert_val_lines_are_the_cells(out: Path, data: dict) -> list[tuple[dict, dict]]:
-    """One panel per model, sorted; in each, exactly one line per stored cell and seed
-    of that model, whose points are its metrics.json's epochs.  Returns (row, line)."""
-    rows = [r for r in db_rows(out) if _val_epochs(out, r)]
-    models = sorted({r["model"] for r in rows})
-    panels = data["panels"]
-    assert [p["title"] for p in panels] == [f"{m}: validation accuracy per epoch" for m in models]
-    pairs = []
-    for panel, model in zip(panels, models):
-        assert (panel["xlabel"], panel["ylabel"]) == ("epoch", "validation accuracy (fraction)")
-        assert panel["xticks"] and all(t == int(t) for t in panel["xticks"])
-        lines = {line["gid"]: line for line in lines_named(panel, "cell=")}
-        mine = [r for r in rows if r["model"] == model]
-        assert sorted(lines) == sorted(f"cell={r['slug']} seed={r['seed']}" for r in mine)
-        for row in mine:
-            line = lines[f"cell={row['slug']} seed={row['seed']}"]
-            epochs = _val_epochs(out, row)
-            assert line["x"] == [e["epoch"] for e in epochs]
-            assert line["y"] == pytest.approx([e["val_acc"] for e in epochs], abs=1e-12)
-            pairs.append((row, line))
-        # Chance level from the classes the store recorded for the cells' data.
-        chance = [line for line in panel["lines"] if (line["gid"] or "").startswith("chance")]
-        assert [c["y"][0] for c in chance] == [pytest.approx(1 / mine[0]["num_classes"])]
-    return pairs
+@pytest.fixture(scope="session")
+def assert_val_lines_are_the_cells(db_rows, lines_named):
+    def _assert_val_lines_are_the_cells(out: Path, data: dict) -> list[tuple[dict, dict]]:
+        """One panel per model, sorted; in each, exactly one line per stored cell and seed
+        of that model, whose points are its metrics.json's epochs.  Returns (row, line)."""
+        rows = [r for r in db_rows(out) if _val_epochs(out, r)]
+        models = sorted({r["model"] for r in rows})
+        panels = data["panels"]
+        assert [p["title"] for p in panels] == [f"{m}: validation accuracy per epoch" for m in models]
+        pairs = []
+        for panel, model in zip(panels, models):
+            assert (panel["xlabel"], panel["ylabel"]) == ("epoch", "validation accuracy (fraction)")
+            assert panel["xticks"] and all(t == int(t) for t in panel["xticks"])
+            lines = {line["gid"]: line for line in lines_named(panel, "cell=")}
+            mine = [r for r in rows if r["model"] == model]
+            assert sorted(lines) == sorted(f"cell={r['slug']} seed={r['seed']}" for r in mine)
+            for row in mine:
+                line = lines[f"cell={row['slug']} seed={row['seed']}"]
+                epochs = _val_epochs(out, row)
+                assert line["x"] == [e["epoch"] for e in epochs]
+                assert line["y"] == pytest.approx([e["val_acc"] for e in epochs], abs=1e-12)
+                pairs.append((row, line))
+            # Chance level from the classes the store recorded for the cells' data.
+            chance = [line for line in panel["lines"] if (line["gid"] or "").startswith("chance")]
+            assert [c["y"][0] for c in chance] == [pytest.approx(1 / mine[0]["num_classes"])]
+        return pairs
+
+    return _assert_val_lines_are_the_cells
 
 
 @pytest.mark.integration
-def test_val_acc_has_a_panel_per_model_and_a_line_per_cell_and_seed(small):
+def test_val_acc_has_a_panel_per_model_and_a_line_per_cell_and_seed(small, assert_val_lines_are_the_cells):
     out, data = small
-    pairs = _assert_val_lines_are_the_cells(out, data["val-acc-per-epoch"])
+    pairs = assert_val_lines_are_the_cells(out, data["val-acc-per-epoch"])
     assert len(pairs) == 8  # 2 models x 2 optimizers x 2 seeds
 
 
 @pytest.mark.integration
-def test_val_acc_colour_is_the_combination_and_dashes_the_seed(small):
+def test_val_acc_colour_is_the_combination_and_dashes_the_seed(small, assert_val_lines_are_the_cells):
     out, data = small
-    pairs = _assert_val_lines_are_the_cells(out, data["val-acc-per-epoch"])
+    pairs = assert_val_lines_are_the_cells(out, data["val-acc-per-epoch"])
     # Within a panel the optimizer and the seed vary: a colour per optimizer, in natural
     # order from the palette's start, and a dash pattern per seed, as the legend says.
     optimizers = sorted({r["optimizer"] for r, _ in pairs})
@@ -93,10 +95,10 @@ def test_val_acc_colour_is_the_combination_and_dashes_the_seed(small):
 
 
 @pytest.mark.integration
-def test_past_ten_lines_the_legend_collapses_to_the_first_varying_axis(large):
+def test_past_ten_lines_the_legend_collapses_to_the_first_varying_axis(large, lines_named, assert_val_lines_are_the_cells):
     out, data = large
     figure = data["val-acc-per-epoch"]
-    pairs = _assert_val_lines_are_the_cells(out, figure)
+    pairs = assert_val_lines_are_the_cells(out, figure)
     legend = figure["legends"][0]
     # The README: past 10 distinct lines, one colour per value of the first axis that
     # varies (here the optimizer), in natural order.
@@ -116,23 +118,31 @@ def test_past_ten_lines_the_legend_collapses_to_the_first_varying_axis(large):
             assert (cross["x"], cross["y"], cross["marker"]) == ([line["x"][-1]], [line["y"][-1]], "x")
 
 
-def _summaries(out: Path) -> dict[tuple, dict]:
-    """Mean test accuracy and wall time over each combination's ok seeds, from the store."""
-    groups: dict[tuple, list[dict]] = {}
-    for row in db_rows(out):
-        if row["status"] == "ok":
-            groups.setdefault(tuple(str(row[a]) for a in SWEPT + ["nprocs", "device"]), []).append(row)
-    return {key: {"x": statistics.fmean(r["wall_time"] for r in rows),
-                  "y": statistics.fmean(r["test_acc"] for r in rows), "row": rows[0]}
-            for key, rows in groups.items()}
+@pytest.fixture(scope="session")
+def sweep_summaries(db_rows):
+    def _summaries(out: Path) -> dict[tuple, dict]:
+        """Mean test accuracy and wall time over each combination's ok seeds, from the store."""
+        groups: dict[tuple, list[dict]] = {}
+        for row in db_rows(out):
+            if row["status"] == "ok":
+                groups.setdefault(tuple(str(row[a]) for a in SWEPT + ["nprocs", "device"]), []).append(row)
+        return {key: {"x": statistics.fmean(r["wall_time"] for r in rows),
+                      "y": statistics.fmean(r["test_acc"] for r in rows), "row": rows[0]}
+                for key, rows in groups.items()}
+
+    return _summaries
 
 
-def _points(panel: dict) -> dict[tuple, dict]:
-    found = {}
-    for line in lines_named(panel, "point "):
-        fields = gid_fields(line["gid"])
-        found[tuple(fields[a] for a in SWEPT + ["nprocs", "device"])] = line
-    return found
+@pytest.fixture(scope="session")
+def figure_points(lines_named, gid_fields):
+    def _points(panel: dict) -> dict[tuple, dict]:
+        found = {}
+        for line in lines_named(panel, "point "):
+            fields = gid_fields(line["gid"])
+            found[tuple(fields[a] for a in SWEPT + ["nprocs", "device"])] = line
+        return found
+
+    return _points
 
 
 def _front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -160,12 +170,12 @@ def _assert_identified(points: dict[tuple, dict], rows: dict[tuple, dict], legen
 
 
 @pytest.mark.integration
-def test_acc_vs_time_identifies_every_combination_by_model_and_optimizer(small):
+def test_acc_vs_time_identifies_every_combination_by_model_and_optimizer(small, lines_named, sweep_summaries, figure_points):
     out, data = small
     panel, = data["acc-vs-time"]["panels"]
     assert (panel["xlabel"], panel["ylabel"]) == ("wall time per cell (s)", "test accuracy (fraction)")
-    expected = _summaries(out)
-    points = _points(panel)
+    expected = sweep_summaries(out)
+    points = figure_points(panel)
     assert sorted(points) == sorted(expected) and len(points) == 4
     for key, line in points.items():
         assert (line["x"][0], line["y"][0]) == pytest.approx((expected[key]["x"], expected[key]["y"]))
@@ -180,7 +190,7 @@ def test_acc_vs_time_identifies_every_combination_by_model_and_optimizer(small):
 
 
 @pytest.mark.integration
-def test_scaling_is_drawn_only_when_nprocs_varies(small, large):
+def test_scaling_is_drawn_only_when_nprocs_varies(small, large, db_rows, lines_named):
     assert "scaling" not in small[1]  # every cell ran one process
     panels = large[1]["scaling"]["panels"]
     assert panels and all(p["xlabel"] == "processes per cell (nprocs)"
@@ -190,7 +200,7 @@ def test_scaling_is_drawn_only_when_nprocs_varies(small, large):
 
 
 @pytest.mark.integration
-def test_time_to_target_bars_are_the_stored_times(small):
+def test_time_to_target_bars_are_the_stored_times(small, db_rows, gid_fields):
     out, data = small
     panel, = data["time-to-target"]["panels"]
     reached: dict[tuple, list[float]] = {}
@@ -218,7 +228,7 @@ def test_time_to_target_bars_are_the_stored_times(small):
 
 
 @pytest.mark.integration
-def test_several_datasets_get_panels_of_their_own_with_their_own_chance(tmp_path):
+def test_several_datasets_get_panels_of_their_own_with_their_own_chance(tmp_path, zoo, read_page):
     from zoo.report.synthetic import write_synthetic_sweep
 
     out = tmp_path / "two-datasets"
@@ -239,7 +249,7 @@ def test_several_datasets_get_panels_of_their_own_with_their_own_chance(tmp_path
 
 
 @pytest.mark.integration
-def test_markup_in_names_stays_text_in_the_figure_data(tmp_path):
+def test_markup_in_names_stays_text_in_the_figure_data(tmp_path, zoo, read_page):
     from zoo.report.synthetic import write_synthetic_sweep
 
     out = tmp_path / "markup"

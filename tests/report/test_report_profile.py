@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.report_helpers import read_page
-from tests.test_bench_helpers import zoo
-from tests.test_bench_profiles import SCORES, write_profile_store
 from zoo.report.synthetic import write_synthetic_sweep
 
 # rho's steps by hand (tests/test_bench_profiles.py): sgd reaches 1/2 at tau 1 and 1 at
@@ -18,7 +15,7 @@ CURVES = {"sgd": ([1.0, 3.0, 4.0], [0.5, 1.0, 1.0]), "adam": ([1.0, 2.0, 4.0], [
 
 
 @pytest.fixture(scope="module")
-def figure(tmp_path_factory):
+def figure(tmp_path_factory, write_profile_store, zoo, read_page):
     out = tmp_path_factory.mktemp("profile")
     write_profile_store(out)
     proc = zoo("report", str(out))
@@ -40,7 +37,7 @@ def test_a_panel_per_kind_that_varies_over_two_workloads(figure):
 
 
 @pytest.mark.integration
-def test_the_optimizer_curves_are_the_hand_worked_steps(figure):
+def test_the_optimizer_curves_are_the_hand_worked_steps(figure, profile_scores):
     panel = figure["panels"][0]
     lines = {line["gid"]: line for line in panel["lines"]}
     assert sorted(lines) == sorted(f"profile optimizers entry={e}" for e in CURVES)
@@ -52,11 +49,11 @@ def test_the_optimizer_curves_are_the_hand_worked_steps(figure):
     assert len({line["linestyle"] for line in lines.values()}) == len(CURVES)
     # Best score first, each with its score, in the legend.
     assert [e["text"] for e in panel["legend"]["entries"]] == \
-        [f"{e} (score {SCORES[e]:.3f})" for e in ("adam", "sgd", "momentum")]
+        [f"{e} (score {profile_scores[e]:.3f})" for e in ("adam", "sgd", "momentum")]
 
 
 @pytest.mark.integration
-def test_no_profile_figure_without_two_workloads(tmp_path):
+def test_no_profile_figure_without_two_workloads(tmp_path, zoo, read_page):
     write_synthetic_sweep(tmp_path, 3, statuses=["ok"], axes={
         "models": ["mlp"], "optimizers": ["sgd", "adam", "momentum"], "schedules": ["constant"],
         "regularizers": ["none"], "launches": [("single", 1)]})

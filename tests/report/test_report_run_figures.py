@@ -8,11 +8,10 @@ import json
 
 import pytest
 
-from tests.report_helpers import lines_named, read_page, real_run
 
 
 @pytest.mark.integration
-def test_run_figures_draw_the_runs_steps_epochs_chance_and_schedule(tmp_path_factory):
+def test_run_figures_draw_the_runs_steps_epochs_chance_and_schedule(tmp_path_factory, real_run, read_page, lines_named):
     case = real_run(tmp_path_factory)
     data = read_page(case.html).figure_data
     metrics = json.loads((case.run / "metrics.json").read_text())

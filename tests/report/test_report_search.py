@@ -10,30 +10,31 @@ import os
 
 import pytest
 
-from tests.report_helpers import gid_fields, lines_named, read_page
-from tests.search_sweeps import AXIS, EPOCHS, write_search_sweep
-from tests.test_bench_helpers import TINY, bench, db_rows, without_optuna, zoo
 
 pytest.importorskip("matplotlib")
 
 
-def _report(out):
-    from zoo.report.build import make_report
+@pytest.fixture(scope="session")
+def search_report(read_page):
+    def _report(out):
+        from zoo.report.build import make_report
 
-    written = make_report(out)
-    return read_page(written.html), written.html.read_text()
+        written = make_report(out)
+        return read_page(written.html), written.html.read_text()
+
+    return _report
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory):
+def grid(tmp_path_factory, write_search_sweep, search_report):
     out = tmp_path_factory.mktemp("search") / "grid"
-    return write_search_sweep(out), *_report(out)
+    return write_search_sweep(out), *search_report(out)
 
 
 @pytest.fixture(scope="module")
-def pruned(tmp_path_factory):
+def pruned(tmp_path_factory, write_search_sweep, search_report):
     out = tmp_path_factory.mktemp("search") / "pruned"
-    return write_search_sweep(out, prune=True), *_report(out)
+    return write_search_sweep(out, prune=True), *search_report(out)
 
 
 def _expected_history(written):
@@ -50,7 +51,7 @@ def _expected_history(written):
 
 
 @pytest.mark.parametrize("case", ["grid", "pruned"])
-def test_history_is_every_cell_in_the_order_it_ended_and_the_best_so_far(case, request):
+def test_history_is_every_cell_in_the_order_it_ended_and_the_best_so_far(case, request, lines_named):
     written, page, _ = request.getfixturevalue(case)
     panel, = page.figure_data["optimization-history"]["panels"]
     points, stairs = _expected_history(written)
@@ -78,15 +79,15 @@ def test_history_is_every_cell_in_the_order_it_ended_and_the_best_so_far(case, r
     assert "cell finished ok (6)" in legend if case == "pruned" else "cell finished ok (24)" in legend
 
 
-def test_a_single_cell_has_no_history(tmp_path):
+def test_a_single_cell_has_no_history(tmp_path, search_report):
     from zoo.report.synthetic import write_synthetic_sweep
 
     write_synthetic_sweep(tmp_path / "one", 1, statuses=["ok"])
-    page, _ = _report(tmp_path / "one")
+    page, _ = search_report(tmp_path / "one")
     assert "fig-val-acc-per-epoch" in page.figures and "fig-optimization-history" not in page.figures
 
 
-def test_pruned_cells_are_marked_where_they_stopped(grid, pruned):
+def test_pruned_cells_are_marked_where_they_stopped(grid, pruned, gid_fields, lines_named):
     written, page, _ = pruned
     panel, = page.figure_data["val-acc-per-epoch"]["panels"]
     marks = {gid_fields(line["gid"])["cell"]: (line["x"], line["y"]) for line in lines_named(panel, "pruned ")}
@@ -104,14 +105,14 @@ def test_pruned_cells_are_marked_where_they_stopped(grid, pruned):
     assert not any(e["text"].startswith("pruned") for e in grid_page.figure_data["val-acc-per-epoch"]["legends"][0]["entries"])
 
 
-def test_importance_finds_the_setting_the_accuracy_depends_on(grid):
+def test_importance_finds_the_setting_the_accuracy_depends_on(grid, gid_fields, search_axis):
     _, page, _ = grid
     panel, = page.figure_data["parameter-importance"]["panels"]
     shares = {gid_fields(bar["gid"])["setting"]: bar["width"] for bar in panel["bars"]}
     # The law (tests/search_sweeps.py): the learning rate decides, the optimizer a little,
     # the schedule nothing.
-    assert sorted(shares) == sorted(["optimizer", "schedule", AXIS])
-    assert shares[AXIS] > 0.8 and shares["schedule"] < 0.05
+    assert sorted(shares) == sorted(["optimizer", "schedule", search_axis])
+    assert shares[search_axis] > 0.8 and shares["schedule"] < 0.05
     assert sum(shares.values()) == pytest.approx(1.0)
     assert [b["width"] for b in panel["bars"]] == sorted(shares.values(), reverse=True)
     assert panel["title"] == "Parameter importance over 24 cells that finished ok"
@@ -124,7 +125,7 @@ def test_too_few_finished_cells_say_why_there_is_no_importance(pruned):
 
 
 @pytest.mark.integration
-def test_without_optuna_the_report_builds_and_says_how_to_get_importance(tmp_path):
+def test_without_optuna_the_report_builds_and_says_how_to_get_importance(tmp_path, write_search_sweep, zoo, without_optuna, read_page):
     write_search_sweep(tmp_path / "grid")
     proc = zoo("report", str(tmp_path / "grid"), env=without_optuna(tmp_path, dict(os.environ)))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -135,22 +136,22 @@ def test_without_optuna_the_report_builds_and_says_how_to_get_importance(tmp_pat
 
 
 @pytest.mark.parametrize("case", ["grid", "pruned"])
-def test_best_cells_table_ranks_by_final_validation_accuracy(case, request):
+def test_best_cells_table_ranks_by_final_validation_accuracy(case, request, search_axis, search_epochs):
     written, page, _ = request.getfixturevalue(case)
     table = page.tables["best-table"]
-    assert table["headers"] == ["#", "optimizer", "schedule", AXIS, "val acc", "best val acc",
+    assert table["headers"] == ["#", "optimizer", "schedule", search_axis, "val acc", "best val acc",
                                 "epochs trained", "status"]
     ranked = sorted(written, key=lambda w: -w["val_acc"])[:10]
     assert [row[1:4] for row in table["rows"]] == [[w["optimizer"], w["schedule"], f"{w['rate']:g}"]
                                                    for w in ranked]
     assert [(float(r[4]), r[6], r[7]) for r in table["rows"]] == \
-        [(pytest.approx(w["val_acc"], abs=5e-5), f"{w['epochs']} of {EPOCHS}", w["status"]) for w in ranked]
+        [(pytest.approx(w["val_acc"], abs=5e-5), f"{w['epochs']} of {search_epochs}", w["status"]) for w in ranked]
 
 
-def test_markup_in_names_stays_text(tmp_path):
+def test_markup_in_names_stays_text(tmp_path, write_search_sweep, search_report):
     name = "</script><img src=x onerror=alert(1)>"
     written = write_search_sweep(tmp_path / "markup", schedules=[name, "constant"])
-    page, text = _report(tmp_path / "markup")  # a strict parse: no tag was injected
+    page, text = search_report(tmp_path / "markup")  # a strict parse: no tag was injected
     assert "<img src=x" not in text
     assert name in {row[2] for row in page.tables["best-table"]["rows"]}
     # the legend names the first best cell found, whichever schedule it has
@@ -161,11 +162,11 @@ def test_markup_in_names_stays_text(tmp_path):
 
 
 @pytest.mark.integration
-def test_a_real_asha_sweep_is_drawn_with_its_pruned_cells(tmp_path):
+def test_a_real_asha_sweep_is_drawn_with_its_pruned_cells(tmp_path, bench, tiny_mlp, db_rows, zoo, read_page, gid_fields, lines_named):
     out = tmp_path / "asha"
     # lr 0.1 first: asha keeps it (the first cell at a rung always goes on); the tiny
     # learning rates stay near chance after epoch 1 and are pruned there.
-    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", "--epochs", "3", *TINY,
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd", "--epochs", "3", *tiny_mlp,
                  "--set", "optimizer.learning_rate=0.1,0.00001,0.000001", "--prune", "asha")
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = db_rows(out)
@@ -184,18 +185,18 @@ def test_a_real_asha_sweep_is_drawn_with_its_pruned_cells(tmp_path):
     assert [r[1] for r in page.tables["best-table"]["rows"]][0] == "0.1"
 
 
-def test_accuracy_against_time_has_a_point_per_parameter_value(grid):
+def test_accuracy_against_time_has_a_point_per_parameter_value(grid, lines_named, search_axis, gid_fields):
     # Before, the cells of one combination that differ only by learning rate were one
     # point: their accuracies averaged as if they were seeds.
     written, page, _ = grid
     panel, = page.figure_data["acc-vs-time"]["panels"]
-    drawn = {(f["optimizer"], f["schedule"], float(f[AXIS])): line["y"][0]
+    drawn = {(f["optimizer"], f["schedule"], float(f[search_axis])): line["y"][0]
              for line in lines_named(panel, "point ") for f in [gid_fields(line["gid"])]}
     assert drawn == pytest.approx({(w["optimizer"], w["schedule"], w["rate"]): w["val_acc"] - 0.01
                                    for w in written})
 
 
-def test_equal_accuracies_say_why_there_is_no_importance(tmp_path):
+def test_equal_accuracies_say_why_there_is_no_importance(tmp_path, write_search_sweep, search_report):
     # fANOVA raises on zero variance; the report must say so instead of failing.
     from zoo.bench.store import Store
 
@@ -206,15 +207,15 @@ def test_equal_accuracies_say_why_there_is_no_importance(tmp_path):
         store.db.commit()
     finally:
         store.close()
-    page, text = _report(tmp_path / "flat")
+    page, text = search_report(tmp_path / "flat")
     assert "fig-parameter-importance" not in page.figures
     assert "the 24 cells that finished ok all have the same final validation accuracy" in text
 
 
 @pytest.mark.integration
-def test_a_real_random_search_has_its_history(tmp_path):
+def test_a_real_random_search_has_its_history(tmp_path, bench, tiny_mlp, db_rows, zoo, read_page, lines_named):
     out = tmp_path / "random"
-    proc = bench(out, "--models", "mlp", "--optimizers", "sgd,adam", *TINY,
+    proc = bench(out, "--models", "mlp", "--optimizers", "sgd,adam", *tiny_mlp,
                  "--set", "optimizer.learning_rate=0.1,0.01,0.001", "--search", "random", "--trials", "3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = sorted(db_rows(out), key=lambda r: r["ended_at"])

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.report_helpers import gid_fields, lines_named, read_page, small_sweep
-from tests.test_bench_helpers import db_rows, zoo
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory):
+def small(tmp_path_factory, small_sweep):
     return small_sweep(tmp_path_factory.mktemp("serving") / "small")
 
 
 @pytest.mark.integration
-def test_acc_vs_latency_has_a_point_per_measured_row(small):
+def test_acc_vs_latency_has_a_point_per_measured_row(small, db_rows, lines_named, gid_fields):
     out, data = small
     figure = data["acc-vs-latency"]
     panel, = figure["panels"]
@@ -42,7 +40,7 @@ def test_acc_vs_latency_has_a_point_per_measured_row(small):
 
 
 @pytest.mark.integration
-def test_serving_rows_that_all_failed_give_their_reasons_and_no_latency_figure(tmp_path):
+def test_serving_rows_that_all_failed_give_their_reasons_and_no_latency_figure(tmp_path, db_rows, zoo, read_page):
     from zoo.bench import infer_store
     from zoo.bench.store import Store
     from zoo.report.synthetic import write_synthetic_sweep

@@ -2,7 +2,7 @@
 a test-only backend that fails or dawdles on demand, and requests in the protocol's JSON.
 
 The fixtures (two tiny real exports, one server of both, their batch-1 reference logits)
-are session-scoped: tests/test_serve.py and tests/test_serve_binary.py share one of each."""
+are session-scoped: test_serve.py and test_serve_binary.py share one of each."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import BUILTINS, registry_text, run_zoo
-from tests.deploy_kit import SEED_SMALL
-from tests.vision_data import cifar_files, images_for, labels_for, write_cifar_folder
+from tests.fixtures import provide
+from tests.fixtures.deploy_kit import SEED_SMALL
+from tests.fixtures.vision_data import cifar_files, images_for, labels_for, write_cifar_folder
+from tests.fixtures.zoo_kit import BUILTINS, registry_text, run_zoo
 
 POISON = 1e7  # an FP32 value the fussy backend refuses to compute
 TOLERANCE = 1e-5
@@ -167,6 +168,12 @@ SHAPES = {"mnist-cnn": (1, 28, 28), "cifar-cnn": (3, 32, 32)}
 MODELS = list(SHAPES)
 
 
+@pytest.fixture(params=MODELS)
+def model_name(request) -> str:
+    """Each served model in turn: a test that takes it runs once per model."""
+    return request.param
+
+
 def pixels(name: str, n: int, seed: int = 0) -> np.ndarray:
     """uint8-valued pixels [n, C, H, W] of the model's shape (the test data's generator)."""
     c, h, w = SHAPES[name]
@@ -186,3 +193,21 @@ def fussy(exports, tmp_path_factory):
     served = Served(exports["cifar-cnn"], "--backend", "fussy", "--max-body-mb", "0.5", env=env)
     yield served
     assert served.stop() == 0, served.stderr()
+
+
+# A CIFAR-like manifest: 3 channels with their own mean/std, named classes.
+MANIFEST = {"input": {"shape": [3, 2, 2]}, "class_names": ["cat", "dog", "fox"], "model": "cnn",
+            "dataset": "cifar10", "export_format": "paddle",
+            "normalization": {"mean": [125.3, 123.0, 113.9], "std": [63.0, 62.1, 66.7]}}
+
+
+poison_fixture = provide(POISON, "poison")
+tolerance_fixture = provide(TOLERANCE, "tolerance")
+shapes_fixture = provide(SHAPES, "shapes")
+served_class_fixture = provide(Served, "served_class")
+fussy_env_fixture = provide(fussy_env)
+tensor_request_fixture = provide(tensor_request)
+logits_of_fixture = provide(logits_of)
+pixels_fixture = provide(pixels)
+normalized_fixture = provide(normalized)
+cifar_manifest_fixture = provide(MANIFEST, "cifar_manifest")

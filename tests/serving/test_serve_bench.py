@@ -8,21 +8,23 @@ import json
 
 import pytest
 
-from tests.conftest import assert_one_line_error, run_zoo
-from tests.serve_kit import exports, fussy, server  # noqa: F401
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 httpx = pytest.importorskip("httpx")  # the serve extra; dev.py installs it, CI has it
 
 
-def _bench(*args: str, env=None):
-    return run_zoo("bench-serve", *args, "--seconds", "0.5", "--warmup", "0.2", "--format", "json",
-                   env=env, timeout=300)
+@pytest.fixture(scope="session")
+def bench_serve(run_zoo):
+    def _bench(*args: str, env=None):
+        return run_zoo("bench-serve", *args, "--seconds", "0.5", "--warmup", "0.2", "--format", "json",
+                       env=env, timeout=300)
+
+    return _bench
 
 
-def test_bench_serve_measures_a_running_server(server):
-    proc = _bench(server.url, "--model", "cifar-cnn", "--concurrency", "1,3", "--images", "2",
+def test_bench_serve_measures_a_running_server(server, bench_serve):
+    proc = bench_serve(server.url, "--model", "cifar-cnn", "--concurrency", "1,3", "--images", "2",
                   "--datatype", "UINT8")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -35,15 +37,15 @@ def test_bench_serve_measures_a_running_server(server):
     assert "concurrency   3:" in proc.stderr
 
 
-def test_bench_serve_bounds_each_step_by_max_requests(server):
-    proc = _bench(server.url, "--model", "mnist-cnn", "--concurrency", "2", "--max-requests", "7")
+def test_bench_serve_bounds_each_step_by_max_requests(server, bench_serve):
+    proc = bench_serve(server.url, "--model", "mnist-cnn", "--concurrency", "2", "--max-requests", "7")
     step = json.loads(proc.stdout)["steps"][0]
     assert (step["requests"], step["errors"]) == (7, 0)  # --max-requests bounds the step
 
 
-def test_bench_serve_counts_its_errors_by_kind_with_the_first_ones_text(fussy):
+def test_bench_serve_counts_its_errors_by_kind_with_the_first_ones_text(fussy, bench_serve):
     # 64 CIFAR images of FP32 JSON are ~4 MB, over the fussy server's 0.5 MB limit: all 413s.
-    proc = _bench(fussy.url, "--model", "cifar-cnn", "--concurrency", "2", "--images", "64",
+    proc = bench_serve(fussy.url, "--model", "cifar-cnn", "--concurrency", "2", "--images", "64",
                   "--max-requests", "6")
     assert proc.returncode == 0, proc.stderr
     (step,) = json.loads(proc.stdout)["steps"]
@@ -52,20 +54,20 @@ def test_bench_serve_counts_its_errors_by_kind_with_the_first_ones_text(fussy):
     assert "6 errors (6 HTTP 413; first: HTTP 413: " in proc.stderr
 
 
-def test_bench_serve_refuses_what_it_cannot_measure(server, exports):
-    assert_one_line_error(_bench("http://example.com:8000", "--model", "x"), "only to a server on this machine")
-    assert_one_line_error(_bench(server.url), "--model NAME")
-    assert_one_line_error(_bench(server.url, "--model", "nope"), "HTTP 404")
-    assert_one_line_error(_bench(server.url, "--model", "cifar-cnn", "--sweep", str(exports["sweep"])),
+def test_bench_serve_refuses_what_it_cannot_measure(server, exports, assert_one_line_error, bench_serve):
+    assert_one_line_error(bench_serve("http://example.com:8000", "--model", "x"), "only to a server on this machine")
+    assert_one_line_error(bench_serve(server.url), "--model NAME")
+    assert_one_line_error(bench_serve(server.url, "--model", "nope"), "HTTP 404")
+    assert_one_line_error(bench_serve(server.url, "--model", "cifar-cnn", "--sweep", str(exports["sweep"])),
                           "--export EXPORT")
-    assert_one_line_error(_bench(str(exports["mnist-cnn"]), "--sweep", str(exports["sweep"])),
+    assert_one_line_error(bench_serve(str(exports["mnist-cnn"]), "--sweep", str(exports["sweep"])),
                           "no cell of the sweep")
-    assert_one_line_error(_bench(server.url, "--model", "x", "--concurrency", "0"), "--concurrency")
+    assert_one_line_error(bench_serve(server.url, "--model", "x", "--concurrency", "0"), "--concurrency")
 
 
-def test_bench_serve_of_an_export_records_its_steps_in_the_sweep(exports):
+def test_bench_serve_of_an_export_records_its_steps_in_the_sweep(exports, run_zoo, bench_serve):
     sweep = str(exports["sweep"])
-    proc = _bench(str(exports["cifar-cnn"]), "--sweep", sweep, "--concurrency", "1,2", "--max-batch", "8")
+    proc = bench_serve(str(exports["cifar-cnn"]), "--sweep", sweep, "--concurrency", "1,2", "--max-batch", "8")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["url"].startswith("http://127.0.0.1:")
     shown = run_zoo("results", sweep, "--serving", "--format", "json")

@@ -20,95 +20,43 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import SMALL_MNIST
 from zoo import checkpoint as ckpt
 from zoo.checkpoint import CheckpointWarning
 from zoo.job import Job
 from zoo.plugin import load_catalog
 from zoo.train import train
 from zoo.train import state as train_state
-from zoo.train.report import NullReporter, StopFlag
+from zoo.train.report import StopFlag
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
-EPOCHS, BATCH = 2, 100  # 833 train images -> 9 steps per epoch, 18 steps in all
-STEPS_PER_EPOCH = 9
-TIMING_KEYS = {"images_per_s", "seconds", "elapsed"}
+@pytest.fixture(scope="session")
+def resume_run(step_counter, resume_epochs, steps_per_epoch):
+    def resume(job: Job, catalog, resumed_from: int):
+        """train() again; it must continue from ``resumed_from`` and run only the steps left."""
+        counter = step_counter()
+        result = train(job, counter, catalog=catalog)
+        assert result.status == "ok", result.reason
+        assert result.resumed_from == resumed_from
+        assert counter.steps == resume_epochs * steps_per_epoch - resumed_from
+        return result
+
+    return resume
 
 
-SMALL_MODELS = {"cnn": {"channels": 4}, "mlp": {"hidden1": 32, "hidden2": 16}}
+@pytest.fixture(scope="session")
+def interrupt_run(stop_at):
+    def interrupt(job: Job, catalog, at: int):
+        stop = StopFlag()
+        result = train(job, stop_at(stop, at), catalog=catalog, stop=stop)
+        assert result.status == "interrupted", result.reason
+        assert result.global_step == at and f"step {at}" in result.reason
+        saved = ckpt.list_checkpoints(Path(job.out))
+        assert saved[-1].name == ckpt.checkpoint_name(at)
+        return result
 
-
-def make_job(out: Path, model="cnn", optimizer="adam", schedule="constant", regularizer="none",
-             params=None, **kwargs) -> Job:
-    merged = {"models": dict(SMALL_MODELS[model]), "datasets": {"progress": False}}
-    for kind, values in (params or {}).items():
-        merged.setdefault(kind, {}).update(values)
-    return Job(out=str(out), entries={"models": model, "optimizers": optimizer,
-                                      "schedules": schedule, "regularizers": regularizer}, params=merged,
-               data_dir=str(SMALL_MNIST), epochs=EPOCHS, batch_size=BATCH,
-               checkpoint_every=kwargs.pop("checkpoint_every", 3), **kwargs)
-
-
-class StepCounter(NullReporter):
-    """Counts the training steps a session really ran: a resume that silently started over
-    gives the same bits (training is deterministic), but not the same count."""
-
-    def __init__(self) -> None:
-        self.steps = 0
-
-    def step(self, step_in_epoch, loss, acc):
-        self.steps += 1
-
-
-class StopAt(StepCounter):
-    """Asks the loop to stop after global step ``at``, like a SIGINT would."""
-
-    def __init__(self, stop: StopFlag, at: int) -> None:
-        super().__init__()
-        self.stop, self.at = stop, at
-
-    def step(self, step_in_epoch, loss, acc):
-        super().step(step_in_epoch, loss, acc)
-        if self.steps == self.at:
-            self.stop.request("test")
-
-
-def resume(job: Job, catalog, resumed_from: int):
-    """train() again; it must continue from ``resumed_from`` and run only the steps left."""
-    counter = StepCounter()
-    result = train(job, counter, catalog=catalog)
-    assert result.status == "ok", result.reason
-    assert result.resumed_from == resumed_from
-    assert counter.steps == EPOCHS * STEPS_PER_EPOCH - resumed_from
-    return result
-
-
-def interrupt(job: Job, catalog, at: int):
-    stop = StopFlag()
-    result = train(job, StopAt(stop, at), catalog=catalog, stop=stop)
-    assert result.status == "interrupted", result.reason
-    assert result.global_step == at and f"step {at}" in result.reason
-    saved = ckpt.list_checkpoints(Path(job.out))
-    assert saved[-1].name == ckpt.checkpoint_name(at)
-    return result
-
-
-def final_arrays(out: Path) -> dict[str, np.ndarray]:
-    path = ckpt.list_checkpoints(out)[-1]
-    assert path.name == ckpt.checkpoint_name(EPOCHS * STEPS_PER_EPOCH)
-    return ckpt.load_checkpoint(path)[0]
-
-
-def history(result) -> list[dict]:
-    return [{k: v for k, v in epoch.items() if k not in TIMING_KEYS} for epoch in result.epochs]
-
-
-def assert_bitwise(out: Path, ref_out: Path) -> None:
-    got, want = final_arrays(out), final_arrays(ref_out)
-    assert set(got) == set(want)
-    different = [k for k in want if got[k].dtype != want[k].dtype or not np.array_equal(got[k], want[k])]
-    assert not different, f"arrays differ from the uninterrupted run: {different}"
+    return interrupt
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +65,7 @@ def catalog():
 
 
 @pytest.fixture(scope="module")
-def reference(catalog, tmp_path_factory):
+def reference(catalog, tmp_path_factory, make_job, resume_epochs, steps_per_epoch):
     """Uninterrupted runs, one per combination, shared by the tests of this module."""
     done: dict = {}
 
@@ -127,7 +75,7 @@ def reference(catalog, tmp_path_factory):
             out = tmp_path_factory.mktemp("reference")
             result = train(make_job(out, **combo), catalog=catalog)
             assert result.status == "ok", result.reason
-            assert result.global_step == EPOCHS * STEPS_PER_EPOCH
+            assert result.global_step == resume_epochs * steps_per_epoch
             done[key] = (out, result)
         return done[key]
 
@@ -152,22 +100,23 @@ def _combo_id(combo: dict) -> str:
 # Paddle's LinearWarmup.set_state_dict passes its nested state to the base class, which
 # warns about the extra key; harmless.
 @pytest.mark.filterwarnings("ignore:There are some unused values in state_dict")
-@pytest.mark.parametrize("at", [STEPS_PER_EPOCH, STEPS_PER_EPOCH + 4], ids=["epoch-end", "mid-epoch"])
+@pytest.mark.parametrize("past_epoch", [0, 4], ids=["epoch-end", "mid-epoch"])  # steps past epoch 1
 @pytest.mark.parametrize("combo", COMBOS, ids=_combo_id)
-def test_resume_is_bitwise_equal(combo, at, catalog, reference, tmp_path):
+def test_resume_is_bitwise_equal(combo, past_epoch, catalog, reference, tmp_path, make_job, interrupt_run, steps_per_epoch, resume_run, assert_bitwise, history):
+    at = steps_per_epoch + past_epoch
     ref_out, ref = reference(**combo)
     job = make_job(tmp_path, **combo)
-    interrupt(job, catalog, at)
-    if at % STEPS_PER_EPOCH:  # the stop saved mid-epoch; the regular ones are every 3 steps
+    interrupt_run(job, catalog, at)
+    if at % steps_per_epoch:  # the stop saved mid-epoch; the regular ones are every 3 steps
         steps = [int(p.name.split("-")[1]) for p in ckpt.list_checkpoints(tmp_path)]
         assert steps == [9, 12, 13]
-    result = resume(job, catalog, at)
+    result = resume_run(job, catalog, at)
     assert_bitwise(tmp_path, ref_out)
     assert history(result) == history(ref)
     assert result.test == ref.test
 
 
-def test_checkpoint_keys_are_structured_names(reference):
+def test_checkpoint_keys_are_structured_names(reference, final_arrays):
     out, _ = reference(model="cnn", optimizer="adam")
     keys = set(final_arrays(out))
     assert {"model/conv1.weight", "model/conv1.bias", "model/fc.weight",
@@ -193,12 +142,12 @@ def _other_work(catalog) -> None:
         opt.clear_grad()
 
 
-def test_resume_after_other_models_in_same_process(catalog, reference, tmp_path):
+def test_resume_after_other_models_in_same_process(catalog, reference, tmp_path, make_job, interrupt_run, resume_run, assert_bitwise, history):
     ref_out, ref = reference(model="cnn", optimizer="adam")
     job = make_job(tmp_path)
-    interrupt(job, catalog, 13)
+    interrupt_run(job, catalog, 13)
     _other_work(catalog)
-    result = resume(job, catalog, 13)
+    result = resume_run(job, catalog, 13)
     assert_bitwise(tmp_path, ref_out)
     assert history(result) == history(ref)
 
@@ -239,26 +188,26 @@ def test_state_maps_onto_differently_named_variables(catalog):
     assert all(np.array_equal(got[k], want[k]) for k in want)
 
 
-def test_corrupt_latest_checkpoint_falls_back_with_warning(catalog, reference, tmp_path):
+def test_corrupt_latest_checkpoint_falls_back_with_warning(catalog, reference, tmp_path, make_job, interrupt_run, resume_run, assert_bitwise, history):
     ref_out, ref = reference(model="cnn", optimizer="adam")
     job = make_job(tmp_path)
-    interrupt(job, catalog, 13)
+    interrupt_run(job, catalog, 13)
     newest = ckpt.list_checkpoints(tmp_path)[-1]
     assert newest.name == ckpt.checkpoint_name(13)
     data = bytearray((newest / "arrays.npz").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (newest / "arrays.npz").write_bytes(bytes(data))
     with pytest.warns(CheckpointWarning, match="step-000000013.*sha256 mismatch"):
-        result = resume(job, catalog, 12)
+        result = resume_run(job, catalog, 12)
     assert_bitwise(tmp_path, ref_out)
     assert history(result) == history(ref)
 
 
-def test_all_checkpoints_corrupt_is_an_error_not_a_fresh_start(catalog, tmp_path):
+def test_all_checkpoints_corrupt_is_an_error_not_a_fresh_start(catalog, tmp_path, make_job, interrupt_run):
     from zoo.errors import CheckpointError
 
     job = make_job(tmp_path)
-    interrupt(job, catalog, 4)
+    interrupt_run(job, catalog, 4)
     for path in ckpt.list_checkpoints(tmp_path):
         (path / "state.json").write_text("{}")
     with pytest.raises(CheckpointError, match="no valid checkpoint"), warnings.catch_warnings():
@@ -266,13 +215,13 @@ def test_all_checkpoints_corrupt_is_an_error_not_a_fresh_start(catalog, tmp_path
         train(job, catalog=catalog)
 
 
-def test_resume_refuses_other_settings_and_keeps_job_json(catalog, tmp_path):
+def test_resume_refuses_other_settings_and_keeps_job_json(catalog, tmp_path, make_job, interrupt_run):
     from zoo.errors import CheckpointError
     from zoo.layout import RunDir
 
     job, run = make_job(tmp_path), RunDir(tmp_path)
     run.write_job(job)  # as its starter (zoo train, a sweep's runner) did
-    interrupt(job, catalog, 4)
+    interrupt_run(job, catalog, 4)
     before = run.job_file.read_text()
     other = make_job(tmp_path, optimizer="sgd")
     with pytest.raises(CheckpointError, match="other settings"):
@@ -313,11 +262,11 @@ SLOW_PLUGIN = """
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig):
+def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig, steps_per_epoch, history, timing_keys):
     plugin_kit.add("slowmlp_plugin", SLOW_PLUGIN)
     out = tmp_path / "run"
     args = ["--model", "slowmlp", "--optimizer", "adam", "--schedule", "cosine",
-            "--data-dir", str(SMALL_MNIST), "--epochs", "3", "--set", "dataset.progress=false"]
+            "--data-dir", str(MNIST_SAMPLE_DIR), "--epochs", "3", "--set", "dataset.progress=false"]
     env = {**plugin_kit.env(), "PYTHONUNBUFFERED": "1", "SLOWMLP_DELAY": "0.1",
            "SLOWMLP_STEPS": str(tmp_path / "first-session.steps")}
     proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", *args, "--out", str(out), "--quiet"],
@@ -338,7 +287,7 @@ def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig):
     assert f"zoo: run interrupted: stopped by {sig.name} at step" in stderr
     assert "Traceback" not in stderr
     stopped_at = int(stderr.split(f"{sig.name} at step ")[1].split()[0])
-    assert STEPS_PER_EPOCH <= stopped_at < 3 * STEPS_PER_EPOCH
+    assert steps_per_epoch <= stopped_at < 3 * steps_per_epoch
     assert ckpt.list_checkpoints(out)[-1].name == ckpt.checkpoint_name(stopped_at)
 
     env["SLOWMLP_DELAY"] = "0"
@@ -349,11 +298,11 @@ def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig):
     assert f"resumed from {out / 'checkpoints' / ckpt.checkpoint_name(stopped_at)}" in resumed.stdout
     assert "epoch 3/3" in resumed.stdout and "test loss" in resumed.stdout
     ran = len((tmp_path / "resumed-session.steps").read_text().splitlines())
-    assert ran == 3 * STEPS_PER_EPOCH - stopped_at  # it continued; it did not start over
+    assert ran == 3 * steps_per_epoch - stopped_at  # it continued; it did not start over
 
     ref_out = tmp_path / "ref"
     ref_job = Job(out=str(ref_out), entries={"models": "slowmlp", "optimizers": "adam", "schedules": "cosine"},
-                  params={"datasets": {"progress": False}}, data_dir=str(SMALL_MNIST), epochs=3)
+                  params={"datasets": {"progress": False}}, data_dir=str(MNIST_SAMPLE_DIR), epochs=3)
     ref = train(ref_job, catalog=load_catalog(plugin_kit.registry))
     assert ref.status == "ok"
     got = ckpt.load_checkpoint(ckpt.list_checkpoints(out)[-1])[0]
@@ -362,5 +311,5 @@ def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig):
     assert all(np.array_equal(got[k], want[k]) for k in want)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["resumed_from"] == stopped_at
-    assert [{k: v for k, v in e.items() if k not in TIMING_KEYS} for e in metrics["epochs"]] == history(ref)
+    assert [{k: v for k, v in e.items() if k not in timing_keys} for e in metrics["epochs"]] == history(ref)
     assert metrics["test"] == ref.test

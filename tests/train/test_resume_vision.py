@@ -14,9 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import run_zoo
-from tests.test_resume import StepCounter, StopAt
-from tests.vision_data import cifar_files, write_cifar_folder
 from zoo import checkpoint as ckpt
 from zoo.job import Job
 from zoo.plugin import load_catalog
@@ -36,7 +33,7 @@ def catalog():
 
 
 @pytest.fixture(scope="module")
-def cifar(tmp_path_factory):
+def cifar(tmp_path_factory, write_cifar_folder, cifar_files):
     return write_cifar_folder(tmp_path_factory.mktemp("cifar"), cifar_files(per_file=24, n_test=30))
 
 
@@ -75,14 +72,14 @@ def reference(catalog, cifar, tmp_path_factory):
 
 @pytest.mark.parametrize("at", [STEPS_PER_EPOCH, STEPS_PER_EPOCH + 4], ids=["epoch-end", "mid-epoch"])
 @pytest.mark.parametrize("model", MODELS, ids=list(MODELS.values()))
-def test_resume_is_bitwise_equal(catalog, cifar, reference, tmp_path, model, at):
+def test_resume_is_bitwise_equal(catalog, cifar, reference, tmp_path, model, at, stop_at, step_counter):
     ref_out, ref = reference(model)
     job = make_job(tmp_path, cifar, model)
     stop = StopFlag()
-    stopped = train(job, StopAt(stop, at), catalog=catalog, stop=stop)
+    stopped = train(job, stop_at(stop, at), catalog=catalog, stop=stop)
     assert stopped.status == "interrupted" and stopped.global_step == at
     at_stop = ckpt.load_checkpoint(ckpt.list_checkpoints(tmp_path)[-1])[0]
-    result = train(job, counter := StepCounter(), catalog=catalog)
+    result = train(job, counter := step_counter(), catalog=catalog)
     assert result.status == "ok" and result.resumed_from == at
     assert counter.steps == EPOCHS * STEPS_PER_EPOCH - at  # continued, not started over
     got, want = final_arrays(tmp_path), final_arrays(ref_out)
@@ -106,7 +103,7 @@ def test_the_checkpoints_hold_what_the_models_depend_on(catalog, reference):
     assert any(type(layer).__name__ == "Dropout" and layer.p > 0 for layer in net.sublayers())
 
 
-def test_a_batch_norm_checkpoint_evaluates_to_the_runs_test_result(reference, cifar):
+def test_a_batch_norm_checkpoint_evaluates_to_the_runs_test_result(reference, cifar, run_zoo):
     out, ref = reference("resnet18")
     proc = run_zoo("eval", str(out), "--json")
     assert proc.returncode == 0, proc.stderr

@@ -15,16 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import SMALL_MNIST, assert_one_line_error, cuda_gpus, missing_gpu, run_zoo
 from zoo import checkpoint as ckpt
 from zoo.errors import TrainingError
 from zoo.job import Job
 from zoo.plugin import load_catalog
 from zoo.train import train
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
-DATA = ["--data-dir", str(SMALL_MNIST), "--set", "dataset.progress=false"]
+DATA = ["--data-dir", str(MNIST_SAMPLE_DIR), "--set", "dataset.progress=false"]
 SMALL_CNN = ["--set", "model.channels=4"]
 EPOCH_KEYS = {"epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
               "images_per_s", "seconds", "elapsed"}
@@ -46,7 +46,7 @@ def assert_checkpoints_finite(out: Path) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def finished_run(tmp_path_factory, run_zoo):
     """One real `zoo train` run: cnn (4 channels) / adam / 2 epochs on the 1000-image subset."""
     out = tmp_path_factory.mktemp("cli") / "run"
     proc = run_zoo("train", *DATA, *SMALL_CNN, "--epochs", "2", "--out", str(out), "--quiet")
@@ -108,7 +108,7 @@ def test_metrics_job_and_visualdl_files(finished_run):
     assert np.allclose([v for _, v in val_acc], [e["val_acc"] for e in epochs], atol=1e-6)
 
 
-def test_rerunning_a_finished_run_returns_ok_without_training(finished_run, tmp_path):
+def test_rerunning_a_finished_run_returns_ok_without_training(finished_run, tmp_path, run_zoo):
     out = tmp_path / "copy"
     shutil.copytree(finished_run[0], out)
     before, metrics_before = tree_state(out), json.loads((out / "metrics.json").read_text())
@@ -125,7 +125,7 @@ def test_rerunning_a_finished_run_returns_ok_without_training(finished_run, tmp_
     assert metrics["epochs"] == metrics_before["epochs"] and metrics["test"] == metrics_before["test"]
 
 
-def test_same_out_with_other_settings_is_one_line_error(finished_run):
+def test_same_out_with_other_settings_is_one_line_error(finished_run, run_zoo, assert_one_line_error):
     out, _ = finished_run
     before = tree_state(out)
     proc = run_zoo("train", *DATA, *SMALL_CNN, "--epochs", "3", "--out", str(out), "--quiet")
@@ -135,7 +135,7 @@ def test_same_out_with_other_settings_is_one_line_error(finished_run):
 
 # --- zoo eval --------------------------------------------------------------------------
 
-def test_eval_run_dir_matches_metrics(finished_run):
+def test_eval_run_dir_matches_metrics(finished_run, run_zoo):
     out, _ = finished_run
     metrics = json.loads((out / "metrics.json").read_text())
     # no --data-dir: a run is evaluated on the data it was trained on (its job.json)
@@ -148,10 +148,10 @@ def test_eval_run_dir_matches_metrics(finished_run):
     assert abs(report["accuracy"] - metrics["test"]["acc"]) < 1e-6
 
 
-def test_eval_val_split_with_detail(finished_run):
+def test_eval_val_split_with_detail(finished_run, run_zoo):
     out, _ = finished_run
     last = json.loads((out / "metrics.json").read_text())["epochs"][-1]
-    proc = run_zoo("eval", str(out), "--data-dir", str(SMALL_MNIST), "--split", "val", "--detail")
+    proc = run_zoo("eval", str(out), "--data-dir", str(MNIST_SAMPLE_DIR), "--split", "val", "--detail")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert f"val loss {last['val_loss']:.4f} acc {last['val_acc']:.4f} (167 images)" in lines[0]
@@ -185,28 +185,28 @@ def plain_pdparams(tmp_path_factory):
     net = catalog.build("models", "cnn", input_shape=(1, 28, 28), num_classes=10)
     path = tmp_path_factory.mktemp("pdparams") / "model.pdparams"
     paddle.save(net.state_dict(), str(path))
-    data = catalog.build("datasets", "mnist", {"progress": False}, data_dir=str(SMALL_MNIST))
+    data = catalog.build("datasets", "mnist", {"progress": False}, data_dir=str(MNIST_SAMPLE_DIR))
     return path, evaluate(net, data.test, 10, transform=transform_of(data))
 
 
-def test_plain_pdparams_needs_trust_pickle(plain_pdparams):
+def test_plain_pdparams_needs_trust_pickle(plain_pdparams, run_zoo, assert_one_line_error):
     path, _ = plain_pdparams
-    proc = run_zoo("eval", str(path), "--model", "cnn", "--dataset", "mnist", "--data-dir", str(SMALL_MNIST))
+    proc = run_zoo("eval", str(path), "--model", "cnn", "--dataset", "mnist", "--data-dir", str(MNIST_SAMPLE_DIR))
     assert_one_line_error(proc, "refusing to load", "--trust-pickle")
     assert proc.stdout == ""
 
 
-def test_plain_pdparams_needs_its_dataset_named(plain_pdparams):
+def test_plain_pdparams_needs_its_dataset_named(plain_pdparams, run_zoo, assert_one_line_error):
     path, _ = plain_pdparams
     # Its shape, classes and normalization come from the dataset: never guessed (as MNIST).
-    proc = run_zoo("eval", str(path), "--model", "cnn", "--trust-pickle", "--data-dir", str(SMALL_MNIST))
+    proc = run_zoo("eval", str(path), "--model", "cnn", "--trust-pickle", "--data-dir", str(MNIST_SAMPLE_DIR))
     assert_one_line_error(proc, "needs --dataset")
 
 
-def test_plain_pdparams_evaluated_with_trust_pickle(plain_pdparams):
+def test_plain_pdparams_evaluated_with_trust_pickle(plain_pdparams, run_zoo):
     path, expected = plain_pdparams
     proc = run_zoo("eval", str(path), "--trust-pickle", "--model", "cnn", "--dataset", "mnist",
-                   "--data-dir", str(SMALL_MNIST), "--json")
+                   "--data-dir", str(MNIST_SAMPLE_DIR), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["model"] == "cnn" and report["samples"] == 500
@@ -221,18 +221,18 @@ class _Evil:
         return (open, (self.marker, "w"))  # unpickling creates the marker file
 
 
-def test_malicious_pdparams_is_refused_without_running_it(tmp_path):
+def test_malicious_pdparams_is_refused_without_running_it(tmp_path, run_zoo, assert_one_line_error):
     marker = tmp_path / "pwned"
     evil = _Evil()
     evil.marker = str(marker)
     path = tmp_path / "evil.pdparams"
     path.write_bytes(pickle.dumps({"conv1.weight": evil}))
-    proc = run_zoo("eval", str(path), "--model", "cnn", "--dataset", "mnist", "--data-dir", str(SMALL_MNIST))
+    proc = run_zoo("eval", str(path), "--model", "cnn", "--dataset", "mnist", "--data-dir", str(MNIST_SAMPLE_DIR))
     assert_one_line_error(proc, "refusing to load", "--trust-pickle")
     assert not marker.exists()
     # The file really is hostile: trusting it runs its code (and then fails cleanly).
     proc = run_zoo("eval", str(path), "--model", "cnn", "--dataset", "mnist", "--trust-pickle",
-                   "--data-dir", str(SMALL_MNIST))
+                   "--data-dir", str(MNIST_SAMPLE_DIR))
     assert_one_line_error(proc, "cannot load")
     assert marker.exists()
 
@@ -243,7 +243,7 @@ def test_malicious_pdparams_is_refused_without_running_it(tmp_path):
     ("a missing gpu", None),
     ("tpu", ["unknown device 'tpu'", "available: cpu"]),
 ])
-def test_unavailable_device_is_one_line_error(device, needles, tmp_path):
+def test_unavailable_device_is_one_line_error(device, needles, tmp_path, cuda_gpus, missing_gpu, run_zoo, assert_one_line_error):
     if device == "a missing gpu":  # any GPU on a CPU build; the one after the last on CUDA
         device, needles = (missing_gpu(), [f"'{missing_gpu()}'", "no such GPU on this machine",
                                            "available: cpu, gpu:0"]) if cuda_gpus() else \
@@ -263,9 +263,9 @@ def test_unavailable_device_is_one_line_error(device, needles, tmp_path):
     (["--set", "optimiser.learning_rate=0.1"], ["unknown kind 'optimiser'"]),
     (["--data-dir", "/nonexistent"], ["/nonexistent", "does not exist"]),
 ])
-def test_bad_names_parameters_and_data_dir_are_one_line_errors(args, needles, tmp_path):
+def test_bad_names_parameters_and_data_dir_are_one_line_errors(args, needles, tmp_path, run_zoo, assert_one_line_error):
     out = tmp_path / "run"
-    proc = run_zoo("train", "--data-dir", str(SMALL_MNIST), *args, "--out", str(out), "--quiet")
+    proc = run_zoo("train", "--data-dir", str(MNIST_SAMPLE_DIR), *args, "--out", str(out), "--quiet")
     assert_one_line_error(proc, *needles)
     assert proc.stdout == ""  # not even the "training ..." line: nothing started
     assert not out.exists()
@@ -290,7 +290,7 @@ def offline_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_offline_train_falls_back_to_the_sample_with_one_warning(tmp_path):
+def test_offline_train_falls_back_to_the_sample_with_one_warning(tmp_path, run_zoo):
     out = tmp_path / "run"
     proc = run_zoo("train", *TINY_MLP, "--set", "dataset.progress=false", "--out", str(out),
                    env=offline_env(tmp_path))
@@ -305,7 +305,7 @@ def test_offline_train_falls_back_to_the_sample_with_one_warning(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["status"] == "ok"
 
 
-def test_offline_train_without_fallback_is_one_line_error(tmp_path):
+def test_offline_train_without_fallback_is_one_line_error(tmp_path, run_zoo, assert_one_line_error):
     out = tmp_path / "run"
     proc = run_zoo("train", *TINY_MLP, "--set", "dataset.progress=false",
                    "--set", "dataset.sample_fallback=false", "--out", str(out),
@@ -315,7 +315,7 @@ def test_offline_train_without_fallback_is_one_line_error(tmp_path):
     assert not out.exists()
 
 
-def test_mnist_sample_dataset_trains_through_the_cli(tmp_path):
+def test_mnist_sample_dataset_trains_through_the_cli(tmp_path, run_zoo):
     out = tmp_path / "run"
     proc = run_zoo("train", *TINY_MLP, "--dataset", "mnist-sample", "--out", str(out),
                    env=offline_env(tmp_path))
@@ -332,7 +332,7 @@ def data_with_empty(tmp_path: Path, role: str) -> Path:
     import struct
 
     d = tmp_path / "data"
-    shutil.copytree(SMALL_MNIST, d)
+    shutil.copytree(MNIST_SAMPLE_DIR, d)
     gzip_idx = lambda *header: gzip.compress(struct.pack(f">{len(header)}I", *header))
     (d / f"{role}-images-idx3-ubyte.gz").write_bytes(gzip_idx(0x803, 0, 28, 28))
     (d / f"{role}-labels-idx1-ubyte.gz").write_bytes(gzip_idx(0x801, 0))
@@ -341,7 +341,7 @@ def data_with_empty(tmp_path: Path, role: str) -> Path:
 
 @pytest.mark.parametrize("role, needle", [("t10k", "holds no test images"),
                                           ("train", "holds no training images")])
-def test_empty_split_file_is_one_line_error_before_training(tmp_path, role, needle):
+def test_empty_split_file_is_one_line_error_before_training(tmp_path, role, needle, run_zoo, assert_one_line_error):
     out = tmp_path / "run"
     proc = run_zoo("train", *TINY_MLP, "--data-dir", str(data_with_empty(tmp_path, role)),
                    "--out", str(out))
@@ -349,7 +349,7 @@ def test_empty_split_file_is_one_line_error_before_training(tmp_path, role, need
     assert proc.stdout == "" and not out.exists()  # nothing trained, no run left "running"
 
 
-def test_val_fraction_zero_trains_without_validation(tmp_path):
+def test_val_fraction_zero_trains_without_validation(tmp_path, run_zoo, assert_one_line_error):
     out = tmp_path / "run"
     proc = run_zoo("train", *TINY_MLP, *DATA, "--set", "dataset.val_fraction=0", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -368,7 +368,7 @@ def test_val_fraction_zero_trains_without_validation(tmp_path):
     assert_one_line_error(run_zoo("eval", str(out), "--split", "val"), "nothing to evaluate")
 
 
-def test_target_acc_without_validation_is_one_line_error_before_training(tmp_path):
+def test_target_acc_without_validation_is_one_line_error_before_training(tmp_path, run_zoo, assert_one_line_error):
     out = tmp_path / "run"
     proc = run_zoo("train", *TINY_MLP, *DATA, "--set", "dataset.val_fraction=0",
                    "--target-acc", "0.5", "--out", str(out))
@@ -376,7 +376,7 @@ def test_target_acc_without_validation_is_one_line_error_before_training(tmp_pat
     assert proc.stdout == "" and not out.exists()
 
 
-def test_no_training_images_left_is_one_line_error(tmp_path):
+def test_no_training_images_left_is_one_line_error(tmp_path, run_zoo, assert_one_line_error):
     out = tmp_path / "run"
     proc = run_zoo("train", *TINY_MLP, *DATA, "--set", "dataset.val_fraction=0.9999", "--out", str(out))
     assert_one_line_error(proc, "no training images left after taking 1000 of 1000")
@@ -388,7 +388,7 @@ def test_fewer_images_than_one_global_batch_is_one_line_error(tmp_path):
     # while building, before any process group or step is needed.
     job = Job(out=str(tmp_path / "run"), entries={"models": "mlp", "optimizers": "sgd"}, batch_size=500,
               params={"models": {"hidden1": 32, "hidden2": 16}, "datasets": {"progress": False}},
-              data_dir=str(SMALL_MNIST), epochs=1)
+              data_dir=str(MNIST_SAMPLE_DIR), epochs=1)
     with pytest.raises(TrainingError) as exc:
         train(job, catalog=load_catalog(), rank=0, world_size=2)
     assert "cannot batch the training data: 833 samples give no full global batch" in str(exc.value)
@@ -398,7 +398,7 @@ def test_fewer_images_than_one_global_batch_is_one_line_error(tmp_path):
 # --- seeds ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", [2**45, 2**63 - 1])  # where paddle.seed overflowed; the largest valid
-def test_large_seeds_train(tmp_path, seed):
+def test_large_seeds_train(tmp_path, seed, run_zoo):
     out = tmp_path / "run"
     proc = run_zoo("train", *TINY_MLP, *DATA, "--seed", str(seed), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -406,7 +406,7 @@ def test_large_seeds_train(tmp_path, seed):
     assert metrics["status"] == "ok" and metrics["job"]["seed"] == seed
 
 
-def test_seed_beyond_the_valid_range_is_one_line_error(tmp_path):
+def test_seed_beyond_the_valid_range_is_one_line_error(tmp_path, run_zoo):
     from zoo.errors import TrainingError
     from zoo.job import Job
     from zoo.train import train
@@ -417,7 +417,7 @@ def test_seed_beyond_the_valid_range_is_one_line_error(tmp_path):
     assert "Invalid value for '--seed'" in proc.stderr and not out.exists()
     # a job file written by hand (or another tool) is checked by the trainer itself
     with pytest.raises(TrainingError, match=r"seed must be an integer in \[0, 2\*\*63 - 1\]"):
-        train(Job(out=str(out), entries={"models": "mlp"}, seed=2**63, data_dir=str(SMALL_MNIST)))
+        train(Job(out=str(out), entries={"models": "mlp"}, seed=2**63, data_dir=str(MNIST_SAMPLE_DIR)))
     assert not out.exists()
 
 
@@ -460,7 +460,7 @@ NAN_PLUGIN = """
 """
 
 
-def test_nan_model_diverges_via_cli_exit_3(plugin_kit, tmp_path):
+def test_nan_model_diverges_via_cli_exit_3(plugin_kit, tmp_path, run_zoo):
     plugin_kit.add("nan_plugin", NAN_PLUGIN)
     out = tmp_path / "run"
     proc = run_zoo("train", *DATA, "--model", "nanmlp", "--optimizer", "sgd", "--epochs", "2",
@@ -479,7 +479,7 @@ def test_nan_weights_are_never_checkpointed(plugin_kit, tmp_path):
     plugin_kit.add("nan_plugin", NAN_PLUGIN)
     job = Job(out=str(tmp_path), entries={"models": "nanmlp", "optimizers": "sgd"},
               params={"models": {"poison": "weights"}, "datasets": {"progress": False}},
-              data_dir=str(SMALL_MNIST), epochs=2, checkpoint_every=2)
+              data_dir=str(MNIST_SAMPLE_DIR), epochs=2, checkpoint_every=2)
     result = train(job, catalog=load_catalog(plugin_kit.registry))
     # The loss stays finite; the checkpoint due at step 6 finds the NaN and is refused.
     assert result.status == "diverged"
@@ -492,7 +492,7 @@ def test_real_divergence_with_huge_learning_rate(tmp_path):
     job = Job(out=str(tmp_path), entries={"models": "mlp", "optimizers": "sgd"},
               params={"models": {"hidden1": 32, "hidden2": 16}, "optimizers": {"learning_rate": 1e6},
                       "datasets": {"progress": False}},
-              data_dir=str(SMALL_MNIST), epochs=2, checkpoint_every=1)
+              data_dir=str(MNIST_SAMPLE_DIR), epochs=2, checkpoint_every=1)
     result = train(job, catalog=load_catalog())
     assert result.status == "diverged", result
     assert re.fullmatch(r"loss is (nan|inf) at step \d+ \(epoch 1\)", result.reason)

@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from tests.test_resume import EPOCHS, STEPS_PER_EPOCH, StepCounter, assert_bitwise, history, make_job
 from zoo import checkpoint as ckpt
 from zoo.plugin import load_catalog
 from zoo.train import train
@@ -22,28 +21,28 @@ def catalog():
 
 
 @pytest.mark.parametrize("model", ["cnn", "mlp"])
-def test_a_run_paused_after_an_epoch_resumes_bitwise_equal(catalog, tmp_path, model):
+def test_a_run_paused_after_an_epoch_resumes_bitwise_equal(catalog, tmp_path, model, make_job, step_counter, steps_per_epoch, resume_epochs, history, assert_bitwise):
     reference = train(make_job(tmp_path / "reference", model=model, checkpoint_every=0), catalog=catalog)
     assert reference.status == "ok", reference.reason
 
     job = replace(make_job(tmp_path / "paused", model=model, checkpoint_every=0), pause_epochs=(1,))
-    first = StepCounter()
+    first = step_counter()
     paused = train(job, first, catalog=catalog)
     assert paused.status == "paused" and paused.reason == "paused after epoch 1 for the pruner"
-    assert first.steps == STEPS_PER_EPOCH and len(paused.epochs) == 1 and paused.test is None
-    assert ckpt.list_checkpoints(tmp_path / "paused")[-1].name == ckpt.checkpoint_name(STEPS_PER_EPOCH)
+    assert first.steps == steps_per_epoch and len(paused.epochs) == 1 and paused.test is None
+    assert ckpt.list_checkpoints(tmp_path / "paused")[-1].name == ckpt.checkpoint_name(steps_per_epoch)
 
-    second = StepCounter()
+    second = step_counter()
     resumed = train(job, second, catalog=catalog)  # the same job: epoch 1 is behind it now
     assert resumed.status == "ok", resumed.reason
-    assert resumed.resumed_from == STEPS_PER_EPOCH
-    assert second.steps == (EPOCHS - 1) * STEPS_PER_EPOCH
+    assert resumed.resumed_from == steps_per_epoch
+    assert second.steps == (resume_epochs - 1) * steps_per_epoch
     assert history(resumed) == history(reference)
     assert resumed.test == reference.test
     assert_bitwise(tmp_path / "paused", tmp_path / "reference")
 
 
-def test_the_last_epoch_never_pauses(catalog, tmp_path):
-    job = replace(make_job(tmp_path / "run", model="mlp", checkpoint_every=0), pause_epochs=(EPOCHS,))
+def test_the_last_epoch_never_pauses(catalog, tmp_path, make_job, resume_epochs):
+    job = replace(make_job(tmp_path / "run", model="mlp", checkpoint_every=0), pause_epochs=(resume_epochs,))
     result = train(job, catalog=catalog)
     assert result.status == "ok" and result.test is not None
