@@ -78,7 +78,8 @@ def test_missing_file(tmp_path):
         load_config(tmp_path / "nope.toml")
 
 
-def test_cli_reports_a_malformed_registry_in_one_line(tmp_path, assert_one_line_error, run_zoo, registry_text):
+def test_cli_reports_a_malformed_registry_in_one_line(tmp_path, assert_one_line_error, run_zoo,
+                                                      registry_text):
     path = write(tmp_path, BAD_FILES["unknown_grid_key"][0](registry_text))
     assert_one_line_error(run_zoo("--registry", str(path), "list"), str(path), "grid.modles")
 

@@ -96,8 +96,8 @@ def reference(cell: Path) -> tuple[np.ndarray, object]:
 
 
 @pytest.fixture(scope="module", params=list(FAMILIES))
-def journey(request, tmp_path_factory, run_zoo, cli, write_image, write_idx_set, write_cifar_folder, cifar_files,
-            write_imagefolder):
+def journey(request, tmp_path_factory, run_zoo, cli, write_image, write_idx_set, write_cifar_folder,
+            cifar_files, write_imagefolder):
     kit = SimpleNamespace(run_zoo=run_zoo, cli=cli, write_image=write_image, write_idx_set=write_idx_set,
                           write_cifar_folder=write_cifar_folder, cifar_files=cifar_files,
                           write_imagefolder=write_imagefolder)
@@ -266,7 +266,8 @@ def test_best_follows_validation_even_where_test_disagrees(journey, tmp_path, cl
     assert by_time[0]["time"] == min(r["time"] for r in table)
 
 
-def test_a_sweep_without_a_criterion_or_without_best_is_a_one_line_error(journey, run_zoo, assert_one_line_error):
+def test_a_sweep_without_a_criterion_or_without_best_is_a_one_line_error(journey, run_zoo,
+                                                                         assert_one_line_error):
 
     sweep = str(journey["sweep"])
     proc = run_zoo("results", sweep, "--best", "--by", "time_to_target")

@@ -39,7 +39,8 @@ def official_subset(idx_names, idx_bytes):
     return _subset
 
 
-def test_real_fashion_mnist_trained_exported_and_predicted_from_png(tmp_path, monkeypatch, run_zoo, write_image, cli, official_subset):
+def test_real_fashion_mnist_trained_exported_and_predicted_from_png(tmp_path, monkeypatch, run_zoo,
+                                                                    write_image, cli, official_subset):
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     images, labels = official_subset(tmp_path / "fashion")

@@ -46,7 +46,8 @@ def copy_data(write_idx, read_idx):
     return copy_data
 
 
-def test_another_data_folder_with_other_content_never_reuses_a_result(tmp_path, bench, db_rows, zoo, one_cell, copy_data):
+def test_another_data_folder_with_other_content_never_reuses_a_result(tmp_path, bench, db_rows, zoo, one_cell,
+                                                                      copy_data):
     out = tmp_path / "b"
     first = bench(out, *one_cell)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -66,7 +67,8 @@ def test_another_data_folder_with_other_content_never_reuses_a_result(tmp_path, 
     assert [s["acc"] for s in shown] == [new["test_acc"]]
 
 
-def test_zoo_train_refuses_to_resume_on_other_data_naming_the_difference(tmp_path, tiny_mlp, zoo, assert_one_line_error, copy_data):
+def test_zoo_train_refuses_to_resume_on_other_data_naming_the_difference(tmp_path, tiny_mlp, zoo,
+                                                                         assert_one_line_error, copy_data):
     run = tmp_path / "run"
     base = ("train", "--model", "mlp", "--optimizer", "sgd", "--epochs", "1", "--quiet",
             "--out", str(run), *tiny_mlp)
@@ -93,7 +95,11 @@ def test_a_changed_registry_default_is_a_new_result(tmp_path, registry_text, ben
     assert sorted(i["params"]["optimizers"]["learning_rate"] for i in identities) == [0.01, 0.05]
 
 
-def test_wall_time_is_the_cells_own_after_a_killed_runner_and_a_rebuilt_store(tmp_path, monkeypatch, faulty_kit, tiny_mlp, bench_cmd, repo_root, wait_for, kill_tree, db_rows, bench, metrics, cell_dir):
+def test_wall_time_is_the_cells_own_after_a_killed_runner_and_a_rebuilt_store(tmp_path, monkeypatch,
+                                                                              faulty_kit, tiny_mlp, bench_cmd,
+                                                                              repo_root, wait_for, kill_tree,
+                                                                              db_rows, bench, metrics,
+                                                                              cell_dir):
     kit = faulty_kit(tmp_path, monkeypatch)
     out = tmp_path / "b"
     # `slow` sleeps 0.25 s in each of its 18 training steps: at least 4.5 s of work
@@ -141,7 +147,8 @@ def zoo_register_models(register):
 '''
 
 
-def test_a_factory_that_never_returns_fails_preflight_in_one_line(plugin_kit, bench_cmd, repo_root, assert_one_line_error):
+def test_a_factory_that_never_returns_fails_preflight_in_one_line(plugin_kit, bench_cmd, repo_root,
+                                                                  assert_one_line_error):
     plugin_kit.add("zoo_hanging_factory", HANGING)
     out = plugin_kit.dir.parent / "b"
     # The limit holds for each step, loading the data too: 8 s leaves that step room on a
@@ -152,7 +159,9 @@ def test_a_factory_that_never_returns_fails_preflight_in_one_line(plugin_kit, be
     assert not (out / "results.db").exists()
 
 
-def test_missing_data_is_one_error_before_any_cell_and_a_fixed_rerun_runs(tmp_path, bench, assert_one_line_error, db_rows, one_cell):
+def test_missing_data_is_one_error_before_any_cell_and_a_fixed_rerun_runs(tmp_path, bench,
+                                                                          assert_one_line_error, db_rows,
+                                                                          one_cell):
     out, empty = tmp_path / "b", tmp_path / "empty"
     empty.mkdir()
     proc = bench(out, *one_cell, "--data-dir", str(empty))
@@ -199,7 +208,8 @@ def zoo_register_models(register):
 '''
 
 
-def test_a_killed_cell_is_retried_from_its_checkpoint_on_a_rerun(plugin_kit, bench, db_rows, zoo, metrics, cell_dir):
+def test_a_killed_cell_is_retried_from_its_checkpoint_on_a_rerun(plugin_kit, bench, db_rows, zoo, metrics,
+                                                                 cell_dir):
     plugin_kit.add("zoo_oom_once", DIE_AFTER_CHECKPOINT)
     out = plugin_kit.dir.parent / "b"
     marker = plugin_kit.dir.parent / "oom-marker"
@@ -221,7 +231,8 @@ def test_a_killed_cell_is_retried_from_its_checkpoint_on_a_rerun(plugin_kit, ben
     assert "1 cells, 1 already finished, 0 to run" in third.stderr
 
 
-def test_diverged_cells_stay_final_unless_retried(tmp_path, monkeypatch, faulty_kit, tiny_mlp, bench, db_rows, cell_dir):
+def test_diverged_cells_stay_final_unless_retried(tmp_path, monkeypatch, faulty_kit, tiny_mlp, bench, db_rows,
+                                                  cell_dir):
     kit = faulty_kit(tmp_path, monkeypatch)
     out, steps = tmp_path / "b", tmp_path / "steps"
     env = {**kit.env(), "ZOO_TEST_STEP_LOG": str(steps)}  # bad_nan diverges at its first step
@@ -266,7 +277,8 @@ def test_skipped_cells_stay_final_unless_retried(tmp_path, bench, db_rows, one_c
     assert "gpu:9" in gpu["reason"] and gpu["test_acc"] is None
 
 
-def test_a_corrupt_results_database_is_a_one_line_error(tmp_path, assert_one_line_error, bench, zoo, one_cell):
+def test_a_corrupt_results_database_is_a_one_line_error(tmp_path, assert_one_line_error, bench, zoo,
+                                                        one_cell):
     out = tmp_path / "b"
     out.mkdir()
     (out / "results.db").write_bytes(b"this is not a database" * 100)
@@ -274,8 +286,11 @@ def test_a_corrupt_results_database_is_a_one_line_error(tmp_path, assert_one_lin
     assert_one_line_error(zoo("results", str(out)), "results.db")
 
 
-def test_a_lock_held_mid_cell_is_one_line_and_the_rerun_records_without_retraining(
-        tmp_path, monkeypatch, faulty_kit, tiny_mlp, bench_cmd, repo_root, wait_for, kill_tree, cell_dir, bench, db_rows):
+def test_a_lock_held_mid_cell_is_one_line_and_the_rerun_records_without_retraining(tmp_path, monkeypatch,
+                                                                                   faulty_kit, tiny_mlp,
+                                                                                   bench_cmd, repo_root,
+                                                                                   wait_for, kill_tree,
+                                                                                   cell_dir, bench, db_rows):
     kit = faulty_kit(tmp_path, monkeypatch)
     out = tmp_path / "b"
     args = ("--models", "slow", *tiny_mlp)
@@ -321,7 +336,8 @@ def test_a_full_disk_is_a_store_error(tmp_path):
     store.close()
 
 
-def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path, read_only_user, bench, repo_root, one_cell):
+def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path, read_only_user, bench, repo_root,
+                                                              one_cell):
     import tempfile
 
     user = read_only_user()
@@ -358,7 +374,9 @@ def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path, read_onl
         shutil.rmtree(shared)
 
 
-def test_two_zoo_train_on_one_run_directory_are_refused(tmp_path, monkeypatch, faulty_kit, tiny_mlp, repo_root, wait_for, zoo, assert_one_line_error, kill_tree):
+def test_two_zoo_train_on_one_run_directory_are_refused(tmp_path, monkeypatch, faulty_kit, tiny_mlp,
+                                                        repo_root, wait_for, zoo, assert_one_line_error,
+                                                        kill_tree):
     kit = faulty_kit(tmp_path, monkeypatch)
     run = tmp_path / "run"
     args = ["train", "--model", "slow", "--optimizer", "sgd", "--epochs", "2", "--quiet",
@@ -381,7 +399,8 @@ def test_two_zoo_train_on_one_run_directory_are_refused(tmp_path, monkeypatch, f
     ("devices = []", "devices must not be empty"), ("repeat = 1000000000", "repeat must be in"),
     ("nprocs = 100000", "nprocs must be in"), ("epochs = 0", "epochs must be in"),
 ])
-def test_grid_files_are_held_to_the_same_bounds_as_flags(tmp_path, line, needle, bench, assert_one_line_error, one_cell):
+def test_grid_files_are_held_to_the_same_bounds_as_flags(tmp_path, line, needle, bench, assert_one_line_error,
+                                                         one_cell):
     grid = tmp_path / "grid.toml"
     grid.write_text(f"[grid]\n{line}\n")
     proc = bench(tmp_path / "b", *one_cell, "--grid", str(grid), "--dry-run")
@@ -396,7 +415,8 @@ def test_flags_outside_their_bounds_are_refused(tmp_path, args, bench, one_cell)
     assert "Invalid value" in proc.stderr
 
 
-def test_resume_with_a_contradicting_option_lists_the_conflicts(tmp_path, zoo, tiny_mlp, assert_one_line_error):
+def test_resume_with_a_contradicting_option_lists_the_conflicts(tmp_path, zoo, tiny_mlp,
+                                                                assert_one_line_error):
     run = tmp_path / "run"
     first = zoo("train", "--model", "mlp", "--optimizer", "sgd", "--epochs", "1", "--quiet",
                 "--data-dir", str(MNIST_SAMPLE_DIR), "--out", str(run), *tiny_mlp)
@@ -444,7 +464,8 @@ def test_a_path_too_long_to_look_up_is_one_line_in_any_command(tmp_path, args, z
     assert_one_line_error(proc, "longer than the file system allows")
 
 
-def test_a_train_run_writes_no_out_folder_for_an_impossible_out(tmp_path, zoo, tiny_mlp, assert_one_line_error):
+def test_a_train_run_writes_no_out_folder_for_an_impossible_out(tmp_path, zoo, tiny_mlp,
+                                                                assert_one_line_error):
     (tmp_path / "file").write_text("")
     proc = zoo("train", "--model", "mlp", "--epochs", "1", "--quiet", "--data-dir",
                str(MNIST_SAMPLE_DIR), "--out", str(tmp_path / "file" / "run"), *tiny_mlp)

@@ -125,7 +125,8 @@ def test_the_parsed_space_is_what_a_sampler_needs(tmp_path):
     ('epochs = { low = 1.5, high = 3, steps = 2 }', "epochs takes whole numbers"),
     ('"net.width" = [1, 2]', "'net.width' is no axis"),
 ])
-def test_bad_spaces_are_one_line_errors_before_anything_runs(tmp_path, table, needle, bench, assert_one_line_error):
+def test_bad_spaces_are_one_line_errors_before_anything_runs(tmp_path, table, needle, bench,
+                                                             assert_one_line_error):
     grid = tmp_path / "bad.toml"
     grid.write_text(f'[grid]\nmodels = ["mlp"]\noptimizers = ["adam"]\n[space]\n{table}\n')
     out = tmp_path / "b"
@@ -135,7 +136,8 @@ def test_bad_spaces_are_one_line_errors_before_anything_runs(tmp_path, table, ne
 
 
 @pytest.mark.integration
-def test_a_wrong_value_in_a_set_list_is_a_one_line_error_naming_the_parameter(tmp_path, bench, assert_one_line_error):
+def test_a_wrong_value_in_a_set_list_is_a_one_line_error_naming_the_parameter(tmp_path, bench,
+                                                                              assert_one_line_error):
     proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "adam",
                  "--set", f"{LR}=1e-3,fast", "--dry-run")
     assert_one_line_error(proc, f"--set {LR}", "'learning_rate' must be float", "'fast'")

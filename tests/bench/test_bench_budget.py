@@ -68,7 +68,8 @@ def test_asha_pauses_only_at_its_rungs(args, epochs, rungs):
 
 
 @pytest.mark.integration
-def test_an_epoch_budget_stops_starting_cells_and_a_bigger_one_goes_on(tmp_path, pruning_env, tiny_mlp, bench, steps_run, pruning_steps, db_rows):
+def test_an_epoch_budget_stops_starting_cells_and_a_bigger_one_goes_on(tmp_path, pruning_env, tiny_mlp, bench,
+                                                                       steps_run, pruning_steps, db_rows):
     out = tmp_path / "b"
     grid = ("--models", "slow", "--optimizers", "adam,sgd,momentum", "--epochs", "1", *tiny_mlp)
     proc = bench(out, *grid, "--budget-epochs", "2", env=pruning_env)
@@ -85,7 +86,10 @@ def test_an_epoch_budget_stops_starting_cells_and_a_bigger_one_goes_on(tmp_path,
 
 
 @pytest.mark.integration
-def test_a_paused_cell_waits_for_a_bigger_budget_and_resumes_from_its_checkpoint(tmp_path, pruning_env, bench, pruning_grid, db_rows, pruning_steps, steps_run, one, metrics, cell_dir):
+def test_a_paused_cell_waits_for_a_bigger_budget_and_resumes_from_its_checkpoint(tmp_path, pruning_env, bench,
+                                                                                 pruning_grid, db_rows,
+                                                                                 pruning_steps, steps_run,
+                                                                                 one, metrics, cell_dir):
     out = tmp_path / "b"
     proc = bench(out, *pruning_grid, "--prune", "asha", "--budget-epochs", "1", env=pruning_env)
     assert proc.returncode == ExitCode.BUDGET, proc.stderr[-3000:]
@@ -103,7 +107,8 @@ def test_a_paused_cell_waits_for_a_bigger_budget_and_resumes_from_its_checkpoint
 
 @pytest.mark.integration
 @pytest.mark.parametrize("value", ["2x", "0", "-1h"])
-def test_a_bad_budget_time_is_a_one_line_error(tmp_path, pruning_env, value, bench, pruning_grid, assert_one_line_error):
+def test_a_bad_budget_time_is_a_one_line_error(tmp_path, pruning_env, value, bench, pruning_grid,
+                                               assert_one_line_error):
     proc = bench(tmp_path / "b", *pruning_grid, "--budget-time", value, env=pruning_env)
     assert_one_line_error(proc, f"--budget-time {value!r}")
     assert not (tmp_path / "b" / "results.db").exists()

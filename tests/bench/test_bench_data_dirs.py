@@ -83,7 +83,8 @@ def test_bad_data_dir_values_are_one_line_errors(catalog, values, needle):
 # --- one sweep, two folders ------------------------------------------------------------------
 
 
-def test_one_sweep_reads_each_dataset_from_its_own_folder(folders, tmp_path, run_zoo, db_rows, cell_dir, sweep_args):
+def test_one_sweep_reads_each_dataset_from_its_own_folder(folders, tmp_path, run_zoo, db_rows, cell_dir,
+                                                          sweep_args):
     out = tmp_path / "b"
     proc = run_zoo("bench", "--datasets", "imagefolder,fashion-mnist", *sweep_args, "--out", str(out),
                    "--data-dir", f"imagefolder={folders['imagefolder']}",
@@ -114,7 +115,8 @@ def test_a_grid_file_names_folders_relative_to_itself(folders, tmp_path, run_zoo
 # --- the dry run checks the data -------------------------------------------------------------
 
 
-def test_the_dry_run_names_the_dataset_whose_folder_is_wrong(folders, tmp_path, run_zoo, assert_one_line_error, sweep_args):
+def test_the_dry_run_names_the_dataset_whose_folder_is_wrong(folders, tmp_path, run_zoo,
+                                                             assert_one_line_error, sweep_args):
     missing = tmp_path / "nowhere"
     proc = run_zoo("bench", "--datasets", "imagefolder,fashion-mnist", *sweep_args, "--dry-run",
                    "--data-dir", f"imagefolder={folders['imagefolder']}",
@@ -142,7 +144,8 @@ def test_the_dry_run_says_what_the_sweep_would_download_without_downloading(fold
 # --- zoo train reads one folder ------------------------------------------------------------
 
 
-def test_zoo_train_takes_one_folder_also_named_for_its_own_dataset(tmp_path, tiny_mlp, run_zoo, assert_one_line_error):
+def test_zoo_train_takes_one_folder_also_named_for_its_own_dataset(tmp_path, tiny_mlp, run_zoo,
+                                                                   assert_one_line_error):
     args = ["train", "--model", "mlp", *tiny_mlp, "--epochs", "1", "--quiet", "--set",
             "dataset.progress=false"]
     proc = run_zoo(*args, "--data-dir", f"mnist={MNIST_SAMPLE_DIR}", "--out", str(tmp_path / "run"))

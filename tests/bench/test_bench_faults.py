@@ -13,7 +13,10 @@ pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 TIMEOUT = "20"
 
 
-def test_each_fault_gets_its_status_while_the_other_cells_finish(tmp_path, monkeypatch, faulty_kit, marked, bench_cmd, repo_root, tiny_mlp, bench, kill_tree, db_rows, one, assert_no_processes, mark_variable, cell_dir):
+def test_each_fault_gets_its_status_while_the_other_cells_finish(tmp_path, monkeypatch, faulty_kit, marked,
+                                                                 bench_cmd, repo_root, tiny_mlp, bench,
+                                                                 kill_tree, db_rows, one, assert_no_processes,
+                                                                 mark_variable, cell_dir):
     kit = faulty_kit(tmp_path, monkeypatch)
     # A spawn cell in which rank 1 hangs (rank 0 waits for it in an all-reduce) runs in a
     # second sweep alongside: hung cells mostly sleep, so the two overlap cheaply.
@@ -67,7 +70,8 @@ def test_each_fault_gets_its_status_while_the_other_cells_finish(tmp_path, monke
     assert_no_processes(f"{mark_variable}={spawn_env[mark_variable]}", str(cell_dir(spawn_out, "bad_hang1") / "job.json"))
 
 
-def test_a_registry_given_with_dash_dash_registry_reaches_the_workers(tmp_path, monkeypatch, faulty_kit, bench_cmd, tiny_mlp, db_rows):
+def test_a_registry_given_with_dash_dash_registry_reaches_the_workers(tmp_path, monkeypatch, faulty_kit,
+                                                                      bench_cmd, tiny_mlp, db_rows):
     """Without $ZOO_REGISTRY the workers find the throwaway plugin through the job's
     registry_file (a relative path, resolved in the runner's and workers' folder)."""
     kit = faulty_kit(tmp_path, monkeypatch)

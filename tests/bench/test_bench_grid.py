@@ -98,7 +98,9 @@ def test_bad_grids_fail_in_one_line_before_training(tmp_path, args, needles, ben
 
 
 @pytest.mark.integration
-def test_a_model_whose_factory_always_raises_is_refused_before_training(tmp_path, monkeypatch, faulty_kit, bench, tiny_mlp, assert_one_line_error):
+def test_a_model_whose_factory_always_raises_is_refused_before_training(tmp_path, monkeypatch, faulty_kit,
+                                                                        bench, tiny_mlp,
+                                                                        assert_one_line_error):
     kit = faulty_kit(tmp_path, monkeypatch)
     out = tmp_path / "b"
     proc = bench(out, "--models", "mlp,broken_factory", *tiny_mlp, env=kit.env())

@@ -31,7 +31,8 @@ def _span(cpus: list[int]) -> str:
 
 
 @needs_two_cpus
-def test_two_jobs_give_the_bits_of_one_job_with_the_same_threads(tmp_path, tiny_mlp, bench, db_rows, cell_dir, metrics, zoo):
+def test_two_jobs_give_the_bits_of_one_job_with_the_same_threads(tmp_path, tiny_mlp, bench, db_rows, cell_dir,
+                                                                 metrics, zoo):
     one, two = tmp_path / "one", tmp_path / "two"
     threads = len(CPUS) // 2  # --jobs 2's default: each slot's share of the CPUs
     args = ("--models", "mlp", "--optimizers", "sgd,adam,momentum", *tiny_mlp)
@@ -59,7 +60,8 @@ def test_two_jobs_give_the_bits_of_one_job_with_the_same_threads(tmp_path, tiny_
     assert "(shared machine)" in zoo("results", str(two)).stdout
 
 
-def test_the_thread_count_changes_the_bits_so_it_is_part_of_the_cell(tmp_path, tiny_mlp, bench, db_rows, cell_dir):
+def test_the_thread_count_changes_the_bits_so_it_is_part_of_the_cell(tmp_path, tiny_mlp, bench, db_rows,
+                                                                     cell_dir):
     """Measured on Paddle 3.3.1 CPU: one and two threads give different parameters, so
     a result is only reused for the same thread count and the table shows it."""
     out = tmp_path / "b"
@@ -80,7 +82,8 @@ def test_the_thread_count_changes_the_bits_so_it_is_part_of_the_cell(tmp_path, t
 
 
 @needs_two_cpus
-def test_two_threads_give_the_same_bits_on_different_cpu_sets(tmp_path, probe_env, cell_dir, bench_cmd, repo_root, tiny_mlp, probes):
+def test_two_threads_give_the_same_bits_on_different_cpu_sets(tmp_path, probe_env, cell_dir, bench_cmd,
+                                                              repo_root, tiny_mlp, probes):
     """Each thread count is deterministic whatever CPUs it runs on: T=2 on two CPUs and
     T=2 squeezed onto one other CPU end with equal parameters."""
     runs = {}
@@ -98,7 +101,8 @@ def test_two_threads_give_the_same_bits_on_different_cpu_sets(tmp_path, probe_en
 
 
 @needs_two_cpus
-def test_concurrent_cells_run_on_disjoint_cpus_with_matching_threads(tmp_path, probe_env, bench, tiny_mlp, cell_dir, probes):
+def test_concurrent_cells_run_on_disjoint_cpus_with_matching_threads(tmp_path, probe_env, bench, tiny_mlp,
+                                                                     cell_dir, probes):
     out = tmp_path / "b"
     proc = bench(out, "--models", "probe", "--optimizers", "sgd,adam", "--launch", "single,spawn",
                  "--nprocs", "2", "--set", "model.delay=0.2", "--jobs", "2", "--threads", "1", *tiny_mlp,
@@ -123,7 +127,10 @@ def test_concurrent_cells_run_on_disjoint_cpus_with_matching_threads(tmp_path, p
 
 
 @needs_two_cpus
-def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, probe_env, tiny_mlp, bench_cmd, repo_root, wait_for, kill_tree, assert_no_processes, mark_variable, db_rows, bench, metrics, probes):
+def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, probe_env, tiny_mlp, bench_cmd,
+                                                                   repo_root, wait_for, kill_tree,
+                                                                   assert_no_processes, mark_variable,
+                                                                   db_rows, bench, metrics, probes):
     out = tmp_path / "b"
     args = ("--models", "probe", "--optimizers", "sgd,adam,momentum,adagrad", "--epochs", "2",
             "--checkpoint-every", "2", "--jobs", "2", *tiny_mlp)
@@ -164,7 +171,8 @@ def test_a_killed_parallel_sweep_reruns_to_every_cell_exactly_once(tmp_path, pro
     ("--jobs", str(len(os.sched_getaffinity(0)) + 1)),  # cells beyond the CPUs it may use
     ("--threads", str((os.cpu_count() or 1) + 1)),  # threads beyond the machine's CPUs
 ])
-def test_jobs_and_threads_beyond_the_cpus_are_refused_alike(tmp_path, option, value, bench, tiny_mlp, assert_one_line_error):
+def test_jobs_and_threads_beyond_the_cpus_are_refused_alike(tmp_path, option, value, bench, tiny_mlp,
+                                                            assert_one_line_error):
     # --threads alone used to pass with --jobs 1 while --jobs did not, and an absurd
     # --jobs ended in an OverflowError from building its slots.  (One cell's threads may
     # exceed its affinity: a T=2 result reproduced on one CPU, see above.)

@@ -96,7 +96,9 @@ def zoo_register_models(register):
 
 
 @pytest.mark.integration
-def test_a_real_cell_records_its_peak_memory_and_the_leaderboard_shows_it(tmp_path, monkeypatch, plugin_kit_class, bench, tiny_mlp, db_rows, metrics, cell_dir, zoo):
+def test_a_real_cell_records_its_peak_memory_and_the_leaderboard_shows_it(tmp_path, monkeypatch,
+                                                                          plugin_kit_class, bench, tiny_mlp,
+                                                                          db_rows, metrics, cell_dir, zoo):
     kit = plugin_kit_class(tmp_path, monkeypatch)
     kit.add("zoo_test_hog", HOG_PLUGIN)
     out = tmp_path / "sweep"

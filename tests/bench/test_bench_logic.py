@@ -148,7 +148,8 @@ def test_cell_keys_change_with_the_identity_and_not_with_the_seed(cell):
 
 
 @pytest.mark.integration
-def test_statuses_and_exit_codes_round_trip_worker_store_cli(tmp_path, monkeypatch, faulty_kit, bench, tiny_mlp, db_rows, metrics, cell_dir, zoo):
+def test_statuses_and_exit_codes_round_trip_worker_store_cli(tmp_path, monkeypatch, faulty_kit, bench,
+                                                             tiny_mlp, db_rows, metrics, cell_dir, zoo):
     """A diverged run: the worker's metrics, the store's row, `zoo results` and both
     commands' exit codes all say the same thing, through the enums."""
 

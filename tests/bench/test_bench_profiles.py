@@ -59,7 +59,8 @@ def test_a_profile_needs_targets_and_two_entries():
 
 
 @pytest.mark.integration
-def test_zoo_results_profile_prints_the_hand_worked_scores(tmp_path, zoo, write_profile_store, profile_ratios, profile_scores):
+def test_zoo_results_profile_prints_the_hand_worked_scores(tmp_path, zoo, write_profile_store, profile_ratios,
+                                                           profile_scores):
     write_profile_store(tmp_path)
     proc = zoo("results", str(tmp_path), "--profile", "optimizers", "--format", "json")
     assert proc.returncode == 0, proc.stderr

@@ -46,7 +46,10 @@ def assert_store_and_study_agree(db_rows):
 
 @pytest.mark.parametrize("pruner", [["asha"], ["median", "--set", "pruner.n_startup_trials=1"]],
                          ids=["asha", "median"])
-def test_a_pruner_stops_the_cell_at_chance_and_keeps_the_good_one(tmp_path, pruning_env, pruner, bench, db_rows, one, metrics, cell_dir, zoo, pruning_grid, steps_run, pruning_steps, assert_store_and_study_agree):
+def test_a_pruner_stops_the_cell_at_chance_and_keeps_the_good_one(tmp_path, pruning_env, pruner, bench,
+                                                                  db_rows, one, metrics, cell_dir, zoo,
+                                                                  pruning_grid, steps_run, pruning_steps,
+                                                                  assert_store_and_study_agree):
     out = tmp_path / "b"
     proc = bench(out, *pruning_grid, "--prune", *pruner, env=pruning_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -69,7 +72,8 @@ def test_a_pruner_stops_the_cell_at_chance_and_keeps_the_good_one(tmp_path, prun
     assert f"{bad['val_acc']:.4f} (pruned at epoch 1/3)" in shown.stdout
 
 
-def test_hyperband_decides_every_cell_once(tmp_path, pruning_env, bench, db_rows, pruning_grid, assert_store_and_study_agree):
+def test_hyperband_decides_every_cell_once(tmp_path, pruning_env, bench, db_rows, pruning_grid,
+                                           assert_store_and_study_agree):
     # Which cells Hyperband stops depends on the bracket Optuna hashes each trial into, so
     # this checks the wiring: one trial per cell, final rows that the study agrees with.
     out = tmp_path / "b"
@@ -80,7 +84,8 @@ def test_hyperband_decides_every_cell_once(tmp_path, pruning_env, bench, db_rows
     assert_store_and_study_agree(out)
 
 
-def test_retry_pruned_resumes_the_cell_to_its_full_epochs(tmp_path, pruning_env, bench, one, db_rows, metrics, cell_dir, pruning_grid, steps_run, pruning_steps):
+def test_retry_pruned_resumes_the_cell_to_its_full_epochs(tmp_path, pruning_env, bench, one, db_rows, metrics,
+                                                          cell_dir, pruning_grid, steps_run, pruning_steps):
     # median decides after epochs 1 and 2: the resumed cell passes epoch 2 unasked.
     out = tmp_path / "b"
     assert bench(out, *pruning_grid, *MEDIAN, env=pruning_env).returncode == 0
@@ -100,7 +105,8 @@ def test_retry_pruned_resumes_the_cell_to_its_full_epochs(tmp_path, pruning_env,
     assert len(by_cell) == 2 and by_cell[f"{row['cell']}:{row['seed']}"].state.name == "PRUNED"
 
 
-def test_two_jobs_prune_without_database_locks(tmp_path, pruning_env, bench, tiny_mlp, db_rows, one, steps_run, pruning_steps, assert_store_and_study_agree):
+def test_two_jobs_prune_without_database_locks(tmp_path, pruning_env, bench, tiny_mlp, db_rows, one,
+                                               steps_run, pruning_steps, assert_store_and_study_agree):
     out = tmp_path / "b"
     proc = bench(out, "--models", "slow", "--optimizers", "adam,stuck,sgd", "--epochs", "3", *tiny_mlp,
                  "--prune", "asha", "--jobs", "2", env=pruning_env)
@@ -113,7 +119,9 @@ def test_two_jobs_prune_without_database_locks(tmp_path, pruning_env, bench, tin
     assert steps_run(pruning_env) == sum(int(r["epochs_done"]) for r in rows) * pruning_steps
 
 
-def test_a_sigkilled_pruning_sweep_redoes_only_the_running_cell(tmp_path, pruning_env, tiny_mlp, sigkill_midway, db_rows, bench, one, assert_store_and_study_agree):
+def test_a_sigkilled_pruning_sweep_redoes_only_the_running_cell(tmp_path, pruning_env, tiny_mlp,
+                                                                sigkill_midway, db_rows, bench, one,
+                                                                assert_store_and_study_agree):
     out = tmp_path / "b"
     grid = ("--models", "slow", "--optimizers", "adam,stuck,sgd", "--epochs", "3", *tiny_mlp, "--prune", "asha")
     sigkill_midway(out, grid, pruning_env)
@@ -130,7 +138,9 @@ def test_a_sigkilled_pruning_sweep_redoes_only_the_running_cell(tmp_path, prunin
         assert (out / "cells" / slug / "metrics.json").read_text() == finished_metrics[slug]
 
 
-def test_a_decision_the_store_missed_is_recorded_on_the_rerun(tmp_path, pruning_env, bench, unrecord, one, db_rows, pruning_grid, steps_run, assert_store_and_study_agree):
+def test_a_decision_the_store_missed_is_recorded_on_the_rerun(tmp_path, pruning_env, bench, unrecord, one,
+                                                              db_rows, pruning_grid, steps_run,
+                                                              assert_store_and_study_agree):
     """A runner killed after telling the study "pruned" and before recording the row."""
     out = tmp_path / "b"
     assert bench(out, *pruning_grid, "--prune", "asha", env=pruning_env).returncode == 0
@@ -144,7 +154,9 @@ def test_a_decision_the_store_missed_is_recorded_on_the_rerun(tmp_path, pruning_
     assert_store_and_study_agree(out)
 
 
-def test_without_optuna_the_pruners_are_a_one_line_error_and_none_works(tmp_path, pruning_env, without_optuna, bench, assert_one_line_error, tiny_mlp, db_rows, pruning_grid):
+def test_without_optuna_the_pruners_are_a_one_line_error_and_none_works(tmp_path, pruning_env, without_optuna,
+                                                                        bench, assert_one_line_error,
+                                                                        tiny_mlp, db_rows, pruning_grid):
     pruning_env = without_optuna(tmp_path, pruning_env)
     for name in ("median", "asha", "hyperband"):
         proc = bench(tmp_path / name, *pruning_grid, "--prune", name, env=pruning_env)
@@ -157,12 +169,14 @@ def test_without_optuna_the_pruners_are_a_one_line_error_and_none_works(tmp_path
     assert not (tmp_path / "none" / "study.journal").exists()
 
 
-def test_an_unknown_pruner_is_a_one_line_error(tmp_path, pruning_env, assert_one_line_error, bench, pruning_grid):
+def test_an_unknown_pruner_is_a_one_line_error(tmp_path, pruning_env, assert_one_line_error, bench,
+                                               pruning_grid):
     assert_one_line_error(bench(tmp_path / "b", *pruning_grid, "--prune", "sometimes", env=pruning_env),
                           "--prune sometimes: unknown pruner (known: ")
 
 
-def test_a_bad_pruner_parameter_is_a_one_line_error(tmp_path, pruning_env, bench, assert_one_line_error, pruning_grid):
+def test_a_bad_pruner_parameter_is_a_one_line_error(tmp_path, pruning_env, bench, assert_one_line_error,
+                                                    pruning_grid):
     proc = bench(tmp_path / "b", *pruning_grid, "--prune", "asha", "--set", "pruner.reduction_factor=1", env=pruning_env)
     assert_one_line_error(proc, "pruners 'asha'", "reduction_factor")
     assert not (tmp_path / "b" / "results.db").exists()

@@ -36,7 +36,12 @@ def _checkpoint_of(out, prefix):
     return find
 
 
-def test_a_sigkilled_sweep_leaves_no_workers_and_resumes_without_duplicates(tmp_path, monkeypatch, faulty_kit, marked, wait_for, kill_tree, processes_with, mark_variable, cell_dir, assert_no_processes, db_rows, bench, one, metrics, start_sweep, slow_grid):
+def test_a_sigkilled_sweep_leaves_no_workers_and_resumes_without_duplicates(tmp_path, monkeypatch, faulty_kit,
+                                                                            marked, wait_for, kill_tree,
+                                                                            processes_with, mark_variable,
+                                                                            cell_dir, assert_no_processes,
+                                                                            db_rows, bench, one, metrics,
+                                                                            start_sweep, slow_grid):
     kit = faulty_kit(tmp_path, monkeypatch)
     out, env = tmp_path / "b", marked(kit.env())
     # the launch cell first: 1 s a step, so its workers would outlive the runner by seconds
@@ -96,7 +101,11 @@ def interrupt_sweep(wait_for, kill_tree, start_sweep):
 @pytest.mark.parametrize("launch, steps", [(("--launch", "single"), 18),
                                            (("--launch", "spawn", "--nprocs", "2"), 8)],
                          ids=["single", "spawn2"])
-def test_sigint_interrupts_the_cell_cleanly_and_a_rerun_finishes_it(tmp_path, monkeypatch, launch, steps, faulty_kit, marked, db_rows, cell_dir, metrics, assert_no_processes, mark_variable, bench, interrupt_sweep, slow_grid):
+def test_sigint_interrupts_the_cell_cleanly_and_a_rerun_finishes_it(tmp_path, monkeypatch, launch, steps,
+                                                                    faulty_kit, marked, db_rows, cell_dir,
+                                                                    metrics, assert_no_processes,
+                                                                    mark_variable, bench, interrupt_sweep,
+                                                                    slow_grid):
     kit = faulty_kit(tmp_path, monkeypatch)
     out, env = tmp_path / "b", marked(kit.env())
     code, stdout, stderr = interrupt_sweep(out, env, *launch)
@@ -131,7 +140,9 @@ def test_sigint_interrupts_the_cell_cleanly_and_a_rerun_finishes_it(tmp_path, mo
         f"rank {r}" for r in range(ranks) for _ in range(steps - step))
 
 
-def test_a_resumed_cell_whose_worker_dies_is_failed_not_interrupted(tmp_path, monkeypatch, faulty_kit, marked, metrics, cell_dir, bench, db_rows, interrupt_sweep, slow_grid):
+def test_a_resumed_cell_whose_worker_dies_is_failed_not_interrupted(tmp_path, monkeypatch, faulty_kit, marked,
+                                                                    metrics, cell_dir, bench, db_rows,
+                                                                    interrupt_sweep, slow_grid):
     """The metrics.json of the interrupted session must not speak for the next one."""
     kit = faulty_kit(tmp_path, monkeypatch)
     out, env = tmp_path / "b", marked(kit.env())

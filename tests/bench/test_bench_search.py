@@ -111,7 +111,8 @@ def test_trials_are_required_by_a_search_and_refused_by_the_grid(tmp_path, env, 
     assert not any((tmp_path / name / "results.db").exists() for name in "abce")
 
 
-def test_optuna_continues_its_study_and_never_repeats_a_cell(tmp_path, env, bench, db_rows, unrecord, assert_store_and_study_agree):
+def test_optuna_continues_its_study_and_never_repeats_a_cell(tmp_path, env, bench, db_rows, unrecord,
+                                                             assert_store_and_study_agree):
     out = tmp_path / "b"
     args = (*SMALL, *SPACE, "--search", "optuna", "--set", "searcher.sampler=RandomSampler")
     proc = bench(out, *args, "--trials", "2", env=env)
@@ -132,7 +133,8 @@ def test_optuna_continues_its_study_and_never_repeats_a_cell(tmp_path, env, benc
     assert "optimizer.learning_rate" in proc.stdout  # the varied parameter is a column
 
 
-def test_optuna_and_asha_share_one_study_on_two_jobs(tmp_path, env, bench, db_rows, assert_store_and_study_agree):
+def test_optuna_and_asha_share_one_study_on_two_jobs(tmp_path, env, bench, db_rows,
+                                                     assert_store_and_study_agree):
     out = tmp_path / "b"
     proc = bench(out, *SMALL, *SPACE, "--epochs", "3", "--search", "optuna", "--trials", "3",
                  "--prune", "asha", "--jobs", "2", env=env)
@@ -146,7 +148,8 @@ def test_optuna_and_asha_share_one_study_on_two_jobs(tmp_path, env, bench, db_ro
     assert any(t.intermediate_values for t in search_trials(out).values())
 
 
-def test_a_sigkilled_search_redoes_only_the_running_cell(tmp_path, env, tiny_mlp, sigkill_midway, db_rows, bench, assert_store_and_study_agree):
+def test_a_sigkilled_search_redoes_only_the_running_cell(tmp_path, env, tiny_mlp, sigkill_midway, db_rows,
+                                                         bench, assert_store_and_study_agree):
     out = tmp_path / "b"
     args = ("--models", "slow", *tiny_mlp, *SPACE, "--search", "optuna", "--trials", "3")
     sigkill_midway(out, args, env)

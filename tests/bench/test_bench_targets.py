@@ -55,7 +55,8 @@ def test_target_is_the_median_best_val_acc_of_the_best_configurations_seeds(earl
 
 
 @pytest.mark.integration
-def test_bench_records_the_target_and_its_source_with_every_row(earlier, tmp_path, bench, tiny_mlp, db_rows, zoo):
+def test_bench_records_the_target_and_its_source_with_every_row(earlier, tmp_path, bench, tiny_mlp, db_rows,
+                                                                zoo):
     out = tmp_path / "b"
     proc = bench(out, "--models", "mlp", "--optimizers", "sgd,adam", "--target-from", str(earlier), *tiny_mlp)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -71,7 +72,8 @@ def test_bench_records_the_target_and_its_source_with_every_row(earlier, tmp_pat
 
 
 @pytest.mark.integration
-def test_target_from_refuses_a_second_target_and_unknown_workloads(earlier, tmp_path, bench, tiny_mlp, assert_one_line_error):
+def test_target_from_refuses_a_second_target_and_unknown_workloads(earlier, tmp_path, bench, tiny_mlp,
+                                                                   assert_one_line_error):
     both = bench(tmp_path / "x", "--models", "mlp", "--optimizers", "sgd", "--target-from", str(earlier),
                  "--target-acc", "0.5", *tiny_mlp)
     assert_one_line_error(both, "--target-from and --target-acc both set the target")

@@ -19,7 +19,8 @@ def final_arrays(run):
     return ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])[0]
 
 
-def test_warm_and_cold_cells_are_bitwise_equal(tmp_path, probe_env, tiny_mlp, bench, cell_dir, metrics, probes):
+def test_warm_and_cold_cells_are_bitwise_equal(tmp_path, probe_env, tiny_mlp, bench, cell_dir, metrics,
+                                               probes):
     warm, cold = tmp_path / "warm", tmp_path / "cold"
     args = ("--models", "probe", "--optimizers", "adam,momentum", *tiny_mlp)
     assert bench(warm, *args, env=probe_env).returncode == 0
@@ -36,7 +37,9 @@ def test_warm_and_cold_cells_are_bitwise_equal(tmp_path, probe_env, tiny_mlp, be
         assert metrics(a)["test"] == metrics(b)["test"]
 
 
-def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch, faulty_kit, marked, bench_cmd, repo_root, tiny_mlp, wait_for, kill_tree, processes_with, db_rows, metrics, assert_no_processes):
+def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch, faulty_kit, marked, bench_cmd,
+                                                   repo_root, tiny_mlp, wait_for, kill_tree, processes_with,
+                                                   db_rows, metrics, assert_no_processes):
     kit = faulty_kit(tmp_path, monkeypatch)
     env = marked(kit.env())
     out = tmp_path / "run"
@@ -64,7 +67,8 @@ def test_killed_fork_server_costs_no_finished_work(tmp_path, monkeypatch, faulty
     assert_no_processes(env["ZOO_TEST_MARK"])
 
 
-def test_plugin_printing_does_not_break_the_fork_server(tmp_path, plugin_kit, noisy_plugin, bench, tiny_mlp, db_rows, cell_dir):
+def test_plugin_printing_does_not_break_the_fork_server(tmp_path, plugin_kit, noisy_plugin, bench, tiny_mlp,
+                                                        db_rows, cell_dir):
 
     plugin_kit.add("zoo_test_noisy", noisy_plugin)
     out = tmp_path / "run"

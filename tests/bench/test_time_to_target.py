@@ -40,7 +40,8 @@ def sweeps(tmp_path_factory, bench, metrics, cell_dir, cell_args):
 
 
 @pytest.mark.integration
-def test_the_stored_time_is_the_active_time_at_the_end_of_the_epoch_that_reached_it(sweeps, metrics, cell_dir, row, db_rows):
+def test_the_stored_time_is_the_active_time_at_the_end_of_the_epoch_that_reached_it(sweeps, metrics, cell_dir,
+                                                                                    row, db_rows):
     run = metrics(cell_dir(sweeps["targeted"], "mlp-sgd"))
     epochs = run["epochs"]
     assert [e["val_acc"] for e in epochs] == sweeps["accs"]  # the same run, deterministically

@@ -13,7 +13,8 @@ import pytest
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
-def test_two_vision_models_on_two_datasets_make_a_table(tmp_path, write_cifar_folder, cifar_files, write_idx_set, run_zoo):
+def test_two_vision_models_on_two_datasets_make_a_table(tmp_path, write_cifar_folder, cifar_files,
+                                                        write_idx_set, run_zoo):
     cache = tmp_path / "xdg"
     write_cifar_folder(cache / "zoo" / "cifar10" / "cifar-10-batches-bin", cifar_files(per_file=12, n_test=20))
     write_idx_set(cache / "zoo" / "fashion-mnist", n_train=60, n_test=20)

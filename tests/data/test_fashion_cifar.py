@@ -76,7 +76,8 @@ def test_fashion_mnists_declared_mean_and_std_are_those_of_its_training_images()
     assert FASHION_MEAN == (round(mean, 2),) and FASHION_STD == (round(std, 2),)
 
 
-def test_fashion_mnist_bad_files_are_one_line_errors_naming_the_file(tmp_path, write_idx_set, labels_for, idx_bytes, idx_names):
+def test_fashion_mnist_bad_files_are_one_line_errors_naming_the_file(tmp_path, write_idx_set, labels_for,
+                                                                     idx_bytes, idx_names):
     folder = write_idx_set(tmp_path / "fashion")
     labels = labels_for(120, 0)
     labels[7] = 11
@@ -90,7 +91,8 @@ def test_fashion_mnist_bad_files_are_one_line_errors_naming_the_file(tmp_path, w
     one_line(e, "no Fashion-MNIST data, missing t10k-images-idx3-ubyte[.gz]")
 
 
-def test_fashion_mnist_download_is_the_folder_loader_on_the_cache(tmp_path, monkeypatch, write_idx_set, idx_names, file_server_class):
+def test_fashion_mnist_download_is_the_folder_loader_on_the_cache(tmp_path, monkeypatch, write_idx_set,
+                                                                  idx_names, file_server_class):
     folder = write_idx_set(tmp_path / "served")
     files = {name: (folder / name).read_bytes() for name in idx_names.values()}
     with file_server_class(files) as server:
@@ -111,7 +113,8 @@ def test_fashion_mnist_download_is_the_folder_loader_on_the_cache(tmp_path, monk
         assert len(server.requests) == 4  # cached: nothing fetched again
 
 
-def test_fashion_mnist_download_checks_the_official_md5(tmp_path, monkeypatch, write_idx_set, idx_names, file_server_class):
+def test_fashion_mnist_download_checks_the_official_md5(tmp_path, monkeypatch, write_idx_set, idx_names,
+                                                        file_server_class):
     folder = write_idx_set(tmp_path / "served")
     files = {name: (folder / name).read_bytes() for name in idx_names.values()}
     with file_server_class(files) as server:
@@ -136,7 +139,8 @@ def test_records_decode_to_the_images_they_hold(labels_for, cifar_records):
     assert data[1 + 1024 + 32 * 5 + 7] == images[0, 5, 7, 1]
 
 
-def test_cifar10_loads_every_folder_layout_the_same(catalog, tmp_path, cifar_files, write_cifar_folder, cifar_tarball, cifar_test):
+def test_cifar10_loads_every_folder_layout_the_same(catalog, tmp_path, cifar_files, write_cifar_folder,
+                                                    cifar_tarball, cifar_test):
     files = cifar_files(per_file=24, n_test=30)
     flat = write_cifar_folder(tmp_path / "flat", files)
     nested = write_cifar_folder(tmp_path / "nested" / "cifar-10-batches-bin", files).parent
@@ -163,7 +167,9 @@ def test_cifar10_loads_every_folder_layout_the_same(catalog, tmp_path, cifar_fil
     assert {fingerprint(d) for d in again} == {fingerprint(data)}
 
 
-def test_cifar10_archive_is_read_in_memory_when_the_cache_cannot_be_written(tmp_path, monkeypatch, cifar_files, cifar_tarball, write_cifar_folder):
+def test_cifar10_archive_is_read_in_memory_when_the_cache_cannot_be_written(tmp_path, monkeypatch,
+                                                                            cifar_files, cifar_tarball,
+                                                                            write_cifar_folder):
     files = cifar_files()
     archived = tmp_path / "archived"
     archived.mkdir()
@@ -176,7 +182,9 @@ def test_cifar10_archive_is_read_in_memory_when_the_cache_cannot_be_written(tmp_
     assert fingerprint(data) == fingerprint(load_cifar10(write_cifar_folder(tmp_path / "bins", files)))
 
 
-def test_cifar10_download_extracts_into_the_cache_once(tmp_path, monkeypatch, cifar_files, write_cifar_folder, cifar_tarball, file_server_class, cifar_test, cifar_train):
+def test_cifar10_download_extracts_into_the_cache_once(tmp_path, monkeypatch, cifar_files, write_cifar_folder,
+                                                       cifar_tarball, file_server_class, cifar_test,
+                                                       cifar_train):
     files = cifar_files()
     folder = write_cifar_folder(tmp_path / "folder", files)
     archive = cifar_tarball(files)
@@ -195,7 +203,8 @@ def test_cifar10_download_extracts_into_the_cache_once(tmp_path, monkeypatch, ci
         assert server.requests == [f"/data/{CIFAR10_ARCHIVE}"]  # one download, then the cache
 
 
-def test_cifar10_download_with_a_wrong_checksum_keeps_nothing(tmp_path, monkeypatch, file_server_class, cifar_tarball):
+def test_cifar10_download_with_a_wrong_checksum_keeps_nothing(tmp_path, monkeypatch, file_server_class,
+                                                              cifar_tarball):
     with file_server_class({CIFAR10_ARCHIVE: cifar_tarball()}) as server:
         monkeypatch.setenv("ZOO_CIFAR10_URL", server.url)
         with pytest.raises(DataError) as e:
@@ -233,7 +242,8 @@ def test_cifar10_never_unpickles_the_python_version(tmp_path, write_cifar_folder
     assert not marker.exists()
 
 
-def test_cifar10_bad_files_are_one_line_errors_naming_the_file(tmp_path, cifar_files, write_cifar_folder, cifar_test, cifar_train):
+def test_cifar10_bad_files_are_one_line_errors_naming_the_file(tmp_path, cifar_files, write_cifar_folder,
+                                                               cifar_test, cifar_train):
     files = cifar_files()
     folder = write_cifar_folder(tmp_path / "c", files)
     (folder / "data_batch_3.bin").write_bytes(files["data_batch_3.bin"][:-100])
@@ -262,7 +272,8 @@ def test_cifar10_bad_files_are_one_line_errors_naming_the_file(tmp_path, cifar_f
     one_line(e, "holds no training images")
 
 
-def test_a_wrong_record_in_an_archive_is_named_in_the_archive_not_zoos_copy(tmp_path, cifar_files, cifar_tarball):
+def test_a_wrong_record_in_an_archive_is_named_in_the_archive_not_zoos_copy(tmp_path, cifar_files,
+                                                                            cifar_tarball):
     # The archive is read from zoo's extracted copy, but that copy is no file the user
     # knows: the error named it, not the archive they gave.
     files = cifar_files()
@@ -325,7 +336,8 @@ def test_inspect_resnet18_on_cifar10_shows_3x32x32_shapes(tmp_path, write_cifar_
     assert "cifar10 train split (cifar-bin:" in data["data"]
 
 
-def test_inspect_without_content_needs_no_files_for_a_dataset_of_fixed_shape(tmp_path, run_zoo, assert_one_line_error):
+def test_inspect_without_content_needs_no_files_for_a_dataset_of_fixed_shape(tmp_path, run_zoo,
+                                                                             assert_one_line_error):
     # The autouse fixture left the cache empty: no CIFAR-10 anywhere, and no download.
     env = {**os.environ, "ZOO_CIFAR10_URL": "http://127.0.0.1:9/"}
     proc = run_zoo("inspect", "resnet18", "--dataset", "cifar10", "--json", "--batch-size", "2", env=env)

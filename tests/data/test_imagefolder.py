@@ -99,7 +99,8 @@ def test_any_change_to_files_or_options_misses_the_cache(tmp_path, write_imagefo
     assert load_imagefolder(root, progress=False).train.labels.tolist().count(1) == 5
 
 
-def test_a_same_size_rewrite_with_its_old_mtime_still_misses_the_cache(tmp_path, write_imagefolder, write_image):
+def test_a_same_size_rewrite_with_its_old_mtime_still_misses_the_cache(tmp_path, write_imagefolder,
+                                                                       write_image):
     """The content hash is remembered under the files' stats; a rewrite changes the ctime."""
     root = tmp_path / "pets"
     write_imagefolder(root)
@@ -276,7 +277,9 @@ def test_missing_layout_and_bad_options(tmp_path, write_imagefolder):
     assert cache_files(root) == []  # nothing decoded for a refused option
 
 
-def test_imagefolder_trains_through_the_cli_and_mixed_sizes_fail_in_one_line(tmp_path, write_imagefolder, run_zoo, write_image, assert_one_line_error):
+def test_imagefolder_trains_through_the_cli_and_mixed_sizes_fail_in_one_line(tmp_path, write_imagefolder,
+                                                                             run_zoo, write_image,
+                                                                             assert_one_line_error):
     root = tmp_path / "pets"
     write_imagefolder(root, per_class={"train": 6, "test": 2}, size=(16, 16))
     out = tmp_path / "run"
@@ -301,7 +304,9 @@ def test_a_file_name_that_is_not_utf8_loads_like_any_other(tmp_path, write_image
     assert np.array_equal(odd.train.images, plain.train.images)
 
 
-def test_hostile_names_and_sizes_stay_one_line_through_the_cli(tmp_path, write_imagefolder, assert_one_line_error, run_zoo, png_header_only):
+def test_hostile_names_and_sizes_stay_one_line_through_the_cli(tmp_path, write_imagefolder,
+                                                               assert_one_line_error, run_zoo,
+                                                               png_header_only):
     root = tmp_path / "pets"
     write_imagefolder(root)
     args = ["train", "--model", "lenet", "--dataset", "imagefolder", "--data-dir", str(root),

@@ -89,7 +89,9 @@ def test_a_rerun_keeps_rows_and_changed_parameters_measure_again(sweep, run_zoo,
     assert changed["paddle-inference"]["onednn"] is False and len(infer_rows(sweep["out"])) == 6
 
 
-def test_devices_and_backends_that_cannot_run_are_skipped_with_the_reason(sweep, tmp_path, run_zoo, missing_gpu, site_without, isolated, zoo_main, infer_rows):
+def test_devices_and_backends_that_cannot_run_are_skipped_with_the_reason(sweep, tmp_path, run_zoo,
+                                                                          missing_gpu, site_without, isolated,
+                                                                          zoo_main, infer_rows):
     gpu = run_zoo("bench-infer", str(sweep["out"]), *QUICK, "--devices", missing_gpu(), "--backends",
                   "dygraph", env=sweep["env"])
     assert gpu.returncode == 4, gpu.stderr  # every row skipped: nothing was measured
@@ -130,7 +132,8 @@ def zoo_register_backends(register):
 """
 
 
-def test_failed_rows_make_the_exit_code_1(sweep, tmp_path, registry_text, builtin_plugins, run_zoo, infer_rows):
+def test_failed_rows_make_the_exit_code_1(sweep, tmp_path, registry_text, builtin_plugins, run_zoo,
+                                          infer_rows):
     (tmp_path / "zoo_liar_backend.py").write_text(textwrap.dedent(LIAR_BACKEND))
     registry = tmp_path / "registry.toml"
     registry.write_text(registry_text(builtin_plugins + ["zoo_deploy_models", "zoo_liar_backend"]))
@@ -163,7 +166,8 @@ def one_cell(tmp_path_factory, run_zoo, seed_small):
 
 
 @pytest.mark.parametrize("stored", ["absolute (zoo 0.2.0 and now)", "relative"])
-def test_a_copied_or_moved_sweep_works_on_its_own_cells(one_cell, tmp_path, stored, run_zoo, assert_one_line_error, infer_rows):
+def test_a_copied_or_moved_sweep_works_on_its_own_cells(one_cell, tmp_path, stored, run_zoo,
+                                                        assert_one_line_error, infer_rows):
     import shutil
     import sqlite3
 
@@ -193,7 +197,8 @@ def test_a_copied_or_moved_sweep_works_on_its_own_cells(one_cell, tmp_path, stor
     assert report.returncode == 0 and "metrics.json" not in report.stderr, report.stderr[-2000:]
 
 
-def test_a_stored_cell_folder_cannot_lead_out_of_the_sweep(one_cell, tmp_path, assert_one_line_error, run_zoo):
+def test_a_stored_cell_folder_cannot_lead_out_of_the_sweep(one_cell, tmp_path, assert_one_line_error,
+                                                           run_zoo):
     import shutil
     import sqlite3
 

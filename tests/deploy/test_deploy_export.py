@@ -40,7 +40,8 @@ def _catalog(env, monkeypatch):
 
 
 @pytest.mark.parametrize("model", ["cnn", "mlp", "bn-cnn"])
-def test_exports_agree_with_the_trained_model_on_real_images(runs, env, model, monkeypatch, export, seed_small):
+def test_exports_agree_with_the_trained_model_on_real_images(runs, env, model, monkeypatch, export,
+                                                             seed_small):
     from zoo.data import load_mnist, normalize_images
     from zoo.deploy.manifest import normalize, to_nchw
     from zoo.deploy.serve import open_backend
@@ -153,7 +154,8 @@ def test_concurrent_exports_into_one_out_publish_exactly_one(runs, env, tmp_path
     (lambda f: _edit(f, lambda m: m["normalization"].update(mean=[-5e9])), "normalization.mean"),
     (lambda f: _edit(f, lambda m: m["input"].update(shape=[1, 28, 2 ** 31])), "input.shape"),
 ])
-def test_a_damaged_export_is_a_one_line_error(mlp_export, env, tmp_path, change, needle, assert_one_line_error, run_zoo):
+def test_a_damaged_export_is_a_one_line_error(mlp_export, env, tmp_path, change, needle,
+                                              assert_one_line_error, run_zoo):
     bad = tmp_path / "bad"
     shutil.copytree(mlp_export, bad)
     change(bad)
@@ -174,7 +176,9 @@ def _edit(folder, change):
     (folder / "zoo-export.json").write_text(json.dumps(manifest))
 
 
-def test_without_the_onnx_extra_onnx_is_a_one_line_error_saying_how_to_install(runs, tmp_path, site_without, isolated, zoo_main, assert_one_line_error, export):
+def test_without_the_onnx_extra_onnx_is_a_one_line_error_saying_how_to_install(runs, tmp_path, site_without,
+                                                                               isolated, zoo_main,
+                                                                               assert_one_line_error, export):
     site = site_without(tmp_path / "site", "onnx*", "paddle2onnx*")
     out = tmp_path / "never"
     proc = isolated(site, zoo_main, "export", str(runs["cnn"]), "--format", "onnx", "--out", str(out),

@@ -120,7 +120,8 @@ def npy_header_only(path, shape):
 
 
 @pytest.mark.parametrize("adapt", [[], ["--adapt"]])
-def test_huge_inputs_are_refused_from_their_headers(trained, tmp_path, adapt, run_zoo, assert_one_line_error, png_header_only):
+def test_huge_inputs_are_refused_from_their_headers(trained, tmp_path, adapt, run_zoo, assert_one_line_error,
+                                                    png_header_only):
     # A 30000x30000 PNG ended in DecompressionBombError, a .npy header claiming 2^45
     # values in ArrayMemoryError: tracebacks, after trying to allocate the memory.
     png_header_only(tmp_path / "bomb.png", 30000, 30000)
@@ -318,7 +319,8 @@ def readme_snippet(repo_root):
 
 
 @pytest.mark.parametrize("fmt, title", [("paddle", "Paddle Inference"), ("onnx", "ONNX Runtime")])
-def test_an_export_serves_in_a_fresh_process_without_zoo(trained, tmp_path, fmt, title, site_without, isolated, readme_snippet):
+def test_an_export_serves_in_a_fresh_process_without_zoo(trained, tmp_path, fmt, title, site_without,
+                                                         isolated, readme_snippet):
     # The README's own snippet, pointed at this export and a PNG.
     png = sorted(trained["labels"])[0]
     code = readme_snippet(title)

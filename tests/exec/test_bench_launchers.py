@@ -88,7 +88,8 @@ def test_ranks_end_with_equal_parameters(two_procs, launch, cell_dir):
     assert data[0]["sha256"] == data[1]["sha256"]
 
 
-def test_spawn_and_launch_with_one_process_and_a_missing_gpu(one_proc, db_rows, one, missing_gpu, metrics, cell_dir, check_ok_row):
+def test_spawn_and_launch_with_one_process_and_a_missing_gpu(one_proc, db_rows, one, missing_gpu, metrics,
+                                                             cell_dir, check_ok_row):
     out, proc = one_proc
     assert proc.returncode == 0, proc.stderr[-3000:]  # skipped cells are not failures
     rows = db_rows(out)
@@ -120,7 +121,8 @@ def test_spawn_and_launch_with_one_process_and_a_missing_gpu(one_proc, db_rows, 
     # cell's timeout; it is refused before anything trains.
     (("launcher.nnodes=2",), "needs launcher.master=HOST:PORT"),
 ])
-def test_launch_addresses_are_checked_before_anything_trains(tmp_path, sets, needle, bench, tiny_mlp, assert_one_line_error):
+def test_launch_addresses_are_checked_before_anything_trains(tmp_path, sets, needle, bench, tiny_mlp,
+                                                             assert_one_line_error):
     args = [item for s in sets for item in ("--set", s)]
     proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "sgd", "--launch", "launch",
                  *args, *tiny_mlp, timeout=120)

@@ -25,7 +25,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_launch_nodes_train_one_cell_like_spawn_with_two_processes(tmp_path, marked, bench_cmd, repo_root, db_rows, bench, assert_no_processes, multinode_args):
+def test_two_launch_nodes_train_one_cell_like_spawn_with_two_processes(tmp_path, marked, bench_cmd, repo_root,
+                                                                       db_rows, bench, assert_no_processes,
+                                                                       multinode_args):
     env, master = marked(), f"127.0.0.1:{_free_port()}"
     nodes = [subprocess.Popen(bench_cmd(tmp_path / f"node{rank}", *multinode_args, "--launch", "launch",
                                         "--nprocs", "1", "--set", "launcher.nnodes=2",

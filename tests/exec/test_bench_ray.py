@@ -72,7 +72,10 @@ def final_arrays(run):
     return ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])[0]
 
 
-def test_cells_land_on_both_nodes_and_come_home_with_the_local_bits(cluster, tmp_path, tiny_mlp, marked, db_rows, bench, cell_dir, metrics, assert_no_processes, mark_variable, ray_bench):
+def test_cells_land_on_both_nodes_and_come_home_with_the_local_bits(cluster, tmp_path, tiny_mlp, marked,
+                                                                    db_rows, bench, cell_dir, metrics,
+                                                                    assert_no_processes, mark_variable,
+                                                                    ray_bench):
     out, here = tmp_path / "ray", tmp_path / "local"
     args = ("--models", "mlp", "--optimizers", "sgd,adam", *tiny_mlp)
     env = marked()
@@ -114,7 +117,10 @@ def _both_checkpointed(sweep_folders: Path):
     return check
 
 
-def test_a_node_lost_mid_cell_is_failed_and_a_rerun_completes_it(cluster, tmp_path, monkeypatch, faulty_kit, marked, wait_for, kill_tree, db_rows, zoo, metrics, assert_no_processes, mark_variable, ray_bench, start_sweep, slow_grid):
+def test_a_node_lost_mid_cell_is_failed_and_a_rerun_completes_it(cluster, tmp_path, monkeypatch, faulty_kit,
+                                                                 marked, wait_for, kill_tree, db_rows, zoo,
+                                                                 metrics, assert_no_processes, mark_variable,
+                                                                 ray_bench, start_sweep, slow_grid):
     kit = faulty_kit(tmp_path, monkeypatch)
     out, env = tmp_path / "b", marked({**kit.env(), "ZOO_TEST_DELAY": "0.5", "ZOO_RAY_DIR": str(tmp_path / "zoo-ray")})
     runner = start_sweep(cluster, out, env)
@@ -143,8 +149,12 @@ def test_a_node_lost_mid_cell_is_failed_and_a_rerun_completes_it(cluster, tmp_pa
     assert_no_processes(f"{mark_variable}={env[mark_variable]}", within=30)
 
 
-def test_ctrl_c_stops_the_cluster_cells_with_checkpoints_and_a_rerun_resumes(cluster, tmp_path,
-                                                                             monkeypatch, faulty_kit, marked, wait_for, kill_tree, db_rows, metrics, assert_no_processes, mark_variable, ray_bench, start_sweep, slow_grid):
+def test_ctrl_c_stops_the_cluster_cells_with_checkpoints_and_a_rerun_resumes(cluster, tmp_path, monkeypatch,
+                                                                             faulty_kit, marked, wait_for,
+                                                                             kill_tree, db_rows, metrics,
+                                                                             assert_no_processes,
+                                                                             mark_variable, ray_bench,
+                                                                             start_sweep, slow_grid):
     kit = faulty_kit(tmp_path, monkeypatch)
     out, env = tmp_path / "b", marked({**kit.env(), "ZOO_TEST_DELAY": "0.5", "ZOO_RAY_DIR": str(tmp_path / "zoo-ray")})
     runner = start_sweep(cluster, out, env)
@@ -192,7 +202,8 @@ def test_one_cell_trains_across_both_nodes(cluster, tmp_path, tiny_mlp, marked, 
     assert len({d.split('"sha256": ')[1] for d in digests}) == 1
 
 
-def test_a_cell_no_node_can_hold_is_skipped_with_the_reason(cluster, tmp_path, tiny_mlp, marked, db_rows, assert_no_processes, mark_variable, ray_bench):
+def test_a_cell_no_node_can_hold_is_skipped_with_the_reason(cluster, tmp_path, tiny_mlp, marked, db_rows,
+                                                            assert_no_processes, mark_variable, ray_bench):
     args = ("--models", "mlp", "--optimizers", "sgd", *tiny_mlp)
     out, env = tmp_path / "b", marked()
     # each node has 1 CPU: a cell of 3 threads fits none
@@ -231,7 +242,9 @@ def other_zoo_node(cluster, tmp_path, repo_root):
     cluster.remove_node(node)
 
 
-def test_a_node_with_another_zoo_version_refuses_the_cell(cluster, other_zoo_node, tmp_path, marked, tiny_mlp, db_rows, assert_no_processes, mark_variable, ray_bench):
+def test_a_node_with_another_zoo_version_refuses_the_cell(cluster, other_zoo_node, tmp_path, marked, tiny_mlp,
+                                                          db_rows, assert_no_processes, mark_variable,
+                                                          ray_bench):
     env = marked()
     env.pop("PYTHONPATH", None)  # it would be passed on to the node and hide its own
     out = tmp_path / "b"

@@ -42,7 +42,8 @@ def _closed_port() -> int:
     ("10.0.0.1:99999", "not HOST:PORT"),
     ("auto", "no running Ray cluster is known here"),
 ])
-def test_an_address_without_a_cluster_is_one_line(address, says, tmp_path, clean_env, bench, assert_one_line_error, assert_no_processes, mark_variable):
+def test_an_address_without_a_cluster_is_one_line(address, says, tmp_path, clean_env, bench,
+                                                  assert_one_line_error, assert_no_processes, mark_variable):
     address = address.format(closed=_closed_port())
     proc = bench(tmp_path / "b", *ARGS, "--ray-address", address, env=clean_env, timeout=120)
     assert_one_line_error(proc, f"--ray-address {address}: ", says)
@@ -83,7 +84,8 @@ def test_a_port_where_something_else_listens_is_one_line_within_the_connect_time
     assert_no_processes(f"{mark_variable}={clean_env[mark_variable]}")  # the throwaway driver is gone too
 
 
-def test_a_dashboard_must_be_asked_for_and_needs_rays_dashboard(tmp_path, clean_env, bench, assert_one_line_error):
+def test_a_dashboard_must_be_asked_for_and_needs_rays_dashboard(tmp_path, clean_env, bench,
+                                                                assert_one_line_error):
     if importlib.util.find_spec("aiohttp") is not None:
         pytest.skip("ray[default] is installed here: the dashboard would start")
     proc = bench(tmp_path / "b", "--models", "mlp", "--optimizers", "sgd", "--executor", "ray",
@@ -93,7 +95,8 @@ def test_a_dashboard_must_be_asked_for_and_needs_rays_dashboard(tmp_path, clean_
 
 
 @pytest.mark.parametrize("seconds", ["0", "-5", "1e999"])
-def test_a_connect_timeout_must_be_positive_and_finite(seconds, tmp_path, clean_env, bench, assert_one_line_error):
+def test_a_connect_timeout_must_be_positive_and_finite(seconds, tmp_path, clean_env, bench,
+                                                       assert_one_line_error):
     proc = bench(tmp_path / "b", *ARGS, "--ray-address", "127.0.0.1:6379",
                  "--set", f"executor.connect_timeout={seconds}", env=clean_env)
     assert_one_line_error(proc, "executor.connect_timeout=", "must be > 0 seconds and finite")

@@ -87,8 +87,13 @@ def short_tmp():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_killed_drivers_ray_listened_on_loopback_only_and_the_next_run_reaps_it(
-        tmp_path, monkeypatch, short_tmp, faulty_kit, marked, mark_variable, tiny_mlp, bench_cmd, repo_root, wait_for, bench, assert_no_processes, db_rows, pids_with):
+def test_a_killed_drivers_ray_listened_on_loopback_only_and_the_next_run_reaps_it(tmp_path, monkeypatch,
+                                                                                  short_tmp, faulty_kit,
+                                                                                  marked, mark_variable,
+                                                                                  tiny_mlp, bench_cmd,
+                                                                                  repo_root, wait_for, bench,
+                                                                                  assert_no_processes,
+                                                                                  db_rows, pids_with):
     pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'zoo[ray]')")
     kit = faulty_kit(tmp_path, monkeypatch)
     state = tmp_path / "state"

@@ -65,7 +65,8 @@ def bench_in(tiny_mlp):
     return bench_in
 
 
-def test_bench_never_imports_from_the_working_directory(tmp_path, registry_text, builtin_plugins, db_rows, bench_in):
+def test_bench_never_imports_from_the_working_directory(tmp_path, registry_text, builtin_plugins, db_rows,
+                                                        bench_in):
     checkout, markers = untrusted_checkout(tmp_path)
     # Relative paths, given as options or in the environment, keep their meaning in the
     # cells, which run in folders of their own.

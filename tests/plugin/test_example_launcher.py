@@ -56,7 +56,8 @@ def nice_installed(tmp_path_factory, pip, install_example, build_leftovers):
 
 
 @pytest.mark.integration
-def test_a_third_party_launcher_runs_cells_with_its_own_command(nice_installed, plugin_kit, run_example, repo_root, db_rows, cell_dir):
+def test_a_third_party_launcher_runs_cells_with_its_own_command(nice_installed, plugin_kit, run_example,
+                                                                repo_root, db_rows, cell_dir):
     plugins = json.loads(run_example([sys.executable, "-m", "zoo", "plugins", "--json"], cwd=repo_root).stdout)
     (nice,) = [p for p in plugins if p["name"] == "nice"]
     assert (nice["type"], nice["status"], nice["hooks"]) == ("third-party", "ok", ["launchers"])

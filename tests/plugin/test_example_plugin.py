@@ -136,8 +136,12 @@ def _rows(out: Path) -> list[dict]:
         con.close()
 
 
-def test_a_new_plugin_version_reruns_its_cells_keeps_the_old_rows_and_refuses_a_resume(
-        installed, tmp_path, assert_one_line_error, lenet_sweep, zoo_json, build_leftovers, install_example, run_example):
+def test_a_new_plugin_version_reruns_its_cells_keeps_the_old_rows_and_refuses_a_resume(installed, tmp_path,
+                                                                                       assert_one_line_error,
+                                                                                       lenet_sweep, zoo_json,
+                                                                                       build_leftovers,
+                                                                                       install_example,
+                                                                                       run_example):
     """The plugin's version is part of the code that trained a result: after pip installs
     another version of it, its cells train again beside the old rows, saying why; cells
     that use none of its entries keep their results; a run it trained cannot resume."""

@@ -181,7 +181,8 @@ def test_bad_constructor_values_are_one_line_errors(assert_one_line_error, run_z
                           "pretrained weights are not offered")
 
 
-def test_too_small_input_is_one_line_error_in_train_and_in_the_sweep_preflight(tmp_path, run_zoo, assert_one_line_error):
+def test_too_small_input_is_one_line_error_in_train_and_in_the_sweep_preflight(tmp_path, run_zoo,
+                                                                               assert_one_line_error):
     message = "input too small: model 'googlenet' needs at least 45x45 images, got 28x28"
     train = run_zoo("train", "--model", "googlenet", "--data-dir", str(MNIST_SAMPLE_DIR),
                     "--out", str(tmp_path / "run"), "--quiet")

@@ -173,7 +173,8 @@ def test_pages_fetch_nothing(run_case, sweep_case, page_parser):
             assert needle not in text, needle
 
 
-def test_compare_overlays_two_sweeps_with_zoo_results_numbers(synthetic, tmp_path, zoo, read_page, synthetic_figures, page_images):
+def test_compare_overlays_two_sweeps_with_zoo_results_numbers(synthetic, tmp_path, zoo, read_page,
+                                                              synthetic_figures, page_images):
     a, b = synthetic
     proc = zoo("report", str(a), "--compare", str(b), "--out", str(tmp_path / "c.html"))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -186,7 +187,8 @@ def test_compare_overlays_two_sweeps_with_zoo_results_numbers(synthetic, tmp_pat
     assert len(table["rows"]) == 60
 
 
-def test_120_cells_render_with_legends_inside_the_figure_off_the_data(tmp_path, read_page, profiled_figures, page_images):
+def test_120_cells_render_with_legends_inside_the_figure_off_the_data(tmp_path, read_page, profiled_figures,
+                                                                      page_images):
     from zoo.report import sweep_plots
     from zoo.report.build import make_report
     from zoo.report.sources import load_sweep
@@ -246,7 +248,8 @@ def _without_matplotlib(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 
 
-def test_without_matplotlib_report_and_bench_report_say_how_to_install_it(synthetic, tmp_path, assert_one_line_error, tiny_mlp):
+def test_without_matplotlib_report_and_bench_report_say_how_to_install_it(synthetic, tmp_path,
+                                                                          assert_one_line_error, tiny_mlp):
     assert_one_line_error(_without_matplotlib("report", str(synthetic[0])), "pip install 'zoo[report]'")
     out = tmp_path / "b"
     proc = _without_matplotlib("bench", "--out", str(out), "--models", "mlp", "--optimizers", "sgd",
@@ -262,7 +265,8 @@ def test_cli_imports_no_plotting_or_paddle_until_a_report_is_drawn():
     assert proc.stdout.strip().splitlines()[-1] == "HEAVY []", proc.stdout[-500:] + proc.stderr[-500:]
 
 
-def test_bench_report_that_cannot_be_written_warns_once_and_the_sweep_goes_on(tmp_path, bench, tiny_mlp, db_rows):
+def test_bench_report_that_cannot_be_written_warns_once_and_the_sweep_goes_on(tmp_path, bench, tiny_mlp,
+                                                                              db_rows):
     out = tmp_path / "b"
     (out / "report.html").mkdir(parents=True)  # nothing can be renamed onto a directory
     proc = bench(out, "--models", "mlp", "--optimizers", "sgd,momentum", "--report", *tiny_mlp)

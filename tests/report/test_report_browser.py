@@ -130,7 +130,8 @@ def test_the_browser_is_really_offline(browser, tmp_path):
         server.server_close()
 
 
-def test_sweep_page_has_its_table_and_every_figure_loaded(browser, sweep_case, sweep_figures, assert_screenshot_not_blank):
+def test_sweep_page_has_its_table_and_every_figure_loaded(browser, sweep_case, sweep_figures,
+                                                          assert_screenshot_not_blank):
     _assert_page_complete(browser, sweep_case.html, sweep_figures)
     assert _column(browser, "results-table", 1) == ["bad_nan", "slow"]
     assert _column(browser, "problems-table", 2) == ["diverged"]
@@ -166,7 +167,8 @@ def test_numeric_columns_sort_as_numbers_both_ways(browser, synthetic_page, asse
 
 
 @pytest.mark.integration
-def test_run_page_has_every_figure_loaded(browser, tmp_path_factory, real_run, run_figures, assert_screenshot_not_blank):
+def test_run_page_has_every_figure_loaded(browser, tmp_path_factory, real_run, run_figures,
+                                          assert_screenshot_not_blank):
     case = real_run(tmp_path_factory)
     _assert_page_complete(browser, case.html, run_figures)
     assert _column(browser, "epochs-table", 0) == ["1"]

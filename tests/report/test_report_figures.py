@@ -95,7 +95,8 @@ def test_val_acc_colour_is_the_combination_and_dashes_the_seed(small, assert_val
 
 
 @pytest.mark.integration
-def test_past_ten_lines_the_legend_collapses_to_the_first_varying_axis(large, lines_named, assert_val_lines_are_the_cells):
+def test_past_ten_lines_the_legend_collapses_to_the_first_varying_axis(large, lines_named,
+                                                                       assert_val_lines_are_the_cells):
     out, data = large
     figure = data["val-acc-per-epoch"]
     pairs = assert_val_lines_are_the_cells(out, figure)
@@ -170,7 +171,8 @@ def _assert_identified(points: dict[tuple, dict], rows: dict[tuple, dict], legen
 
 
 @pytest.mark.integration
-def test_acc_vs_time_identifies_every_combination_by_model_and_optimizer(small, lines_named, sweep_summaries, figure_points):
+def test_acc_vs_time_identifies_every_combination_by_model_and_optimizer(small, lines_named, sweep_summaries,
+                                                                         figure_points):
     out, data = small
     panel, = data["acc-vs-time"]["panels"]
     assert (panel["xlabel"], panel["ylabel"]) == ("wall time per cell (s)", "test accuracy (fraction)")

@@ -11,7 +11,8 @@ import pytest
 
 
 @pytest.mark.integration
-def test_run_figures_draw_the_runs_steps_epochs_chance_and_schedule(tmp_path_factory, real_run, read_page, lines_named):
+def test_run_figures_draw_the_runs_steps_epochs_chance_and_schedule(tmp_path_factory, real_run, read_page,
+                                                                    lines_named):
     case = real_run(tmp_path_factory)
     data = read_page(case.html).figure_data
     metrics = json.loads((case.run / "metrics.json").read_text())

@@ -125,7 +125,8 @@ def test_too_few_finished_cells_say_why_there_is_no_importance(pruned):
 
 
 @pytest.mark.integration
-def test_without_optuna_the_report_builds_and_says_how_to_get_importance(tmp_path, write_search_sweep, zoo, without_optuna, read_page):
+def test_without_optuna_the_report_builds_and_says_how_to_get_importance(tmp_path, write_search_sweep, zoo,
+                                                                         without_optuna, read_page):
     write_search_sweep(tmp_path / "grid")
     proc = zoo("report", str(tmp_path / "grid"), env=without_optuna(tmp_path, dict(os.environ)))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -162,7 +163,8 @@ def test_markup_in_names_stays_text(tmp_path, write_search_sweep, search_report)
 
 
 @pytest.mark.integration
-def test_a_real_asha_sweep_is_drawn_with_its_pruned_cells(tmp_path, bench, tiny_mlp, db_rows, zoo, read_page, gid_fields, lines_named):
+def test_a_real_asha_sweep_is_drawn_with_its_pruned_cells(tmp_path, bench, tiny_mlp, db_rows, zoo, read_page,
+                                                          gid_fields, lines_named):
     out = tmp_path / "asha"
     # lr 0.1 first: asha keeps it (the first cell at a rung always goes on); the tiny
     # learning rates stay near chance after epoch 1 and are pruned there.
@@ -213,7 +215,8 @@ def test_equal_accuracies_say_why_there_is_no_importance(tmp_path, write_search_
 
 
 @pytest.mark.integration
-def test_a_real_random_search_has_its_history(tmp_path, bench, tiny_mlp, db_rows, zoo, read_page, lines_named):
+def test_a_real_random_search_has_its_history(tmp_path, bench, tiny_mlp, db_rows, zoo, read_page,
+                                              lines_named):
     out = tmp_path / "random"
     proc = bench(out, "--models", "mlp", "--optimizers", "sgd,adam", *tiny_mlp,
                  "--set", "optimizer.learning_rate=0.1,0.01,0.001", "--search", "random", "--trials", "3")

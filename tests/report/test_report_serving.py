@@ -40,7 +40,8 @@ def test_acc_vs_latency_has_a_point_per_measured_row(small, db_rows, lines_named
 
 
 @pytest.mark.integration
-def test_serving_rows_that_all_failed_give_their_reasons_and_no_latency_figure(tmp_path, db_rows, zoo, read_page):
+def test_serving_rows_that_all_failed_give_their_reasons_and_no_latency_figure(tmp_path, db_rows, zoo,
+                                                                               read_page):
     from zoo.bench import infer_store
     from zoo.bench.store import Store
     from zoo.report.synthetic import write_synthetic_sweep

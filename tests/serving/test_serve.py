@@ -43,7 +43,8 @@ def test_health_and_metadata_endpoints(server, model_name, shapes):
         assert meta["parameters"]["dataset"] == ("cifar10" if model_name == "cifar-cnn" else "mnist")
 
 
-def test_infer_fp32_uint8_and_classification(server, reference, model_name, pixels, normalized, tolerance, tensor_request, logits_of):
+def test_infer_fp32_uint8_and_classification(server, reference, model_name, pixels, normalized, tolerance,
+                                             tensor_request, logits_of):
     backend, manifest = reference[model_name]
     batch = pixels(model_name, 3, seed=4)
     expected = np.asarray(backend.predict(normalized(manifest, batch)))
@@ -140,7 +141,8 @@ def bad_requests(shapes, tensor_request):
     return _bad_requests
 
 
-def test_bad_requests_get_400_with_the_protocols_error_json(server, model_name, tensor_request, pixels, shapes, bad_requests):
+def test_bad_requests_get_400_with_the_protocols_error_json(server, model_name, tensor_request, pixels,
+                                                            shapes, bad_requests):
     with httpx.Client(base_url=server.url) as client:
         for what, body, needle in bad_requests(model_name):
             answer = client.post(f"/v2/models/{model_name}/infer", content=body,
@@ -205,7 +207,8 @@ def _stats(client, name: str) -> tuple[int, int]:
     return found["inference_count"], found["execution_count"]
 
 
-def test_batched_answers_equal_batch_one_answers(server, reference, model_name, pixels, logits_of, tensor_request, tolerance, normalized):
+def test_batched_answers_equal_batch_one_answers(server, reference, model_name, pixels, logits_of,
+                                                 tensor_request, tolerance, normalized):
     backend, manifest = reference[model_name]
     sizes = [1] * 20 + [2, 3, 1, 4]
     batches = [pixels(model_name, n, seed=i) for i, n in enumerate(sizes)]
@@ -224,7 +227,8 @@ def test_batched_answers_equal_batch_one_answers(server, reference, model_name, 
         assert np.max(np.abs(one - expected)) <= tolerance
 
 
-def test_a_backend_failure_is_a_500_for_that_request_only(fussy, pixels, tensor_request, poison, logits_of, tolerance):
+def test_a_backend_failure_is_a_500_for_that_request_only(fussy, pixels, tensor_request, poison, logits_of,
+                                                          tolerance):
     batches = [pixels("cifar-cnn", 1, seed=i) for i in range(12)]
     bodies = [tensor_request(b, "UINT8") for b in batches]
     poisoned = tensor_request(np.full((1, 3, 32, 32), poison, np.float32))
@@ -258,7 +262,8 @@ def test_bodies_over_the_limit_get_413(fussy, tensor_request, pixels):
     assert still.status_code == 200
 
 
-def test_sigterm_answers_the_requests_in_flight_then_exits_0(exports, tmp_path, fussy_env, served_class, pixels, tensor_request, logits_of):
+def test_sigterm_answers_the_requests_in_flight_then_exits_0(exports, tmp_path, fussy_env, served_class,
+                                                             pixels, tensor_request, logits_of):
     env = fussy_env(tmp_path / "plugin")
     served = served_class(exports["cifar-cnn"], "--backend", "fussy", "--set", "backend.delay_ms=1500",
                     "--max-batch", "2", env=env)
@@ -321,7 +326,8 @@ def test_one_line_errors_before_serving(exports, tmp_path, run_zoo, assert_one_l
     assert_one_line_error(wrong_backend, "onnx exports")
 
 
-def test_without_the_serve_extra_it_says_how_to_install(exports, tmp_path, site_without, isolated, zoo_main, assert_one_line_error):
+def test_without_the_serve_extra_it_says_how_to_install(exports, tmp_path, site_without, isolated, zoo_main,
+                                                        assert_one_line_error):
     site = site_without(tmp_path / "site", "starlette*", "uvicorn*")
     for command in (["serve", str(exports["cifar-cnn"])], ["bench-serve", str(exports["cifar-cnn"])]):
         proc = isolated(site, zoo_main, *command, cwd=tmp_path)
@@ -329,7 +335,8 @@ def test_without_the_serve_extra_it_says_how_to_install(exports, tmp_path, site_
         assert "starlette" in line and proc.returncode == 2
 
 
-def test_workers_share_the_port_and_stop_cleanly(exports, served_class, logits_of, tolerance, tensor_request, pixels):
+def test_workers_share_the_port_and_stop_cleanly(exports, served_class, logits_of, tolerance, tensor_request,
+                                                 pixels):
     served = served_class(exports["cifar-cnn"], "--workers", "2")
     try:
         with httpx.Client(base_url=served.url, timeout=120) as client:

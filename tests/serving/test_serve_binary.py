@@ -37,7 +37,8 @@ def binary_outputs(answer) -> tuple[dict, bytes]:
     return json.loads(answer.content[:length]), answer.content[length:]
 
 
-def test_binary_fp32_and_uint8_answer_as_json_does(server, reference, model_name, pixels, logits_of, normalized, tensor_request, tolerance):
+def test_binary_fp32_and_uint8_answer_as_json_does(server, reference, model_name, pixels, logits_of,
+                                                   normalized, tensor_request, tolerance):
     backend, manifest = reference[model_name]
     batch = pixels(model_name, 3, seed=5)
     url = f"/v2/models/{model_name}/infer"
@@ -110,7 +111,8 @@ def bad_binary_requests(pixels):
     return _bad_binary_requests
 
 
-def test_every_bad_binary_request_is_a_400_and_the_server_goes_on(server, model_name, pixels, bad_binary_requests):
+def test_every_bad_binary_request_is_a_400_and_the_server_goes_on(server, model_name, pixels,
+                                                                  bad_binary_requests):
     with httpx.Client(base_url=server.url) as client:
         for what, body, headers, needle in bad_binary_requests(model_name):
             answer = client.post(f"/v2/models/{model_name}/infer", content=body, headers=headers)

@@ -102,7 +102,8 @@ def _combo_id(combo: dict) -> str:
 @pytest.mark.filterwarnings("ignore:There are some unused values in state_dict")
 @pytest.mark.parametrize("past_epoch", [0, 4], ids=["epoch-end", "mid-epoch"])  # steps past epoch 1
 @pytest.mark.parametrize("combo", COMBOS, ids=_combo_id)
-def test_resume_is_bitwise_equal(combo, past_epoch, catalog, reference, tmp_path, make_job, interrupt_run, steps_per_epoch, resume_run, assert_bitwise, history):
+def test_resume_is_bitwise_equal(combo, past_epoch, catalog, reference, tmp_path, make_job, interrupt_run,
+                                 steps_per_epoch, resume_run, assert_bitwise, history):
     at = steps_per_epoch + past_epoch
     ref_out, ref = reference(**combo)
     job = make_job(tmp_path, **combo)
@@ -142,7 +143,8 @@ def _other_work(catalog) -> None:
         opt.clear_grad()
 
 
-def test_resume_after_other_models_in_same_process(catalog, reference, tmp_path, make_job, interrupt_run, resume_run, assert_bitwise, history):
+def test_resume_after_other_models_in_same_process(catalog, reference, tmp_path, make_job, interrupt_run,
+                                                   resume_run, assert_bitwise, history):
     ref_out, ref = reference(model="cnn", optimizer="adam")
     job = make_job(tmp_path)
     interrupt_run(job, catalog, 13)
@@ -188,7 +190,9 @@ def test_state_maps_onto_differently_named_variables(catalog):
     assert all(np.array_equal(got[k], want[k]) for k in want)
 
 
-def test_corrupt_latest_checkpoint_falls_back_with_warning(catalog, reference, tmp_path, make_job, interrupt_run, resume_run, assert_bitwise, history):
+def test_corrupt_latest_checkpoint_falls_back_with_warning(catalog, reference, tmp_path, make_job,
+                                                           interrupt_run, resume_run, assert_bitwise,
+                                                           history):
     ref_out, ref = reference(model="cnn", optimizer="adam")
     job = make_job(tmp_path)
     interrupt_run(job, catalog, 13)
@@ -262,7 +266,8 @@ SLOW_PLUGIN = """
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig, steps_per_epoch, history, timing_keys):
+def test_cli_signal_then_resume_is_bitwise_equal(plugin_kit, tmp_path, sig, steps_per_epoch, history,
+                                                 timing_keys):
     plugin_kit.add("slowmlp_plugin", SLOW_PLUGIN)
     out = tmp_path / "run"
     args = ["--model", "slowmlp", "--optimizer", "adam", "--schedule", "cosine",

@@ -243,7 +243,8 @@ def test_malicious_pdparams_is_refused_without_running_it(tmp_path, run_zoo, ass
     ("a missing gpu", None),
     ("tpu", ["unknown device 'tpu'", "available: cpu"]),
 ])
-def test_unavailable_device_is_one_line_error(device, needles, tmp_path, cuda_gpus, missing_gpu, run_zoo, assert_one_line_error):
+def test_unavailable_device_is_one_line_error(device, needles, tmp_path, cuda_gpus, missing_gpu, run_zoo,
+                                              assert_one_line_error):
     if device == "a missing gpu":  # any GPU on a CPU build; the one after the last on CUDA
         device, needles = (missing_gpu(), [f"'{missing_gpu()}'", "no such GPU on this machine",
                                            "available: cpu, gpu:0"]) if cuda_gpus() else \
@@ -263,7 +264,8 @@ def test_unavailable_device_is_one_line_error(device, needles, tmp_path, cuda_gp
     (["--set", "optimiser.learning_rate=0.1"], ["unknown kind 'optimiser'"]),
     (["--data-dir", "/nonexistent"], ["/nonexistent", "does not exist"]),
 ])
-def test_bad_names_parameters_and_data_dir_are_one_line_errors(args, needles, tmp_path, run_zoo, assert_one_line_error):
+def test_bad_names_parameters_and_data_dir_are_one_line_errors(args, needles, tmp_path, run_zoo,
+                                                               assert_one_line_error):
     out = tmp_path / "run"
     proc = run_zoo("train", "--data-dir", str(MNIST_SAMPLE_DIR), *args, "--out", str(out), "--quiet")
     assert_one_line_error(proc, *needles)
@@ -341,7 +343,8 @@ def data_with_empty(tmp_path: Path, role: str) -> Path:
 
 @pytest.mark.parametrize("role, needle", [("t10k", "holds no test images"),
                                           ("train", "holds no training images")])
-def test_empty_split_file_is_one_line_error_before_training(tmp_path, role, needle, run_zoo, assert_one_line_error):
+def test_empty_split_file_is_one_line_error_before_training(tmp_path, role, needle, run_zoo,
+                                                            assert_one_line_error):
     out = tmp_path / "run"
     proc = run_zoo("train", *TINY_MLP, "--data-dir", str(data_with_empty(tmp_path, role)),
                    "--out", str(out))
@@ -368,7 +371,8 @@ def test_val_fraction_zero_trains_without_validation(tmp_path, run_zoo, assert_o
     assert_one_line_error(run_zoo("eval", str(out), "--split", "val"), "nothing to evaluate")
 
 
-def test_target_acc_without_validation_is_one_line_error_before_training(tmp_path, run_zoo, assert_one_line_error):
+def test_target_acc_without_validation_is_one_line_error_before_training(tmp_path, run_zoo,
+                                                                         assert_one_line_error):
     out = tmp_path / "run"
     proc = run_zoo("train", *TINY_MLP, *DATA, "--set", "dataset.val_fraction=0",
                    "--target-acc", "0.5", "--out", str(out))

@@ -52,7 +52,8 @@ def test_the_subset_is_deterministic_class_balanced_and_sorted():
     assert np.array_equal(subset_indices(labels, 1000), np.arange(len(labels)))
 
 
-def test_every_dataset_family_draws_its_subset_by_the_same_rule(tmp_path, write_idx_set, write_cifar_folder, write_imagefolder):
+def test_every_dataset_family_draws_its_subset_by_the_same_rule(tmp_path, write_idx_set, write_cifar_folder,
+                                                                write_imagefolder):
     catalog = load_catalog()
     folders = {"fashion-mnist": write_idx_set(tmp_path / "idx", n_train=120),
                "cifar10": write_cifar_folder(tmp_path / "cifar"),
@@ -74,7 +75,9 @@ def test_every_dataset_family_draws_its_subset_by_the_same_rule(tmp_path, write_
     assert limit_train(full, None) is full
 
 
-def test_a_limited_run_trains_on_n_images_and_a_changed_limit_is_another_run(tmp_path, run_zoo, assert_one_line_error, train_args):
+def test_a_limited_run_trains_on_n_images_and_a_changed_limit_is_another_run(tmp_path, run_zoo,
+                                                                             assert_one_line_error,
+                                                                             train_args):
     out = tmp_path / "run"
     proc = run_zoo("train", *train_args, "--limit-train", "300", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -88,7 +91,8 @@ def test_a_limited_run_trains_on_n_images_and_a_changed_limit_is_another_run(tmp
                           "--limit-train")
 
 
-def test_a_sweep_with_another_limit_is_a_new_row_and_says_why(tmp_path, tiny_mlp, bench, db_rows, cell_dir, assert_one_line_error):
+def test_a_sweep_with_another_limit_is_a_new_row_and_says_why(tmp_path, tiny_mlp, bench, db_rows, cell_dir,
+                                                              assert_one_line_error):
     out = tmp_path / "b"
     args = ("--models", "mlp", "--optimizers", "sgd", *tiny_mlp)
     assert bench(out, *args, "--limit-train", "200").returncode == 0
@@ -110,7 +114,8 @@ def test_a_sweep_with_another_limit_is_a_new_row_and_says_why(tmp_path, tiny_mlp
 # --- threads -------------------------------------------------------------------------------
 
 
-def test_train_threads_mean_what_bench_threads_mean(tmp_path, run_zoo, bench, tiny_mlp, cell_dir, assert_one_line_error, train_args):
+def test_train_threads_mean_what_bench_threads_mean(tmp_path, run_zoo, bench, tiny_mlp, cell_dir,
+                                                    assert_one_line_error, train_args):
     """Paddle 3.3.1 on CPU gives other bits with 2 threads than with 1 (see
     test_bench_jobs); zoo train --threads 2 must give a bench cell's --threads 2 bits."""
     two, one = tmp_path / "two", tmp_path / "one"
@@ -134,7 +139,8 @@ def test_train_threads_mean_what_bench_threads_mean(tmp_path, run_zoo, bench, ti
 PROGRESS_LINE = re.compile(r"^epoch 1/1 step (\d+)/9  \d+ img/s  loss \d+\.\d{4}$")
 
 
-def test_train_prints_plain_progress_lines_when_stderr_is_a_pipe(tmp_path, run_zoo, assert_one_line_error, train_args):
+def test_train_prints_plain_progress_lines_when_stderr_is_a_pipe(tmp_path, run_zoo, assert_one_line_error,
+                                                                 train_args):
     import os
 
     env = {**os.environ, "ZOO_PROGRESS_INTERVAL": "0"}  # a line per step: no long run needed
@@ -151,7 +157,8 @@ def test_train_prints_plain_progress_lines_when_stderr_is_a_pipe(tmp_path, run_z
                           "ZOO_PROGRESS_INTERVAL")
 
 
-def test_a_sweep_prints_plain_progress_lines_per_running_cell(tmp_path, monkeypatch, faulty_kit, run_zoo, tiny_mlp):
+def test_a_sweep_prints_plain_progress_lines_per_running_cell(tmp_path, monkeypatch, faulty_kit, run_zoo,
+                                                              tiny_mlp):
     env = {**faulty_kit(tmp_path, monkeypatch).env(), "ZOO_PROGRESS_INTERVAL": "0"}
     out = tmp_path / "b"
     proc = run_zoo("bench", "--out", str(out), "--models", "slow", "--optimizers", "sgd", *tiny_mlp,

@@ -21,7 +21,9 @@ def catalog():
 
 
 @pytest.mark.parametrize("model", ["cnn", "mlp"])
-def test_a_run_paused_after_an_epoch_resumes_bitwise_equal(catalog, tmp_path, model, make_job, step_counter, steps_per_epoch, resume_epochs, history, assert_bitwise):
+def test_a_run_paused_after_an_epoch_resumes_bitwise_equal(catalog, tmp_path, model, make_job, step_counter,
+                                                           steps_per_epoch, resume_epochs, history,
+                                                           assert_bitwise):
     reference = train(make_job(tmp_path / "reference", model=model, checkpoint_every=0), catalog=catalog)
     assert reference.status == "ok", reference.reason
 
