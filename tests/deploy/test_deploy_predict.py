@@ -175,7 +175,7 @@ def test_predict_on_a_run_says_to_export_it_first(trained, tmp_path, assert_one_
 
 def test_adapt_reads_a_digit_in_every_form_as_that_digit(trained, tmp_path, run_zoo):
     """Alpha, palette, 16 bits, twice the size, colour arrays [N, H, W, C]: with --adapt
-    each still reads as the digit it shows (tests/test_deploy_inputs.py checks pixels)."""
+    each still reads as the digit it shows (tests/deploy/test_deploy_inputs.py checks pixels)."""
     names = sorted(trained["labels"])[:2]
     digit, other = trained["images"][:2]
     label = trained["labels"][names[0]]

@@ -1,6 +1,6 @@
 """The report's performance-profile figure, read from the structured data the page
 records beside it (zoo.report.figure_data), on the hand-worked store of
-tests/test_bench_profiles.py: the curves must be the hand-worked rho steps."""
+tests/fixtures/profile_example.py: the curves must be the hand-worked rho steps."""
 
 from __future__ import annotations
 

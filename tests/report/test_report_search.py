@@ -1,7 +1,7 @@
 """What `zoo report` shows of a search or a pruned sweep: the optimization history, pruned
 cells marked on the learning curves, parameter importance and the best cells, read from
 the data each page records beside its PNGs (zoo/report/figure_data.py) and checked against
-numbers derived here from what was written (tests/search_sweeps.py: a known law, pruned
+numbers derived here from what was written (tests/report/conftest.py: a known law, pruned
 cells, an order of ending unlike the grid's); and a real `zoo bench --prune asha`."""
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def test_importance_finds_the_setting_the_accuracy_depends_on(grid, gid_fields, 
     _, page, _ = grid
     panel, = page.figure_data["parameter-importance"]["panels"]
     shares = {gid_fields(bar["gid"])["setting"]: bar["width"] for bar in panel["bars"]}
-    # The law (tests/search_sweeps.py): the learning rate decides, the optimizer a little,
+    # The law (tests/report/conftest.py): the learning rate decides, the optimizer a little,
     # the schedule nothing.
     assert sorted(shares) == sorted(["optimizer", "schedule", search_axis])
     assert shares[search_axis] > 0.8 and shares["schedule"] < 0.05

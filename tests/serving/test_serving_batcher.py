@@ -1,5 +1,5 @@
 """The dynamic batcher on a plain numpy model: gathering, splitting back, the max-batch
-bound, and a failing request that fails alone.  (tests/test_serve.py proves the same
+bound, and a failing request that fails alone.  (tests/serving/test_serve.py proves the same
 through a real server and a real Paddle backend.)"""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The binary tensor data extension on plain bytes (tests/test_serve_binary.py sends the
+"""The binary tensor data extension on plain bytes (tests/serving/test_serve_binary.py sends the
 same bodies to a real server): splitting a body, reading inputs, writing outputs."""
 
 from __future__ import annotations

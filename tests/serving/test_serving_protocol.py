@@ -1,4 +1,4 @@
-"""The Open Inference Protocol rules on plain data (tests/test_serve.py sends the same
+"""The Open Inference Protocol rules on plain data (tests/serving/test_serve.py sends the same
 requests to a real server): what a request becomes, and what the answers look like."""
 
 from __future__ import annotations
