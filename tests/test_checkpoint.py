@@ -23,9 +23,9 @@ from zoo.checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.errors import CheckpointError
 from zoo.pdparams import load_paddle_state
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from zoo.data.sample import MNIST_SAMPLE_DIR
 
 

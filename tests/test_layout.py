@@ -9,11 +9,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.exec.launch import worker_command
 from zoo.job import Job
 from zoo.layout import RunDir, SweepDir
 import pytest
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 

@@ -31,7 +31,6 @@ def one_cell(tiny_mlp):
     return ("--models", "mlp", "--optimizers", "sgd", *tiny_mlp)
 
 
-
 @pytest.fixture(scope="session")
 def copy_data(write_idx, read_idx):
     def copy_data(tmp_path: Path, name: str, drop_train: int = 0) -> Path:

@@ -84,6 +84,7 @@ def zoo_register_models(register):
              defaults={"hidden1": 32, "hidden2": 16, "delay": 0.0})
 '''
 
+
 @pytest.fixture
 def probe_env(plugin_kit, marked):
     plugin_kit.add("zoo_test_probe", PROBE)
@@ -111,6 +112,7 @@ def zoo_register_optimizers(register):
              defaults={"learning_rate": 1e-9})
 '''
 
+
 @pytest.fixture(scope="session")
 def pruning_steps():  # 833 training images in batches of 100
     return 9
@@ -119,6 +121,7 @@ def pruning_steps():  # 833 training images in batches of 100
 @pytest.fixture(scope="session")
 def pruning_grid(tiny_mlp):
     return ("--models", "slow", "--optimizers", "adam,stuck", "--epochs", "3", *tiny_mlp)
+
 
 @pytest.fixture
 def pruning_env(tmp_path, monkeypatch, faulty_kit):

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from zoo.bench.data_dirs import grid_file_table, resolve_data_dirs, split_option
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.errors import ConfigError
 from zoo.plugin import load_catalog
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -21,7 +21,6 @@ pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 def sweep_args(tiny_mlp):
     return ["--models", "mlp", "--optimizers", "sgd", *tiny_mlp, "--epochs", "1", "--batch-size", "20",
              "--quiet"]
-
 
 
 @pytest.fixture(autouse=True)

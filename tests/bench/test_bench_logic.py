@@ -13,10 +13,10 @@ from zoo.bench.outcome import classify, result_values
 from zoo.bench.changes import describe_changes
 from zoo.bench.runner import SweepSummary
 from zoo.bench.tables import compare, pivot, sort_summaries, summarize
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.identity import differences
 from zoo.exec.process import Outcome
 from zoo.status import ExitCode, Status
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 
 @pytest.fixture

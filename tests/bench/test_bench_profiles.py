@@ -11,6 +11,7 @@ import pytest
 from zoo.bench.profiles import TAU_MAX, build, workload_fields
 from zoo.errors import ZooError
 
+
 def _summary(model, optimizer, schedule, time):
     return {"dataset": "mnist", "model": model, "optimizer": optimizer, "schedule": schedule,
             "device": "cpu", "ok_runs": 3, "target_acc": 0.9, "time_to_target_median": time}

@@ -14,10 +14,10 @@ pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 # `slow` sleeps 0.25 s per training step: 2 epochs are 18 steps in one process, 8 in two.
 
+
 @pytest.fixture(scope="session")
 def slow_grid(tiny_mlp):
     return ("--models", "slow", "--epochs", "2", *tiny_mlp)
-
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,9 @@ import shutil
 import pytest
 
 
-
 @pytest.fixture(scope="session")
 def grid_args(tiny_mlp):
     return ("--models", "mlp,bad_nan", "--optimizers", "sgd,momentum", *tiny_mlp)
-
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ def cell_args(tiny_mlp):
     return ("--models", "mlp", "--optimizers", "sgd", "--epochs", "3", *tiny_mlp)
 
 
-
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory, bench, metrics, cell_dir, cell_args):
     base = tmp_path_factory.mktemp("target")

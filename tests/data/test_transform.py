@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from zoo.data import BatchSampler, ImageDataset, Split, Transform, full_batches, load_mnist, transform_of
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.data.transform import CROP_PADDING, augment_table, flip_crop, normalize_images
 from zoo.errors import DataError
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 
 @pytest.fixture(scope="session")

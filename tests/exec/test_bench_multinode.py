@@ -18,7 +18,6 @@ def multinode_args(tiny_mlp):
     return ("--models", "mlp", "--optimizers", "sgd", *tiny_mlp)
 
 
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

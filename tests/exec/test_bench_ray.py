@@ -23,10 +23,10 @@ pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 
+
 @pytest.fixture(scope="session")
 def slow_grid(tiny_mlp):
     return ("--models", "slow", "--optimizers", "sgd,adam", "--epochs", "2", "--checkpoint-every", "2", *tiny_mlp)
-
 
 
 @pytest.fixture(scope="module")

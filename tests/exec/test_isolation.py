@@ -9,9 +9,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.exec.process import child_env
 import pytest
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 

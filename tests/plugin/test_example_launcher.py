@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from zoo.data.sample import MNIST_SAMPLE_DIR
 
 

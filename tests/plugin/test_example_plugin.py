@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from zoo.data.sample import MNIST_SAMPLE_DIR
 
 
@@ -27,6 +28,8 @@ pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "zoo-lenet"
 DIST = "zoo-lenet"
+
+
 @pytest.fixture(scope="session")
 def zoo_json(run_example):
     def _zoo_json(*args: str) -> list[dict]:

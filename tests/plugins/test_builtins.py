@@ -6,9 +6,9 @@ import numpy as np
 import paddle
 import pytest
 
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.errors import RegistryError
 from zoo.plugin import load_catalog
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import sys
 import paddle
 import pytest
 
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.errors import RegistryError
 from zoo.plugin import load_catalog
 from zoo.plugins.vision import MODELS, count
 from zoo.testing import check_model_trains, entries_of
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+
 from zoo.data.sample import MNIST_SAMPLE_DIR
 
 

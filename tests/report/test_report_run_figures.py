@@ -9,7 +9,6 @@ import json
 import pytest
 
 
-
 @pytest.mark.integration
 def test_run_figures_draw_the_runs_steps_epochs_chance_and_schedule(tmp_path_factory, real_run, read_page,
                                                                     lines_named):

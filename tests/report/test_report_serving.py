@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 
-
 @pytest.fixture(scope="module")
 def small(tmp_path_factory, small_sweep):
     return small_sweep(tmp_path_factory.mktemp("serving") / "small")

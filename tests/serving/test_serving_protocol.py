@@ -8,6 +8,7 @@ import pytest
 
 from zoo.serving.protocol import ProtocolError, infer_response, model_metadata, parse_infer
 
+
 def request(data, datatype="UINT8", shape=(1, 3, 2, 2), **extra) -> dict:
     return {"inputs": [{"name": "image", "shape": list(shape), "datatype": datatype, "data": data}], **extra}
 

@@ -22,14 +22,15 @@ import pytest
 
 from zoo import checkpoint as ckpt
 from zoo.checkpoint import CheckpointWarning
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.job import Job
 from zoo.plugin import load_catalog
 from zoo.train import train
 from zoo.train import state as train_state
 from zoo.train.report import StopFlag
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
+
 
 @pytest.fixture(scope="session")
 def resume_run(step_counter, resume_epochs, steps_per_epoch):

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from zoo import checkpoint as ckpt
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.errors import TrainingError
 from zoo.job import Job
 from zoo.plugin import load_catalog
 from zoo.train import train
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 

@@ -10,19 +10,19 @@ import numpy as np
 import pytest
 
 from zoo import checkpoint as ckpt
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.data.subset import limit_train, subset_indices
 from zoo.plugin import load_catalog
-from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 ENTRIES = ["--model", "mlp", "--optimizer", "sgd", "--schedule", "constant", "--regularizer", "none"]
 
+
 @pytest.fixture(scope="session")
 def train_args(tiny_mlp):
     return [*ENTRIES, *tiny_mlp, "--epochs", "1", "--batch-size", "100", "--data-dir", str(MNIST_SAMPLE_DIR),
              "--set", "dataset.progress=false", "--quiet"]
-
 
 
 def final_arrays(run):
@@ -135,6 +135,7 @@ def test_train_threads_mean_what_bench_threads_mean(tmp_path, run_zoo, bench, ti
 
 
 # --- progress without a terminal ------------------------------------------------------------
+
 
 PROGRESS_LINE = re.compile(r"^epoch 1/1 step (\d+)/9  \d+ img/s  loss \d+\.\d{4}$")
 
