@@ -236,9 +236,11 @@ def _bad_input_cases(tmp_path, run_dir, sweep_dir):
     ]
 
 
-def test_bad_inputs_are_one_line_errors(tmp_path, run_case, synthetic, assert_one_line_error, zoo):
-    for args, needle in _bad_input_cases(tmp_path, run_case.run, synthetic[0]):
-        assert_one_line_error(zoo("report", *args), needle)
+def test_bad_inputs_are_one_line_errors(tmp_path, run_case, synthetic, assert_one_line_error, run_zoo_each):
+    cases = _bad_input_cases(tmp_path, run_case.run, synthetic[0])
+    answers = run_zoo_each(*[["report", *args] for args, _ in cases])
+    for (_, needle), answer in zip(cases, answers, strict=True):
+        assert_one_line_error(answer, needle)
     assert not (tmp_path / "empty" / "report.html").exists()
 
 
