@@ -7,7 +7,8 @@
     python3 dev.py zoo ARGS...                run any zoo command inside .venv
 
 Needs only python3 (>= 3.10) with venv and pip.  ZOO_GPU=1 installs paddlepaddle-gpu
-instead of the CPU build.  The environment is reused until pyproject.toml changes.
+instead of the CPU build.  The environment is reused until pyproject.toml or setup.py
+changes.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def setup() -> None:
     if sys.version_info < (3, 10):
         sys.exit("dev.py: zoo needs Python 3.10 or newer")
     flavour = "gpu" if os.environ.get("ZOO_GPU", "").strip() in ("1", "true", "yes") else "cpu"
-    stamp_text = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + flavour.encode()).hexdigest()
+    # setup.py finds the packages: a change there (a new remap) needs a reinstall too.
+    build_files = b"".join((ROOT / name).read_bytes() for name in ("pyproject.toml", "setup.py"))
+    stamp_text = hashlib.sha256(build_files + flavour.encode()).hexdigest()
     stamp = VENV / ".zoo-installed"
     if PYTHON.exists() and stamp.exists() and stamp.read_text() == stamp_text:
         return

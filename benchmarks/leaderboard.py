@@ -130,6 +130,41 @@ def both_runs_table(runs: list[tuple[int, list[dict]]]) -> str:
     return "\n".join(lines)
 
 
+def trained_when(runs: list[tuple[int, Path]], began: float) -> tuple[str, int]:
+    """When and from which commit the cells were trained (their rows say), and whether this
+    invocation trained them or found them done (zoo bench resumes a sweep: a rerun of the
+    script only recomputes what is derived from the stored runs)."""
+    rows = [r for _, run in runs
+            for r in json.loads(zoo("results", str(run), "--all", "--format", "json"))]
+    starts = sorted(r["started_at"] for r in rows if r.get("started_at"))
+    ends = sorted(r["ended_at"] for r in rows if r.get("ended_at"))
+    revs = sorted({r["git_rev"] for r in rows if r.get("git_rev")})
+    since = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(began))
+    fresh = sum(1 for r in rows if (r.get("started_at") or "") >= since)
+    span = f"{starts[0][:16]} to {ends[-1][:16]} UTC" if starts and ends else "at an unrecorded time"
+    who = ("all by this invocation" if fresh == len(rows) else
+           f"{fresh} of them by this invocation, the other {len(rows) - fresh} found done in the "
+           f"output folder from an earlier invocation of this script (the intervals, tables and "
+           f"check below are recomputed from their stored rows)")
+    return (f"The {len(rows)} training runs (cell x seed) were trained {span} with git "
+            f"{', '.join(revs) or 'unknown'}: {who}."), fresh
+
+
+def cpu_while_measured(out: Path, cpu: dict[str, float], trained: int) -> tuple[dict, str]:
+    """The CPU figures to print beside the times: this invocation's when it trained, else
+    those kept (OUT/cpu.json) by the invocation that did, so that a rerun which only
+    recomputes never passes its own idle minute off as the conditions of the measurement."""
+    kept = out / "cpu.json"
+    if trained:
+        kept.write_text(json.dumps({**cpu, "source": "the invocation that trained these runs, "
+                                    + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}))
+        return cpu, "this run"
+    if kept.is_file():
+        found = json.loads(kept.read_text())
+        return found, f"the run that trained and measured them ({found.get('source', 'as recorded then')})"
+    return cpu, "this invocation only (it trained nothing; the training's own conditions were not kept)"
+
+
 def val_by_epoch(run: Path, summary: dict) -> list[float]:
     """The mean over the summary's seeds of each epoch's validation accuracy (metrics.json)."""
     curves = [[e["val_acc"] for e in json.loads((run / d / "metrics.json").read_text())["epochs"]]
@@ -184,7 +219,7 @@ def main() -> None:
         args.csv = str(Path(args.out) / "tiny.csv") if args.csv == str(CSV) else args.csv
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
-    watch = CpuWatch()
+    watch, began = CpuWatch(), time.time()
     runs = []
     for seed in seeds:
         run = out / f"run-{seed}"
@@ -200,6 +235,8 @@ def main() -> None:
     cpu = watch.stop()
     tables = [(seed, summaries(run)) for seed, run in runs]
     first = tables[0][1]
+    provenance, trained = trained_when(runs, began)
+    cpu, cpu_when = cpu_while_measured(out, cpu, trained)
     lines, resolved, kept = ranking_check(first, tables[1][1]) if len(tables) > 1 else ([], 0, 0)
     row = next(iter(first), {})
     epochs = str(row.get("epochs") or json.loads(zoo("results", str(first_run), "--all", "--format", "json"))[0]["epochs"])
@@ -217,13 +254,14 @@ grid `{Path(args.grid).name}` {shlex.join(extra)} on `{args.data_dir}` (the offi
 trained {len(seeds)} times independently (`zoo bench --seed S`, S = {', '.join(map(str, seeds))}; each
 run's seeds are S, S+1, ...), `--jobs {args.jobs}` (two cells at once: train img/s is per cell while
 another cell shares the machine), then `zoo bench-infer {shlex.join(infer)}` on the first run.
+{provenance}
 Epochs: {epochs}. Training images: {limit} of the official training set; validation: the
 official training images held out by the grid's `dataset.val_fraction` (never trained on); test:
 the whole official test set (10,000).
 The CSV [`{shown_csv}`]({os.path.relpath(Path(args.csv).resolve(), REPO / 'benchmarks')}) is
 `zoo results {first_run.name} --leaderboard --format csv` of the first run, as written.
 
-CPU during the run ({cpu['seconds'] / 60:.0f} min): {cpu['busy']:.0%} of {os.cpu_count()} cores busy,
+CPU during {cpu_when} ({cpu['seconds'] / 60:.0f} min): {cpu['busy']:.0%} of {os.cpu_count()} cores busy,
 {cpu['ours']:.0%} by this script's processes and {cpu['others']:.0%} by other work (load average
 {cpu['load']:.1f} at the end). Times and throughputs are those of a shared, busy machine.
 

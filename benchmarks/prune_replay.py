@@ -8,6 +8,11 @@ order) as in a real run, and every cell's epoch-1 accuracy is the same in every 
 (seeded, resumed bit for bit).  Checked against a real run in benchmarks/RESULTS.md.
 
     .venv/bin/python benchmarks/prune_replay.py KEPT_SWEEP GRID_SWEEP 8,2 6,0 ...
+    .venv/bin/python benchmarks/prune_replay.py --orders 60 GRID_SWEEP GRID_SWEEP 4,0
+
+``--orders N``: also replay the cells in N seeded random orders (0..N-1) instead of the
+grid's, to tell what the grid's order costs from what the parameters cost: the median
+share of epochs, and in how many orders the target (<= 40%, within 0.5 points) is met.
 
 KEPT_SWEEP: any sweep of the space in which every cell trained epoch 1 (a pruned one);
 GRID_SWEEP: the full grid, for the final accuracies of the cells that would be kept.
@@ -62,8 +67,31 @@ def replay(first: list[tuple[str, list[float]]], epochs: int, reduction_factor: 
     return spent, kept
 
 
+def in_orders(first, grid: dict, grid_best: float, epochs: int, factor: int, bootstrap: int,
+              orders: int) -> str:
+    import random
+    import statistics
+
+    shares, met = [], 0
+    for seed in range(orders):
+        order = first[:]
+        random.Random(seed).shuffle(order)
+        spent, kept = replay(order, epochs, factor, bootstrap)
+        known = [max(grid[c]) for c in kept if c in grid]
+        share = spent / (len(first) * epochs)
+        gap = (grid_best - max(known)) * 100 if known else float("inf")
+        shares.append(share)
+        met += share <= 0.40 and gap <= 0.5
+    return f"  in {orders} random orders: median {statistics.median(shares):.0%} of the epochs " \
+           f"(from {min(shares):.0%} to {max(shares):.0%}); the target met in {met}"
+
+
 def main() -> None:
-    kept_sweep, grid_sweep, *params = sys.argv[1:]
+    args = sys.argv[1:]
+    orders = 0
+    if args[:1] == ["--orders"]:
+        orders, args = int(args[1]), args[2:]
+    kept_sweep, grid_sweep, *params = args
     first, grid = curves(Path(kept_sweep)), dict(curves(Path(grid_sweep)))
     epochs = max(len(v) for v in grid.values())
     grid_best = max(max(v) for v in grid.values())  # best_val_acc, as prune.py compares
@@ -77,6 +105,8 @@ def main() -> None:
         missing = f" ({len(kept) - len(known)} kept cells not in the grid sweep yet)" if len(known) < len(kept) else ""
         print(f"reduction_factor={factor} bootstrap_count={bootstrap}: {spent} epochs "
               f"({spent / (len(first) * epochs):.0%}), {len(kept)} kept, {best}{missing}")
+        if orders:
+            print(in_orders(first, grid, grid_best, epochs, factor, bootstrap, orders))
 
 
 if __name__ == "__main__":

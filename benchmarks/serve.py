@@ -4,9 +4,11 @@ overhead, and a soak; the course CNN and one vision model, side by side in one r
 For each model: train one short epoch, export it (paddle, or ``--format onnx``: then
 served by onnxruntime and written to the section ``serve-onnx``; with zoo export's
 agreement check), start two real ``zoo serve`` processes on free ports of 127.0.0.1 (default
-batching, and ``--max-batch 1``), and measure them with ``zoo bench-serve``'s load
-generator (async httpx, one connection per request in flight), rounds interleaved so a
-change of load hits both alike:
+batching, and ``--max-batch 1``), and measure them with wrk (``--loadgen wrk``, the
+default when Debian's ``wrk`` is installed: a C client whose CPU does not compete with the
+server's, see _wrk.py) or ``zoo bench-serve``'s load generator (``--loadgen zoo``, async
+httpx), one connection per request in flight, rounds interleaved so a change of load hits
+both alike:
 
 - images/s and p99 at concurrency 16, batching vs ``--max-batch 1``; p99 at concurrency 1;
 - the server's overhead at concurrency 1: p50 of an HTTP round trip minus the backend's
@@ -87,7 +89,14 @@ def backend_p50_ms(export: Path, requests: int) -> float:
         backend.close()
 
 
+LOADGEN = {"loadgen": "zoo"}  # --loadgen, set once by main()
+
+
 def step(url: str, model: str, concurrency: int, seconds: float, warmup: float, binary: bool = False):
+    if LOADGEN["loadgen"] == "wrk":
+        import _wrk
+
+        return _wrk.step(url, model, concurrency, seconds, warmup, binary)
     from zoo.serving.loadgen import LoadOptions, run_steps
 
     options = LoadOptions(concurrency=(concurrency,), seconds=seconds, warmup_s=warmup, binary=binary)
@@ -100,13 +109,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def client_cpu() -> float:
+    """CPU seconds of the load generator: this process (httpx) and its ended children (wrk)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def costed_step(server, name: str, concurrency: int, seconds: float, binary: bool = False) -> tuple:
-    """A step, and the CPU milliseconds per request spent by the server and by this client."""
-    server_before, client_before = cpu_seconds(server.pid), time.process_time()
+    """A step, and the CPU milliseconds per request spent by the server and by the client."""
+    server_before, client_before = cpu_seconds(server.pid), client_cpu()
     found = step(server.url, name, concurrency, seconds, 0.0, binary)
     done = max(1, found.requests)
     return found, ((cpu_seconds(server.pid) - server_before) / done * 1e3,
-                   (time.process_time() - client_before) / done * 1e3)
+                   (client_cpu() - client_before) / done * 1e3)
 
 
 def rss_kib(pid: int) -> int:
@@ -200,8 +217,8 @@ def report(args, results: dict[str, dict], load: str) -> None:
     which = " and ".join(trained[name] for name in results)
     body = (f"{which[0].upper()}{which[1:]}, each exported ({args.format}) and served by `zoo serve` with its "
             f"default backend ({BACKEND[args.format]}): one server with the default batching (--max-batch 64, "
-            f"--max-delay-ms 2), one with --max-batch 1, both running at once. Load: `zoo bench-serve`'s "
-            f"generator (async httpx, 1 image per FP32 request, JSON unless said binary), {args.seconds:g} s "
+            f"--max-delay-ms 2), one with --max-batch 1, both running at once. Load: {LOADGENS[args.loadgen]} "
+            f"(1 image per FP32 request, JSON unless said binary), {args.seconds:g} s "
             f"per step after 1 s of warm-up; medians of {args.rounds} interleaved rounds.\n\n"
             f"Load average when the script started: {load}. **The machine was shared with other "
             f"engineers' work (builds, tests, benchmarks) during this run**: absolute figures are "
@@ -232,6 +249,12 @@ def report(args, results: dict[str, dict], load: str) -> None:
     write_section(section, body)
 
 
+LOADGENS = {"zoo": "`zoo bench-serve`'s generator (async httpx, one connection per request in flight)",
+            "wrk": "wrk (`--loadgen wrk`, Debian's `wrk` 4.1: a C load generator, one thread, "
+                   "one connection per request in flight, the same request bodies as `zoo bench-serve`; "
+                   "benchmarks/_wrk.py)"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -242,7 +265,14 @@ def main() -> None:
     parser.add_argument("--models", default=f"cnn,{VISION}", help="comma list: cnn and/or " + VISION)
     parser.add_argument("--format", choices=sorted(BACKEND), default="paddle",
                         help="export format, served by its default backend (onnx: section serve-onnx)")
+    parser.add_argument("--loadgen", choices=sorted(LOADGENS), default=None,
+                        help="the load generator: wrk (default when installed: apt-get install wrk) "
+                             "or zoo bench-serve's httpx")
     args = parser.parse_args()
+    import _wrk
+
+    args.loadgen = args.loadgen or ("wrk" if _wrk.available() else "zoo")
+    LOADGEN["loadgen"] = args.loadgen
     load = Path("/proc/loadavg").read_text().split()[:3]
     load = f"{', '.join(load)} (1, 5, 15 min) on {__import__('os').cpu_count()} cores"
     with tempfile.TemporaryDirectory(prefix="zoo-bench-serve-") as tmp:

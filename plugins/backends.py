@@ -1,4 +1,8 @@
-"""Built-in inference backends: what serves an export made by ``zoo export``."""
+"""Built-in inference backends: what serves an export made by ``zoo export``.
+
+The backends live beside this module (``paddle_backends``, ``ort_backend``), imported only
+when an entry is built.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,19 @@ import zoo
 
 
 def build_dygraph():
-    from zoo.deploy.paddle_backends import DygraphBackend
+    from zoo.plugins.paddle_backends import DygraphBackend
 
     return DygraphBackend()
 
 
 def build_paddle_inference(*, onednn: bool = True, tensorrt: bool = True, threads: int = 0):
-    from zoo.deploy.paddle_backends import PaddleInferenceBackend
+    from zoo.plugins.paddle_backends import PaddleInferenceBackend
 
     return PaddleInferenceBackend(onednn=onednn, tensorrt=tensorrt, threads=threads)
 
 
 def build_onnxruntime(*, threads: int = 0):
-    from zoo.deploy.ort_backend import OnnxRuntimeBackend
+    from zoo.plugins.ort_backend import OnnxRuntimeBackend
 
     return OnnxRuntimeBackend(threads=threads)
 

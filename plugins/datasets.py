@@ -8,10 +8,8 @@ import zoo
 
 def build_mnist(data_dir=None, *, val_fraction: float = 1 / 6, split_seed: int = 0,
                 download: bool = True, progress: bool = True, sample_fallback: bool = True):
-    from zoo.data import load_mnist
-
-    return load_mnist(data_dir, val_fraction=val_fraction, split_seed=split_seed,
-                      download=download, progress=progress, sample_fallback=sample_fallback)
+    return zoo.load_mnist(data_dir, val_fraction=val_fraction, split_seed=split_seed,
+                          download=download, progress=progress, sample_fallback=sample_fallback)
 
 
 def build_mnist_sample(data_dir=None, *, val_fraction: float = 1 / 6, split_seed: int = 0,
@@ -19,34 +17,26 @@ def build_mnist_sample(data_dir=None, *, val_fraction: float = 1 / 6, split_seed
     # data_dir is ignored: this entry is always the sample inside the package. progress
     # is accepted (nothing is downloaded) because sweeps and `zoo eval` pass it to every
     # dataset.
-    from zoo.data import MNIST_SAMPLE_DIR, load_mnist
-
-    return load_mnist(MNIST_SAMPLE_DIR, val_fraction=val_fraction, split_seed=split_seed,
-                      download=False, progress=False)
+    return zoo.load_mnist(zoo.MNIST_SAMPLE_DIR, val_fraction=val_fraction, split_seed=split_seed,
+                          download=False, progress=False)
 
 
 def build_fashion_mnist(data_dir=None, *, val_fraction: float = 1 / 6, split_seed: int = 0,
                         download: bool = True, progress: bool = True, augment: str = "none"):
-    from zoo.data.fashion import load_fashion_mnist
-
-    return load_fashion_mnist(data_dir, val_fraction=val_fraction, split_seed=split_seed,
-                              download=download, progress=progress, augment=augment)
+    return zoo.load_fashion_mnist(data_dir, val_fraction=val_fraction, split_seed=split_seed,
+                                  download=download, progress=progress, augment=augment)
 
 
 def build_cifar10(data_dir=None, *, val_fraction: float = 0.1, split_seed: int = 0,
                   download: bool = True, progress: bool = True, augment: str = "none"):
-    from zoo.data.cifar import load_cifar10
-
-    return load_cifar10(data_dir, val_fraction=val_fraction, split_seed=split_seed,
-                        download=download, progress=progress, augment=augment)
+    return zoo.load_cifar10(data_dir, val_fraction=val_fraction, split_seed=split_seed,
+                            download=download, progress=progress, augment=augment)
 
 
 def build_imagefolder(data_dir=None, *, mode: str = "auto", size: int = 0, val_fraction: float = 0.1,
                       split_seed: int = 0, augment: str = "none", progress: bool = True):
-    from zoo.data.imagefolder import load_imagefolder
-
-    return load_imagefolder(data_dir, mode=mode, size=size, val_fraction=val_fraction,
-                            split_seed=split_seed, augment=augment, progress=progress)
+    return zoo.load_imagefolder(data_dir, mode=mode, size=size, val_fraction=val_fraction,
+                                split_seed=split_seed, augment=augment, progress=progress)
 
 
 @zoo.hookimpl

@@ -6,17 +6,13 @@ import zoo
 
 
 def build_local(*, jobs: int = 1, threads: int = 0):
-    from zoo.exec.local import LocalExecutor
-
-    return LocalExecutor(jobs=jobs, threads=threads)
+    return zoo.LocalExecutor(jobs=jobs, threads=threads)
 
 
 def build_ray(*, address: str = "", threads: int = 0, dashboard: bool = False,
               connect_timeout: float = 30.0):
-    from zoo.exec.ray_executor import RayExecutor
-
-    return RayExecutor(address=address, threads=threads, dashboard=dashboard,
-                       connect_timeout=connect_timeout)
+    return zoo.RayExecutor(address=address, threads=threads, dashboard=dashboard,
+                           connect_timeout=connect_timeout)
 
 
 @zoo.hookimpl

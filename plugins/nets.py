@@ -7,7 +7,7 @@ import math
 import paddle
 from paddle import nn
 
-from zoo.errors import RegistryError
+from zoo import RegistryError
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoo
-from zoo.errors import RegistryError
+from zoo import RegistryError
 
 
 def _paddle_optimizer(class_name: str, **fixed):

@@ -11,34 +11,26 @@ import zoo
 
 
 def build_none():
-    from zoo.pruner import Pruner
-
-    return Pruner()
+    return zoo.Pruner()
 
 
 def build_median(*, n_startup_trials: int = 5, n_warmup_steps: int = 0):
-    from zoo.bench.optuna_pruner import OptunaPruner, every_epoch
-
-    return OptunaPruner("median", lambda optuna: optuna.pruners.MedianPruner(
-        n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps), every_epoch)
+    return zoo.OptunaPruner("median", lambda optuna: optuna.pruners.MedianPruner(
+        n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps), zoo.every_epoch)
 
 
 def build_asha(*, min_resource: int = 1, reduction_factor: int = 3,
                min_early_stopping_rate: int = 0, bootstrap_count: int = 0):
-    from zoo.bench.optuna_pruner import OptunaPruner, rung_epochs
-
-    return OptunaPruner("asha", lambda optuna: optuna.pruners.SuccessiveHalvingPruner(
+    return zoo.OptunaPruner("asha", lambda optuna: optuna.pruners.SuccessiveHalvingPruner(
         min_resource=min_resource, reduction_factor=reduction_factor,
         min_early_stopping_rate=min_early_stopping_rate, bootstrap_count=bootstrap_count),
-        rung_epochs(min_resource, reduction_factor, min_early_stopping_rate))
+        zoo.rung_epochs(min_resource, reduction_factor, min_early_stopping_rate))
 
 
 def build_hyperband(*, min_resource: int = 1, reduction_factor: int = 3):
-    from zoo.bench.optuna_pruner import OptunaPruner, every_epoch
-
     # max_resource "auto": the epochs of the first cell that completes (Optuna's rule).
-    return OptunaPruner("hyperband", lambda optuna: optuna.pruners.HyperbandPruner(
-        min_resource=min_resource, reduction_factor=reduction_factor), every_epoch)
+    return zoo.OptunaPruner("hyperband", lambda optuna: optuna.pruners.HyperbandPruner(
+        min_resource=min_resource, reduction_factor=reduction_factor), zoo.every_epoch)
 
 
 @zoo.hookimpl

@@ -7,7 +7,7 @@ thing whatever the epochs, batch size and dataset.
 from __future__ import annotations
 
 import zoo
-from zoo.errors import RegistryError
+from zoo import RegistryError
 
 
 def build_constant(learning_rate, total_steps):

@@ -40,17 +40,13 @@ class RandomSearcher(zoo.Searcher):
         return []
 
     def ask(self):
-        from zoo.searcher import Trial
-
         point = {name: _draw(self._rng, axis) for name, axis in self._space.items()}
         self._asked += 1
-        return Trial(self._asked - 1, point)
+        return zoo.Trial(self._asked - 1, point)
 
 
 def _draw(rng: random.Random, axis) -> Any:
-    from zoo.searcher import Choice
-
-    if isinstance(axis, Choice):
+    if isinstance(axis, zoo.Choice):
         return axis.values[rng.randrange(len(axis.values))]
     if axis.step is not None:
         count = int(math.floor((axis.high - axis.low) / axis.step + 1e-9)) + 1
@@ -71,10 +67,8 @@ def build_random(*, seed: int | None = None):
 
 
 def build_optuna(*, sampler: str = "TPESampler", seed: int | None = None, options: dict | None = None):
-    from zoo.bench.optuna_searcher import OptunaSearcher
-
     # options: the sampler's own keyword arguments, e.g. '{"n_startup_trials": 4}' for TPE.
-    return OptunaSearcher(sampler, seed, options)
+    return zoo.OptunaSearcher(sampler, seed, options)
 
 
 @zoo.hookimpl

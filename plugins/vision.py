@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import zoo
-from zoo.errors import RegistryError
+from zoo import RegistryError
 
 
 @dataclass(frozen=True)

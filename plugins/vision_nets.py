@@ -13,7 +13,7 @@ import paddle.vision.models as pvm
 from paddle import nn
 from paddle.vision.models.resnet import BasicBlock, BottleneckBlock
 
-from zoo.errors import RegistryError
+from zoo import RegistryError
 
 
 class GoogLeNetMain(pvm.GoogLeNet):

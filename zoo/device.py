@@ -37,6 +37,8 @@ def check_device(name: str) -> str:
 
 
 def use_device(name: str) -> str:
+    """Check ``name`` (``check_device``) and make it Paddle's current device; the normalized
+    name.  Imports paddle."""
     import paddle
 
     device = check_device(name)

@@ -3,6 +3,9 @@
 A plugin is any module or object with functions marked ``@zoo.hookimpl`` whose names
 are the hooks below.  Built-in plugins (listed in ``registry.toml``) and third-party
 plugins (entry-point group ``zoo``) are loaded the same way and see the same API.
+Besides these hooks a plugin uses only the ``zoo`` package's own names (``zoo.__all__``:
+base classes, readers, loaders, errors; README's "The public surface"); every module
+inside zoo is internal.
 
 Every hook is register-callback style: it is called once per plugin, when a command
 first needs the catalogue (never at import time), with a ``register`` callable bound to
@@ -51,10 +54,10 @@ def zoo_register_datasets(register: DatasetRegister) -> None:
         data files for it, and every load is checked against the declaration (a dataset
         that loads another shape is an error).  ``imagefolder`` declares none: its shape
         is the user's images.
-        ``factory(data_dir: str | None, **params)`` must return a ``zoo.data.Dataset``
+        ``factory(data_dir: str | None, **params)`` must return a ``zoo.Dataset``
         (train / validation / test splits of uint8 images, ``[N, H, W]`` grey or
         ``[N, H, W, C]`` colour, and integer labels, plus ``input_shape`` ``(C, H, W)`` and
-        ``num_classes``; ``zoo.data.ImageDataset`` is a ready-made one).  ``data_dir`` is
+        ``num_classes``; ``zoo.ImageDataset`` is a ready-made one).  ``data_dir`` is
         ``--data-dir`` or ``None``.  An empty validation split means "no validation":
         training skips it.
         Required attributes too: ``mean`` and ``std`` in pixel units (one value or one per
@@ -69,7 +72,7 @@ def zoo_register_datasets(register: DatasetRegister) -> None:
         folder as ``data_dir`` to all of its workers, so they load the same files and never
         download or fall back on their own: given its own ``data_dir`` back, a factory
         must load the same files.
-        ``zoo.data.fingerprint(dataset)`` identifies the loaded content.
+        ``zoo.fingerprint(dataset)`` identifies the loaded content.
     :returns: nothing.
     """
 
@@ -226,7 +229,7 @@ def zoo_register_pruners(register: Register) -> None:
 
     :param register: call ``register(name, factory, description=...)``.
         ``factory(**params)`` must return a ``zoo.Pruner`` (subclass it); a factory that
-        needs an optional library raises a ``zoo.errors.ConfigError`` saying how to
+        needs an optional library raises a ``zoo.ConfigError`` saying how to
         install it.  The runner calls ``open(folder)`` once (the pruner keeps its own
         state there, never in results.db); per cell ``decision_epochs(epochs)``, the
         epochs after whose validation it wants to decide (the cell checkpoints and pauses
@@ -251,10 +254,10 @@ def zoo_register_searchers(register: Register) -> None:
 
     :param register: call ``register(name, factory, description=...)``.
         ``factory(**params)`` must return a ``zoo.Searcher`` (subclass it); a factory that
-        needs an optional library raises a ``zoo.errors.ConfigError`` saying how to
+        needs an optional library raises a ``zoo.ConfigError`` saying how to
         install it.  A searcher whose ``samples`` is true runs ``--trials N`` points:
         the runner calls ``open(folder, space, seed)`` once (the searcher keeps its own
-        state in the sweep folder, never in results.db; it returns the ``zoo.searcher.Trial``
+        state in the sweep folder, never in results.db; it returns the ``zoo.Trial``
         of earlier sessions), ``ask()`` for each new point, ``started(trial, name)`` before
         the point's cell starts, ``tell(trial, status, value)`` when it ended for good, and
         ``close()``, always.  One that is not ``adaptive`` is asked for every point before

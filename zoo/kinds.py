@@ -44,7 +44,7 @@ class Kind:
 
 KINDS: tuple[Kind, ...] = (
     Kind("datasets", "dataset", "dataset", "--datasets", "datasets", True, "mnist",
-         "zoo.data.Dataset", ("data_dir",)),
+         "zoo.Dataset", ("data_dir",)),
     Kind("models", "model", "model", "--models", "models", True, "cnn", "paddle.nn.Layer",
          ("input_shape", "num_classes")),
     Kind("optimizers", "optimizer", "optimizer", "--optimizers", "optimizers", True, "adam",

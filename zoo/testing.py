@@ -10,7 +10,8 @@ Importing this module does not import paddle: each check imports it when it runs
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
@@ -22,8 +23,21 @@ try:
 except ImportError:  # pragma: no cover - pytest is only needed for the fixture
     pytest = None
 
-__all__ = ["check_entry_builds", "check_entry_defaults", "check_model_trains", "entries_of",
-           "load_plugin_catalog"]
+__all__ = ["check_entry_builds", "check_entry_defaults", "check_model_trains", "check_public_surface",
+           "entries_of", "load_plugin_catalog"]
+
+
+def check_public_surface(*paths: str | Path, own: Iterable[str] = ()) -> list[Path]:
+    """Fail, naming each line, if the .py files at ``paths`` (files or folders) use any zoo
+    module or name outside the public surface (``zoo.__all__``, and ``zoo.testing``).
+    ``own`` are the plugin's own packages when they live under ``zoo.``.  Returns the files
+    checked, so a test can see that it checked something."""
+    from zoo.surface import breaches, python_files
+
+    files = python_files(paths)
+    found = [line for f in files for line in breaches(f.read_text(encoding="utf-8"), own, str(f))]
+    assert not found, "outside zoo's public surface:\n" + "\n".join(found)
+    return files
 
 
 def load_plugin_catalog() -> Catalog:

@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 import zoo
-from zoo.deploy.paddle_backends import PaddleInferenceBackend
+from zoo.plugins.paddle_backends import PaddleInferenceBackend
 
 
 class Fussy(PaddleInferenceBackend):

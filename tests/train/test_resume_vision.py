@@ -24,7 +24,8 @@ pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 EPOCHS, BATCH, STEPS_PER_EPOCH = 2, 12, 9  # 120 images, 12 for validation: 108 = 9 x 12
 TIMING_KEYS = {"images_per_s", "seconds", "elapsed"}
-MODELS = {"resnet18": "batch norm", "squeezenet1_1": "dropout"}
+# shufflenet_v2_x0_25: 56 batch-norm layers in 100k parameters, a tenth of resnet18's time
+MODELS = {"shufflenet_v2_x0_25": "batch norm", "squeezenet1_1": "dropout"}
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +94,18 @@ def test_resume_is_bitwise_equal(catalog, cifar, reference, tmp_path, model, at,
 
 
 def test_the_checkpoints_hold_what_the_models_depend_on(catalog, reference):
-    out, _ = reference("resnet18")
+    out, _ = reference("shufflenet_v2_x0_25")
     arrays = final_arrays(out)
     # Running statistics are saved, and they moved away from their initial 0 and 1.
-    assert arrays["model/bn1._mean"].shape == (64,) and np.abs(arrays["model/bn1._mean"]).max() > 0
-    assert not np.allclose(arrays["model/bn1._variance"], 1.0)
-    assert "optim/conv1.weight/velocity_0" in arrays
+    assert arrays["model/_conv1.1._mean"].shape == (24,) and np.abs(arrays["model/_conv1.1._mean"]).max() > 0
+    assert not np.allclose(arrays["model/_conv1.1._variance"], 1.0)
+    assert "optim/_conv1.0.weight/velocity_0" in arrays
     net = catalog.build("models", "squeezenet1_1", input_shape=(3, 32, 32), num_classes=10)
     assert any(type(layer).__name__ == "Dropout" and layer.p > 0 for layer in net.sublayers())
 
 
 def test_a_batch_norm_checkpoint_evaluates_to_the_runs_test_result(reference, cifar, run_zoo):
-    out, ref = reference("resnet18")
+    out, ref = reference("shufflenet_v2_x0_25")
     proc = run_zoo("eval", str(out), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)

@@ -186,4 +186,5 @@ def rung_epochs(min_resource: int, reduction_factor: int, min_early_stopping_rat
 
 
 def every_epoch(epochs: int) -> tuple[int, ...]:
+    """Decide after every epoch but the last (an ``OptunaPruner``'s ``epochs_rule``)."""
     return tuple(range(1, epochs))

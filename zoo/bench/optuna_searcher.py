@@ -30,6 +30,9 @@ _PLAIN = (str, int, float, bool, type(None))  # what a categorical distribution 
 
 
 class OptunaSearcher(Searcher):
+    """Optuna's sampler ``sampler`` (a class of ``optuna.samplers``, built with ``options``
+    and ``seed``) asked one point at a time, in the sweep's study."""
+
     samples = True
     adaptive = True
 

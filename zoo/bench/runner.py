@@ -31,8 +31,7 @@ from zoo.layout import RunDir, SweepDir
 from zoo.paths import lock_dir
 from zoo.status import FINAL, ExitCode, Status
 from zoo.bench.outcome import classify, result_values
-from zoo.exec.executor import CellEnd, CellTask, Executor, Running
-from zoo.exec.local import LocalExecutor, write_launch_time  # noqa: F401  (public here too)
+from zoo.exec.executor import DEFAULT_EXECUTOR, CellEnd, CellTask, Executor, Running
 
 if TYPE_CHECKING:
     from zoo.bench.search import AdaptiveSearch
@@ -111,14 +110,16 @@ def _read_metrics(path: Path) -> dict | None:
 
 def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, reporter: SweepReporter,
               executor: Executor | None = None) -> SweepSummary:
-    """Run the cells without a result on ``executor`` (default: one at a time, here)."""
+    """Run the cells without a result on ``executor`` (default: the catalogue's ``local``
+    executor with its parameters in force: one cell at a time, here)."""
+    # Built before anything is locked or replaced: a failing build leaves nothing to undo.
+    executor = executor if executor is not None else catalog.build("executors", DEFAULT_EXECUTOR)
     lock = lock_dir(options.out, "zoo bench")
     store = Store(SweepDir(options.out).results_db)
     env = _environment()
     stop = _Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     summary = SweepSummary()
-    executor = executor or LocalExecutor()
     search = options.search
     try:
         cells = [*cells, *(search.open(options.out, options.preflight, options.force) if search else [])]

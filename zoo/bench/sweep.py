@@ -25,6 +25,7 @@ from zoo.bench.search import AdaptiveSearch, build_searcher, parameter_names, pr
 from zoo.bench.space import Axis
 from zoo.bench.targets import with_targets
 from zoo.errors import ConfigError, RegistryError
+from zoo.exec.executor import DEFAULT_EXECUTOR
 from zoo.layout import SweepDir
 from zoo.status import Status
 
@@ -57,7 +58,7 @@ class SweepSpec:
     # A grid file's [space]: axis name ("optimizer.learning_rate", "epochs") -> Choice or
     # Range (zoo.bench.space); a --set of the same name, or --epochs, replaces its axis.
     space: Mapping[str, Axis] = field(default_factory=dict)
-    executor: str = "local"
+    executor: str = DEFAULT_EXECUTOR
     executor_params: Mapping[str, Any] = field(default_factory=dict)
     data_dirs: DataDirs = field(default_factory=DataDirs)
     out: Path = Path("runs/bench")
@@ -80,7 +81,7 @@ class SweepSpec:
 
 def build_spec(catalog: Catalog, *, grid_file: str | None = None,
                selections: Mapping[str, str | None] | None = None, devices: str | None = None,
-               sets: Iterable[str] = (), data_dirs: Iterable[str] = (), executor: str = "local",
+               sets: Iterable[str] = (), data_dirs: Iterable[str] = (), executor: str = DEFAULT_EXECUTOR,
                executor_options: Mapping[str, Any] | None = None, out: str | Path = "runs/bench",
                registry_file: str | None = None, cell_timeout: float | None = None,
                checkpoint_every: int = 0, force: bool = False, retry: Iterable[str] = (),

@@ -9,6 +9,7 @@ from zoo.bench.best import marked
 from zoo.bench.preflight import DEFAULT_STEP_TIMEOUT
 from zoo.cli.common import bounded, catalog_from
 from zoo.cli.results_cmds import FORMATS, SORTS, note_statistics, render
+from zoo.exec.executor import DEFAULT_EXECUTOR
 from zoo.status import RETRYABLE_ON_REQUEST as RETRYABLE
 from zoo.status import ExitCode
 
@@ -90,7 +91,7 @@ def spec_from_options(ctx: click.Context, opts: dict):
 @click.option("--cold-start", is_flag=True,
               help="Start every cell as a fresh process (default: fork single cells from a "
                    "warm process that has paddle imported).")
-@click.option("--executor", default="local", show_default=True,
+@click.option("--executor", default=DEFAULT_EXECUTOR, show_default=True,
               help="Where cells run: local (this machine) or ray (a Ray cluster).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="local: cells at once (a cell of N processes holds N); default 1.")

@@ -24,7 +24,7 @@ import numpy as np
 from zoo.checkpoint import file_sha256
 from zoo.deploy import manifest as mf
 from zoo.deploy.agreement import TOLERANCE, agreement
-from zoo.deploy.ort_backend import INSTALL_HINT, missing
+from zoo.deploy.onnx_extra import INSTALL_HINT, missing
 from zoo.errors import ExportError, one_line
 from zoo.layout import RunDir
 from zoo.plugin.guard import flush_c_stdio

@@ -157,7 +157,7 @@ def _measure_one(catalog, name: str, device: str, params: dict, options: InferOp
     from zoo.deploy.agreement import backend_logits, compare
     from zoo.deploy.measure import fill, latency, throughput
 
-    from zoo.deploy.ort_backend import INSTALL_HINT, missing
+    from zoo.deploy.onnx_extra import INSTALL_HINT, missing
 
     backend = catalog.build("backends", name, params)
     problem = backend.problem(device)

@@ -190,6 +190,7 @@ def model_path(folder: Path, manifest: dict[str, Any], suffix: str) -> Path:
 
 
 def paddle_program(folder: Path, manifest: dict[str, Any]) -> Path:
+    """The export's Paddle program file (``model.json``, or ``model.pdmodel`` before Paddle 3)."""
     program = [n for n in manifest["files"] if n.endswith((".json", ".pdmodel"))]
     if not program:
         raise _fail(folder, f"holds no Paddle program ({manifest['export_format']} export)")

@@ -45,6 +45,11 @@ if TYPE_CHECKING:
     from zoo.job import Job
 
 
+# The executor a sweep uses unless told otherwise: a name the catalogue resolves like any
+# other (``zoo.plugins.executors`` registers it), never a class core code imports.
+DEFAULT_EXECUTOR = "local"
+
+
 @dataclass(frozen=True)
 class CellTask:
     """One cell, ready to run: its job file is written, its row says ``running``."""
@@ -69,6 +74,8 @@ class CellEnd:
 
 
 class Running(Protocol):
+    """The handle ``Executor.start`` returns for one cell (see the module's contract)."""
+
     where: str
 
     def poll(self, wait: float) -> CellEnd | None: ...

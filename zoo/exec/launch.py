@@ -1,6 +1,8 @@
-"""Launch strategies: how the processes of one training job start.
+"""The launcher contract: how the processes of one training job start.
 
-The public contract, for the built-in launchers and any plugin's (``zoo.Launcher``):
+The public contract, for the built-in launchers (``zoo.plugins.launchers``) and any
+plugin's (``zoo.Launcher``, ``zoo.worker_command``, ``zoo.WORKER_SCRIPT``,
+``zoo.python_module``):
 
 * A launcher builds a command line; it starts nothing itself.  ``command(job_file,
   nprocs, device, log_dir)`` returns it.  zoo runs it in a process group of its own, in
@@ -10,7 +12,7 @@ The public contract, for the built-in launchers and any plugin's (``zoo.Launcher
   (rank from Paddle's ``PADDLE_TRAINER_ID``/``PADDLE_TRAINERS_NUM``, else rank 0 of 1);
   ``worker_command(job_file, nprocs=N)`` is N ranks through ``paddle.distributed.spawn``;
   a tool that wants a script file (as ``paddle.distributed.launch`` does) gets
-  ``WORKER_SCRIPT`` and the job file as its arguments.  A launcher may put anything in
+  ``zoo.WORKER_SCRIPT`` and the job file as its arguments.  A launcher may put anything in
   front (``nice``, ``taskset``, a container runtime) and set environment variables.
 * A command that is exactly ``worker_command(job_file)`` may instead be forked from zoo's
   warm process that already has paddle imported, which saves each cell a second or two
@@ -26,16 +28,14 @@ The public contract, for the built-in launchers and any plugin's (``zoo.Launcher
   exit code is ``zoo.status.ExitCode.of_run(status)`` (0 only for ``ok``).
 * Never ``python -m ...`` for anything zoo runs: ``-m`` puts the caller's working
   directory first on sys.path, so a ``paddle.py`` lying there would run.  Modules start
-  through ``zoo.exec.process.python_module``.
+  through ``zoo.python_module(module, *args)``.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from zoo.exec.process import python_module, python_script
+from zoo.exec.process import python_script
 
 WORKER_SCRIPT = python_script("zoo_worker.py")[-1]
 
@@ -69,50 +69,3 @@ class Launcher:
 def forkable(command: list[str], job_file: Path) -> bool:
     """Whether ``command`` is the plain one-process worker, which zoo may fork warm."""
     return command == worker_command(job_file)
-
-
-class SingleLauncher(Launcher):
-    max_nprocs = 1
-
-    def command(self, job_file, nprocs, device, log_dir):
-        return worker_command(job_file)
-
-
-class SpawnLauncher(Launcher):
-    def command(self, job_file, nprocs, device, log_dir):
-        return worker_command(job_file, nprocs=nprocs)
-
-
-@dataclass
-class DistributedLaunchLauncher(Launcher):
-    master_port: int = 0
-    nnodes: int = 1  # machines that train the one job, nprocs processes on each
-    master: str = ""  # HOST:PORT of node 0, where the ranks meet (nnodes > 1)
-    node_rank: int = 0  # this machine's place among the nnodes
-
-    def problem(self, nprocs, device):
-        if self.nnodes < 1 or not 0 <= self.node_rank < self.nnodes:
-            return f"launcher.node_rank must be in [0, {self.nnodes}) and nnodes at least 1"
-        if self.master and not re.fullmatch(r"[^\s:]+:\d{1,5}", self.master) \
-                or self.master and not 0 < int(self.master.rpartition(":")[2]) <= 65535:
-            return f"launcher.master must be HOST:PORT with a port in 1-65535, got {self.master!r}"
-        if not 0 <= self.master_port <= 65535:
-            return f"launcher.master_port must be a port in 1-65535 (0: Paddle's default), got {self.master_port}"
-        return super().problem(nprocs, device)
-
-    def command(self, job_file, nprocs, device, log_dir):
-        cmd = python_module("paddle.distributed.launch", "--nproc_per_node", str(nprocs),
-                            "--log_dir", str(log_dir))
-        if self.nnodes > 1:
-            cmd += ["--nnodes", str(self.nnodes), "--master", self.master, "--rank", str(self.node_rank)]
-            if not device.startswith("gpu"):
-                # Across machines on CPU Paddle leaves the process group uninitialised
-                # unless told to use gloo.
-                cmd = ["env", "PADDLE_DISTRI_BACKEND=gloo", *cmd]
-        if device.startswith("gpu"):
-            first = int(device.partition(":")[2] or 0)
-            cmd += ["--devices", ",".join(str(first + i) for i in range(nprocs))]
-        if self.master_port:
-            cmd += ["--start_port", str(self.master_port)]
-        # launch runs `python -u FILE ARGS`, so it gets the script, not a command.
-        return cmd + [WORKER_SCRIPT, str(job_file)]

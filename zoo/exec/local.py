@@ -47,6 +47,9 @@ def _check_meeting_point(cell, launcher) -> None:
 
 
 class LocalExecutor(Executor):
+    """This machine: up to ``jobs`` cells at once, each pinned to CPUs of its own, ``threads``
+    per training process (0: the machine's share); plain one-process cells forked warm."""
+
     name = "local"
 
     def __init__(self, jobs: int = 1, threads: int = 0) -> None:

@@ -36,6 +36,9 @@ _PATH_VARIABLES = ("ZOO_DATA_DIR", "ZOO_REGISTRY")
 
 @dataclass
 class Outcome:
+    """How a cell's processes ended: the exit code (None: killed), and whether zoo stopped
+    them for the timeout or on request; ``seconds`` from start to end."""
+
     returncode: int | None  # None when it had to be killed
     timed_out: bool
     stopped: bool

@@ -41,6 +41,9 @@ def _passed_on() -> dict[str, str]:
 
 
 class RayExecutor(Executor):
+    """A Ray cluster at ``address`` (empty: a Ray of its own on 127.0.0.1): one Ray task per
+    cell, a placement group per multi-node cell, the cell's files shipped home."""
+
     name = "ray"
     here = False  # its nodes' devices count, not the driver's
 

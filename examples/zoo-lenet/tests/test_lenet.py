@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from zoo.testing import check_entry_builds, check_model_trains, entries_of
+from zoo.testing import check_entry_builds, check_model_trains, check_public_surface, entries_of
 
 PLUGIN = "lenet"
 MNIST_SHAPE = (1, 28, 28)
@@ -76,6 +77,14 @@ def test_step_schedule_decays_every_fraction(zoo_catalog):
 def test_step_size_is_at_least_one(zoo_catalog):
     sched = zoo_catalog.build("schedules", "step", learning_rate=0.1, total_steps=1)
     assert sched.step_size == 1
+
+
+def test_uses_only_zoos_public_surface():
+    import zoo_lenet
+
+    # The installed package: what users run, not a checkout that could differ.
+    checked = check_public_surface(Path(zoo_lenet.__file__).parent)
+    assert {f.name for f in checked} == {"__init__.py", "plugin.py", "nets.py"}
 
 
 def test_plugin_module_does_not_import_paddle():

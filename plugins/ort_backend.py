@@ -1,4 +1,8 @@
-"""The ``onnxruntime`` backend: serves ``onnx`` exports (an optional extra, ``zoo[onnx]``)."""
+"""The ``onnxruntime`` backend: serves ``onnx`` exports (an optional extra, ``zoo[onnx]``).
+
+Built on the public surface alone (``zoo.Backend``, ``zoo.model_path``...), as a
+third-party backend would be; imported only when the entry is built.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from zoo.backend import Backend
-from zoo.deploy.manifest import model_path
-from zoo.errors import ExportError, one_line
+import zoo
 
 INSTALL_HINT = "pip install 'zoo[onnx]' (in a checkout: python3 dev.py setup)"
 
 
-def missing(*modules: str) -> str | None:
-    """The first of ``modules`` that is not installed, or None."""
-    return next((m for m in modules if importlib.util.find_spec(m) is None), None)
-
-
-class OnnxRuntimeBackend(Backend):
+class OnnxRuntimeBackend(zoo.Backend):
     name = "onnxruntime"
     format = "onnx"
     devices = ("cpu", "gpu")
@@ -34,7 +31,7 @@ class OnnxRuntimeBackend(Backend):
         found = super().problem(device)
         if found:
             return found
-        if missing("onnxruntime"):
+        if importlib.util.find_spec("onnxruntime") is None:
             return f"backend '{self.name}' needs onnxruntime, which is not installed: {INSTALL_HINT}"
         if device != "cpu":
             import onnxruntime
@@ -58,9 +55,10 @@ class OnnxRuntimeBackend(Backend):
                          "CPUExecutionProvider"]
         try:
             self.session = onnxruntime.InferenceSession(
-                str(model_path(export_dir, manifest, ".onnx")), options, providers=providers)
+                str(zoo.model_path(export_dir, manifest, ".onnx")), options, providers=providers)
         except Exception as exc:  # onnxruntime's own exception types vary by version
-            raise ExportError(f"export {export_dir}: onnxruntime cannot load it: {one_line(exc)}") from None
+            raise zoo.ExportError(f"export {export_dir}: onnxruntime cannot load it: "
+                                  f"{zoo.one_line(exc)}") from None
         self.input = self.session.get_inputs()[0].name
 
     def predict(self, batch: np.ndarray) -> np.ndarray:

@@ -1,7 +1,9 @@
 """The Paddle backends: ``dygraph`` (the export run eagerly) and ``paddle-inference``.
 
 Both load a ``paddle`` export (``paddle.jit.save``'s program and parameters).  paddle is
-imported in ``load``, never at module level.
+imported in ``load``, never at module level.  Built on the public surface alone
+(``zoo.Backend``, ``zoo.paddle_program``, ``zoo.use_device``...), as a third-party backend
+would be; imported only when an entry is built.
 """
 
 from __future__ import annotations
@@ -12,24 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from zoo.backend import Backend
-from zoo.deploy.manifest import INPUT_NAME, model_path, paddle_program
-from zoo.errors import DeviceError, ExportError, one_line
+import zoo
 
 
 def _device_problem(device: str) -> str | None:
     if device == "cpu":
         return None
-    from zoo.device import check_device
-
     try:
-        check_device(device)
-    except DeviceError as exc:
+        zoo.check_device(device)
+    except zoo.DeviceError as exc:
         return str(exc)
     return None
 
 
-class DygraphBackend(Backend):
+class DygraphBackend(zoo.Backend):
     """``paddle.jit.load`` of the export, called like the trained Layer: the reference
     every other backend is compared with, with none of their graph optimizations."""
 
@@ -43,14 +41,13 @@ class DygraphBackend(Backend):
     def load(self, export_dir: Path, manifest: dict[str, Any], device: str) -> None:
         import paddle
 
-        from zoo.device import use_device
-
-        use_device(device)
-        prefix = paddle_program(export_dir, manifest).with_suffix("")
+        zoo.use_device(device)
+        prefix = zoo.paddle_program(export_dir, manifest).with_suffix("")
         try:
             self.layer = paddle.jit.load(str(prefix))
         except Exception as exc:  # paddle raises assorted types for a bad program
-            raise ExportError(f"export {export_dir}: paddle.jit.load failed: {one_line(exc)}") from None
+            raise zoo.ExportError(f"export {export_dir}: paddle.jit.load failed: "
+                                  f"{zoo.one_line(exc)}") from None
         self.layer.eval()
         self._paddle = paddle
 
@@ -59,7 +56,7 @@ class DygraphBackend(Backend):
             return np.asarray(self.layer(self._paddle.to_tensor(batch)).numpy())
 
 
-class PaddleInferenceBackend(Backend):
+class PaddleInferenceBackend(zoo.Backend):
     """``paddle.inference``: the program after Paddle's inference passes, with oneDNN
     kernels on CPU (``onednn``) and TensorRT subgraphs on a GPU whose Paddle has it."""
 
@@ -79,8 +76,8 @@ class PaddleInferenceBackend(Backend):
     def load(self, export_dir: Path, manifest: dict[str, Any], device: str) -> None:
         from paddle import inference
 
-        config = inference.Config(str(paddle_program(export_dir, manifest)),
-                                  str(model_path(export_dir, manifest, ".pdiparams")))
+        config = inference.Config(str(zoo.paddle_program(export_dir, manifest)),
+                                  str(zoo.model_path(export_dir, manifest, ".pdiparams")))
         config.disable_glog_info()
         if device == "cpu":
             config.disable_gpu()
@@ -93,8 +90,8 @@ class PaddleInferenceBackend(Backend):
         try:
             self.predictor = inference.create_predictor(config)
         except Exception as exc:
-            raise ExportError(f"export {export_dir}: paddle.inference cannot load it: "
-                              f"{one_line(exc)}") from None
+            raise zoo.ExportError(f"export {export_dir}: paddle.inference cannot load it: "
+                              f"{zoo.one_line(exc)}") from None
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.output = self.predictor.get_output_handle(self.predictor.get_output_names()[0])
 
@@ -108,7 +105,7 @@ class PaddleInferenceBackend(Backend):
                                       precision_mode=inference.PrecisionType.Float32,
                                       use_static=False, use_calib_mode=False)
         # The batch dimension is dynamic: TensorRT needs its range before it builds.
-        name, shape = manifest["input"].get("name", INPUT_NAME), manifest["input"]["shape"]
+        name, shape = manifest["input"].get("name", zoo.INPUT_NAME), manifest["input"]["shape"]
         config.set_trt_dynamic_shape_info({name: [1, *shape]}, {name: [self.max_batch, *shape]},
                                           {name: [min(64, self.max_batch), *shape]})
 
