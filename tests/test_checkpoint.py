@@ -23,9 +23,9 @@ from zoo.checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.errors import CheckpointError
 from zoo.pdparams import load_paddle_state
-from tests.conftest import SMALL_MNIST, assert_one_line_error, run_zoo
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -279,11 +279,11 @@ def test_prune_does_not_count_a_dishonest_checkpoint_as_good(tmp_path: Path) -> 
 
 
 TINY_RUN = ["--model", "mlp", "--optimizer", "sgd", "--set", "model.hidden1=32", "--set",
-            "model.hidden2=16", "--epochs", "2", "--data-dir", str(SMALL_MNIST),
+            "model.hidden2=16", "--epochs", "2", "--data-dir", str(MNIST_SAMPLE_DIR),
             "--set", "dataset.progress=false", "--quiet"]
 
 
-def test_dishonest_checkpoint_via_cli_eval_and_resume(tmp_path: Path) -> None:
+def test_dishonest_checkpoint_via_cli_eval_and_resume(tmp_path: Path, run_zoo, assert_one_line_error) -> None:
     out = tmp_path / "run"
     assert run_zoo("train", *TINY_RUN, "--out", str(out)).returncode == 0
     first, last = list_checkpoints(out)

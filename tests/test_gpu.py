@@ -12,27 +12,28 @@ import json
 
 import pytest
 
-from tests.conftest import SMALL_MNIST, cuda_gpus, run_zoo
+from zoo.data.sample import MNIST_SAMPLE_DIR
+
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
-needs_gpu = pytest.mark.skipif(not cuda_gpus(), reason="no CUDA GPU: this Paddle is a CPU build or "
-                               "the machine has none (the CPU half is tested wherever 'gpu' appears)")
-
 # 1,000 training images in one batch, no validation split: one optimizer step.
-ONE_STEP = ("--model", "mlp", "--epochs", "1", "--batch-size", "1000", "--data-dir", str(SMALL_MNIST),
+ONE_STEP = ("--model", "mlp", "--epochs", "1", "--batch-size", "1000", "--data-dir", str(MNIST_SAMPLE_DIR),
             "--set", "dataset.val_fraction=0", "--set", "dataset.progress=false", "--quiet")
 
 
 @pytest.fixture(scope="module")
-def gpu_run(tmp_path_factory):
+def gpu_run(tmp_path_factory, run_zoo, cuda_gpus):
+    """Every test here needs it: where there is no GPU, they all skip, saying why."""
+    if not cuda_gpus():
+        pytest.skip("no CUDA GPU: this Paddle is a CPU build or the machine has none "
+                    "(the CPU half is tested wherever 'gpu' appears)")
     out = tmp_path_factory.mktemp("gpu") / "run"
     proc = run_zoo("train", *ONE_STEP, "--device", "gpu", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
 
-@needs_gpu
 def test_one_real_training_step_on_the_gpu(gpu_run):
     metrics = json.loads((gpu_run / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["device"] == "gpu:0"
@@ -40,12 +41,11 @@ def test_one_real_training_step_on_the_gpu(gpu_run):
     assert 0 < metrics["test"]["acc"] <= 1
 
 
-@needs_gpu
-def test_an_export_serves_on_the_gpu_as_on_the_cpu(gpu_run):
+def test_an_export_serves_on_the_gpu_as_on_the_cpu(gpu_run, run_zoo):
     exported = run_zoo("export", str(gpu_run))
     assert exported.returncode == 0, exported.stderr[-3000:]
     export = gpu_run / "export-paddle"
-    images = SMALL_MNIST / "t10k-images-idx3-ubyte.gz"
+    images = MNIST_SAMPLE_DIR / "t10k-images-idx3-ubyte.gz"
     served = {}
     for device in ("cpu", "gpu"):
         proc = run_zoo("predict", str(export), str(images), "--backend", "paddle-inference",

@@ -12,7 +12,6 @@ import textwrap
 
 import pytest
 
-from tests.conftest import ROOT
 from zoo import kinds
 from zoo.errors import TrainingError
 from zoo.job import Job
@@ -122,19 +121,23 @@ def test_a_kinds_field_reads_as_an_attribute_and_nothing_else_does():
         Job(out="o", entries={"launchers": "single"})
 
 
-def _mypy(*files, cwd=ROOT, cache=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MYPYPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(cache), *map(str, files)],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+@pytest.fixture(scope="session")
+def run_mypy(repo_root):
+    def _mypy(*files, cwd=repo_root, cache=None) -> subprocess.CompletedProcess:
+        env = {**os.environ, "MYPYPATH": str(repo_root)}
+        return subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(cache), *map(str, files)],
+                              capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+    return _mypy
 
 
-def test_mypy_finds_no_error_in_job_and_grid(tmp_path):
-    proc = _mypy("zoo/job.py", "zoo/bench/grid.py", cache=tmp_path / "cache")
+def test_mypy_finds_no_error_in_job_and_grid(tmp_path, run_mypy):
+    proc = run_mypy("zoo/job.py", "zoo/bench/grid.py", cache=tmp_path / "cache")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Success: no issues found in 2 source files" in proc.stdout
 
 
-def test_mypy_sees_the_fields_of_job_and_cell_and_their_types(tmp_path):
+def test_mypy_sees_the_fields_of_job_and_cell_and_their_types(tmp_path, run_mypy):
     """The fields are visible: a wrong type or a missing field is an error to the checker."""
     user = tmp_path / "uses_job.py"
     user.write_text(textwrap.dedent("""\
@@ -153,7 +156,7 @@ def test_mypy_sees_the_fields_of_job_and_cell_and_their_types(tmp_path):
         Cell(entries={})
         cell.nprocs = 2
     """))
-    out = _mypy(user, cache=tmp_path / "cache").stdout
+    out = run_mypy(user, cache=tmp_path / "cache").stdout
     # mypy 1 spells builtins out ("builtins.int"), mypy 2 does not.
     said = [line.split(": ", 1)[1].replace("builtins.", "") for line in out.splitlines()
             if line.startswith(str(user))]

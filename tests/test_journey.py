@@ -2,7 +2,7 @@
 models x two optimizers, pick the best by validation, export it to paddle and onnx,
 predict on files of the very kind training read, measure serving, write the report.
 
-Each family's data is tiny but in its real file format (tests/vision_data.py), and each
+Each family's data is tiny but in its real file format (tests/fixtures/vision_data.py), and each
 family runs its journey once (a module-scoped fixture) that every test here reads. The
 sweep is a real `zoo bench` process with real workers; the steps after it call zoo's
 console entry point in this process (Paddle imported once, not once per step).
@@ -16,13 +16,11 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from tests.conftest import run_zoo
-from tests.report_helpers import read_page
-from tests.vision_data import cifar_files, write_cifar_folder, write_idx_set, write_image, write_imagefolder
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -41,20 +39,21 @@ class Family:
     sets: tuple[str, ...] = ()  # --set options of its sweep
 
 
-def _idx(root: Path) -> tuple[Path, list[Path]]:
-    folder = write_idx_set(root / "fashion", n_train=80, n_test=20)
+# Each family's writer gets ``kit``: the journey's fixtures (vision_data's writers, run_zoo, cli).
+def _idx(root: Path, kit) -> tuple[Path, list[Path]]:
+    folder = kit.write_idx_set(root / "fashion", n_train=80, n_test=20)
     return folder, [folder / "t10k-images-idx3-ubyte.gz"]  # the very IDX file training tested on
 
 
-def _cifar(root: Path) -> tuple[Path, list[Path]]:
-    folder = write_cifar_folder(root / "cifar", cifar_files(per_file=12, n_test=20))
+def _cifar(root: Path, kit) -> tuple[Path, list[Path]]:
+    folder = kit.write_cifar_folder(root / "cifar", kit.cifar_files(per_file=12, n_test=20))
     return folder, []  # PNGs of its test images, written once the data is loaded
 
 
 def _imagefolder(grey: bool):
-    def write(root: Path) -> tuple[Path, list[Path]]:
+    def write(root: Path, kit) -> tuple[Path, list[Path]]:
         folder = root / ("grey" if grey else "rgb")
-        write_imagefolder(folder, classes=("cat", "dog", "fox"), size=(12, 10), grey=grey,
+        kit.write_imagefolder(folder, classes=("cat", "dog", "fox"), size=(12, 10), grey=grey,
                           per_class={"train": 20, "test": 5})
         # The test split's order: classes, then files by name.
         return folder, sorted((folder / "test").glob("*/*.png"))
@@ -71,26 +70,11 @@ FAMILIES = {
 }
 
 
-def zoo(*args, env):
+def run_sweep(run_zoo, *args, env):
     """``zoo bench`` is the real process story (its cells are worker processes)."""
-    proc = run_zoo(*args, env=env, timeout=600)
-    assert proc.returncode == 0, f"zoo {' '.join(args)}\n{proc.stderr[-3000:]}"
+    proc = run_zoo("bench", *args, env=env, timeout=600)
+    assert proc.returncode == 0, f"zoo bench {' '.join(args)}\n{proc.stderr[-3000:]}"
     return proc.stdout
-
-
-def cli(*args: str) -> str:
-    """The steps after the sweep run zoo's own entry point in this process: the same code
-    as the console command, without paying Paddle's import once per step."""
-    import contextlib
-    import io
-
-    from zoo.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    assert code == 0, f"zoo {' '.join(args)} exited {code}\n{err.getvalue()[-3000:]}"
-    return out.getvalue()
 
 
 def stored_rows(sweep: Path) -> list[dict]:
@@ -112,7 +96,11 @@ def reference(cell: Path) -> tuple[np.ndarray, object]:
 
 
 @pytest.fixture(scope="module", params=list(FAMILIES))
-def journey(request, tmp_path_factory):
+def journey(request, tmp_path_factory, run_zoo, cli, write_image, write_idx_set, write_cifar_folder,
+            cifar_files, write_imagefolder):
+    kit = SimpleNamespace(run_zoo=run_zoo, cli=cli, write_image=write_image, write_idx_set=write_idx_set,
+                          write_cifar_folder=write_cifar_folder, cifar_files=cifar_files,
+                          write_imagefolder=write_imagefolder)
     family, write = FAMILIES[request.param]
     root = tmp_path_factory.mktemp(request.param)
     env = {k: v for k, v in os.environ.items() if k != "ZOO_DATA_DIR"}
@@ -120,20 +108,21 @@ def journey(request, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:  # the in-process steps see the same cache
         patch.delenv("ZOO_DATA_DIR", raising=False)
         patch.setenv("XDG_CACHE_HOME", env["XDG_CACHE_HOME"])
-        return _journey(family, write, root, env)
+        return _journey(family, write, root, env, kit)
 
 
-def _journey(family: Family, write, root: Path, env: dict) -> dict:
-    data_dir, files = write(root)
+def _journey(family: Family, write, root: Path, env: dict, kit) -> dict:
+    cli = kit.cli
+    data_dir, files = write(root, kit)
     sweep = root / "sweep"
     got: dict = {"family": family, "sweep": sweep}
-    got["bench"] = zoo("bench", "--datasets", family.dataset, *SWEEP, *family.sets,
-                       "--data-dir", str(data_dir), "--out", str(sweep), "--format", "json", env=env)
+    got["bench"] = run_sweep(kit.run_zoo, "--datasets", family.dataset, *SWEEP, *family.sets,
+                           "--data-dir", str(data_dir), "--out", str(sweep), "--format", "json", env=env)
     got["best"] = json.loads(cli("results", str(sweep), "--best", "--format", "json"))
     winner = got["winner"] = sweep / got["best"][0]["cell_dir"]
     got["logits"], got["data"] = reference(winner)
     if not files:  # CIFAR-10: a user's own RGB pictures, here its test images as PNG files
-        files = [write_image(root / "pngs" / f"{i:03d}.png", image)
+        files = [kit.write_image(root / "pngs" / f"{i:03d}.png", image)
                  for i, image in enumerate(got["data"].test.images)]
     got["class_names"] = list(got["data"].class_names)
     got["exports"], got["predicted"] = {}, {}
@@ -179,7 +168,7 @@ def test_the_best_is_the_highest_validation_accuracy_in_the_store(journey):
         assert journey["exports"][fmt]["best"]["cell"] == best["cell"]
 
 
-def test_every_json_and_csv_row_names_its_cell_and_folder_within_the_sweep(journey):
+def test_every_json_and_csv_row_names_its_cell_and_folder_within_the_sweep(journey, cli):
     import csv
     import io
 
@@ -227,7 +216,7 @@ def test_bench_infer_serves_every_cell_with_every_backend(journey):
     assert all(r["status"] == "ok" for r in rows), [r.get("reason") for r in rows]
 
 
-def test_the_report_marks_the_winner_in_its_results_table(journey):
+def test_the_report_marks_the_winner_in_its_results_table(journey, read_page):
     page = read_page(journey["sweep"] / "report.html")
     table = page.tables["results-table"]
     (best,) = journey["best"]
@@ -238,7 +227,7 @@ def test_the_report_marks_the_winner_in_its_results_table(journey):
     assert marked[0]["cpu val acc"] == f"{best['val_acc']:.4f} (best)"
 
 
-def test_eval_and_the_run_report_speak_in_class_names(journey):
+def test_eval_and_the_run_report_speak_in_class_names(journey, read_page):
     report, names = journey["eval"], journey["class_names"]
     confusion = np.array(report["confusion"])
     assert report["class_names"] == names and [s["class"] for s in report["per_class"]] == names
@@ -257,7 +246,7 @@ def test_eval_and_the_run_report_speak_in_class_names(journey):
                                                        for s in report["per_class"]]
 
 
-def test_best_follows_validation_even_where_test_disagrees(journey, tmp_path):
+def test_best_follows_validation_even_where_test_disagrees(journey, tmp_path, cli):
     """Rewrite a copy's stored validation accuracies so that the best on test is the worst
     on validation: --best must still name the best on validation."""
     import shutil
@@ -277,8 +266,8 @@ def test_best_follows_validation_even_where_test_disagrees(journey, tmp_path):
     assert by_time[0]["time"] == min(r["time"] for r in table)
 
 
-def test_a_sweep_without_a_criterion_or_without_best_is_a_one_line_error(journey):
-    from tests.conftest import assert_one_line_error
+def test_a_sweep_without_a_criterion_or_without_best_is_a_one_line_error(journey, run_zoo,
+                                                                         assert_one_line_error):
 
     sweep = str(journey["sweep"])
     proc = run_zoo("results", sweep, "--best", "--by", "time_to_target")

@@ -13,35 +13,37 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import run_zoo
-from tests.test_journey import cli
-from tests.vision_data import IDX_NAMES, idx_bytes, write_image
 from zoo.data.idx import read_idx_images, read_idx_labels
 
 PACKAGE = Path("/usr/share/datasets/fashion-mnist")  # dpkg -L dataset-fashion-mnist
 TRAIN, TEST = 3000, 200  # the first images of each official file: a deterministic subset
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(
-    not (PACKAGE / IDX_NAMES["t10k-images"]).is_file(),
+    not (PACKAGE / "t10k-images-idx3-ubyte.gz").is_file(),
     reason=f"real Fashion-MNIST is not installed at {PACKAGE} "
            f"(Debian package dataset-fashion-mnist; .ci/run installs it)")]
 
 
-def _subset(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The first TRAIN / TEST images of the official files as IDX files; the test part."""
-    folder.mkdir(parents=True)
-    for split, n in (("train", TRAIN), ("t10k", TEST)):
-        images = read_idx_images(PACKAGE / IDX_NAMES[f"{split}-images"])[:n]
-        labels = read_idx_labels(PACKAGE / IDX_NAMES[f"{split}-labels"])[:n]
-        for kind, array in (("images", images), ("labels", labels)):
-            (folder / IDX_NAMES[f"{split}-{kind}"]).write_bytes(gzip.compress(idx_bytes(array), mtime=0))
-    return images, labels
+@pytest.fixture(scope="session")
+def official_subset(idx_names, idx_bytes):
+    def _subset(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+        """The first TRAIN / TEST images of the official files as IDX files; the test part."""
+        folder.mkdir(parents=True)
+        for split, n in (("train", TRAIN), ("t10k", TEST)):
+            images = read_idx_images(PACKAGE / idx_names[f"{split}-images"])[:n]
+            labels = read_idx_labels(PACKAGE / idx_names[f"{split}-labels"])[:n]
+            for kind, array in (("images", images), ("labels", labels)):
+                (folder / idx_names[f"{split}-{kind}"]).write_bytes(gzip.compress(idx_bytes(array), mtime=0))
+        return images, labels
+
+    return _subset
 
 
-def test_real_fashion_mnist_trained_exported_and_predicted_from_png(tmp_path, monkeypatch):
+def test_real_fashion_mnist_trained_exported_and_predicted_from_png(tmp_path, monkeypatch, run_zoo,
+                                                                    write_image, cli, official_subset):
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    images, labels = _subset(tmp_path / "fashion")
+    images, labels = official_subset(tmp_path / "fashion")
     run = tmp_path / "run"
     proc = run_zoo("train", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "fashion"),
                    "--model", "cnn", "--optimizer", "adam", "--epochs", "1", "--batch-size", "50",

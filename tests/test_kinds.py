@@ -11,9 +11,8 @@ import textwrap
 
 import pytest
 
-from tests.conftest import ROOT, SMALL_MNIST, registry_text
-from tests.report_helpers import read_page
 from zoo import hookspecs, kinds
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
@@ -85,7 +84,7 @@ def zoo_register_widgets(register):
 
 
 @pytest.fixture
-def widget_cli(plugin_kit, tmp_path):
+def widget_cli(plugin_kit, tmp_path, repo_root):
     plugin_kit.add("zoo_widgets", WIDGET_PLUGIN)
     plugin_kit.write_registry(grid_extra='widgets = ["w1"]')
     site = tmp_path / "site"
@@ -96,11 +95,11 @@ def widget_cli(plugin_kit, tmp_path):
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True,
-                              text=True, env=env, cwd=ROOT, timeout=300)
+                              text=True, env=env, cwd=repo_root, timeout=300)
     return run
 
 
-def test_a_kind_added_to_the_table_reaches_list_grid_store_and_table(widget_cli, tmp_path):
+def test_a_kind_added_to_the_table_reaches_list_grid_store_and_table(widget_cli, tmp_path, read_page):
     listed = widget_cli("list", "widgets", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [(e["name"], e["defaults"]) for e in json.loads(listed.stdout)] == [
@@ -108,7 +107,7 @@ def test_a_kind_added_to_the_table_reaches_list_grid_store_and_table(widget_cli,
     out = tmp_path / "b"
     sweep = widget_cli("bench", "--out", str(out), "--widgets", "w1,w2", "--models", "mlp",
                        "--optimizers", "sgd", "--set", "model.hidden1=16", "--set", "widget.size=3",
-                       "--epochs", "1", "--data-dir", str(SMALL_MNIST), "--quiet", "--format", "json")
+                       "--epochs", "1", "--data-dir", str(MNIST_SAMPLE_DIR), "--quiet", "--format", "json")
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     summaries = json.loads(sweep.stdout)
     assert sorted(s["widget"] for s in summaries) == ["w1", "w2"]
@@ -138,7 +137,7 @@ def _column(out, name):
         con.close()
 
 
-def test_a_grid_still_accepts_the_older_single_dataset_key(tmp_path):
+def test_a_grid_still_accepts_the_older_single_dataset_key(tmp_path, registry_text):
     from zoo.config import parse_config
 
     text = registry_text().replace('datasets = ["mnist"]', 'dataset = "mnist"')

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import SMALL_MNIST, run_zoo
+from zoo.data.sample import MNIST_SAMPLE_DIR
 from zoo.exec.launch import worker_command
 from zoo.job import Job
 from zoo.layout import RunDir, SweepDir
@@ -53,7 +53,7 @@ def test_the_launch_stamp_is_read_back_or_none(tmp_path):
 def tiny_job(out: Path) -> Job:
     return Job(out=str(out), entries={"models": "mlp", "optimizers": "sgd"}, epochs=1,
                params={"models": {"hidden1": 32, "hidden2": 16}, "datasets": {"progress": False}},
-               data_dir=str(SMALL_MNIST))
+               data_dir=str(MNIST_SAMPLE_DIR))
 
 
 def test_the_worker_reads_job_json_and_never_writes_it(tmp_path):
@@ -70,10 +70,10 @@ def test_the_worker_reads_job_json_and_never_writes_it(tmp_path):
     assert run.job_file.read_bytes() == text
 
 
-def test_zoo_train_writes_its_job_json_itself(tmp_path):
+def test_zoo_train_writes_its_job_json_itself(tmp_path, run_zoo):
     out = tmp_path / "run"
     args = ["--model", "mlp", "--optimizer", "sgd", "--set", "model.hidden1=32", "--set",
-            "model.hidden2=16", "--epochs", "1", "--quiet", "--data-dir", str(SMALL_MNIST),
+            "model.hidden2=16", "--epochs", "1", "--quiet", "--data-dir", str(MNIST_SAMPLE_DIR),
             "--set", "dataset.progress=false"]
     proc = run_zoo("train", *args, "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ROOT
 
 pytest_plugins = ["pytester"]
 # The suites below run in this process and their integration tests start `true`: this
@@ -31,8 +30,8 @@ def test_fixture(server):
 
 
 @pytest.fixture
-def suite(pytester):
-    pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
+def suite(pytester, repo_root):
+    pytester.makeconftest((repo_root / "tests" / "conftest.py").read_text())
     pytester.makeini('[pytest]\nmarkers =\n    integration: starts processes\n')
     return pytester
 

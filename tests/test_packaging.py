@@ -13,17 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
+def wheel(tmp_path_factory, repo_root):
     tmp = tmp_path_factory.mktemp("wheel")
     source = tmp / "src"
     # build from a copy so no build/ or egg-info lands in the working tree
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+    shutil.copytree(repo_root, source, ignore=shutil.ignore_patterns(
         ".venv", ".git", "runs", "build", "*.egg-info", "__pycache__", "tests", "examples"))
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                            "-q", "-w", str(tmp / "dist"), str(source)], capture_output=True, text=True)
@@ -35,7 +34,7 @@ def wheel(tmp_path_factory):
     return next((tmp / "dist").glob("zoo-*.whl"))
 
 
-def test_wheel_layout(wheel):
+def test_wheel_layout(wheel, repo_root):
     names = zipfile.ZipFile(wheel).namelist()
     assert not any(n.startswith("plugins/") for n in names)
     for needed in ("zoo/plugins/models.py", "zoo/plugins/vision.py", "zoo/plugins/vision_nets.py",
@@ -43,10 +42,10 @@ def test_wheel_layout(wheel):
                    "zoo/serving/app.py"):
         assert needed in names
     packaged = zipfile.ZipFile(wheel).read("zoo/registry.toml")
-    assert packaged == (ROOT / "registry.toml").read_bytes()
+    assert packaged == (repo_root / "registry.toml").read_bytes()
     # The mnist-sample dataset (and mnist's offline fallback) travels byte for byte,
     # with the README that carries its licence and attribution.
-    sample = ROOT / "zoo" / "data" / "mnist_sample"
+    sample = repo_root / "zoo" / "data" / "mnist_sample"
     shipped = sorted(p.name for p in sample.iterdir())
     assert "README.md" in shipped and len([n for n in shipped if n.endswith("-ubyte.gz")]) == 4
     for name in shipped:

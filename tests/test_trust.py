@@ -18,40 +18,43 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.conftest import ROOT, SMALL_MNIST, assert_one_line_error, read_only_user, registry_text
-from tests.data.make_subset import read_idx, write_idx
-from tests.test_bench_helpers import (
-    TINY, bench, bench_cmd, cell_dir, db_rows, faulty_kit, kill_tree, metrics, wait_for, zoo,
-)
 from zoo import checkpoint as ckpt
+from zoo.data.sample import MNIST_SAMPLE_DIR
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
-ONE = ("--models", "mlp", "--optimizers", "sgd", *TINY)
+
+@pytest.fixture(scope="session")
+def one_cell(tiny_mlp):
+    return ("--models", "mlp", "--optimizers", "sgd", *tiny_mlp)
 
 
-def copy_data(tmp_path: Path, name: str, drop_train: int = 0) -> Path:
-    """A copy of the small MNIST; ``drop_train`` > 0 leaves out its last training images."""
-    folder = tmp_path / name
-    shutil.copytree(SMALL_MNIST, folder, ignore=shutil.ignore_patterns("README*"))
-    if drop_train:
-        for base in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
-            write_idx(folder / base, read_idx(folder / base)[:-drop_train])
-    return folder
+@pytest.fixture(scope="session")
+def copy_data(write_idx, read_idx):
+    def copy_data(tmp_path: Path, name: str, drop_train: int = 0) -> Path:
+        """A copy of the small MNIST; ``drop_train`` > 0 leaves out its last training images."""
+        folder = tmp_path / name
+        shutil.copytree(MNIST_SAMPLE_DIR, folder, ignore=shutil.ignore_patterns("README*"))
+        if drop_train:
+            for base in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+                write_idx(folder / base, read_idx(folder / base)[:-drop_train])
+        return folder
+
+    return copy_data
 
 
-def test_another_data_folder_with_other_content_never_reuses_a_result(tmp_path):
+def test_another_data_folder_with_other_content_never_reuses_a_result(tmp_path, bench, db_rows, zoo, one_cell,
+                                                                      copy_data):
     out = tmp_path / "b"
-    first = bench(out, *ONE)
+    first = bench(out, *one_cell)
     assert first.returncode == 0, first.stderr[-3000:]
     (old,) = db_rows(out)
-    moved = bench(out, *ONE, "--data-dir", str(copy_data(tmp_path, "copy")))
+    moved = bench(out, *one_cell, "--data-dir", str(copy_data(tmp_path, "copy")))
     # the same files elsewhere are the same data: the result stands
     assert moved.returncode == 0 and "1 cells, 1 already finished, 0 to run" in moved.stderr
-    other = bench(out, *ONE, "--data-dir", str(copy_data(tmp_path, "fewer", drop_train=100)))
+    other = bench(out, *one_cell, "--data-dir", str(copy_data(tmp_path, "fewer", drop_train=100)))
     assert other.returncode == 0, other.stderr[-3000:]
     assert "1 cells, 0 already finished, 1 to run" in other.stderr
     assert "data fingerprint" in other.stderr  # says what changed
@@ -63,11 +66,12 @@ def test_another_data_folder_with_other_content_never_reuses_a_result(tmp_path):
     assert [s["acc"] for s in shown] == [new["test_acc"]]
 
 
-def test_zoo_train_refuses_to_resume_on_other_data_naming_the_difference(tmp_path):
+def test_zoo_train_refuses_to_resume_on_other_data_naming_the_difference(tmp_path, tiny_mlp, zoo,
+                                                                         assert_one_line_error, copy_data):
     run = tmp_path / "run"
     base = ("train", "--model", "mlp", "--optimizer", "sgd", "--epochs", "1", "--quiet",
-            "--out", str(run), *TINY)
-    first = zoo(*base, "--data-dir", str(SMALL_MNIST))
+            "--out", str(run), *tiny_mlp)
+    first = zoo(*base, "--data-dir", str(MNIST_SAMPLE_DIR))
     assert first.returncode == 0, first.stderr[-3000:]
     again = zoo(*base, "--data-dir", str(copy_data(tmp_path, "fewer", drop_train=100)))
     assert_one_line_error(again, "data fingerprint", "choose a new --out")
@@ -75,14 +79,14 @@ def test_zoo_train_refuses_to_resume_on_other_data_naming_the_difference(tmp_pat
     assert same.returncode == 0, same.stderr[-3000:]  # finished: returns at once
 
 
-def test_a_changed_registry_default_is_a_new_result(tmp_path):
+def test_a_changed_registry_default_is_a_new_result(tmp_path, registry_text, bench, db_rows, one_cell):
     registry = tmp_path / "registry.toml"
     env = {**os.environ, "ZOO_REGISTRY": str(registry)}
     out = tmp_path / "b"
     registry.write_text(registry_text(tail="[defaults.optimizers.sgd]\nlearning_rate = 0.01\n"))
-    assert bench(out, *ONE, env=env).returncode == 0
+    assert bench(out, *one_cell, env=env).returncode == 0
     registry.write_text(registry_text(tail="[defaults.optimizers.sgd]\nlearning_rate = 0.05\n"))
-    second = bench(out, *ONE, env=env)
+    second = bench(out, *one_cell, env=env)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "1 cells, 0 already finished, 1 to run" in second.stderr
     assert "params.optimizers.learning_rate 0.01 -> 0.05" in second.stderr
@@ -90,12 +94,16 @@ def test_a_changed_registry_default_is_a_new_result(tmp_path):
     assert sorted(i["params"]["optimizers"]["learning_rate"] for i in identities) == [0.01, 0.05]
 
 
-def test_wall_time_is_the_cells_own_after_a_killed_runner_and_a_rebuilt_store(tmp_path, monkeypatch):
+def test_wall_time_is_the_cells_own_after_a_killed_runner_and_a_rebuilt_store(tmp_path, monkeypatch,
+                                                                              faulty_kit, tiny_mlp, bench_cmd,
+                                                                              repo_root, wait_for, kill_tree,
+                                                                              db_rows, bench, metrics,
+                                                                              cell_dir):
     kit = faulty_kit(tmp_path, monkeypatch)
     out = tmp_path / "b"
     # `slow` sleeps 0.25 s in each of its 18 training steps: at least 4.5 s of work
-    args = ("--models", "slow", "--epochs", "2", "--checkpoint-every", "2", *TINY)
-    runner = subprocess.Popen(bench_cmd(out, *args), env=kit.env(), cwd=ROOT, text=True,
+    args = ("--models", "slow", "--epochs", "2", "--checkpoint-every", "2", *tiny_mlp)
+    runner = subprocess.Popen(bench_cmd(out, *args), env=kit.env(), cwd=repo_root, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         wait_for(lambda: list((out / "cells").glob("*slow-*/checkpoints/step-000000006")), 120,
@@ -138,24 +146,27 @@ def zoo_register_models(register):
 '''
 
 
-def test_a_factory_that_never_returns_fails_preflight_in_one_line(plugin_kit):
+def test_a_factory_that_never_returns_fails_preflight_in_one_line(plugin_kit, bench_cmd, repo_root,
+                                                                  assert_one_line_error):
     plugin_kit.add("zoo_hanging_factory", HANGING)
     out = plugin_kit.dir.parent / "b"
     # The limit holds for each step, loading the data too: 8 s leaves that step room on a
     # loaded machine (3 s did not, with the suite on 4 workers), and the hang still ends.
     proc = subprocess.run(bench_cmd(out, "--models", "hang_factory,mlp", "--preflight-timeout", "8"),
-                          env=plugin_kit.env(), cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          env=plugin_kit.env(), cwd=repo_root, capture_output=True, text=True, timeout=120)
     assert_one_line_error(proc, "building model 'hang_factory'", "within 8 s")
     assert not (out / "results.db").exists()
 
 
-def test_missing_data_is_one_error_before_any_cell_and_a_fixed_rerun_runs(tmp_path):
+def test_missing_data_is_one_error_before_any_cell_and_a_fixed_rerun_runs(tmp_path, bench,
+                                                                          assert_one_line_error, db_rows,
+                                                                          one_cell):
     out, empty = tmp_path / "b", tmp_path / "empty"
     empty.mkdir()
-    proc = bench(out, *ONE, "--data-dir", str(empty))
+    proc = bench(out, *one_cell, "--data-dir", str(empty))
     assert_one_line_error(proc, str(empty))
     assert not (out / "results.db").exists()  # no cell was recorded failed for it
-    fixed = bench(out, *ONE)
+    fixed = bench(out, *one_cell)
     assert fixed.returncode == 0 and db_rows(out)[0]["status"] == "ok"
 
 
@@ -196,7 +207,8 @@ def zoo_register_models(register):
 '''
 
 
-def test_a_killed_cell_is_retried_from_its_checkpoint_on_a_rerun(plugin_kit):
+def test_a_killed_cell_is_retried_from_its_checkpoint_on_a_rerun(plugin_kit, bench, db_rows, zoo, metrics,
+                                                                 cell_dir):
     plugin_kit.add("zoo_oom_once", DIE_AFTER_CHECKPOINT)
     out = plugin_kit.dir.parent / "b"
     marker = plugin_kit.dir.parent / "oom-marker"
@@ -218,11 +230,12 @@ def test_a_killed_cell_is_retried_from_its_checkpoint_on_a_rerun(plugin_kit):
     assert "1 cells, 1 already finished, 0 to run" in third.stderr
 
 
-def test_diverged_cells_stay_final_unless_retried(tmp_path, monkeypatch):
+def test_diverged_cells_stay_final_unless_retried(tmp_path, monkeypatch, faulty_kit, tiny_mlp, bench, db_rows,
+                                                  cell_dir):
     kit = faulty_kit(tmp_path, monkeypatch)
     out, steps = tmp_path / "b", tmp_path / "steps"
     env = {**kit.env(), "ZOO_TEST_STEP_LOG": str(steps)}  # bad_nan diverges at its first step
-    args = ("--models", "bad_nan", *TINY)
+    args = ("--models", "bad_nan", *tiny_mlp)
     assert bench(out, *args, env=env).returncode == 1
     (first,) = db_rows(out)
     run = cell_dir(out, "bad_nan") / "metrics.json"
@@ -244,9 +257,9 @@ def test_diverged_cells_stay_final_unless_retried(tmp_path, monkeypatch):
     assert run.stat().st_mtime_ns > written and json.loads(run.read_text())["status"] == "diverged"
 
 
-def test_skipped_cells_stay_final_unless_retried(tmp_path):
+def test_skipped_cells_stay_final_unless_retried(tmp_path, bench, db_rows, one_cell):
     out = tmp_path / "b"
-    args = (*ONE, "--devices", "cpu,gpu:9")  # no machine here has a tenth GPU
+    args = (*one_cell, "--devices", "cpu,gpu:9")  # no machine here has a tenth GPU
     assert bench(out, *args).returncode == 0  # skipped is not a failure
     first = {r["device"]: r for r in db_rows(out)}
     assert first["gpu:9"]["status"] == "skipped" and "gpu:9" in first["gpu:9"]["reason"]
@@ -263,21 +276,25 @@ def test_skipped_cells_stay_final_unless_retried(tmp_path):
     assert "gpu:9" in gpu["reason"] and gpu["test_acc"] is None
 
 
-def test_a_corrupt_results_database_is_a_one_line_error(tmp_path):
+def test_a_corrupt_results_database_is_a_one_line_error(tmp_path, assert_one_line_error, bench, zoo,
+                                                        one_cell):
     out = tmp_path / "b"
     out.mkdir()
     (out / "results.db").write_bytes(b"this is not a database" * 100)
-    assert_one_line_error(bench(out, *ONE), "results.db", "cannot open")
+    assert_one_line_error(bench(out, *one_cell), "results.db", "cannot open")
     assert_one_line_error(zoo("results", str(out)), "results.db")
 
 
-def test_a_lock_held_mid_cell_is_one_line_and_the_rerun_records_without_retraining(
-        tmp_path, monkeypatch):
+def test_a_lock_held_mid_cell_is_one_line_and_the_rerun_records_without_retraining(tmp_path, monkeypatch,
+                                                                                   faulty_kit, tiny_mlp,
+                                                                                   bench_cmd, repo_root,
+                                                                                   wait_for, kill_tree,
+                                                                                   cell_dir, bench, db_rows):
     kit = faulty_kit(tmp_path, monkeypatch)
     out = tmp_path / "b"
-    args = ("--models", "slow", *TINY)
+    args = ("--models", "slow", *tiny_mlp)
     env = {**kit.env(), "ZOO_STORE_TIMEOUT": "1"}
-    runner = subprocess.Popen(bench_cmd(out, *args), env=env, cwd=ROOT, text=True,
+    runner = subprocess.Popen(bench_cmd(out, *args), env=env, cwd=repo_root, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     holder = None
     try:
@@ -318,12 +335,13 @@ def test_a_full_disk_is_a_store_error(tmp_path):
     store.close()
 
 
-def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
+def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path, read_only_user, bench, repo_root,
+                                                              one_cell):
     import tempfile
 
     user = read_only_user()
     out = tmp_path / "b"
-    assert bench(out, *ONE).returncode == 0
+    assert bench(out, *one_cell).returncode == 0
     shared = Path(tempfile.mkdtemp(prefix="zoo-readonly-"))  # reachable by another user
     copy = shared / "copy"
     shutil.copytree(out, copy)
@@ -345,7 +363,7 @@ def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
                                     text=True, cwd="/", timeout=60)
             assert denied.returncode != 0 and "PermissionError" in denied.stderr, attempt
         shown = subprocess.run([*user, sys.executable, "-m", "zoo", "results", str(copy)],
-                               capture_output=True, text=True, cwd=ROOT, timeout=120)
+                               capture_output=True, text=True, cwd=repo_root, timeout=120)
         assert shown.returncode == 0, shown.stderr
         assert "mlp" in shown.stdout
         assert snapshot() == before  # no -wal, no -shm, no changed byte
@@ -355,12 +373,14 @@ def test_results_reads_a_read_only_copy_without_writing_to_it(tmp_path):
         shutil.rmtree(shared)
 
 
-def test_two_zoo_train_on_one_run_directory_are_refused(tmp_path, monkeypatch):
+def test_two_zoo_train_on_one_run_directory_are_refused(tmp_path, monkeypatch, faulty_kit, tiny_mlp,
+                                                        repo_root, wait_for, zoo, assert_one_line_error,
+                                                        kill_tree):
     kit = faulty_kit(tmp_path, monkeypatch)
     run = tmp_path / "run"
     args = ["train", "--model", "slow", "--optimizer", "sgd", "--epochs", "2", "--quiet",
-            "--data-dir", str(SMALL_MNIST), "--out", str(run), *TINY]
-    first = subprocess.Popen([sys.executable, "-m", "zoo", *args], env=kit.env(), cwd=ROOT,
+            "--data-dir", str(MNIST_SAMPLE_DIR), "--out", str(run), *tiny_mlp]
+    first = subprocess.Popen([sys.executable, "-m", "zoo", *args], env=kit.env(), cwd=repo_root,
                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
     try:
@@ -378,25 +398,27 @@ def test_two_zoo_train_on_one_run_directory_are_refused(tmp_path, monkeypatch):
     ("devices = []", "devices must not be empty"), ("repeat = 1000000000", "repeat must be in"),
     ("nprocs = 100000", "nprocs must be in"), ("epochs = 0", "epochs must be in"),
 ])
-def test_grid_files_are_held_to_the_same_bounds_as_flags(tmp_path, line, needle):
+def test_grid_files_are_held_to_the_same_bounds_as_flags(tmp_path, line, needle, bench, assert_one_line_error,
+                                                         one_cell):
     grid = tmp_path / "grid.toml"
     grid.write_text(f"[grid]\n{line}\n")
-    proc = bench(tmp_path / "b", *ONE, "--grid", str(grid), "--dry-run")
+    proc = bench(tmp_path / "b", *one_cell, "--grid", str(grid), "--dry-run")
     assert_one_line_error(proc, str(grid), needle)
 
 
 @pytest.mark.parametrize("args", [("--nprocs", "100000"), ("--repeat", "0"),
                                   ("--seed", str(2**63)), ("--target-acc", "0")])
-def test_flags_outside_their_bounds_are_refused(tmp_path, args):
-    proc = bench(tmp_path / "b", *ONE, *args, "--dry-run")
+def test_flags_outside_their_bounds_are_refused(tmp_path, args, bench, one_cell):
+    proc = bench(tmp_path / "b", *one_cell, *args, "--dry-run")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "Invalid value" in proc.stderr
 
 
-def test_resume_with_a_contradicting_option_lists_the_conflicts(tmp_path):
+def test_resume_with_a_contradicting_option_lists_the_conflicts(tmp_path, zoo, tiny_mlp,
+                                                                assert_one_line_error):
     run = tmp_path / "run"
     first = zoo("train", "--model", "mlp", "--optimizer", "sgd", "--epochs", "1", "--quiet",
-                "--data-dir", str(SMALL_MNIST), "--out", str(run), *TINY)
+                "--data-dir", str(MNIST_SAMPLE_DIR), "--out", str(run), *tiny_mlp)
     assert first.returncode == 0, first.stderr[-3000:]
     proc = zoo("train", "--resume", str(run), "--epochs", "3", "--optimizer", "adam")
     assert_one_line_error(proc, "--epochs 3 (the run has 1)", "--optimizer adam (the run has sgd)")
@@ -406,7 +428,7 @@ def test_resume_with_a_contradicting_option_lists_the_conflicts(tmp_path):
 
 @pytest.mark.parametrize("command", ["bench", "train", "train --resume"])
 @pytest.mark.parametrize("make", ["below_a_file", "too_long", "too_long_inside", "not_utf8"])
-def test_an_out_that_cannot_be_created_is_one_line(tmp_path, make, command):
+def test_an_out_that_cannot_be_created_is_one_line(tmp_path, make, command, tiny_mlp, repo_root, one_cell):
     # zoo train ended a 300-character --out in OSError: File name too long.
     if make == "below_a_file":
         (tmp_path / "file").write_text("")
@@ -418,13 +440,13 @@ def test_an_out_that_cannot_be_created_is_one_line(tmp_path, make, command):
         needle = "choose a shorter"
     else:
         out, needle = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9")), "not valid UTF-8"
-    args = [b"--model", b"mlp", b"--epochs", b"1", *[a.encode() for a in TINY]] \
-        if command.startswith("train") else [a.encode() for a in ONE]
+    args = [b"--model", b"mlp", b"--epochs", b"1", *[a.encode() for a in tiny_mlp]] \
+        if command.startswith("train") else [a.encode() for a in one_cell]
     option = b"--resume" if command == "train --resume" else b"--out"
     proc = subprocess.run([os.fsencode(sys.executable), b"-m", b"zoo", command.split()[0].encode(),
                            option, os.fsencode(out), *args, b"--quiet",
-                           b"--data-dir", os.fsencode(SMALL_MNIST)],
-                          capture_output=True, cwd=ROOT, timeout=120)
+                           b"--data-dir", os.fsencode(MNIST_SAMPLE_DIR)],
+                          capture_output=True, cwd=repo_root, timeout=120)
     stderr = proc.stderr.decode(errors="replace")
     assert proc.returncode == 2 and "Traceback" not in stderr, stderr[-3000:]
     (error,) = [line for line in stderr.splitlines() if line.startswith("zoo: error:")]
@@ -435,16 +457,17 @@ def test_an_out_that_cannot_be_created_is_one_line(tmp_path, make, command):
 
 @pytest.mark.parametrize("args", [["results"], ["report"], ["bench-infer"], ["predict", "{}", "x.png"],
                                   ["export"], ["eval"]])
-def test_a_path_too_long_to_look_up_is_one_line_in_any_command(tmp_path, args):
+def test_a_path_too_long_to_look_up_is_one_line_in_any_command(tmp_path, args, zoo, assert_one_line_error):
     long = str(tmp_path / ("y" * 300))
     proc = zoo(*[a.format(long) for a in args], *([] if "{}" in args else [long]))
     assert_one_line_error(proc, "longer than the file system allows")
 
 
-def test_a_train_run_writes_no_out_folder_for_an_impossible_out(tmp_path):
+def test_a_train_run_writes_no_out_folder_for_an_impossible_out(tmp_path, zoo, tiny_mlp,
+                                                                assert_one_line_error):
     (tmp_path / "file").write_text("")
     proc = zoo("train", "--model", "mlp", "--epochs", "1", "--quiet", "--data-dir",
-               str(SMALL_MNIST), "--out", str(tmp_path / "file" / "run"), *TINY)
+               str(MNIST_SAMPLE_DIR), "--out", str(tmp_path / "file" / "run"), *tiny_mlp)
     assert_one_line_error(proc, "a parent of it is a file")
 
 
@@ -517,7 +540,7 @@ def test_compare_marks_partial_failures():
     assert shown["acc"] == "0.9000 ± 0.0000 (1/2 ok)" and shown["other acc"] == "0.8000"
 
 
-def test_an_offline_first_demo_ends_with_a_table_on_the_shipped_sample(tmp_path):
+def test_an_offline_first_demo_ends_with_a_table_on_the_shipped_sample(tmp_path, repo_root, db_rows):
     """`python3 dev.py demo` on a fresh machine with no MNIST and no network."""
     import socket
 
@@ -527,7 +550,7 @@ def test_an_offline_first_demo_ends_with_a_table_on_the_shipped_sample(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "ZOO_DATA_DIR"}
     env.update(ZOO_MNIST_URL=f"http://127.0.0.1:{port}/", XDG_CACHE_HOME=str(tmp_path / "cache"))
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, str(ROOT / "dev.py"), "demo", "--out", str(out),
+    proc = subprocess.run([sys.executable, str(repo_root / "dev.py"), "demo", "--out", str(out),
                            "--quiet"], capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     warnings = [line for line in proc.stderr.splitlines() if "MNIST could not be found" in line]
