@@ -10,6 +10,7 @@ import fcntl
 import os
 import platform
 import re
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -147,3 +148,31 @@ def bench(out: Path, data_dir: str, extra: list[str]) -> tuple[float, list[dict]
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
+
+
+class CpuWatch:
+    """How busy the machine's CPUs were between start and stop (/proc/stat), and the share
+    of that which this script took: itself and the children it waited for (cells, servers,
+    load generators)."""
+
+    def __init__(self) -> None:
+        self.began, self.stat0, self.ours0 = time.time(), self._stat(), self._ours()
+
+    @staticmethod
+    def _stat() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait (jiffies)
+
+    @staticmethod
+    def _ours() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + usage.ru_utime + usage.ru_stime
+
+    def stop(self) -> dict[str, float]:
+        (total0, idle0), (total1, idle1) = self.stat0, self._stat()
+        seconds = time.time() - self.began
+        cores = os.cpu_count() or 1
+        busy = 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+        ours = (self._ours() - self.ours0) / max(1e-9, seconds * cores)
+        return {"seconds": seconds, "busy": busy, "ours": min(ours, busy),
+                "others": max(0.0, busy - ours), "load": os.getloadavg()[0]}

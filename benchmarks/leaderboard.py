@@ -22,14 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _common import REPO, verdict, write_section
+from _common import REPO, CpuWatch, verdict, write_section
 
 PACKAGE = "/usr/share/datasets/fashion-mnist"
 GRID = Path(__file__).resolve().with_name("fashion-leaderboard.toml")
@@ -49,33 +48,6 @@ def zoo(*args: str) -> str:
     if proc.returncode:
         raise SystemExit(f"zoo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     return proc.stdout
-
-
-class CpuWatch:
-    """How busy the machine's CPUs were between start and stop (/proc/stat), and the share
-    of that which this script's own processes (children it waited for) took."""
-
-    def __init__(self) -> None:
-        self.began, self.stat0, self.ours0 = time.time(), self._stat(), self._ours()
-
-    @staticmethod
-    def _stat() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # total, idle + iowait (jiffies)
-
-    @staticmethod
-    def _ours() -> float:
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
-
-    def stop(self) -> dict[str, float]:
-        (total0, idle0), (total1, idle1) = self.stat0, self._stat()
-        seconds = time.time() - self.began
-        cores = os.cpu_count() or 1
-        busy = 1.0 - (idle1 - idle0) / max(1, total1 - total0)
-        ours = (self._ours() - self.ours0) / max(1e-9, seconds * cores)
-        return {"seconds": seconds, "busy": busy, "ours": min(ours, busy),
-                "others": max(0.0, busy - ours), "load": os.getloadavg()[0]}
 
 
 def summaries(run: Path) -> list[dict]:

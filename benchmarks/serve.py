@@ -35,15 +35,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import REPO, default_data_dir, verdict, write_section
+from _common import REPO, CpuWatch, default_data_dir, verdict, write_section
+from _procs import client_cpu, cpu_seconds, rss_kib
 from _vision_data import write_cifar
 
 VISION = "mobilenet_v2"
@@ -103,32 +102,6 @@ def step(url: str, model: str, concurrency: int, seconds: float, warmup: float, 
     return asyncio.run(run_steps(url, model, options))[0]
 
 
-def tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (a server of --workers N is a parent and N workers)."""
-    found = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        for child in (task / "children").read_text().split():
-            found += tree(int(child))
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time so far of process ``pid`` and its descendants (all threads)."""
-    total = 0
-    for each in tree(pid):
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def client_cpu() -> float:
-    """CPU seconds of the load generator: this process (httpx) and its ended children (wrk)."""
-    import resource
-
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
 def costed_step(server, name: str, concurrency: int, seconds: float, binary: bool = False) -> tuple:
     """A step, and the CPU milliseconds per request spent by the server and by the client."""
     server_before, client_before = cpu_seconds(server.pid), client_cpu()
@@ -136,15 +109,6 @@ def costed_step(server, name: str, concurrency: int, seconds: float, binary: boo
     done = max(1, found.requests)
     return found, ((cpu_seconds(server.pid) - server_before) / done * 1e3,
                    (client_cpu() - client_before) / done * 1e3)
-
-
-def rss_kib(pid: int) -> int:
-    """Resident memory of ``pid`` and its descendants, KiB."""
-    total = 0
-    for each in tree(pid):
-        total += next(int(line.split()[1]) for line in Path(f"/proc/{each}/status").read_text().splitlines()
-                      if line.startswith("VmRSS:"))
-    return total
 
 
 def measure(name: str, export: Path, args) -> dict:
@@ -236,10 +200,7 @@ def report(args, results: dict[str, dict], load: str) -> None:
             f"--max-delay-ms 2), one with --max-batch 1, both running at once{each}. Load: {LOADGENS[args.loadgen]} "
             f"(1 image per FP32 request, JSON unless said binary), {args.seconds:g} s "
             f"per step after 1 s of warm-up; medians of {args.rounds} interleaved rounds.\n\n"
-            f"Load average when the script started: {load}. **The machine was shared with other "
-            f"engineers' work (builds, tests, benchmarks) during this run**: absolute figures are "
-            f"slower and noisier than on a quiet machine; read the ratios, which compare servers "
-            f"measured side by side under the same load.\n\n"
+            f"Load average when the script started: {load}. {cpu_sentence(args.cpu)}\n\n"
             "| model | img/s c1 | img/s c16, max-batch 1 | img/s c16, batching | ratio | p99 ms c1 | "
             "p99 ms c16 | backend p50 ms b1 | HTTP p50 ms c1 | overhead ms |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) +
@@ -272,6 +233,17 @@ LOADGENS = {"zoo": "`zoo bench-serve`'s generator (async httpx, one connection p
                    "benchmarks/_wrk.py)"}
 
 
+def cpu_sentence(cpu: dict) -> str:
+    """How busy the CPU was during the run, and how much of it was not this script's."""
+    said = (f"During the run ({cpu['seconds'] / 60:.0f} min) the CPU was {cpu['busy']:.0%} busy, "
+            f"{cpu['ours']:.0%} of all cores' time by this script, its servers and wrk")
+    if cpu["others"] < 0.10:
+        return said + ": the machine was otherwise quiet."
+    return (said + f", {cpu['others']:.0%} by other work: **the machine was shared**; absolute "
+            f"figures are slower and noisier than on a quiet machine; read the ratios, which "
+            f"compare servers measured side by side under the same load.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -294,9 +266,11 @@ def main() -> None:
     LOADGEN["loadgen"] = args.loadgen
     load = Path("/proc/loadavg").read_text().split()[:3]
     load = f"{', '.join(load)} (1, 5, 15 min) on {__import__('os').cpu_count()} cores"
+    watch = CpuWatch()
     with tempfile.TemporaryDirectory(prefix="zoo-bench-serve-") as tmp:
         exports = prepare(Path(tmp), args.data_dir, args.models.split(","), args.format)
         results = {name: measure(name, export, args) for name, export in exports.items()}
+    args.cpu = watch.stop()  # the servers and wrk are children, all waited for by now
     report(args, results, load)
 
 
