@@ -380,7 +380,10 @@ def test_two_zoo_train_on_one_run_directory_are_refused(tmp_path, monkeypatch, f
     run = tmp_path / "run"
     args = ["train", "--model", "slow", "--optimizer", "sgd", "--epochs", "2", "--quiet",
             "--data-dir", str(MNIST_SAMPLE_DIR), "--out", str(run), *tiny_mlp]
-    first = subprocess.Popen([sys.executable, "-m", "zoo", *args], env=kit.env(), cwd=repo_root,
+    # 0.75 s a step (the slow model's default is 0.25): the first run must outlive the second's
+    # start-up, which took longer than its ~5 s on a loaded 2-core CI machine.
+    slower = {**kit.env(), "ZOO_TEST_DELAY": "0.75"}
+    first = subprocess.Popen([sys.executable, "-m", "zoo", *args], env=slower, cwd=repo_root,
                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
     try:
