@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shlex
 import shutil
 import sqlite3
@@ -41,15 +40,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import REPO, verdict, write_section
+from _common import REPO, CpuWatch, verdict, write_section
 
 FINISHED = {0, 1}  # every cell ended with a status (1: some diverged or failed, recorded)
-
-
-def cpu_times() -> tuple[int, int]:
-    """(total, idle) jiffies of all cores, from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(fields), fields[3] + fields[4]
 
 
 def space_args(args) -> list[list[str]]:
@@ -163,7 +156,7 @@ def main() -> None:
     args.extra = shlex.split(args.extra)
     attempt_args = shlex.split(args.attempt_args)
     shown = f" {args.attempt_args}" if attempt_args else ""
-    began, cpu0, load0 = time.perf_counter(), cpu_times(), os.getloadavg()
+    watch, load0 = CpuWatch(), os.getloadavg()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="zoo-prune-"))
     try:
         runs = [("grid", ["--prune", "none"])] + [
@@ -178,11 +171,8 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    wall = time.perf_counter() - began
-    cpu1, load1 = cpu_times(), os.getloadavg()
-    busy = 1 - (cpu1[1] - cpu0[1]) / max(1, cpu1[0] - cpu0[0])
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ours = (children.ru_utime + children.ru_stime) / (wall * (os.cpu_count() or 1))
+    cpu = watch.stop()
+    wall, busy, ours = cpu["seconds"], cpu["busy"], cpu["ours"]
     epochs = args.epochs if not args.grid else "the grid file's"
     judged_size = grid["cells"] >= 24 and (args.grid or args.epochs >= 4)
     concurrent = ("; the grid and the attempts ran at the same time (--concurrent), so each "
@@ -215,7 +205,7 @@ pruned in the grid: {', '.join(grid['other']) or 'none'}. Grid's best cell: {gri
   epochs and accuracies do not depend on the machine's load, wall times do).
 - Load: over the script's {wall / 60:.0f} minutes the CPU was {busy:.0%} busy on average
   ({ours:.0%} of all cores' time was this script's own cells and zoo), load average
-  {load0[0]:.1f} at the start and {load1[0]:.1f} at the end: other engineers' work shared
+  {load0[0]:.1f} at the start and {cpu['load']:.1f} at the end: other engineers' work shared
   the 2 cores, so the wall times are inflated and noisy{concurrent}.
 """
     if per_pause is not None:
