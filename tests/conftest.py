@@ -12,7 +12,7 @@ import pytest
 
 pytest_plugins = ["tests.fixtures.zoo_kit", "tests.fixtures.bench_kit", "tests.fixtures.deploy_kit",
                   "tests.fixtures.report_kit", "tests.fixtures.vision_data",
-                  "tests.fixtures.profile_example"]
+                  "tests.fixtures.profile_example", "tests.fixtures.pruning_kit"]
 
 
 class StartsAProcess(RuntimeError):

@@ -1,10 +1,9 @@
 """Fixtures of the bench tests: cells and rows on plain data, and the throwaway plugins
-that more than one sweep test trains (a CPU probe, a stuck optimizer)."""
+that more than one sweep test trains (a CPU probe)."""
 
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -95,54 +94,6 @@ def probes(run) -> list[dict]:
     return [json.loads(line) for line in (run / "probe.jsonl").read_text().splitlines()]
 
 
-STUCK = '''
-import zoo
-
-
-def build(parameters, learning_rate, weight_decay=None, **params):
-    import paddle
-
-    return paddle.optimizer.SGD(learning_rate=learning_rate, parameters=parameters,
-                                weight_decay=weight_decay)
-
-
-@zoo.hookimpl
-def zoo_register_optimizers(register):
-    register("stuck", build, description="SGD at lr 1e-9: stays at chance",
-             defaults={"learning_rate": 1e-9})
-'''
-
-
-@pytest.fixture(scope="session")
-def pruning_steps():  # 833 training images in batches of 100
-    return 9
-
-
-@pytest.fixture(scope="session")
-def pruning_grid(tiny_mlp):
-    return ("--models", "slow", "--optimizers", "adam,stuck", "--epochs", "3", *tiny_mlp)
-
-
-@pytest.fixture
-def pruning_env(tmp_path, monkeypatch, faulty_kit):
-    kit = faulty_kit(tmp_path, monkeypatch)
-    kit.add("zoo_stuck", STUCK)
-    return {**kit.env(), "ZOO_TEST_DELAY": "0", "ZOO_TEST_STEP_LOG": str(tmp_path / "steps.log")}
-
-
-def steps_run(env) -> int:
-    """Training steps logged since the last call (the log is emptied)."""
-    path = env["ZOO_TEST_STEP_LOG"]
-    try:
-        with open(path) as log:
-            count = len(log.read().splitlines())
-    except FileNotFoundError:
-        return 0
-    os.remove(path)
-    return count
-
-
 cell_fixture = provide(cell)
 row_fixture = provide(row)
 probes_fixture = provide(probes)
-steps_run_fixture = provide(steps_run)

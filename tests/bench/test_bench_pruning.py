@@ -14,34 +14,10 @@ from __future__ import annotations
 import pytest
 
 from zoo import checkpoint as ckpt
-from zoo.bench.optuna_pruner import TRIAL_ATTR, open_study
 
 pytestmark = pytest.mark.integration  # starts processes or trains with Paddle
 
 MEDIAN = ("--prune", "median", "--set", "pruner.n_startup_trials=1")
-
-
-def trials(out) -> dict[str, object]:
-    """The study's trials by cell; fails on a nameless or duplicate trial."""
-    found = open_study(out).get_trials(deepcopy=False)
-    names = [t.user_attrs.get(TRIAL_ATTR) for t in found]
-    assert None not in names and len(names) == len(set(names)), names
-    return dict(zip(names, found))
-
-
-@pytest.fixture(scope="session")
-def assert_store_and_study_agree(db_rows):
-    def assert_store_and_study_agree(out) -> None:
-        by_cell = trials(out)
-        for row in db_rows(out):
-            trial = by_cell.get(f"{row['cell']}:{row['seed']}")
-            assert row["status"] in ("ok", "pruned"), (row["slug"], row["status"], row["reason"])
-            if row["status"] == "pruned":
-                assert trial.state.name == "PRUNED" and max(trial.intermediate_values) == int(row["epochs_done"])
-            else:
-                assert trial.state.name == "COMPLETE" and trial.value == pytest.approx(row["val_acc"])
-
-    return assert_store_and_study_agree
 
 
 @pytest.mark.parametrize("pruner", [["asha"], ["median", "--set", "pruner.n_startup_trials=1"]],
@@ -72,7 +48,7 @@ def test_a_pruner_stops_the_cell_at_chance_and_keeps_the_good_one(tmp_path, prun
     assert f"{bad['val_acc']:.4f} (pruned at epoch 1/3)" in shown.stdout
 
 
-def test_hyperband_decides_every_cell_once(tmp_path, pruning_env, bench, db_rows, pruning_grid,
+def test_hyperband_decides_every_cell_once(tmp_path, pruning_env, bench, db_rows, pruning_grid, study_trials,
                                            assert_store_and_study_agree):
     # Which cells Hyperband stops depends on the bracket Optuna hashes each trial into, so
     # this checks the wiring: one trial per cell, final rows that the study agrees with.
@@ -80,12 +56,13 @@ def test_hyperband_decides_every_cell_once(tmp_path, pruning_env, bench, db_rows
     proc = bench(out, *pruning_grid, "--prune", "hyperband", env=pruning_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Warning" not in proc.stderr
-    assert len(db_rows(out)) == 2 and len(trials(out)) == 2
+    assert len(db_rows(out)) == 2 and len(study_trials(out)) == 2
     assert_store_and_study_agree(out)
 
 
 def test_retry_pruned_resumes_the_cell_to_its_full_epochs(tmp_path, pruning_env, bench, one, db_rows, metrics,
-                                                          cell_dir, pruning_grid, steps_run, pruning_steps):
+                                                          cell_dir, pruning_grid, steps_run, pruning_steps,
+                                                          study_trials):
     # median decides after epochs 1 and 2: the resumed cell passes epoch 2 unasked.
     out = tmp_path / "b"
     assert bench(out, *pruning_grid, *MEDIAN, env=pruning_env).returncode == 0
@@ -101,7 +78,7 @@ def test_retry_pruned_resumes_the_cell_to_its_full_epochs(tmp_path, pruning_env,
     assert run["resumed_from"] == pruning_steps and run["global_step"] == 3 * pruning_steps
     # The study keeps the pruner's decision (a finished trial never changes) and gained no
     # second trial for the cell.
-    by_cell = trials(out)
+    by_cell = study_trials(out)
     assert len(by_cell) == 2 and by_cell[f"{row['cell']}:{row['seed']}"].state.name == "PRUNED"
 
 

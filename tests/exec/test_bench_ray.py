@@ -1,5 +1,7 @@
 """The ray executor on a real local Ray cluster of two nodes (one CPU each) on this
 machine: cells land on both nodes, their rows and artifacts come home to the driver,
+asha pauses a cell at its rung, prunes one and lets one go on from the checkpoint that
+came home (and ``--retry pruned`` resumes the pruned one there),
 a node removed mid-cell gives ``failed`` (node lost) and a rerun completes the cell,
 Ctrl-C stops the cluster's cells with checkpoints, a cell no node can hold is skipped,
 a node with another zoo refuses its cell, and nothing outlives the tests.  Without Ray
@@ -97,6 +99,37 @@ def test_cells_land_on_both_nodes_and_come_home_with_the_local_bits(cluster, tmp
         got, want = final_arrays(home), final_arrays(cell_dir(here, f"mlp-{optimizer}"))
         assert all(np.array_equal(got[k], want[k]) for k in want)
         assert run["test"] == metrics(cell_dir(here, f"mlp-{optimizer}"))["test"]
+    assert_no_processes(f"{mark_variable}={env[mark_variable]}", within=30)
+
+
+def test_asha_pauses_prunes_and_resumes_cells_on_the_cluster(cluster, tmp_path, pruning_env, pruning_grid, tiny_mlp,
+                                                             marked,
+                                                             ray_bench, db_rows, one, metrics, cell_dir, steps_run,
+                                                             pruning_steps, assert_store_and_study_agree,
+                                                             assert_no_processes, mark_variable):
+    # The cells run one sweep after the other: two at once on two nodes would race to the
+    # rung, and asha lets the first one there go on whatever its accuracy.
+    out, env = tmp_path / "b", marked(pruning_env)
+    first = ray_bench(cluster, out, "--models", "slow", "--optimizers", "adam", "--epochs", "3",
+                      *tiny_mlp, "--prune", "asha", env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    proc = ray_bench(cluster, out, *pruning_grid, "--prune", "asha", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = db_rows(out)
+    good, bad = one(rows, optimizer="adam"), one(rows, optimizer="stuck")
+    assert {r["executor"] for r in rows} == {"ray"}
+    assert good["status"] == "ok" and int(good["epochs_done"]) == 3 and good["test_acc"] is not None
+    assert bad["status"] == "pruned" and bad["reason"] == "stopped at epoch 1 of 3 by asha"
+    # adam paused at its rung on a node and resumed from the checkpoint that came home.
+    assert metrics(cell_dir(out, "slow-adam"))["resumed_from"] == pruning_steps
+    assert steps_run(env) == 3 * pruning_steps + pruning_steps
+    assert_store_and_study_agree(out)
+    again = ray_bench(cluster, out, *pruning_grid, "--prune", "asha", "--retry", "pruned", env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    resumed = one(db_rows(out), optimizer="stuck")
+    assert resumed["status"] == "ok" and int(resumed["epochs_done"]) == 3
+    assert metrics(cell_dir(out, "slow-stuck"))["resumed_from"] == pruning_steps
+    assert steps_run(env) == 2 * pruning_steps
     assert_no_processes(f"{mark_variable}={env[mark_variable]}", within=30)
 
 
