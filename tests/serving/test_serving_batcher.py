@@ -87,3 +87,53 @@ def test_nonsense_from_the_backend_is_a_failure(wrong):
                 await batcher.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_batch_never_waits_for_requests_nobody_sent():
+    # Two clients, each sending its next request only once it has its answer: after each
+    # batch nothing is on its way, so a batch that waited for more would wait the whole
+    # max_delay (an hour here) every time; wait_for turns that into a failure.
+    model = Linear()
+
+    async def client(batcher, seed):
+        for step in range(5):
+            await batcher.infer(images(1, seed * 10 + step))
+
+    async def scenario():
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            batcher = Batcher(model, thread, 3, 64, 3600.0)
+            batcher.start()
+            try:
+                await asyncio.wait_for(asyncio.gather(client(batcher, 1), client(batcher, 2)), 30)
+            finally:
+                await batcher.stop()
+
+    asyncio.run(scenario())
+    assert sum(model.calls) == 10
+
+
+def test_a_batch_waits_for_a_request_being_read():
+    # A request the server is still reading (inside arriving()) when the model falls free
+    # joins the batch of the one already queued, however long it takes within max_delay.
+    model = Linear()
+    first, second = images(1, 1), images(2, 2)
+
+    async def scenario():
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            batcher = Batcher(model, thread, 3, 64, 3600.0)
+            batcher.start()
+            try:
+                with batcher.arriving():
+                    queued = asyncio.ensure_future(batcher.infer(first))
+                    for _ in range(20):  # the collector's turns: it must still be waiting
+                        await asyncio.sleep(0)
+                    assert model.calls == []
+                late = asyncio.ensure_future(batcher.infer(second))
+                return await asyncio.wait_for(asyncio.gather(queued, late), 30)
+            finally:
+                await batcher.stop()
+
+    answers = asyncio.run(scenario())
+    assert model.calls == [3]
+    for batch, answer in zip((first, second), answers):
+        np.testing.assert_allclose(answer, batch.reshape(len(batch), -1) @ WEIGHTS, atol=1e-5)

@@ -39,7 +39,7 @@ def _is_loopback(host: str) -> bool:
 @click.option("--max-batch", type=click.IntRange(1, 4096), default=64, show_default=True,
               help="Most images run as one batch (1: no batching).")
 @click.option("--max-delay-ms", type=click.FloatRange(0, 1000), default=2.0, show_default=True,
-              help="Longest a batch waits for more requests while traffic is concurrent.")
+              help="Longest a batch waits for requests the server is still reading.")
 @click.option("--max-body-mb", type=click.FloatRange(0, 4096, min_open=True), default=16.0,
               show_default=True, help="Largest request body; bigger ones get 413.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,

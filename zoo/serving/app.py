@@ -121,13 +121,14 @@ def create_app(models: list[ServedModel], options) -> Starlette:
 
     async def infer(request: Request) -> Response:
         model = model_of(request)
-        header, data = binary.split_body(await body_of(request), request.headers.get(binary.HEADER))
-        try:
-            decoded = read_json(header)
-        except (ValueError, RecursionError) as exc:
-            raise protocol.bad(f"the request body{' (its JSON header)' if data else ''} is not "
-                               f"valid JSON ({exc})") from None
-        parsed = protocol.parse_infer(decoded, model.manifest, data)
+        with model.batcher.arriving():
+            header, data = binary.split_body(await body_of(request), request.headers.get(binary.HEADER))
+            try:
+                decoded = read_json(header)
+            except (ValueError, RecursionError) as exc:
+                raise protocol.bad(f"the request body{' (its JSON header)' if data else ''} is not "
+                                   f"valid JSON ({exc})") from None
+            parsed = protocol.parse_infer(decoded, model.manifest, data)
         logits = await model.batcher.infer(parsed.batch)
         answer, blob = protocol.infer_response(model.name, parsed, logits, model.manifest["class_names"])
         if not blob:
@@ -147,13 +148,15 @@ def create_app(models: list[ServedModel], options) -> Starlette:
         if not top.isdigit() or int(top) < 1:
             raise protocol.bad(f"top must be a whole number >= 1, got {top!r}")
         adapt = request.query_params.get("adapt", "false").lower() in ("1", "true", "yes")
-        body = await body_of(request)
-        shape = tuple(model.manifest["input"]["shape"])
-        try:
-            pixels = decode_image(body, "the request body", shape, adapt)
-        except DataError as exc:  # the shared decoder speaks of predict's --adapt
-            raise protocol.bad(str(exc).replace("--adapt", "?adapt=true")) from None
-        logits = await model.batcher.infer(normalize(pixels[None], model.manifest["normalization"]))
+        with model.batcher.arriving():
+            body = await body_of(request)
+            shape = tuple(model.manifest["input"]["shape"])
+            try:
+                pixels = decode_image(body, "the request body", shape, adapt)
+            except DataError as exc:  # the shared decoder speaks of predict's --adapt
+                raise protocol.bad(str(exc).replace("--adapt", "?adapt=true")) from None
+            batch = normalize(pixels[None], model.manifest["normalization"])
+        logits = await model.batcher.infer(batch)
         names = model.manifest["class_names"]
         picks = top_k(softmax(logits.astype(np.float64)), names, min(int(top), len(names)))[0]
         return JSONResponse({"model_name": model.name, "model_version": protocol.VERSION, "top": picks})

@@ -5,10 +5,13 @@ Requests wait in a queue; one collector task per model takes them in arrival ord
 each request its rows back.  The event loop never runs a model, and a model never runs two
 batches at once (backends need not be thread-safe).
 
-When to run: a batch waits for more requests at most ``max_delay`` once the model is free,
-and only while traffic is concurrent (the previous batch held more than one request).  A
-lone client therefore never waits, and under load the batch fills up while the previous
-one runs and during that short wait.
+When to run: as soon as the model is free, with every request queued by then, except
+while the server is still reading requests for this model (the app marks each with
+``arriving()``): then the batch waits for those, at most ``max_delay``.  It never waits for
+requests nobody has sent: a lone client, or a few clients each waiting for its answer,
+would only lose that time (at concurrency 2, waiting the full delay after every batch
+halved the throughput of concurrency 1).  Under load the batch fills up while the
+previous one runs.
 
 A batch that fails is run again request by request, so a request that breaks the backend
 fails alone and the others still get their answers.
@@ -17,6 +20,7 @@ fails alone and the others still get their answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -46,7 +50,7 @@ class Batcher:
         self.max_batch, self.max_delay_s = max_batch, max_delay_s
         self.queue: deque[_Pending] = deque()
         self.wakeup = asyncio.Event()
-        self.concurrent = False  # the previous batch held more than one request
+        self.reading = 0  # requests for this model the server is reading and parsing
         self.batches = self.images = 0  # served so far: what the batching achieved
         self.task: asyncio.Task | None = None
 
@@ -74,19 +78,30 @@ class Batcher:
                 self.wakeup.clear()
                 await self.wakeup.wait()
                 continue
-            if self.concurrent:
-                await self._fill()
-            taken = self._take()
-            self.concurrent = len(taken) > 1
-            await self._run(taken)
+            await self._fill()
+            await self._run(self._take())
+
+    @contextlib.contextmanager
+    def arriving(self):
+        """Marks a request for this model that the server is reading (its body, its JSON or
+        image) and will queue next: a batch about to run waits for it."""
+        self.reading += 1
+        try:
+            yield
+        finally:
+            self.reading -= 1
+            self.wakeup.set()
 
     async def _fill(self) -> None:
-        """Wait for more requests until the batch is full or ``max_delay`` has passed since
-        the model became free: requests that queued during the previous batch are not yet
-        all parsed when it ends, and the event loop parses them meanwhile."""
+        """Wait for the requests being read, until the batch is full or ``max_delay`` has
+        passed since the model became free."""
         deadline = time.perf_counter() + self.max_delay_s
-        await asyncio.sleep(0)
-        while self._queued_images() < self.max_batch:
+        # A model that holds the GIL (Paddle Inference does) stops the event loop while it
+        # runs; the sockets that became readable meanwhile are read in the next loop turn
+        # and their handlers start (and mark themselves arriving) in the turn after it.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        while self.reading and self._queued_images() < self.max_batch:
             left = deadline - time.perf_counter()
             if left <= 0:
                 return
