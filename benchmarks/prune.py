@@ -177,6 +177,8 @@ def main() -> None:
     judged_size = grid["cells"] >= 24 and (args.grid or args.epochs >= 4)
     concurrent = ("; the grid and the attempts ran at the same time (--concurrent), so each "
                   "one's wall time is longer than alone" if args.concurrent and tried else "")
+    shared = ("other work took the rest, so the wall times are inflated and noisy"
+              if cpu["others"] >= 0.10 else "the machine was otherwise quiet")
     lines, verdicts = [], []
     for params, run in tried:
         share, gap = run["epochs"] / grid["epochs"], (grid["best"] - run["best"]) * 100
@@ -205,8 +207,7 @@ pruned in the grid: {', '.join(grid['other']) or 'none'}. Grid's best cell: {gri
   epochs and accuracies do not depend on the machine's load, wall times do).
 - Load: over the script's {wall / 60:.0f} minutes the CPU was {busy:.0%} busy on average
   ({ours:.0%} of all cores' time was this script's own cells and zoo), load average
-  {load0[0]:.1f} at the start and {cpu['load']:.1f} at the end: other engineers' work shared
-  the 2 cores, so the wall times are inflated and noisy{concurrent}.
+  {load0[0]:.1f} at the start and {cpu['load']:.1f} at the end: {shared}{concurrent}.
 """
     if per_pause is not None:
         body += f"""- A pause at an epoch boundary (checkpoint, worker ends, runner asks the pruner, cell

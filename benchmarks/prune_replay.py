@@ -1,22 +1,20 @@
-"""Replay Optuna's successive halving on a finished sweep's epoch-1 accuracies: what asha
-with other parameters would have spent and kept, without training again.
+"""Replay zoo's asha (Optuna's successive halving) on a finished grid's stored validation
+accuracies: what asha with given parameters spends and keeps, without training again.
 
-Exact for pruners whose only rung is epoch 1 (reduction_factor >= epochs with
-min_resource 1): with ``--jobs 1`` a cell that goes on trains to its end before the next
-cell starts, so each cell meets the same rung competition (the cells before it, in grid
-order) as in a real run, and every cell's epoch-1 accuracy is the same in every run
-(seeded, resumed bit for bit).  Checked against a real run in benchmarks/RESULTS.md.
+Exact for ``--jobs 1``: a paused cell goes on before any new cell starts, so each cell
+meets, at every rung, the cells before it in the order replayed, as in a real run; and a
+cell's accuracy after each epoch is the same in every run (seeded, resumed bit for bit).
+A cell that ended early in the grid (diverged) ends at the same epoch here.  Checked
+against real runs in benchmarks/RESULTS.md.
 
-    .venv/bin/python benchmarks/prune_replay.py KEPT_SWEEP GRID_SWEEP 8,2 6,0 ...
-    .venv/bin/python benchmarks/prune_replay.py --orders 60 GRID_SWEEP GRID_SWEEP 4,0
+    .venv/bin/python benchmarks/prune_replay.py GRID_SWEEP 3,0 8,2 ...
+    .venv/bin/python benchmarks/prune_replay.py --orders 60 GRID_SWEEP 3,0
 
-``--orders N``: also replay the cells in N seeded random orders (0..N-1) instead of the
-grid's, to tell what the grid's order costs from what the parameters cost: the median
-share of epochs, and in how many orders the target (<= 40%, within 0.5 points) is met.
-
-KEPT_SWEEP: any sweep of the space in which every cell trained epoch 1 (a pruned one);
-GRID_SWEEP: the full grid, for the final accuracies of the cells that would be kept.
-Each further argument is reduction_factor,bootstrap_count.
+Each argument after the sweep is reduction_factor,bootstrap_count (min_resource 1, as
+zoo's asha).  ``--orders N``: also replay the cells in N seeded random orders (0..N-1)
+instead of the grid's, to tell what the grid's order costs from what the parameters cost:
+the median share of epochs, and in how many orders the target (<= 40%, within 0.5
+points) is met.
 """
 
 from __future__ import annotations
@@ -41,28 +39,47 @@ def curves(sweep: Path) -> list[tuple[str, list[float]]]:
             metrics = json.loads((sweep / "cells" / row["slug"] / "metrics.json").read_text())
         except FileNotFoundError:  # a cell that has not finished an epoch yet
             continue
-        found.append((row["cell"], [e["val_acc"] for e in metrics["epochs"]]))
+        accs = [e.get("val_acc") for e in metrics["epochs"]]
+        if None in accs:  # diverged: validation stops at the epoch it did
+            accs = accs[:accs.index(None)]
+        found.append((row["cell"], accs))
     return found
 
 
-def replay(first: list[tuple[str, list[float]]], epochs: int, reduction_factor: int, bootstrap: int):
-    """(epochs spent, cells kept) under SuccessiveHalvingPruner with one rung at epoch 1."""
+def rungs(epochs: int, factor: int) -> list[int]:
+    """zoo's asha decision epochs (zoo.rung_epochs with min_resource 1)."""
+    found, epoch = [], 1
+    while epoch < epochs:
+        found.append(epoch)
+        epoch *= factor
+    return found
+
+
+def replay(cells: list[tuple[str, list[float]]], epochs: int, reduction_factor: int, bootstrap: int):
+    """(epochs spent, cells trained to their end) under zoo's asha, cells in this order."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    assert reduction_factor >= epochs, "exact only when epoch 1 is the only rung"
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.SuccessiveHalvingPruner(
         min_resource=1, reduction_factor=reduction_factor, bootstrap_count=bootstrap))
     spent, kept = 0, []
-    for cell, accs in first:
-        trial = study.ask()
-        trial.report(accs[0], 1)
-        if trial.should_prune():
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            spent += 1
+    for cell, accs in cells:
+        trial, reported, pruned = study.ask(), 0, False
+        for rung in [r for r in rungs(epochs, reduction_factor) if r <= len(accs)]:
+            for epoch in range(reported + 1, rung + 1):
+                trial.report(accs[epoch - 1], epoch)
+            reported = rung
+            if trial.should_prune():
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                spent, pruned = spent + rung, True
+                break
+        if pruned:
+            continue
+        spent += len(accs)
+        if len(accs) < epochs:  # ended early in the grid (diverged): so it does here
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
-            study.tell(trial, accs[0])  # its later values decide nothing: no later rung
-            spent += epochs
+            study.tell(trial, accs[-1])
             kept.append(cell)
     return spent, kept
 
@@ -78,7 +95,7 @@ def in_orders(first, grid: dict, grid_best: float, epochs: int, factor: int, boo
         random.Random(seed).shuffle(order)
         spent, kept = replay(order, epochs, factor, bootstrap)
         known = [max(grid[c]) for c in kept if c in grid]
-        share = spent / (len(first) * epochs)
+        share = spent / sum(len(v) for v in grid.values())
         gap = (grid_best - max(known)) * 100 if known else float("inf")
         shares.append(share)
         met += share <= 0.40 and gap <= 0.5
@@ -91,22 +108,21 @@ def main() -> None:
     orders = 0
     if args[:1] == ["--orders"]:
         orders, args = int(args[1]), args[2:]
-    kept_sweep, grid_sweep, *params = args
-    first, grid = curves(Path(kept_sweep)), dict(curves(Path(grid_sweep)))
+    sweep, *params = args
+    cells = [(cell, accs) for cell, accs in curves(Path(sweep)) if accs]
+    grid = dict(cells)
     epochs = max(len(v) for v in grid.values())
     grid_best = max(max(v) for v in grid.values())  # best_val_acc, as prune.py compares
-    print(f"grid: {len(grid)} cells so far, best val acc {grid_best:.4f}; space: {len(first)} cells")
+    print(f"grid: {len(grid)} cells, {epochs} epochs, best val acc {grid_best:.4f}")
     for text in params:
         factor, bootstrap = (int(x) for x in text.split(","))
-        spent, kept = replay(first, epochs, factor, bootstrap)
-        known = [max(grid[c]) for c in kept if c in grid]
-        best = f"best {max(known):.4f} ({(grid_best - max(known)) * 100:+.2f} points from the grid's)" \
-            if known else "best unknown"
-        missing = f" ({len(kept) - len(known)} kept cells not in the grid sweep yet)" if len(known) < len(kept) else ""
-        print(f"reduction_factor={factor} bootstrap_count={bootstrap}: {spent} epochs "
-              f"({spent / (len(first) * epochs):.0%}), {len(kept)} kept, {best}{missing}")
+        spent, kept = replay(cells, epochs, factor, bootstrap)
+        best = max(max(grid[c]) for c in kept) if kept else float("nan")
+        print(f"reduction_factor={factor} bootstrap_count={bootstrap} (rungs {rungs(epochs, factor)}): "
+              f"{spent} epochs ({spent / sum(len(v) for v in grid.values()):.0%} of the grid's), {len(kept)} kept, best {best:.4f} "
+              f"({(grid_best - best) * 100:+.2f} points from the grid's)")
         if orders:
-            print(in_orders(first, grid, grid_best, epochs, factor, bootstrap, orders))
+            print(in_orders(cells, grid, grid_best, epochs, factor, bootstrap, orders))
 
 
 if __name__ == "__main__":
