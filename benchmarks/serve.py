@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -168,6 +169,22 @@ def encodings(name: str, r: dict, backend: float) -> list[str]:
     return rows
 
 
+def p99_bound(r: dict) -> str:
+    """Whether this machine could meet the p99 target at all with this server's CPU cost.
+
+    Little's law for a closed loop: 16 requests always in flight wait 16 / throughput on
+    average, and a p99 is at least the mean; so p99 <= 2x the c1 p99 needs a throughput of at
+    least 8 / p99(c1).  The server and the client spend their CPU per request on this
+    machine's cores, which caps the throughput at cores / (server + client CPU per request)."""
+    needed = 8 / (med(r["c1"], "p99_ms") / 1e3)
+    server_ms, client_ms = r["cpu"][(16, False)]
+    cap = (os.cpu_count() or 1) / ((server_ms + client_ms) / 1e3)
+    reach = "out of reach on this machine at this server's CPU cost" if cap < needed else \
+        "within the CPU's reach: the wait is elsewhere"
+    return (f" (needs >= {needed:,.0f} requests/s at c16 by Little's law; {os.cpu_count()} cores at "
+            f"{server_ms + client_ms:.2f} ms of CPU a request allow at most {cap:,.0f}: {reach})")
+
+
 def report(args, results: dict[str, dict], load: str) -> None:
     lines, checks, coded = [], [], []
     for name, r in results.items():
@@ -181,7 +198,8 @@ def report(args, results: dict[str, dict], load: str) -> None:
                      f"{med(r['c16'], 'p99_ms'):.2f} | {backend:.3f} | {med(r['c1'], 'p50_ms'):.3f} | {overhead:.3f} |")
         checks += [
             f"- {name}: images/s at c16, batching / --max-batch 1 = {ratio:.2f} >= 2: **{verdict(ratio >= 2)}**",
-            f"- {name}: p99 at c16 / p99 at c1 = {p99_ratio:.2f} <= 2: **{verdict(p99_ratio <= 2)}**",
+            f"- {name}: p99 at c16 / p99 at c1 = {p99_ratio:.2f} <= 2: **{verdict(p99_ratio <= 2)}**"
+            f"{p99_bound(r)}",
             f"- {name}: overhead at c1 = {overhead:.3f} ms < 1 ms: **{verdict(overhead < 1)}** "
             f"(binary tensor data: {overhead_bin:.3f} ms: **{verdict(overhead_bin < 1)}**)",
             soak_line(name, r, args.soak),
@@ -265,7 +283,7 @@ def main() -> None:
     args.loadgen = args.loadgen or ("wrk" if _wrk.available() else "zoo")
     LOADGEN["loadgen"] = args.loadgen
     load = Path("/proc/loadavg").read_text().split()[:3]
-    load = f"{', '.join(load)} (1, 5, 15 min) on {__import__('os').cpu_count()} cores"
+    load = f"{', '.join(load)} (1, 5, 15 min) on {os.cpu_count()} cores"
     watch = CpuWatch()
     with tempfile.TemporaryDirectory(prefix="zoo-bench-serve-") as tmp:
         exports = prepare(Path(tmp), args.data_dir, args.models.split(","), args.format)
