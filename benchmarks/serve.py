@@ -180,7 +180,7 @@ def p99_bound(r: dict) -> str:
     server_ms, client_ms = r["cpu"][(16, False)]
     cap = (os.cpu_count() or 1) / ((server_ms + client_ms) / 1e3)
     reach = "out of reach on this machine at this server's CPU cost" if cap < needed else \
-        "within the CPU's reach: the wait is elsewhere"
+        "the cores would allow it: the tail is the server's queueing"
     return (f" (needs >= {needed:,.0f} requests/s at c16 by Little's law; {os.cpu_count()} cores at "
             f"{server_ms + client_ms:.2f} ms of CPU a request allow at most {cap:,.0f}: {reach})")
 
