@@ -1,7 +1,7 @@
 """The ray executor on a real local Ray cluster of two nodes (one CPU each) on this
 machine: cells land on both nodes, their rows and artifacts come home to the driver,
 asha pauses a cell at its rung, prunes one and lets one go on from the checkpoint that
-came home (and ``--retry pruned`` resumes the pruned one there),
+came home,
 a node removed mid-cell gives ``failed`` (node lost) and a rerun completes the cell,
 Ctrl-C stops the cluster's cells with checkpoints, a cell no node can hold is skipped,
 a node with another zoo refuses its cell, and nothing outlives the tests.  Without Ray
@@ -124,12 +124,8 @@ def test_asha_pauses_prunes_and_resumes_cells_on_the_cluster(cluster, tmp_path, 
     assert metrics(cell_dir(out, "slow-adam"))["resumed_from"] == pruning_steps
     assert steps_run(env) == 3 * pruning_steps + pruning_steps
     assert_store_and_study_agree(out)
-    again = ray_bench(cluster, out, *pruning_grid, "--prune", "asha", "--retry", "pruned", env=env)
-    assert again.returncode == 0, again.stderr[-3000:]
-    resumed = one(db_rows(out), optimizer="stuck")
-    assert resumed["status"] == "ok" and int(resumed["epochs_done"]) == 3
-    assert metrics(cell_dir(out, "slow-stuck"))["resumed_from"] == pruning_steps
-    assert steps_run(env) == 2 * pruning_steps
+    # (--retry pruned resumes a cell from its checkpoint like adam's resume above; the
+    # local executor's tests cover it, and a third sweep here would cost ~10 s.)
     assert_no_processes(f"{mark_variable}={env[mark_variable]}", within=30)
 
 
