@@ -62,3 +62,31 @@ def test_serving_rows_that_all_failed_give_their_reasons_and_no_latency_figure(t
     assert [r[-1] for r in page.tables["inference-problems-table"]["rows"]] == [reason, reason]
     assert [r[-1] for r in page.tables["inference-table"]["rows"]] == ["failed", "failed"]
     assert "No serving row finished ok" in (out / "report.html").read_text()
+
+
+@pytest.mark.integration
+def test_the_steps_zoo_bench_serve_recorded_are_a_table_of_the_page(tmp_path, db_rows, zoo, read_page):
+    from zoo.bench import serve_store
+    from zoo.bench.store import Store
+    from zoo.report.synthetic import write_synthetic_sweep
+
+    out = tmp_path / "served"
+    write_synthetic_sweep(out, 2, statuses=["ok"])
+    row = db_rows(out)[0]
+    steps = [{"cell": row["cell"], "seed": row["seed"], "backend": "onnxruntime", "device": "cpu",
+              "max_batch": 64, "max_delay_ms": 2.0, "images": 1, "datatype": "FP32", "concurrency": c,
+              "slug": row["slug"], "requests": 1000 * c, "errors": c - 1, "seconds": 2.0,
+              "requests_per_s": 500.0 * c, "images_per_s": 500.0 * c, "p50_ms": 1.5 * c, "p90_ms": 2.0 * c,
+              "p99_ms": 3.25 * c} for c in (1, 4)]
+    store = Store(out / "results.db")
+    try:
+        serve_store.record_steps(store, steps)
+    finally:
+        store.close()
+    assert zoo("report", str(out)).returncode == 0
+    table = read_page(out / "report.html").tables["serving-table"]
+    assert table["headers"][-7:] == ["concurrency", "req/s", "img/s", "p50 ms", "p90 ms", "p99 ms", "errors"]
+    assert [r[-7:] for r in table["rows"]] == [
+        ["1", "500.0", "500.0", "1.50", "2.00", "3.25", "0/1000"],
+        ["4", "2000.0", "2000.0", "6.00", "8.00", "13.00", "3/4000"]]
+    assert {r[table["headers"].index("model")] for r in table["rows"]} == {row["model"]}

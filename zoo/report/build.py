@@ -104,6 +104,18 @@ def _serving_blocks(sweep: sources.SweepData) -> list[str]:
     return blocks
 
 
+def _http_blocks(sweep: sources.SweepData) -> list[str]:
+    """The steps `zoo bench-serve` recorded, as `zoo results --serving` prints them."""
+    from zoo.bench.serve_tables import serving_table
+
+    headers, rows = serving_table(sweep.serving, sweep.rows)
+    return [html.heading("Serving over HTTP", anchor="serving"),
+            html.paragraph(f"What `zoo bench-serve` measured against `zoo serve` (requests kept in "
+                           f"flight, answers per second, round-trip latency), the table "
+                           f"`zoo results {sweep.path} --serving` prints."),
+            html.table(headers, rows, table_id="serving-table")]
+
+
 def _best_blocks(sweep: sources.SweepData) -> list[str]:
     """The best cells with the settings that vary, when there are enough to rank."""
     from zoo.report.search import best_rows
@@ -162,6 +174,8 @@ def sweep_page(sweep: sources.SweepData, plots: list[Plot], other: sources.Sweep
                    html.table(headers, rows, table_id="compare-table")]
     if sweep.inference:
         blocks += _serving_blocks(sweep)
+    if sweep.serving:
+        blocks += _http_blocks(sweep)
     blocks.append(html.heading("Figures", anchor="figures"))
     blocks += [html.figure(p) for p in plots]
     blocks += [html.paragraph(note, "note") for note in notes]

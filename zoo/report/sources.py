@@ -61,6 +61,7 @@ class SweepData:
     left_out: int  # stored rows of older grids, left out as `zoo results` leaves them out
     epochs: dict[tuple, list[dict[str, Any]]] = field(default_factory=dict)  # (cell, seed) ->
     inference: list[dict[str, Any]] = field(default_factory=list)  # `zoo bench-infer` rows
+    serving: list[dict[str, Any]] = field(default_factory=list)  # `zoo bench-serve` steps
     axes: list[str] = field(default_factory=list)  # the grid's varied parameters: columns
 
     def epochs_of(self, row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -162,6 +163,7 @@ def cell_metrics_file(sweep_dir: Path, row: dict[str, Any]) -> Path:
 
 def load_sweep(path: Path) -> SweepData:
     from zoo.bench.infer_store import inference_rows
+    from zoo.bench.serve_store import serving_rows
     from zoo.bench.store import open_existing
 
     # The same selection `zoo results` makes, so that the page's numbers are its numbers.
@@ -170,6 +172,7 @@ def load_sweep(path: Path) -> SweepData:
         rows, left_out = store.grid_rows()
         axes = store.get_meta("axes") or []
         inference = inference_rows(store)
+        serving = serving_rows(store)
     finally:
         store.close()
     if not rows:
@@ -177,7 +180,8 @@ def load_sweep(path: Path) -> SweepData:
         raise ReportError(f"{path}: results.db holds no results of its latest grid yet{older}")
     mine = {(r["cell"], r["seed"]) for r in rows}
     sweep = SweepData(path=path, rows=rows, left_out=left_out, axes=axes,
-                      inference=[r for r in inference if (r["cell"], r["seed"]) in mine])
+                      inference=[r for r in inference if (r["cell"], r["seed"]) in mine],
+                      serving=[r for r in serving if (r["cell"], r["seed"]) in mine])
     for row in rows:
         try:
             metrics = _read_json(cell_metrics_file(path, row)) or {}
