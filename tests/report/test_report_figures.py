@@ -284,3 +284,25 @@ def test_epoch_ticks_are_whole_numbers_even_for_one_epoch(tmp_path, epochs):
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
         assert 1 <= min(ticks) and max(ticks) <= epochs
+
+
+@pytest.mark.parametrize("epochs, ticks", [([1, 2], [1, 2]), ([1], [1]), ([3], [3]), ([1, 2, 3, 4], [1, 2, 3, 4])])
+def test_an_epoch_axis_shows_every_epoch_drawn_and_ticks_only_whole_ones(epochs, ticks):
+    # Two epochs make an axis of 0.95..2.05: taking it for a single epoch centred it on 2
+    # and cut epoch 1 off the page.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from zoo.report import style
+
+    fig, ax = plt.subplots()
+    try:
+        ax.plot(epochs, [0.5] * len(epochs), marker="o")
+        style.integer_x_ticks(ax)
+        low, high = ax.get_xlim()
+        assert low < min(epochs) and max(epochs) < high
+        assert [t for t in ax.get_xticks() if low <= t <= high] == ticks
+    finally:
+        plt.close(fig)

@@ -131,13 +131,14 @@ def overlay_handles(sweep, other, kind: str):
 
 
 def integer_x_ticks(ax) -> None:
-    """Epochs and steps are whole numbers: ticks only at integers.  A single point (one
-    epoch) spans less than one unit, where matplotlib's integer locator gives up and
-    labels 0.95, 1.0, 1.05...; there the one integer gets the only tick."""
+    """Epochs and steps are whole numbers: ticks only at integers.  Data at a single x
+    (one epoch) spans less than one unit, where matplotlib's integer locator gives up and
+    labels 0.95, 1.0, 1.05...; there the one integer gets the only tick.  (Judged on the
+    data, not the axis: epochs 1 and 2 make an axis of 0.95..2.05, which must keep both.)"""
     from matplotlib.ticker import MaxNLocator
 
-    low, high = ax.get_xlim()
-    if high - low < 2:
+    low, high = ax.dataLim.intervalx
+    if high - low < 1:
         middle = round((low + high) / 2)
         ax.set_xlim(middle - 0.5, middle + 0.5)
         ax.set_xticks([middle])
