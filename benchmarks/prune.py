@@ -4,9 +4,9 @@ and epochs spent, plus the cost of one pause at an epoch boundary.
 The space: a named grid file (``--grid``, its ``[space]`` axes included: one ``zoo bench``
 per run), or models x optimizers x learning rates x schedules from the options (each
 learning rate one ``zoo bench`` into the same folder, so the pruner's study sees every
-cell).  It runs ``--prune none`` (the grid) once, then ``--prune asha`` once per
-``--attempts`` entry (pruner parameters, e.g. ``reduction_factor=4``), each in a folder of
-its own.  Acceptance (issue 18): on benchmarks/fashion-prune.toml, the course CNN on
+cell).  It runs ``--prune none`` (the grid) once, then each ``--prune`` pruner (``asha``, or a
+list: ``asha,sha``) once per ``--attempts`` entry (pruner parameters, e.g.
+``reduction_factor=4``), each in a folder of its own.  Acceptance (issue 18): on benchmarks/fashion-prune.toml, the course CNN on
 Fashion-MNIST, 3 optimizers x 4 learning rates x 2 schedules = 24 cells of 4 epochs,
 asha's best validation accuracy within 0.5 points of the grid's at <= 40% of its epochs:
 
@@ -136,7 +136,8 @@ def main() -> None:
     parser.add_argument("--schedules", default="constant")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--prune", default="asha")
+    parser.add_argument("--prune", default="asha",
+                        help="the pruners to measure, ','-separated (e.g. 'asha,sha'): each with every attempt")
     parser.add_argument("--attempts", default="",
                         help="pruner parameter sets to try, ';'-separated (e.g. ';reduction_factor=4'); "
                              "a dotted name is any --set (e.g. 'searcher.seed=1')")
@@ -159,14 +160,14 @@ def main() -> None:
     watch, load0 = CpuWatch(), os.getloadavg()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="zoo-prune-"))
     try:
-        runs = [("grid", ["--prune", "none"])] + [
-            ((" ".join(s.removeprefix("pruner.") for s in sets) or "defaults") + shown,
-             ["--prune", args.prune] + [a for s in sets for a in ("--set", s)] + attempt_args)
-            for sets in attempt_sets(args.attempts)]
+        runs = [("grid", "none", ["--prune", "none"])] + [
+            ((" ".join(s.removeprefix("pruner.") for s in sets) or "defaults") + shown, pruner,
+             ["--prune", pruner] + [a for s in sets for a in ("--set", s)] + attempt_args)
+            for pruner in args.prune.split(",") for sets in attempt_sets(args.attempts)]
         # Each run in a folder (and study) of its own: concurrent runs share nothing but the CPU.
         with ThreadPoolExecutor(len(runs) if args.concurrent else 1) as pool:
-            done = list(pool.map(lambda n: space(root / f"run{n}", args, runs[n][1]), range(len(runs))))
-        grid, tried = done[0], [(name, found) for (name, _), found in zip(runs[1:], done[1:])]
+            done = list(pool.map(lambda n: space(root / f"run{n}", args, runs[n][2]), range(len(runs))))
+        grid, tried = done[0], [(name, pruner, found) for (name, pruner, _), found in zip(runs[1:], done[1:])]
         per_pause = overhead(root, args) if args.repeat else None
     finally:
         if not args.keep:
@@ -180,14 +181,14 @@ def main() -> None:
     shared = ("other work took the rest, so the wall times are inflated and noisy"
               if cpu["others"] >= 0.10 else "the machine was otherwise quiet")
     lines, verdicts = [], []
-    for params, run in tried:
+    for params, pruner, run in tried:
         share, gap = run["epochs"] / grid["epochs"], (grid["best"] - run["best"]) * 100
-        lines.append(f"| `--prune {args.prune}` ({params}) | {run['pruned']} | {run['epochs']} | {share:.0%} "
+        lines.append(f"| `--prune {pruner}` ({params}) | {run['pruned']} | {run['epochs']} | {share:.0%} "
                      f"| {run['best']:.4f} | {run['seconds']:.0f} |")
         judged = verdict(gap <= 0.5 and share <= 0.40) if judged_size \
             else "not judged (fewer than 24 cells or 4 epochs)"
         # signed as the run against the grid: -0.37 is 0.37 points below the grid's best
-        verdicts.append(f"- {args.prune} ({params}) vs grid: {(-gap or 0.0):+.2f} points of best validation "
+        verdicts.append(f"- {pruner} ({params}) vs grid: {(-gap or 0.0):+.2f} points of best validation "
                         f"accuracy (best cell {run['best_cell']}) at {share:.0%} of the epochs: {judged}")
     space_text = (f"the grid file {args.grid}" + (f" with {' '.join(args.extra)}" if args.extra else "") if args.grid else
                   f"{args.dataset}, models {args.models}, optimizers {args.optimizers}, learning "

@@ -1,8 +1,9 @@
 """Built-in pruners: early stopping for a sweep's cells (``zoo bench --prune NAME``).
 
 ``median``, ``asha`` and ``hyperband`` are Optuna's pruners (the ``search`` extra), asked
-by zoo's runner after the validation of the epochs they can decide at; ``none`` needs
-nothing.  Parameters: ``--set pruner.P=V``.
+by zoo's runner after the validation of the epochs they can decide at; ``sha`` is zoo's
+synchronous successive halving, for grids (no library); ``none`` needs nothing.
+Parameters: ``--set pruner.P=V``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def build_asha(*, min_resource: int = 1, reduction_factor: int = 3,
         zoo.rung_epochs(min_resource, reduction_factor, min_early_stopping_rate))
 
 
+def build_sha(*, min_resource: int = 1, reduction_factor: int = 3):
+    return zoo.SyncHalving(min_resource=min_resource, reduction_factor=reduction_factor)
+
+
 def build_hyperband(*, min_resource: int = 1, reduction_factor: int = 3):
     # max_resource "auto": the epochs of the first cell that completes (Optuna's rule).
     return zoo.OptunaPruner("hyperband", lambda optuna: optuna.pruners.HyperbandPruner(
@@ -42,6 +47,9 @@ def zoo_register_pruners(register):
     register("asha", build_asha,
              description="Asynchronous successive halving: keep the top 1/reduction_factor at "
                          "each rung epoch (Optuna SuccessiveHalvingPruner; zoo[search])")
+    register("sha", build_sha,
+             description="Synchronous successive halving: hold every cell at each rung epoch, "
+                         "then keep the top 1/reduction_factor; order-independent, for grids")
     register("hyperband", build_hyperband,
              description="Hyperband: successive halving in several brackets "
                          "(Optuna HyperbandPruner; zoo[search])")

@@ -45,6 +45,7 @@ _SURFACE = {
     # pruners
     "Pruner": "zoo.pruner", "OptunaPruner": "zoo.bench.optuna_pruner",
     "every_epoch": "zoo.bench.optuna_pruner", "rung_epochs": "zoo.bench.optuna_pruner",
+    "SyncHalving": "zoo.bench.sha_pruner",
     # searchers
     "Searcher": "zoo.searcher", "Trial": "zoo.searcher", "Choice": "zoo.bench.space",
     "Range": "zoo.bench.space", "OptunaSearcher": "zoo.bench.optuna_searcher",
@@ -81,6 +82,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from zoo.backend import Backend
     from zoo.bench.grid import Cell
     from zoo.bench.optuna_pruner import OptunaPruner, every_epoch, rung_epochs
+    from zoo.bench.sha_pruner import SyncHalving
     from zoo.bench.optuna_searcher import OptunaSearcher
     from zoo.bench.space import Choice, Range
     from zoo.data.cifar import load_cifar10

@@ -234,7 +234,9 @@ def zoo_register_pruners(register: Register) -> None:
         state there, never in results.db); per cell ``decision_epochs(epochs)``, the
         epochs after whose validation it wants to decide (the cell checkpoints and pauses
         there, then resumes bit for bit); ``should_prune(trial, values)`` with the
-        validation accuracies so far, one per epoch; ``decided(trial)`` (a trial
+        validation accuracies so far, one per epoch (True stops the cell, False lets it go
+        on, None holds it until ``settle(held)``, called once nothing else can run, and
+        ``held(trial)`` tells a rerun which cells still wait); ``decided(trial)`` (a trial
         already pruned or complete is never asked again); ``tell(trial, status, values)``
         when a cell ends; and ``close()``, always.  ``trial`` is a stable name of the
         cell and seed.  ``zoo.pruner`` documents the whole contract.

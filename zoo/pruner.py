@@ -17,13 +17,26 @@ The runner calls, from one thread:
                                   ``"complete"``, ``"failed"``) or None: a decided cell is
                                   never asked again and runs to its end without pausing
 ``should_prune(trial, values)``   at each of those epochs: ``values`` are the validation
-                                  accuracies of the epochs so far (higher is better)
+                                  accuracies of the epochs so far (higher is better).
+                                  True stops the cell, False lets it go on; None holds it
+                                  there (paused, with its checkpoint) until ``settle``
+``held(trial)``                   on a rerun, per cell not finished: is the trial waiting
+                                  at an epoch for ``settle``?  The runner holds it again
+                                  instead of starting it
+``settle(held)``                  once no cell runs and none waits to start, if some are
+                                  held: ``held`` maps each held trial to its values; the
+                                  answer maps each to True (stop) or False (go on); a trial
+                                  left out goes on.  A decision must be durable when
+                                  ``settle`` returns: a runner killed after it asks again
 ``tell(trial, status, values)``   once a cell ends for good: ``"complete"``, ``"pruned"``
                                   or ``"failed"``, with its validation accuracies
 ``close()``                       once, always
 
 ``trial`` names a cell and its seed; it is the same in every session of the sweep, so a
 pruner that keeps state resumes its decisions after a crash and never counts a cell twice.
+
+Holding is what a synchronous pruner needs (``sha``: rank every cell at a rung before any
+goes on); an asynchronous one (``asha``) answers at once and never holds.
 """
 
 from __future__ import annotations
@@ -43,8 +56,14 @@ class Pruner:
     def decided(self, trial: str) -> str | None:
         return None
 
-    def should_prune(self, trial: str, values: list[float]) -> bool:
+    def should_prune(self, trial: str, values: list[float]) -> bool | None:
         return False
+
+    def held(self, trial: str) -> bool:
+        return False
+
+    def settle(self, held: dict[str, list[float]]) -> dict[str, bool]:
+        return {}
 
     def tell(self, trial: str, status: str, values: list[float]) -> None:
         pass

@@ -21,6 +21,9 @@ class Status(str, Enum):
     # Internal, never stored: a worker that reached an epoch the runner asked it to stop
     # after (Job.pause_epochs), checkpointed, and ended so the pruner can decide.
     PAUSED = "paused"
+    # Internal, never stored: a paused cell its pruner holds at that epoch until every cell
+    # that can reach it has (synchronous halving); the runner resumes or prunes it then.
+    HELD = "held"
 
     def __str__(self) -> str:
         return self.value

@@ -9,6 +9,11 @@ for bit as if it had never stopped.  Stop: its row becomes ``pruned`` ("stopped 
 of 9 by asha"), with its checkpoint and metrics so far; ``--retry pruned`` resumes it to
 its full epochs, never paused again (its trial is decided).
 
+Hold: a synchronous pruner (``sha``) answers "not yet"; the cell stays paused at that
+epoch, its row ``running``, until no cell runs and none waits to start, when the runner
+asks ``settle`` for every held cell at once.  A rerun holds again the cells the pruner
+says still wait (``holds``), instead of starting them past their decision.
+
 Order of writes: the pruner is told first, the store second, so a runner killed between
 the two leaves a row ``running`` whose trial is decided; ``open`` repairs that, and
 decides a cell whose last session ended ``paused`` but was never asked about.
@@ -53,8 +58,11 @@ class Pruning:
     def open(self, out: Path, store: Store, cells: list[Cell], force: bool = False) -> None:
         if force:  # every cell trains again from scratch: no old decision may stand
             from zoo.bench.optuna_pruner import STUDY_FILE  # a name only: Optuna is not imported
+            from zoo.bench.sha_pruner import STATE_FILE
 
             (out / STUDY_FILE).unlink(missing_ok=True)
+            (out / STATE_FILE).unlink(missing_ok=True)
+        self.out = out
         self.pruner.open(out)
         for cell in cells:
             row = store.row(cell)
@@ -76,13 +84,32 @@ class Pruning:
         return tuple(self.pruner.decision_epochs(cell.epochs))
 
     def decide(self, cell: Cell, metrics: dict | None) -> tuple[Status, str]:
-        """PRUNED with its reason, or PAUSED: resume it."""
+        """PRUNED with its reason, PAUSED: resume it, or HELD: wait for ``settle``."""
         trial, values = trial_name(cell), val_accs(metrics)
         decided = self.pruner.decided(trial)
-        if decided == "pruned" or (decided is None and self.pruner.should_prune(trial, values)):
+        answer = True if decided == "pruned" else None if decided is None else False
+        if answer is None:
+            answer = self.pruner.should_prune(trial, values)
+        if answer is None:
+            return Status.HELD, ""
+        return self._outcome(cell, trial, values, answer)
+
+    def _outcome(self, cell: Cell, trial: str, values: list, prune: bool) -> tuple[Status, str]:
+        if prune:
             self.pruner.tell(trial, "pruned", values)
             return Status.PRUNED, f"stopped at epoch {len(values)} of {cell.epochs} by {self.name}"
         return Status.PAUSED, ""
+
+    def holds(self, cell: Cell) -> bool:
+        """Is this unfinished cell waiting at an epoch for ``settle`` (from a past session)?"""
+        return self.pruner.decided(trial_name(cell)) is None and self.pruner.held(trial_name(cell))
+
+    def settle(self, cells: list[Cell]) -> list[tuple[Status, str, dict | None]]:
+        """Decide every held cell at once: (PRUNED and its reason, or PAUSED, metrics) each."""
+        metrics = [_metrics(SweepDir(self.out).cell(c.slug).path) for c in cells]
+        answers = self.pruner.settle({trial_name(c): val_accs(m) for c, m in zip(cells, metrics)})
+        return [(*self._outcome(c, trial_name(c), val_accs(m), bool(answers.get(trial_name(c)))), m)
+                for c, m in zip(cells, metrics)]
 
     def ended(self, cell: Cell, status: Status, metrics: dict | None) -> None:
         """Tell the pruner a final end (before the store records it)."""
@@ -101,6 +128,21 @@ def left_paused(cell: Cell, store: Store, why: str) -> None:
     store.record(cell, status=Status.INTERRUPTED, ended_at=_now(),
                  reason=f"{why} after epoch {row.get('epochs_done') or 0} of {cell.epochs}; "
                         "rerun to go on")
+
+
+def settle_held(held: list, pruning: Pruning, store: Store, reporter, search=None) -> list:
+    """The pruner's decision on every held ``(index, cell)``: record the stopped ones
+    (the search told first, as for any end), return those going on, in order."""
+    going = []
+    for (index, cell), (status, reason, metrics) in zip(held, pruning.settle([c for _, c in held])):
+        if status is not Status.PRUNED:
+            going.append((index, cell))
+            continue
+        if search:
+            search.ended(cell, status, metrics)
+        store.record(cell, status=status, reason=reason, ended_at=_now(), **result_values(metrics))
+        reporter.cell_end(cell, store.row(cell))
+    return sorted(going, key=lambda item: item[0])
 
 
 def _now() -> str:

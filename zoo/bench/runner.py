@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from zoo.bench.budget import Budget
 from zoo.bench.grid import Cell
-from zoo.bench.pruning import Pruning, left_paused
+from zoo.bench.pruning import Pruning, left_paused, settle_held
 from zoo.bench.preflight import Preflight, data_key
 from zoo.bench.store import Store
 from zoo.layout import RunDir, SweepDir
@@ -169,14 +169,19 @@ def _drive(catalog: Catalog, todo: list[Cell], options: SweepOptions, store: Sto
            stop: _Stop, reporter: SweepReporter, executor: Executor, budget, cells: list[Cell]) -> str:
     """Start cells in order while the executor has room, record each as it ends; on a
     signal, start nothing more and stop the running ones cleanly (they checkpoint).  A
-    cell paused for the pruner and let go on resumes first; once ``budget()`` says it is
+    cell paused for the pruner and let go on resumes first; one it holds waits until
+    nothing else can run, then the pruner settles them all; once ``budget()`` says it is
     spent, nothing more starts.  An adaptive search is asked for a new cell (added to
     ``cells``) only when nothing waits and the executor has room, so every point it
     proposes has heard of every cell that ended before.  Returns that line, or ""."""
     pending = list(enumerate(todo))
     running: list[tuple[Cell, Running]] = []
     paused: set[tuple[str, int]] = set()
-    index_of: dict[tuple[str, int], int] = {}
+    # held for the pruner's settle: waiting since a past session, or paused and told "not yet"
+    held = [item for item in pending if options.pruning and options.pruning.holds(item[1])]
+    pending = [item for item in pending if item not in held]
+    paused.update((cell.key, cell.seed) for _, cell in held)
+    index_of: dict[tuple[str, int], int] = {(c.key, c.seed): i for i, c in held}
     stopping, spent = False, ""
     while True:
         if (options.search and not pending and not stop.signal
@@ -187,13 +192,15 @@ def _drive(catalog: Catalog, todo: list[Cell], options: SweepOptions, store: Sto
                 cells.append(asked)
                 store.set_meta("grid", [[c.key, c.seed] for c in cells])
                 pending.append((len(cells) - 1, asked))
-        if not (pending or running):
-            break
-        if pending and (stop.signal or spent or (spent := budget())):
-            for _, cell in pending:
+        if (pending or held) and (stop.signal or spent or (spent := budget())):
+            for _, cell in pending + held:
                 if (cell.key, cell.seed) in paused:
                     left_paused(cell, store, "sweep interrupted" if stop.signal else "budget spent")
-            pending = []
+            pending, held = [], []
+        if not (pending or running) and held:
+            pending, held = settle_held(held, options.pruning, store, reporter, options.search), []
+        if not (pending or running):
+            break
         if stop.signal and not stopping:
             stopping, pending = True, []
             for _, handle in running:
@@ -215,9 +222,14 @@ def _drive(catalog: Catalog, todo: list[Cell], options: SweepOptions, store: Sto
                 reporter.cell_progress(handle.progress() or {}, cell)
                 continue
             running.remove(entry)
-            if _record_end(cell, end, options, store, executor, reporter) is Status.PAUSED:
-                pending.insert(0, (index_of[cell.key, cell.seed], cell))
+            status = _record_end(cell, end, options, store, executor, reporter)
+            if status in (Status.PAUSED, Status.HELD):
                 paused.add((cell.key, cell.seed))
+                item = (index_of[cell.key, cell.seed], cell)
+                if status is Status.PAUSED:
+                    pending.insert(0, item)
+                else:
+                    held.append(item)
     return spent
 
 
@@ -276,7 +288,7 @@ def _record_end(cell: Cell, end: CellEnd, options: SweepOptions, store: Store,
         status, reason = options.pruning.decide(cell, metrics)
     elif options.pruning:
         options.pruning.ended(cell, status, metrics)
-    if status is Status.PAUSED:  # still running: its progress so far counts (the budget)
+    if status in (Status.PAUSED, Status.HELD):  # still running: its progress counts (the budget)
         store.record(cell, status=Status.RUNNING, reason="", **values)
         return status
     if options.search:  # told after the pruner, which may share its study, and before the store
