@@ -1,0 +1,128 @@
+"""Synchronous successive halving in real sweeps (``--prune sha``): every cell is held at
+the rung until all have reached it, so the best goes on whichever order the grid lists
+the cells in and however many run at once; a budget that runs out leaves them held and
+a rerun settles them without training again; a runner killed with SIGKILL mid-sweep; no
+Optuna needed.
+
+The cells train the throwaway ``slow`` MLP (it logs every training step) with ``stuck``
+(SGD at lr 1e-9, at chance), ``sgd`` and ``adam``, 3 epochs of 9 steps: the only rung is
+epoch 1, where 3 // 3 = 1 cell goes on.  asha, asked the same, lets the first cell there
+go on whatever its accuracy (it has no one to compare with).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.integration  # starts processes and trains with Paddle
+
+SHA = ("--prune", "sha")
+
+
+@pytest.fixture(scope="session")
+def three(tiny_mlp):
+    def three(order: str) -> tuple[str, ...]:
+        return ("--models", "slow", "--optimizers", order, "--epochs", "3", *tiny_mlp)
+    return three
+
+
+def assert_only_adam_went_on(rows, one, pruner="sha"):
+    assert one(rows, optimizer="adam")["status"] == "ok" and int(one(rows, optimizer="adam")["epochs_done"]) == 3
+    for name in ("stuck", "sgd"):
+        row = one(rows, optimizer=name)
+        assert row["status"] == "pruned" and row["reason"] == f"stopped at epoch 1 of 3 by {pruner}", row
+
+
+def test_the_best_goes_on_though_it_comes_last_and_without_optuna(tmp_path, pruning_env, without_optuna, bench,
+                                                                  three, db_rows, one, metrics, cell_dir,
+                                                                  steps_run, pruning_steps,
+                                                                  assert_store_and_halving_agree, halving_state):
+    env = without_optuna(tmp_path, pruning_env)
+    out = tmp_path / "b"
+    proc = bench(out, *three("stuck,sgd,adam"), *SHA, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = db_rows(out)
+    assert_only_adam_went_on(rows, one)
+    assert steps_run(env) == (3 + 1 + 1) * pruning_steps  # each epoch trained once
+    assert metrics(cell_dir(out, "slow-adam"))["resumed_from"] == pruning_steps
+    assert_store_and_halving_agree(out)
+    assert not (out / "study.journal").exists()
+    # A pruned cell is a result; --retry pruned takes both to their full epochs from their
+    # epoch-1 checkpoints, never held again, and the record keeps the decision.
+    proc = bench(out, *three("stuck,sgd,adam"), *SHA, "--retry", "pruned", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert steps_run(env) == 2 * 2 * pruning_steps
+    assert {r["status"] for r in db_rows(out)} == {"ok"}
+    assert [t["end"] for t in halving_state(out).values()].count("pruned") == 2
+
+
+def test_asha_on_the_same_order_lets_the_first_cell_go_on(tmp_path, pruning_env, bench, three, db_rows, one):
+    # What sha is for: the cell at chance comes first, alone at the rung, and asha keeps it.
+    out = tmp_path / "b"
+    assert bench(out, *three("stuck,sgd,adam"), "--prune", "asha", env=pruning_env).returncode == 0
+    assert one(db_rows(out), optimizer="stuck")["status"] == "ok"
+
+
+def test_two_jobs_and_the_reverse_order_decide_the_same(tmp_path, pruning_env, bench, three, db_rows, one,
+                                                        steps_run, pruning_steps, assert_store_and_halving_agree):
+    out = tmp_path / "b"
+    proc = bench(out, *three("adam,sgd,stuck"), *SHA, "--jobs", "2", env=pruning_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "locked" not in proc.stderr
+    assert_only_adam_went_on(db_rows(out), one)
+    assert steps_run(pruning_env) == (3 + 1 + 1) * pruning_steps
+    assert_store_and_halving_agree(out)
+
+
+def test_a_spent_budget_leaves_the_cells_held_and_a_rerun_settles_them(tmp_path, pruning_env, bench, three,
+                                                                       db_rows, one, steps_run, pruning_steps,
+                                                                       assert_store_and_halving_agree):
+    out = tmp_path / "b"
+    proc = bench(out, *three("stuck,sgd,adam"), *SHA, "--budget-epochs", "3", env=pruning_env)
+    assert proc.returncode == 5, proc.stderr[-3000:]  # the budget ran out
+    rows = db_rows(out)
+    assert {r["status"] for r in rows} == {"interrupted"} and {int(r["epochs_done"]) for r in rows} == {1}
+    assert all("budget spent after epoch 1 of 3" in r["reason"] for r in rows)
+    steps_run(pruning_env)
+    proc = bench(out, *three("stuck,sgd,adam"), *SHA, env=pruning_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # settled first, from what the held cells recorded: only adam trains, from epoch 1
+    assert steps_run(pruning_env) == 2 * pruning_steps
+    assert_only_adam_went_on(db_rows(out), one)
+    assert_store_and_halving_agree(out)
+
+
+def test_a_sigkilled_sweep_resumes_with_the_same_decisions(tmp_path, pruning_env, bench, bench_cmd, three, marked,
+                                                           repo_root, wait_for, kill_tree, halving_state, db_rows,
+                                                           one, steps_run, pruning_steps, assert_no_processes,
+                                                           mark_variable, assert_store_and_halving_agree):
+    out = tmp_path / "b"
+    env = marked({**pruning_env, "ZOO_TEST_DELAY": "0.2"})
+    runner = subprocess.Popen(bench_cmd(out, *three("stuck,sgd,adam"), *SHA), env=env, cwd=repo_root,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        def one_held_and_the_next_training():
+            try:
+                held = len(halving_state(out))
+            except (OSError, ValueError):
+                return False
+            return held >= 1 and len(list(out.glob("cells/*/progress.json"))) > held
+
+        wait_for(one_held_and_the_next_training, 240, "a held cell and one training", runner)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=30)
+    finally:
+        kill_tree(runner)
+    assert_no_processes(f"{mark_variable}={env[mark_variable]}")
+    proc = bench(out, *three("stuck,sgd,adam"), *SHA, env=pruning_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = db_rows(out)
+    assert_only_adam_went_on(rows, one)
+    assert_store_and_halving_agree(out)
+    # every epoch trained once, but the one the kill cut short (at most)
+    done = sum(int(r["epochs_done"]) for r in rows) * pruning_steps
+    assert done <= steps_run(pruning_env) <= done + pruning_steps
