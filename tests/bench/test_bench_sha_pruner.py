@@ -106,3 +106,21 @@ def test_an_unreadable_state_is_a_one_line_error(tmp_path):
     (tmp_path / STATE_FILE).write_text("{not json")
     with pytest.raises(ConfigError, match="--force"):
         SyncHalving().open(tmp_path)
+
+
+@pytest.mark.parametrize("searched", [False, True], ids=["grid", "search"])
+def test_force_forgets_every_decision_also_under_a_search(tmp_path, searched):
+    from zoo.bench.optuna_pruner import STUDY_FILE
+    from zoo.bench.pruning import Pruning
+    from zoo.bench.store import Store
+
+    (tmp_path / STATE_FILE).write_text(json.dumps({"trials": {"t": {"values": {"1": 0.5}, "went_on": [],
+                                                                     "end": "pruned"}}}))
+    (tmp_path / STUDY_FILE).write_text("the search's own, started afresh by it\n")
+    pruning, store = Pruning(SyncHalving(), "sha"), Store(tmp_path / "results.db")
+    try:
+        pruning.open(tmp_path, store, [], force=True, study_kept=searched)
+    finally:
+        store.close()
+    assert not (tmp_path / STATE_FILE).exists() and pruning.pruner.decided("t") is None
+    assert (tmp_path / STUDY_FILE).exists() == searched

@@ -55,13 +55,16 @@ class Pruning:
     def __init__(self, pruner: Pruner, name: str = "none") -> None:
         self.pruner, self.name = pruner, name
 
-    def open(self, out: Path, store: Store, cells: list[Cell], force: bool = False) -> None:
+    def open(self, out: Path, store: Store, cells: list[Cell], force: bool = False,
+             study_kept: bool = False) -> None:
+        """``study_kept``: a search started the shared study afresh already (``--force``)."""
         if force:  # every cell trains again from scratch: no old decision may stand
             from zoo.bench.optuna_pruner import STUDY_FILE  # a name only: Optuna is not imported
             from zoo.bench.sha_pruner import STATE_FILE
 
-            (out / STUDY_FILE).unlink(missing_ok=True)
             (out / STATE_FILE).unlink(missing_ok=True)
+            if not study_kept:
+                (out / STUDY_FILE).unlink(missing_ok=True)
         self.out = out
         self.pruner.open(out)
         for cell in cells:
