@@ -11,7 +11,8 @@ against real runs in benchmarks/RESULTS.md.
     .venv/bin/python benchmarks/prune_replay.py --orders 60 GRID_SWEEP 3,0
 
 Each argument after the sweep is reduction_factor,bootstrap_count (min_resource 1, as
-zoo's asha).  ``--orders N``: also replay the cells in N seeded random orders (0..N-1)
+zoo's asha), or ``sha,reduction_factor`` for zoo's synchronous halving (``--prune sha``,
+replayed by its own code).  ``--orders N``: also replay the cells in N seeded random orders (0..N-1)
 instead of the grid's, to tell what the grid's order costs from what the parameters cost:
 the median share of epochs, and in how many orders the target (<= 40%, within 0.5
 points) is met.
@@ -84,6 +85,28 @@ def replay(cells: list[tuple[str, list[float]]], epochs: int, reduction_factor: 
     return spent, kept
 
 
+def replay_sha(cells: list[tuple[str, list[float]]], epochs: int, reduction_factor: int):
+    """(epochs spent, cells trained to their end) under zoo's sha, by its own code: every
+    cell still going reaches the rung, then one settle decides them all (the order of the
+    cells cannot matter, so there is nothing to replay in other orders)."""
+    import tempfile
+
+    from zoo.bench.sha_pruner import SyncHalving
+
+    spent, alive = 0, list(cells)
+    with tempfile.TemporaryDirectory() as folder:
+        pruner = SyncHalving(reduction_factor=reduction_factor)
+        pruner.open(Path(folder))
+        for rung in rungs(epochs, reduction_factor):
+            spent += sum(len(accs) for _, accs in alive if len(accs) < rung)  # ended before it
+            held = {cell: accs[:rung] for cell, accs in alive if len(accs) >= rung}
+            answers = pruner.settle(held)
+            spent += rung * sum(answers.values())
+            alive = [(cell, accs) for cell, accs in alive if cell in held and not answers[cell]]
+    spent += sum(len(accs) for _, accs in alive)
+    return spent, [cell for cell, accs in alive if len(accs) == epochs]
+
+
 def in_orders(first, grid: dict, grid_best: float, epochs: int, factor: int, bootstrap: int,
               orders: int) -> str:
     import random
@@ -115,6 +138,14 @@ def main() -> None:
     grid_best = max(max(v) for v in grid.values())  # best_val_acc, as prune.py compares
     print(f"grid: {len(grid)} cells, {epochs} epochs, best val acc {grid_best:.4f}")
     for text in params:
+        if text.startswith("sha,"):
+            factor = int(text.split(",")[1])
+            spent, kept = replay_sha(cells, epochs, factor)
+            best = max(max(grid[c]) for c in kept) if kept else float("nan")
+            print(f"sha reduction_factor={factor} (rungs {rungs(epochs, factor)}): {spent} epochs "
+                  f"({spent / sum(len(v) for v in grid.values()):.0%} of the grid's), {len(kept)} kept, "
+                  f"best {best:.4f} ({(grid_best - best) * 100:+.2f} points from the grid's)")
+            continue
         factor, bootstrap = (int(x) for x in text.split(","))
         spent, kept = replay(cells, epochs, factor, bootstrap)
         best = max(max(grid[c]) for c in kept) if kept else float("nan")
