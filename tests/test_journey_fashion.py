@@ -15,7 +15,7 @@ import pytest
 
 from zoo.data.idx import read_idx_images, read_idx_labels
 
-PACKAGE = Path("/usr/share/datasets/fashion-mnist")  # dpkg -L dataset-fashion-mnist
+from tests.fixtures.vision_data import REAL_FASHION_DIR as PACKAGE
 TRAIN, TEST = 3000, 200  # the first images of each official file: a deterministic subset
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(

@@ -12,11 +12,14 @@ go on whatever its accuracy (it has no one to compare with).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 
 import pytest
+
+from tests.fixtures.vision_data import REAL_FASHION_DIR
 
 pytestmark = pytest.mark.integration  # starts processes and trains with Paddle
 
@@ -126,3 +129,29 @@ def test_a_sigkilled_sweep_resumes_with_the_same_decisions(tmp_path, pruning_env
     # every epoch trained once, but the one the kill cut short (at most)
     done = sum(int(r["epochs_done"]) for r in rows) * pruning_steps
     assert done <= steps_run(pruning_env) <= done + pruning_steps
+
+
+@pytest.mark.skipif(not (REAL_FASHION_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
+                    reason=f"real Fashion-MNIST is not installed at {REAL_FASHION_DIR} (.ci/run installs it)")
+def test_on_real_fashion_mnist_the_learning_cell_goes_on_and_the_report_shows_where_the_rest_stopped(
+        tmp_path, pruning_env, bench, db_rows, one, zoo, assert_store_and_halving_agree):
+    # Three MLPs on 1,000 real training images: Adam at 0.01 learns; Adam at 1e-7 and SGD at
+    # 1e-7 stay near chance. The learning one comes last in the grid.
+    out = tmp_path / "b"
+    proc = bench(out, "--datasets", "fashion-mnist", "--data-dir", str(REAL_FASHION_DIR), "--limit-train", "1000",
+                 "--models", "mlp", "--optimizers", "sgd,adam", "--set", "optimizer.learning_rate=1e-7,0.01",
+                 "--set", "model.hidden1=32", "--set", "model.hidden2=16", "--epochs", "3", *SHA, env=pruning_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = db_rows(out)
+    assert len(rows) == 4
+    # (a parameter at its default, 0.01 here, is not written into the cell's params)
+    learner = [r for r in rows if r["optimizer"] == "adam"
+               and json.loads(r["params"]).get("optimizers", {}).get("learning_rate") != 1e-7]
+    assert [r["status"] for r in learner] == ["ok"] and learner[0]["test_acc"] > 0.5
+    assert sorted(r["status"] for r in rows) == ["ok", "pruned", "pruned", "pruned"]
+    assert_store_and_halving_agree(out)
+    best = zoo("results", str(out), "--best", "--format", "json", env=pruning_env)
+    assert json.loads(best.stdout)[0]["cell"] == learner[0]["cell"]
+    assert zoo("report", str(out), env=pruning_env).returncode == 0
+    page = (out / "report.html").read_text()
+    assert page.count("(pruned at epoch 1/3)") >= 3 and "stopped at epoch 1 of 3 by sha" in page

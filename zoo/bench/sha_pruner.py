@@ -78,7 +78,7 @@ class SyncHalving(Pruner):
 
     def held(self, trial: str) -> bool:
         known = self._trials.get(trial)
-        return bool(known) and known["end"] is None and any(
+        return known is not None and known["end"] is None and any(
             e not in known["went_on"] for e in known["values"])
 
     def settle(self, held: dict[str, list[float]]) -> dict[str, bool]:
