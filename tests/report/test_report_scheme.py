@@ -42,3 +42,14 @@ def test_accuracy_axes_reach_chance_only_when_the_data_comes_near_it():
     assert not shown and 0.6 < low < 0.7 and 0.78 < high < 0.85
     (low, high), shown = accuracy_limits([0.09, 0.11], [0.1])  # everything at chance
     assert shown and low < 0.09 and 0.11 < high < 0.2
+
+
+def test_a_single_combination_is_named_without_empty_brackets():
+    # Seen in an image-folder report with one ok cell: "On the Pareto front (): ...".
+    from zoo.report.points import scatter_figure
+
+    row = {"model": "mlp", "optimizer": "sgd", "x": 0.38, "y": 0.98, "num_classes": 3}
+    fig, note = scatter_figure([row], ["model", "optimizer"], [row], xlabel="s", ylabel="acc", title="t")
+    fig.clf()
+    assert "()" not in note
+    assert note.endswith("One combination: nothing varies. On the Pareto front: the only combination.")

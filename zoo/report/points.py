@@ -149,6 +149,6 @@ def scatter_figure(points: list[dict], axes: list[str], every_row: list[dict], *
     note = f" Points: {enc.describe()}." if enc.describe() else " One combination: nothing varies."
     if front:
         axes_named = "/".join([a for a in (enc.colour_axis, enc.marker_axis) if a] + enc.label_axes)
-        note += f" On the Pareto front ({axes_named}): " + "; ".join(enc.identity(p) or "the only combination"
-                                                     for p in front) + "."
+        note += f" On the Pareto front{f' ({axes_named})' if axes_named else ''}: " + "; ".join(
+            enc.identity(p) or "the only combination" for p in front) + "."
     return fig, note
