@@ -1,7 +1,7 @@
 """Pruners: early stopping for a sweep's cells (``zoo.Pruner``, ``zoo bench --prune NAME``).
 
 A pruner decides, after a cell's validation at the end of an epoch, whether the cell goes
-on or stops with status ``pruned``.  The runner keeps everything else: it runs a cell up
+on or stops with status ``pruned`` (or waits there for the others: ``settle`` below).  The runner keeps everything else: it runs a cell up
 to the next epoch the pruner wants to decide at (the worker checkpoints there and ends
 ``paused``), asks the pruner, then starts the cell again, which resumes bit for bit where
 it stopped, or records it ``pruned``.  So every executor works unchanged, and a pruned
@@ -27,7 +27,9 @@ The runner calls, from one thread:
                                   held: ``held`` maps each held trial to its values; the
                                   answer maps each to True (stop) or False (go on); a trial
                                   left out goes on.  A decision must be durable when
-                                  ``settle`` returns: a runner killed after it asks again
+                                  ``settle`` returns: a runner killed after it asks again.
+                                  A spent budget or a signal leaves the held cells
+                                  ``interrupted`` instead, to be held again by a rerun
 ``tell(trial, status, values)``   once a cell ends for good: ``"complete"``, ``"pruned"``
                                   or ``"failed"``, with its validation accuracies
 ``close()``                       once, always

@@ -99,6 +99,32 @@ def test_a_spent_budget_leaves_the_cells_held_and_a_rerun_settles_them(tmp_path,
     assert_store_and_halving_agree(out)
 
 
+def test_a_settle_cut_short_after_a_spent_budget_is_recorded_not_trained(tmp_path, pruning_env, bench, three,
+                                                                          db_rows, one, steps_run, pruning_steps,
+                                                                          assert_store_and_halving_agree):
+    """The rerun that settles the cells a budget left held is killed after the pruner
+    decided and before the rows were written: they stay `interrupted`, their trials pruned."""
+    from zoo.bench.pruning import val_accs
+    from zoo.bench.sha_pruner import SyncHalving
+
+    out = tmp_path / "b"
+    assert bench(out, *three("stuck,sgd,adam"), *SHA, "--budget-epochs", "3", env=pruning_env).returncode == 5
+    rows = db_rows(out)
+    pruner = SyncHalving()
+    pruner.open(out)  # what the killed rerun's settle told the pruner, and no more
+    held = {f"{r['cell']}:{r['seed']}": val_accs(json.loads((out / "cells" / r["slug"] / "metrics.json").read_text()))
+            for r in rows}
+    for trial, stop in pruner.settle(held).items():
+        if stop:
+            pruner.tell(trial, "pruned", held[trial])
+    steps_run(pruning_env)
+    proc = bench(out, *three("stuck,sgd,adam"), *SHA, env=pruning_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert steps_run(pruning_env) == 2 * pruning_steps  # adam's two epochs, nothing for the pruned
+    assert_only_adam_went_on(db_rows(out), one)
+    assert_store_and_halving_agree(out)
+
+
 def test_a_sigkilled_sweep_resumes_with_the_same_decisions(tmp_path, pruning_env, bench, bench_cmd, three, marked,
                                                            repo_root, wait_for, kill_tree, halving_state, db_rows,
                                                            one, steps_run, pruning_steps, assert_no_processes,

@@ -70,6 +70,8 @@ def test_a_new_session_holds_the_waiting_and_repeats_the_decisions(tmp_path):
     again.open(tmp_path)
     assert again.held("t4") and not again.held("t1") and not again.held("t2")
     assert again.decided("t2") == "pruned" and again.decided("t1") is None
+    # settle wrote its "stop" answers itself, not only when told: t0 was never told
+    assert again.decided("t0") == "pruned" and not again.held("t0")
     for trial, stop in answers.items():  # asked again about epoch 1, the same answer
         if not stop:
             assert again.should_prune(trial, [EPOCH1[trial]]) is False

@@ -129,19 +129,21 @@ def test_asha_pauses_prunes_and_resumes_cells_on_the_cluster(cluster, tmp_path, 
     assert_no_processes(f"{mark_variable}={env[mark_variable]}", within=30)
 
 
-def test_sha_decides_cells_that_reach_the_rung_at_once_on_two_nodes(cluster, tmp_path, pruning_env, pruning_grid,
+def test_sha_decides_cells_that_reach_the_rung_at_once_on_two_nodes(cluster, tmp_path, pruning_env, tiny_mlp,
                                                                      marked, ray_bench, db_rows, one, metrics,
                                                                      cell_dir, steps_run, pruning_steps,
                                                                      assert_store_and_halving_agree,
                                                                      assert_no_processes, mark_variable):
-    # One sweep, both cells at once: sha holds each at the rung until both are there,
-    # so no race decides (asha needs the two sweeps above).
+    # One sweep, both cells at once, the one at chance listed first: sha holds each at the
+    # rung until both are there, so no race decides (asha needs the two sweeps above).
     out, env = tmp_path / "b", marked(pruning_env)
-    proc = ray_bench(cluster, out, *pruning_grid, "--prune", "sha", env=env)
+    proc = ray_bench(cluster, out, "--models", "slow", "--optimizers", "stuck,adam", "--epochs", "3", *tiny_mlp,
+                     "--prune", "sha", env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = db_rows(out)
     good, bad = one(rows, optimizer="adam"), one(rows, optimizer="stuck")
     assert {r["executor"] for r in rows} == {"ray"}
+    assert good["node"] != bad["node"], [r["node"] for r in rows]  # the two nodes, at once
     assert good["status"] == "ok" and int(good["epochs_done"]) == 3
     assert bad["status"] == "pruned" and bad["reason"] == "stopped at epoch 1 of 3 by sha"
     assert metrics(cell_dir(out, "slow-adam"))["resumed_from"] == pruning_steps

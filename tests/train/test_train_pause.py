@@ -48,3 +48,15 @@ def test_the_last_epoch_never_pauses(catalog, tmp_path, make_job, resume_epochs)
     job = replace(make_job(tmp_path / "run", model="mlp", checkpoint_every=0), pause_epochs=(resume_epochs,))
     result = train(job, catalog=catalog)
     assert result.status == "ok" and result.test is not None
+
+
+def test_a_stop_in_an_epoch_the_pruner_decides_after_still_pauses_there(catalog, tmp_path, make_job, stop_at,
+                                                                       steps_per_epoch):
+    # Interrupted at that checkpoint instead, the rerun would resume past the decision unasked.
+    from zoo.train.report import StopFlag
+
+    job = replace(make_job(tmp_path / "run", model="mlp", checkpoint_every=0), pause_epochs=(1,))
+    stop = StopFlag()
+    result = train(job, stop_at(stop, steps_per_epoch), catalog=catalog, stop=stop)
+    assert stop.requested
+    assert result.status == "paused" and len(result.epochs) == 1

@@ -15,8 +15,9 @@ asks ``settle`` for every held cell at once.  A rerun holds again the cells the 
 says still wait (``holds``), instead of starting them past their decision.
 
 Order of writes: the pruner is told first, the store second, so a runner killed between
-the two leaves a row ``running`` whose trial is decided; ``open`` repairs that, and
-decides a cell whose last session ended ``paused`` but was never asked about.
+the two leaves a row ``running`` (or ``interrupted``, when a settle of cells a budget had
+left held was cut short) whose trial is decided; ``open`` repairs that, and decides a
+cell whose last session ended ``paused`` but was never asked about.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ class Pruning:
         self.pruner, self.name = pruner, name
 
     def open(self, out: Path, store: Store, cells: list[Cell], force: bool = False,
-             study_kept: bool = False) -> None:
-        """``study_kept``: a search started the shared study afresh already (``--force``)."""
+             study_kept: bool = False, search=None) -> None:
+        """``study_kept``: a search started the shared study afresh already (``--force``);
+        ``search``: told of a decision a killed runner did not record, as of any end."""
         if force:  # every cell trains again from scratch: no old decision may stand
             from zoo.bench.optuna_pruner import STUDY_FILE  # a name only: Optuna is not imported
             from zoo.bench.sha_pruner import STATE_FILE
@@ -65,20 +67,25 @@ class Pruning:
             (out / STATE_FILE).unlink(missing_ok=True)
             if not study_kept:
                 (out / STUDY_FILE).unlink(missing_ok=True)
-        self.out = out
+        self.out, self.search = out, search
         self.pruner.open(out)
         for cell in cells:
-            row = store.row(cell)
-            if row and row["status"] == Status.RUNNING:
+            status = (store.row(cell) or {}).get("status")
+            # interrupted: left paused by a spent budget or a signal, then decided by a
+            # rerun's settle that was killed before it recorded the row
+            if status == Status.RUNNING or (status == Status.INTERRUPTED
+                                            and self.pruner.decided(trial_name(cell)) == "pruned"):
                 self._repair(cell, SweepDir(out).cell(cell.slug).path, store)
 
     def _repair(self, cell: Cell, cell_dir: Path, store: Store) -> None:
-        """A row left ``running`` by a killed runner after its cell paused."""
+        """A row a killed runner left behind after its cell paused."""
         metrics = _metrics(cell_dir)
         if (metrics or {}).get("status") != Status.PAUSED:
             return
         status, reason = self.decide(cell, metrics)
         if status is Status.PRUNED:
+            if self.search:
+                self.search.ended(cell, status, metrics)
             store.record(cell, status=status, reason=reason, ended_at=_now(), **result_values(metrics))
 
     def pause_epochs(self, cell: Cell) -> tuple[int, ...]:

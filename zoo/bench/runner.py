@@ -129,7 +129,7 @@ def run_sweep(catalog: Catalog, cells: list[Cell], options: SweepOptions, report
         if options.force:
             store.delete(cells)
         if options.pruning:  # a search's open() already started its study afresh
-            options.pruning.open(options.out, store, cells, options.force, study_kept=bool(search))
+            options.pruning.open(options.out, store, cells, options.force, bool(search), search)
         kept = FINAL - options.retry
         todo = [c for c in cells if (store.row(c) or {}).get("status") not in kept]
         # Opened first: a plan it refuses (a launch with no meeting point) is then the

@@ -97,6 +97,8 @@ class SyncHalving(Pruner):
                     answers[trial] = trial not in kept
                     if trial in kept:
                         self._trials[trial]["went_on"].append(epoch)
+                    else:  # final now, in the same write: a rerun never ranks it again
+                        self._trials[trial]["end"] = "pruned"
         self._save()
         return answers
 

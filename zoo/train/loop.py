@@ -177,10 +177,12 @@ def _loop(run: Run, log: ScalarLog, stop: StopFlag, start_step: int) -> RunResul
         if not _save(run, global_step):
             return _stop(run, Status.DIVERGED, f"non-finite parameters at step {global_step}")
         _write_metrics(run)
-        if any_rank(run, stop):
-            return _stop(run, Status.INTERRUPTED, f"stopped by {stop.reason} at step {global_step}")
+        # A pause first: a signal in an epoch the pruner decides after would otherwise end it
+        # interrupted at that checkpoint, and the rerun would go on past the decision unasked.
         if epoch + 1 in job.pause_epochs and epoch + 1 < job.epochs:
             return _stop(run, Status.PAUSED, f"paused after epoch {epoch + 1} for the pruner")
+        if any_rank(run, stop):
+            return _stop(run, Status.INTERRUPTED, f"stopped by {stop.reason} at step {global_step}")
     result.global_step = global_step
     write_replica_digest(run)
     if run.leader:
