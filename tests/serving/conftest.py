@@ -204,7 +204,52 @@ MANIFEST = {"input": {"shape": [3, 2, 2]}, "class_names": ["cat", "dog", "fox"],
 poison_fixture = provide(POISON, "poison")
 tolerance_fixture = provide(TOLERANCE, "tolerance")
 shapes_fixture = provide(SHAPES, "shapes")
+def tcp_sockets_of(pid: int, port: int) -> dict[str, set[int]]:
+    """The TCP sockets process ``pid`` holds on local ``port``, by state ("listen",
+    "established"): their inodes, read from /proc (IPv4)."""
+    import os
+
+    held = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            held.add(int(target[8:-1]))
+    found: dict[str, set[int]] = {"listen": set(), "established": set()}
+    with open(f"/proc/{pid}/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local_port, state, inode = int(fields[1].split(":")[1], 16), fields[3], int(fields[9])
+            if local_port == port and inode in held:
+                found.setdefault({"0A": "listen", "01": "established"}.get(state, state), set()).add(inode)
+    return found
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The ``zoo serve --workers`` processes of server ``parent`` (spawned children)."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                spawned = b"spawn_main" in cmdline.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and spawned:
+            found.append(int(entry))
+    return sorted(found)
+
+
 served_class_fixture = provide(Served, "served_class")
+tcp_sockets_of_fixture = provide(tcp_sockets_of)
+worker_pids_fixture = provide(worker_pids)
 fussy_env_fixture = provide(fussy_env)
 tensor_request_fixture = provide(tensor_request)
 logits_of_fixture = provide(logits_of)

@@ -57,7 +57,8 @@ def serve_command(ctx, exports, names, host, port, backend, device, sets, max_ba
     """
     from zoo.serving import require
     from zoo.serving.models import ServeOptions, check_backends, load_all, model_names, verified
-    from zoo.serving.server import bind, serve_loaded, serve_workers, url_of
+    from zoo.serving.server import bind, serve_loaded, url_of
+    from zoo.serving.workers import serve_workers
 
     require("starlette", "uvicorn")
     paths = [Path(p) for p in exports]
@@ -71,22 +72,26 @@ def serve_command(ctx, exports, names, host, port, backend, device, sets, max_ba
     check_backends(catalog, models, options)
     if workers == 1:  # else each worker process loads its own copies
         load_all(catalog, models, options)
-    sock = bind(host, port)
+    # With workers the port is only held here: each worker listens on a socket of its own.
+    sock = bind(host, port, reuse_port=workers > 1, listen=workers == 1)
     url = url_of(sock)
     if not _is_loopback(host):
         click.echo(f"zoo: warning: listening on {host}: anyone who can reach this machine can use "
                    "the models (zoo serve has no authentication)", err=True)
     from zoo.deploy.export import DEFAULT_BACKEND
 
-    for model in models:
-        backend_name = options.backend or DEFAULT_BACKEND[model.manifest["export_format"]]
-        click.echo(f"serving {model.name} ({model.export_dir}, {backend_name} on {options.device}) "
-                   f"at {url}/v2/models/{model.name}")
-    click.echo(f"listening on {url}")
+    def announce() -> None:  # once a connection can no longer be refused
+        for model in models:
+            backend_name = options.backend or DEFAULT_BACKEND[model.manifest["export_format"]]
+            click.echo(f"serving {model.name} ({model.export_dir}, {backend_name} on {options.device}) "
+                       f"at {url}/v2/models/{model.name}")
+        click.echo(f"listening on {url}")
+
     try:
         if workers > 1:
-            serve_workers(options, sock, workers)
+            serve_workers(options, sock, workers, announce)
         else:
+            announce()
             serve_loaded(models, options, sock)
     finally:
         sock.close()

@@ -13,7 +13,6 @@ import contextlib
 import gc
 import json
 import logging
-import sys
 from typing import Any
 
 import numpy as np
@@ -196,18 +195,3 @@ def create_app(models: list[ServedModel], options) -> Starlette:
                                 HTTPException: http_error, Exception: bug}
     return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
 
-
-def from_environment() -> Starlette:
-    """The app of one ``--workers`` process: options from the parent, models loaded here."""
-    import os
-
-    from zoo.plugin import load_catalog
-    from zoo.serving.models import ServeOptions, load_all, verified
-
-    options = ServeOptions(**json.loads(os.environ["ZOO_SERVE_OPTIONS"]))
-    catalog = load_catalog(options.registry_file, check=False)
-    try:
-        return create_app(load_all(catalog, verified(options), options), options)
-    except Exception as exc:  # the parent checked everything it could; say why in one line
-        print(f"zoo: error: worker {os.getpid()}: {exc}", file=sys.stderr)
-        raise SystemExit(3) from None

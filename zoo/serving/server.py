@@ -1,4 +1,5 @@
-"""Running the server: bind the socket, serve with uvicorn, drain on SIGTERM, exit 0.
+"""Running the server: bind the socket, serve with uvicorn, drain on SIGTERM, exit 0
+(``--workers``: zoo.serving.workers).
 
 The socket is bound here rather than by uvicorn so that a taken port is a one-line error
 before anything is served, and ``--port 0`` can announce the port the system chose.
@@ -7,9 +8,6 @@ before anything is served, and ``--port 0`` can announce the port the system cho
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
-import os
 import signal
 import socket
 import threading
@@ -17,7 +15,6 @@ import threading
 from zoo.errors import ConfigError, one_line
 from zoo.serving.models import ServeOptions
 
-STARTUP_FAILURE = 3  # uvicorn's exit code of a worker whose app did not start
 DRAIN_SECONDS = 30  # in-flight requests get this long after SIGTERM before they are cut
 # How long an idle connection stays open.  It must outlast the clients' own idle expiry
 # (httpx: 5 s, aiohttp: 15 s, Go: 90 s is the exception): a server that closes first races
@@ -28,20 +25,24 @@ DRAIN_SECONDS = 30  # in-flight requests get this long after SIGTERM before they
 KEEP_ALIVE_S = 75
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:
+    """A TCP socket on ``host:port``; ``reuse_port``: one of several on the same port
+    (``--workers``), each given its share of the connections once listening."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP said outright: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
     # proto is TCP, and accepted sockets inherit 0 from a listener made without it; with
     # Nagle on, every response waits ~40 ms for the client's delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or one_line(exc)}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    if listen:
+        sock.listen(2048)
     return sock
 
 
@@ -74,10 +75,10 @@ def _server_class():
     return Server
 
 
-def config_for(app, workers: int):
+def config_for(app):
     import uvicorn
 
-    return uvicorn.Config(app, factory=workers > 1, workers=workers, log_level="warning",
+    return uvicorn.Config(app, log_level="warning",
                           access_log=False, lifespan="on", timeout_graceful_shutdown=DRAIN_SECONDS,
                           timeout_keep_alive=KEEP_ALIVE_S, server_header=False)
 
@@ -86,19 +87,6 @@ def serve_loaded(models, options: ServeOptions, sock: socket.socket) -> None:
     """Serve ``models`` (loaded) in this process until SIGTERM/SIGINT, then drain."""
     from zoo.serving.app import create_app
 
-    server = _server_class()(config_for(create_app(models, options), 1))
+    server = _server_class()(config_for(create_app(models, options)))
     server.run(sockets=[sock])
 
-
-def serve_workers(options: ServeOptions, sock: socket.socket, workers: int) -> None:
-    """``workers`` processes sharing ``sock``, each loading every model itself."""
-    from uvicorn.supervisors import Multiprocess
-
-    os.environ["ZOO_SERVE_OPTIONS"] = json.dumps(dataclasses.asdict(options))
-    from zoo.errors import ZooError
-
-    config = config_for("zoo.serving.app:from_environment", workers)
-    supervisor = Multiprocess(config, sockets=[sock])
-    supervisor.run()
-    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
-        raise ZooError("a worker could not load the models (its error is above)")
