@@ -15,23 +15,19 @@ import pytest
 
 from zoo.data.idx import read_idx_images, read_idx_labels
 
-from tests.fixtures.vision_data import REAL_FASHION_DIR as PACKAGE
 TRAIN, TEST = 3000, 200  # the first images of each official file: a deterministic subset
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(
-    not (PACKAGE / "t10k-images-idx3-ubyte.gz").is_file(),
-    reason=f"real Fashion-MNIST is not installed at {PACKAGE} "
-           f"(Debian package dataset-fashion-mnist; .ci/run installs it)")]
+pytestmark = pytest.mark.integration  # real files are asked for: real_fashion_dir
 
 
 @pytest.fixture(scope="session")
-def official_subset(idx_names, idx_bytes):
+def official_subset(idx_names, idx_bytes, real_fashion_dir):
     def _subset(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         """The first TRAIN / TEST images of the official files as IDX files; the test part."""
         folder.mkdir(parents=True)
         for split, n in (("train", TRAIN), ("t10k", TEST)):
-            images = read_idx_images(PACKAGE / idx_names[f"{split}-images"])[:n]
-            labels = read_idx_labels(PACKAGE / idx_names[f"{split}-labels"])[:n]
+            images = read_idx_images(real_fashion_dir / idx_names[f"{split}-images"])[:n]
+            labels = read_idx_labels(real_fashion_dir / idx_names[f"{split}-labels"])[:n]
             for kind, array in (("images", images), ("labels", labels)):
                 (folder / idx_names[f"{split}-{kind}"]).write_bytes(gzip.compress(idx_bytes(array), mtime=0))
         return images, labels

@@ -19,8 +19,6 @@ import subprocess
 
 import pytest
 
-from tests.fixtures.vision_data import REAL_FASHION_DIR
-
 pytestmark = pytest.mark.integration  # starts processes and trains with Paddle
 
 SHA = ("--prune", "sha")
@@ -157,14 +155,12 @@ def test_a_sigkilled_sweep_resumes_with_the_same_decisions(tmp_path, pruning_env
     assert done <= steps_run(pruning_env) <= done + pruning_steps
 
 
-@pytest.mark.skipif(not (REAL_FASHION_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
-                    reason=f"real Fashion-MNIST is not installed at {REAL_FASHION_DIR} (.ci/run installs it)")
 def test_on_real_fashion_mnist_the_learning_cell_goes_on_and_the_report_shows_where_the_rest_stopped(
-        tmp_path, pruning_env, bench, db_rows, one, zoo, assert_store_and_halving_agree):
+        tmp_path, pruning_env, bench, db_rows, one, zoo, assert_store_and_halving_agree, real_fashion_dir):
     # Three MLPs on 1,000 real training images: Adam at 0.01 learns; Adam at 1e-7 and SGD at
     # 1e-7 stay near chance. The learning one comes last in the grid.
     out = tmp_path / "b"
-    proc = bench(out, "--datasets", "fashion-mnist", "--data-dir", str(REAL_FASHION_DIR), "--limit-train", "1000",
+    proc = bench(out, "--datasets", "fashion-mnist", "--data-dir", str(real_fashion_dir), "--limit-train", "1000",
                  "--models", "mlp", "--optimizers", "sgd,adam", "--set", "optimizer.learning_rate=1e-7,0.01",
                  "--set", "model.hidden1=32", "--set", "model.hidden2=16", "--epochs", "3", *SHA, env=pruning_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
