@@ -84,9 +84,7 @@ class Pruning:
             return
         status, reason = self.decide(cell, metrics)
         if status is Status.PRUNED:
-            if self.search:
-                self.search.ended(cell, status, metrics)
-            store.record(cell, status=status, reason=reason, ended_at=_now(), **result_values(metrics))
+            record_pruned(cell, reason, metrics, store, self.search)
 
     def pause_epochs(self, cell: Cell) -> tuple[int, ...]:
         if self.pruner.decided(trial_name(cell)) is not None:
@@ -97,9 +95,8 @@ class Pruning:
         """PRUNED with its reason, PAUSED: resume it, or HELD: wait for ``settle``."""
         trial, values = trial_name(cell), val_accs(metrics)
         decided = self.pruner.decided(trial)
-        answer = True if decided == "pruned" else None if decided is None else False
-        if answer is None:
-            answer = self.pruner.should_prune(trial, values)
+        # A decided trial is never asked again: "pruned" stays pruned, any other end goes on.
+        answer = self.pruner.should_prune(trial, values) if decided is None else decided == "pruned"
         if answer is None:
             return Status.HELD, ""
         return self._outcome(cell, trial, values, answer)
@@ -148,11 +145,16 @@ def settle_held(held: list, pruning: Pruning, store: Store, reporter, search=Non
         if status is not Status.PRUNED:
             going.append((index, cell))
             continue
-        if search:
-            search.ended(cell, status, metrics)
-        store.record(cell, status=status, reason=reason, ended_at=_now(), **result_values(metrics))
+        record_pruned(cell, reason, metrics, store, search)
         reporter.cell_end(cell, store.row(cell))
     return sorted(going, key=lambda item: item[0])
+
+
+def record_pruned(cell: Cell, reason: str, metrics: dict | None, store: Store, search=None) -> None:
+    """A pruned end the pruner has been told: the search next (as for any end), the store last."""
+    if search:
+        search.ended(cell, Status.PRUNED, metrics)
+    store.record(cell, status=Status.PRUNED, reason=reason, ended_at=_now(), **result_values(metrics))
 
 
 def _now() -> str:

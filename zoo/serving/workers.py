@@ -48,11 +48,11 @@ def serve_workers(options, port_sock: socket.socket, workers: int, on_listening=
     stopping: list[int] = []
     previous = {sig: signal.signal(sig, lambda signum, frame: stopping.append(signum))
                 for sig in (signal.SIGTERM, signal.SIGINT)}
-    started = [start() for _ in range(workers)]  # the events too: a child unpickles its own later
-    processes = [process for process, _ in started]
+    # (process, its "listening" event) each; the event is kept here: a child unpickles it later
+    started = [start() for _ in range(workers)]
     announced = failed = False
     try:
-        while any(p.is_alive() for p in processes):
+        while any(process.is_alive() for process, _ in started):
             time.sleep(POLL_S)
             if not announced and all(event.is_set() for _, event in started) and not stopping:
                 announced = True
@@ -60,31 +60,30 @@ def serve_workers(options, port_sock: socket.socket, workers: int, on_listening=
             if stopping:
                 # Always SIGTERM: a second SIGINT (a terminal's Ctrl+C reaches the workers
                 # too) makes uvicorn exit without draining.
-                _signal_all(processes, signal.SIGTERM)
+                _signal_all(started, signal.SIGTERM)
                 stopping.clear()
                 continue
-            for index, process in enumerate(processes):
+            for index, (process, listening) in enumerate(started):
                 if process.is_alive() or process.exitcode == 0 or failed:
                     continue  # alive, or drained (a signal that reached it first)
-                if process.exitcode == STARTUP_FAILURE or not started[index][1].is_set():
+                if process.exitcode == STARTUP_FAILURE or not listening.is_set():
                     failed = True  # it would fail the same way again: stop, do not loop
-                    _signal_all(processes, signal.SIGTERM)
+                    _signal_all(started, signal.SIGTERM)
                 else:
                     print(f"zoo: worker {process.pid} died (exit code {process.exitcode}); "
                           "starting another", file=sys.stderr)
                     started[index] = start()
-                    processes[index] = started[index][0]
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        for process in processes:
+        for process, _ in started:
             process.join()
     if failed:
         raise ZooError("a worker could not load the models (its error is above)")
 
 
-def _signal_all(processes, signum: int) -> None:
-    for process in processes:
+def _signal_all(started, signum: int) -> None:
+    for process, _ in started:
         if process.is_alive() and process.pid:
             _signal(process.pid, signum)
 
